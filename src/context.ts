@@ -1,0 +1,19 @@
+// What every resolver gets: who is calling, where from, a logger carrying the correlation id,
+// and the process's realtime and queue handles.
+import type { AuthResult } from './auth.ts';
+import type { DeploymentQueue } from './jobs/queues.ts';
+import type { Logger } from './logger.ts';
+import type { RequestOrigin } from './offers.ts';
+import type { Realtime } from './realtime/pubsub.ts';
+
+export interface Services {
+  realtime: Realtime;
+  deploymentQueue: DeploymentQueue;
+}
+
+export interface Context {
+  auth: AuthResult;
+  origin: RequestOrigin;
+  log: Logger;
+  services: Services;
+}

@@ -1,0 +1,56 @@
+// The audit trail of a deployment. Every status change appends an event in the same
+// transaction; the live stream is read from these events, so the two cannot disagree.
+import type { CreditDeployment, CreditDeploymentStatus, DeploymentEvent, Prisma, Tx } from './db.ts';
+import type { Realtime } from './realtime/pubsub.ts';
+
+export const FINAL_STATUSES: readonly CreditDeploymentStatus[] = ['DEPLOYED', 'FAILED'];
+
+export function isFinal(status: CreditDeploymentStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+export interface NewEvent {
+  type: string;
+  status: CreditDeploymentStatus;
+  detail?: Prisma.InputJsonValue;
+  /** Other changes to the deployment made together with this event. */
+  changes?: Prisma.CreditDeploymentUpdateInput;
+}
+
+/**
+ * Sets the deployment's status and appends the event with the next sequence. The update takes
+ * the deployment's row lock, so concurrent appends get consecutive sequences, never a gap.
+ */
+export async function appendEvent(
+  tx: Tx,
+  deployment: Pick<CreditDeployment, 'id' | 'correlationId'>,
+  event: NewEvent,
+): Promise<{ deployment: CreditDeployment; event: DeploymentEvent }> {
+  const updated = await tx.creditDeployment.update({
+    where: { id: deployment.id },
+    data: { ...event.changes, status: event.status, lastSequence: { increment: 1 } },
+  });
+  const created = await tx.deploymentEvent.create({
+    data: {
+      deploymentId: deployment.id,
+      sequence: updated.lastSequence,
+      type: event.type,
+      status: event.status,
+      correlationId: deployment.correlationId,
+      ...(event.detail === undefined ? {} : { detail: event.detail }),
+    },
+  });
+  return { deployment: updated, event: created };
+}
+
+/** Tells live subscribers (in any API process) about committed events. */
+export async function publishEvents(realtime: Realtime, events: readonly DeploymentEvent[]): Promise<void> {
+  for (const event of events) {
+    await realtime.publish('deployment', event.deploymentId, {
+      deploymentId: event.deploymentId,
+      sequence: event.sequence,
+      type: event.type,
+      status: event.status,
+    });
+  }
+}

@@ -1,0 +1,68 @@
+// The deployment job: a thin shell around the steps in ../deployments.ts, deciding between
+// retry (transient error) and the end (applied, refused, or out of attempts).
+import { UnrecoverableError, type Job } from 'bullmq';
+import { applyCreditOffer, failDeployment, newestEvent, scheduleRetry, startAttempt } from '../deployments.ts';
+import { publishEvents } from '../deployment-events.ts';
+import type { Logger } from '../logger.ts';
+import type { Realtime } from '../realtime/pubsub.ts';
+import type { DeploymentJob } from './queues.ts';
+import type { DeploymentEvent } from '../db.ts';
+
+export interface DeployCreditDeps {
+  realtime: Realtime;
+  logger: Logger;
+  maxAttempts: number;
+  backoffMs: number;
+}
+
+export function createDeployCreditProcessor({ realtime, logger, maxAttempts, backoffMs }: DeployCreditDeps) {
+  /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
+  async function publish(log: Logger, events: (DeploymentEvent | null)[]) {
+    try {
+      await publishEvents(realtime, events.filter((e): e is DeploymentEvent => e !== null));
+    } catch (error) {
+      log.warn({ err: error }, 'could not publish deployment events');
+    }
+  }
+
+  return async function deployCredit(job: Job<DeploymentJob>): Promise<string> {
+    const { deploymentId, correlationId } = job.data;
+    const attempt = job.attemptsMade + 1;
+    const log = logger.child({ correlationId, deploymentId, jobId: job.id, attempt });
+
+    const started = await startAttempt(deploymentId);
+    if (!started) {
+      // Already final: a repeated run (crash after commit, stalled job). Re-announce the end in
+      // case the first run died before publishing it.
+      log.info('deployment already final; nothing to do');
+      await publish(log, [await newestEvent(deploymentId)]);
+      return 'already-final';
+    }
+    await publish(log, [started]);
+    log.info('deployment attempt started');
+
+    let outcome;
+    try {
+      outcome = await applyCreditOffer(deploymentId);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (attempt < maxAttempts) {
+        const retryInMs = backoffMs * 2 ** (attempt - 1);
+        log.warn({ err: error, retryInMs }, 'deployment attempt failed; retrying');
+        await publish(log, [await scheduleRetry(deploymentId, attempt, message, retryInMs)]);
+        throw error;
+      }
+      log.error({ err: error }, 'deployment attempts exhausted');
+      await publish(log, [await failDeployment(deploymentId, `gave up after ${attempt} attempts: ${message}`)]);
+      throw new UnrecoverableError(message);
+    }
+
+    await publish(log, outcome.events);
+    if (outcome.kind === 'failed') {
+      log.warn({ reason: outcome.reason }, 'deployment refused');
+      throw new UnrecoverableError(outcome.reason);
+    }
+    log.info({ outcome: outcome.kind }, 'deployment finished');
+    return outcome.kind;
+  };
+}

@@ -1,0 +1,174 @@
+// Offers: issued by the credit engine, accepted or declined by their user.
+import { createHash } from 'node:crypto';
+import type { Viewer } from './auth.ts';
+import { prisma, Prisma, type CreditDeployment, type CreditOffer } from './db.ts';
+import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
+import { isCurrencyCode } from './money.ts';
+import { appendEvent } from './deployment-events.ts';
+
+const MAX_RATE_BPS = 100_000;
+
+export interface IssueOfferInput {
+  userId: string;
+  limitCents: number;
+  interestRateBps: number;
+  currency?: string | null;
+  expiresAt: Date;
+  externalRef?: string | null;
+}
+
+function validateIssue(input: IssueOfferInput, now: Date): ValidationError | null {
+  const currency = input.currency ?? 'BRL';
+  if (input.userId.trim().length === 0 || input.userId.length > 128) {
+    return new ValidationError('userId must be 1 to 128 characters', 'input.userId');
+  }
+  if (!Number.isSafeInteger(input.limitCents) || input.limitCents <= 0) {
+    return new ValidationError('limitCents must be a positive whole number of minor units', 'input.limitCents');
+  }
+  if (!Number.isInteger(input.interestRateBps) || input.interestRateBps < 0 || input.interestRateBps > MAX_RATE_BPS) {
+    return new ValidationError(`interestRateBps must be between 0 and ${MAX_RATE_BPS}`, 'input.interestRateBps');
+  }
+  if (!isCurrencyCode(currency)) {
+    return new ValidationError(`currency must be an ISO 4217 code such as BRL, got '${currency}'`, 'input.currency');
+  }
+  if (!(input.expiresAt.getTime() > now.getTime())) {
+    return new ValidationError('expiresAt must be in the future', 'input.expiresAt');
+  }
+  if (input.externalRef != null && (input.externalRef.length === 0 || input.externalRef.length > 200)) {
+    return new ValidationError('externalRef must be 1 to 200 characters', 'input.externalRef');
+  }
+  return null;
+}
+
+function sameTerms(offer: CreditOffer, input: IssueOfferInput): boolean {
+  return (
+    offer.userId === input.userId &&
+    offer.limitCents === BigInt(input.limitCents) &&
+    offer.interestRateBps === input.interestRateBps &&
+    offer.currency === (input.currency ?? 'BRL') &&
+    offer.expiresAt.getTime() === input.expiresAt.getTime()
+  );
+}
+
+/** Idempotent on externalRef: the same key and terms give back the offer issued the first time. */
+export async function issueCreditOffer(input: IssueOfferInput, now = new Date()): Promise<CreditOffer | ValidationError> {
+  const invalid = validateIssue(input, now);
+  if (invalid) return invalid;
+  if (input.externalRef) {
+    const existing = await prisma.creditOffer.findUnique({ where: { externalRef: input.externalRef } });
+    if (existing) return sameTerms(existing, input) ? existing : conflictingRef();
+  }
+  try {
+    return await prisma.creditOffer.create({
+      data: {
+        user: { connectOrCreate: { where: { id: input.userId }, create: { id: input.userId } } },
+        limitCents: BigInt(input.limitCents),
+        interestRateBps: input.interestRateBps,
+        currency: input.currency ?? 'BRL',
+        expiresAt: input.expiresAt,
+        externalRef: input.externalRef ?? null,
+      },
+    });
+  } catch (error) {
+    // A concurrent issue with the same externalRef won the race: answer as it did.
+    if (input.externalRef && isUniqueViolation(error)) {
+      const existing = await prisma.creditOffer.findUniqueOrThrow({ where: { externalRef: input.externalRef } });
+      return sameTerms(existing, input) ? existing : conflictingRef();
+    }
+    throw error;
+  }
+}
+
+function conflictingRef() {
+  return new ValidationError('externalRef was already used for an offer with different terms', 'input.externalRef');
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+}
+
+/** Where an accepting request came from: kept as consent evidence. */
+export interface RequestOrigin {
+  correlationId: string;
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+/** The exact terms the user agreed to, in a canonical form, and their sha256. */
+export function consentTerms(offer: CreditOffer) {
+  const terms = {
+    offerId: offer.id,
+    userId: offer.userId,
+    limitCents: offer.limitCents.toString(),
+    currency: offer.currency,
+    interestRateBps: offer.interestRateBps,
+    expiresAt: offer.expiresAt.toISOString(),
+  };
+  const termsHash = createHash('sha256').update(JSON.stringify(terms)).digest('hex');
+  return { terms, termsHash };
+}
+
+export type AcceptResult =
+  | { deployment: CreditDeployment; created: boolean }
+  | NotFoundError
+  | OfferExpiredError
+  | OfferNotPendingError;
+
+/**
+ * Records the acceptance, its consent and a QUEUED deployment in one transaction. Idempotent:
+ * accepting an accepted offer returns its deployment. The caller enqueues the job.
+ */
+export async function acceptOffer(viewer: Viewer, offerId: string, origin: RequestOrigin, now = new Date()): Promise<AcceptResult> {
+  if (!isUuid(offerId)) return new NotFoundError('Offer not found');
+  const created = await prisma.$transaction(async (tx) => {
+    // The conditional update takes the offer's row lock: of concurrent accepts, exactly one
+    // matches; the others wait for it to commit and then match nothing.
+    const [offer] = await tx.creditOffer.updateManyAndReturn({
+      where: { id: offerId, userId: viewer.userId, status: 'PENDING', expiresAt: { gt: now } },
+      data: { status: 'ACCEPTED', acceptedAt: now },
+    });
+    if (!offer) return null;
+    await tx.acceptanceConsent.create({
+      data: { offerId, userId: offer.userId, acceptedAt: now, ...origin, ...consentTerms(offer) },
+    });
+    const deployment = await tx.creditDeployment.create({
+      data: {
+        offerId,
+        userId: offer.userId,
+        currency: offer.currency,
+        newLimitCents: offer.limitCents,
+        correlationId: origin.correlationId,
+        queuedAt: now,
+      },
+    });
+    return appendEvent(tx, deployment, { type: 'QUEUED', status: 'QUEUED', detail: { offerId } });
+  });
+  if (created) return { deployment: created.deployment, created: true };
+  return explainNotAccepted(viewer, offerId, now);
+}
+
+/** Why an offer could not be accepted now, or its deployment when it already was. */
+async function explainNotAccepted(viewer: Viewer, offerId: string, now: Date): Promise<AcceptResult> {
+  const offer = await prisma.creditOffer.findUnique({ where: { id: offerId }, include: { deployment: true } });
+  if (!offer || offer.userId !== viewer.userId) return new NotFoundError('Offer not found');
+  if (offer.deployment) return { deployment: offer.deployment, created: false };
+  if (offer.status === 'EXPIRED' || (offer.status === 'PENDING' && offer.expiresAt <= now)) {
+    return new OfferExpiredError(offer.expiresAt);
+  }
+  return new OfferNotPendingError(offer.status);
+}
+
+export async function declineOffer(viewer: Viewer, offerId: string, now = new Date()) {
+  if (!isUuid(offerId)) return new NotFoundError('Offer not found');
+  const [declined] = await prisma.creditOffer.updateManyAndReturn({
+    where: { id: offerId, userId: viewer.userId, status: 'PENDING', expiresAt: { gt: now } },
+    data: { status: 'DECLINED', declinedAt: now },
+  });
+  if (declined) return { offer: declined };
+  const offer = await prisma.creditOffer.findUnique({ where: { id: offerId } });
+  if (!offer || offer.userId !== viewer.userId) return new NotFoundError('Offer not found');
+  if (offer.status === 'EXPIRED' || (offer.status === 'PENDING' && offer.expiresAt <= now)) {
+    return new OfferExpiredError(offer.expiresAt);
+  }
+  return new OfferNotPendingError(offer.status);
+}

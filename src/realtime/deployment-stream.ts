@@ -1,0 +1,76 @@
+// The live stream of one deployment, built from its audit trail. Race-free: listen on Redis
+// first, then read Postgres, and send each event once, in sequence order, whatever the order
+// or duplication of Redis messages.
+import { Repeater } from 'graphql-yoga';
+import type { DeploymentEvent } from '../db.ts';
+import { isFinal } from '../deployment-events.ts';
+import { eventsAfter, newestEvent } from '../deployments.ts';
+import type { Realtime } from './pubsub.ts';
+
+export interface DeploymentStreamOptions {
+  /** Replay every event after this sequence first; without it, start from the newest event. */
+  afterSequence?: number | null;
+  /** Safety net: re-read the trail this often even without a Redis message (a publish can be lost). */
+  pollMs?: number;
+}
+
+/** Resolves when woken or after `ms`, whichever comes first; a wake before the wait is kept. */
+class Wakeup {
+  private pending = false;
+  private resolve: (() => void) | null = null;
+
+  wake() {
+    this.pending = true;
+    this.resolve?.();
+  }
+
+  wait(ms: number, stop: Promise<unknown>): Promise<unknown> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const woken = new Promise<void>((resolve) => {
+      this.resolve = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    return Promise.race([woken, stop]).finally(() => {
+      clearTimeout(timer);
+      this.resolve = null;
+      this.pending = false;
+    });
+  }
+}
+
+export function deploymentStream(realtime: Realtime, deploymentId: string, options: DeploymentStreamOptions = {}) {
+  const pollMs = options.pollMs ?? 5_000;
+  return new Repeater<DeploymentEvent>(async (push, stop) => {
+    const wakeup = new Wakeup();
+    let sent = options.afterSequence ?? null;
+    const subscription = await realtime.subscribe('deployment', deploymentId, (message) => {
+      if (sent === null || message.sequence > sent) wakeup.wake();
+    });
+    try {
+      let stopped = false;
+      void stop.then(() => (stopped = true));
+      if (sent === null) {
+        const newest = await newestEvent(deploymentId);
+        if (!newest) return;
+        await push(newest);
+        sent = newest.sequence;
+        if (isFinal(newest.status)) return;
+      }
+      while (!stopped) {
+        for (const event of await eventsAfter(deploymentId, sent)) {
+          await push(event);
+          sent = event.sequence;
+          if (isFinal(event.status)) return;
+        }
+        await wakeup.wait(pollMs, stop);
+      }
+    } finally {
+      realtime.unsubscribe(subscription);
+      stop();
+    }
+  });
+}

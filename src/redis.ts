@@ -1,0 +1,34 @@
+// Redis connections, each set up for its role (see BullMQ's "going to production" guide).
+import { Redis, type RedisOptions } from 'ioredis';
+import { config } from './config.ts';
+import { logger } from './logger.ts';
+
+type Role = 'producer' | 'worker' | 'subscriber' | 'publisher';
+
+const roleOptions: Record<Role, RedisOptions> = {
+  // Enqueueing must fail fast when Redis is down: the accepted deployment is already in
+  // Postgres and the reconciler enqueues it later; a request must not hang on an offline queue.
+  producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  // BullMQ workers block on Redis and must retry forever.
+  worker: { maxRetriesPerRequest: null },
+  // ioredis 5 can lose a SUBSCRIBE sent while the connection is still being set up (CLIENT
+  // SETINFO in flight; ioredis#2037). Skipping client info avoids that window.
+  subscriber: { maxRetriesPerRequest: null, disableClientInfo: true },
+  publisher: { maxRetriesPerRequest: 2 },
+};
+
+export function createRedis(role: Role, url: string = config.REDIS_URL): Redis {
+  const redis = new Redis(url, { ...roleOptions[role], connectionName: `credit-${role}` });
+  redis.on('error', (error) => logger.warn({ err: error, role }, 'redis connection error'));
+  return redis;
+}
+
+/** Closes a connection, whether or not Redis is still reachable. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,98 @@
+import { GraphQLError } from 'graphql';
+import { canSeeAll, requireViewer, type Viewer } from '../auth.ts';
+import { prisma, type DeploymentEvent } from '../db.ts';
+import { isUuid } from '../errors.ts';
+import { deploymentStream } from '../realtime/deployment-stream.ts';
+import { builder } from './builder.ts';
+import { CreditDeploymentStatusEnum } from './enums.ts';
+import { MoneyRef } from './money.ts';
+import { NodeRef } from './node.ts';
+
+builder.prismaObject('CreditDeployment', {
+  interfaces: [NodeRef],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    offer: t.relation('offer'),
+    status: t.expose('status', { type: CreditDeploymentStatusEnum }),
+    attempts: t.exposeInt('attempts', { description: 'Processing attempts started so far.' }),
+    previousLimit: t.field({
+      type: MoneyRef,
+      nullable: true,
+      description: 'The limit before this deployment applied; null until applied.',
+      select: { previousLimitCents: true, currency: true },
+      resolve: (d) => (d.previousLimitCents === null ? null : { cents: d.previousLimitCents, currency: d.currency }),
+    }),
+    newLimit: t.field({
+      type: MoneyRef,
+      select: { newLimitCents: true, currency: true },
+      resolve: (d) => ({ cents: d.newLimitCents, currency: d.currency }),
+    }),
+    failureReason: t.exposeString('failureReason', { nullable: true }),
+    correlationId: t.exposeString('correlationId', {
+      description: 'Carried from the accepting request through the job, the logs and the audit trail.',
+    }),
+    queuedAt: t.expose('queuedAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    processingMs: t.exposeInt('processingMs', { nullable: true, description: 'From queuedAt to completedAt.' }),
+    events: t.relation('events', {
+      description: 'Audit trail, oldest first, append-only.',
+      query: { orderBy: { sequence: 'asc' } },
+    }),
+  }),
+});
+
+function visibleDeploymentWhere(viewer: Viewer, id: string) {
+  return canSeeAll(viewer) ? { id } : { id, userId: viewer.userId };
+}
+
+builder.queryField('creditDeployment', (t) =>
+  t.prismaField({
+    type: 'CreditDeployment',
+    nullable: true,
+    description: 'A deployment of the authenticated user (or any, for ops/credit-engine). Null when not found or not theirs.',
+    args: { id: t.arg.id() },
+    resolve: (query, _root, { id }, ctx) => {
+      const viewer = requireViewer(ctx.auth);
+      if (!isUuid(id)) return null;
+      return prisma.creditDeployment.findFirst({ ...query, where: visibleDeploymentWhere(viewer, id) });
+    },
+  }),
+);
+
+const CreditDeploymentUpdateRef = builder.objectRef<DeploymentEvent>('CreditDeploymentUpdate').implement({
+  description: "One message of a deployment's live stream: one audit event and the deployment as it stands.",
+  fields: (t) => ({
+    sequence: t.exposeInt('sequence', { description: 'The sequence of the audit event that this message reports.' }),
+    type: t.exposeString('type', { description: "That event's type." }),
+    status: t.expose('status', { type: CreditDeploymentStatusEnum }),
+    at: t.expose('at', { type: 'DateTime' }),
+    deployment: t.prismaField({
+      type: 'CreditDeployment',
+      resolve: (query, event) => prisma.creditDeployment.findUniqueOrThrow({ ...query, where: { id: event.deploymentId } }),
+    }),
+  }),
+});
+
+builder.subscriptionField('creditDeployment', (t) =>
+  t.field({
+    type: CreditDeploymentUpdateRef,
+    description: [
+      'Live status of one deployment of the authenticated user, one message per audit event.',
+      'Without afterSequence the first message is the current state (the newest event), so nothing',
+      'is missed by subscribing late. With afterSequence, every event with a greater sequence is',
+      'replayed first, oldest first, from the audit trail: a client that reconnects resumes with no',
+      'gap and no duplicate. Then live messages follow with increasing sequence; the stream',
+      "completes after DEPLOYED or FAILED. A deployment that is not the caller's is an error with",
+      'extensions.code = "NOT_FOUND".',
+    ].join('\n'),
+    args: { id: t.arg.id(), afterSequence: t.arg.int({ required: false }) },
+    subscribe: async (_root, { id, afterSequence }, ctx) => {
+      const viewer = requireViewer(ctx.auth);
+      const visible = isUuid(id) && (await prisma.creditDeployment.count({ where: visibleDeploymentWhere(viewer, id) })) > 0;
+      if (!visible) throw new GraphQLError('Deployment not found', { extensions: { code: 'NOT_FOUND' } });
+      return deploymentStream(ctx.services.realtime, id, { afterSequence: afterSequence ?? null });
+    },
+    resolve: (event) => event,
+  }),
+);

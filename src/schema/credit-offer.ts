@@ -1,0 +1,128 @@
+import { canSeeAll, requireRole, requireViewer } from '../auth.ts';
+import { prisma, type CreditDeployment, type CreditOffer } from '../db.ts';
+import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError } from '../errors.ts';
+import { enqueueDeployment } from '../jobs/queues.ts';
+import { acceptOffer, declineOffer, issueCreditOffer } from '../offers.ts';
+import { builder } from './builder.ts';
+import { CreditOfferStatusEnum } from './enums.ts';
+import { NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';
+import { MoneyRef } from './money.ts';
+import { NodeRef } from './node.ts';
+
+export const CreditOfferRef = builder.prismaObject('CreditOffer', {
+  interfaces: [NodeRef],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    user: t.relation('user'),
+    limit: t.field({
+      type: MoneyRef,
+      select: { limitCents: true, currency: true },
+      resolve: (o) => ({ cents: o.limitCents, currency: o.currency }),
+    }),
+    interestRateBps: t.exposeInt('interestRateBps'),
+    status: t.expose('status', { type: CreditOfferStatusEnum }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    acceptedAt: t.expose('acceptedAt', { type: 'DateTime', nullable: true }),
+    deployment: t.relation('deployment', { nullable: true, description: 'Null until accepted.' }),
+  }),
+});
+
+builder.queryField('creditOffer', (t) =>
+  t.prismaField({
+    type: 'CreditOffer',
+    nullable: true,
+    description: 'An offer of the authenticated user (or any offer, for ops/credit-engine). Null when not found or not theirs.',
+    args: { id: t.arg.id() },
+    resolve: (query, _root, { id }, ctx) => {
+      const viewer = requireViewer(ctx.auth);
+      if (!isUuid(id)) return null;
+      return prisma.creditOffer.findFirst({ ...query, where: canSeeAll(viewer) ? { id } : { id, userId: viewer.userId } });
+    },
+  }),
+);
+
+const IssueCreditOfferInput = builder.inputType('IssueCreditOfferInput', {
+  fields: (t) => ({
+    userId: t.id({ description: "The user's id (the `sub` of their tokens); the user is created if new." }),
+    limitCents: t.field({ type: 'SafeInt' }),
+    interestRateBps: t.int(),
+    currency: t.string({ required: false, defaultValue: 'BRL' }),
+    expiresAt: t.field({ type: 'DateTime' }),
+    externalRef: t.string({
+      required: false,
+      description: "The issuer's own id for this offer: issuing twice with the same key returns the same offer.",
+    }),
+  }),
+});
+
+const offerPayload = (name: string) =>
+  builder.objectRef<{ offer: CreditOffer }>(name).implement({
+    fields: (t) => ({ offer: t.field({ type: CreditOfferRef, resolve: (p) => p.offer }) }),
+  });
+
+const IssueCreditOfferResult = resultUnion('IssueCreditOfferResult', offerPayload('IssueCreditOfferSuccess'), [
+  ValidationErrorRef,
+]);
+
+builder.mutationField('issueCreditOffer', (t) =>
+  t.field({
+    type: IssueCreditOfferResult,
+    description: 'Role credit-engine.',
+    args: { input: t.arg({ type: IssueCreditOfferInput }) },
+    resolve: async (_root, { input }, ctx) => {
+      requireRole(ctx.auth, 'credit-engine');
+      const result = await issueCreditOffer(input);
+      return 'id' in result ? { offer: result } : result;
+    },
+  }),
+);
+
+const AcceptOfferSuccess = builder.objectRef<{ deployment: CreditDeployment }>('AcceptOfferSuccess').implement({
+  fields: (t) => ({
+    deployment: t.prismaField({
+      type: 'CreditDeployment',
+      description: 'Accepting an offer that is already accepted returns its existing deployment: acceptance is idempotent.',
+      resolve: (query, parent) => prisma.creditDeployment.findUniqueOrThrow({ ...query, where: { id: parent.deployment.id } }),
+    }),
+  }),
+});
+
+const offerErrors = [NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef];
+const AcceptOfferResult = resultUnion('AcceptOfferResult', AcceptOfferSuccess, offerErrors);
+
+builder.mutationField('acceptOffer', (t) =>
+  t.field({
+    type: AcceptOfferResult,
+    description: "The offer's owner. Returns at once; the deployment runs in a background worker.",
+    args: { offerId: t.arg.id() },
+    resolve: async (_root, { offerId }, ctx) => {
+      const viewer = requireViewer(ctx.auth);
+      const result = await acceptOffer(viewer, offerId, ctx.origin);
+      if (result instanceof NotFoundError || result instanceof OfferExpiredError || result instanceof OfferNotPendingError) {
+        return result;
+      }
+      const { deployment } = result;
+      if (result.created || deployment.status === 'QUEUED') {
+        try {
+          await enqueueDeployment(ctx.services.deploymentQueue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
+        } catch (error) {
+          // The acceptance is committed; the reconciler enqueues it once Redis answers again.
+          ctx.log.warn({ err: error, deploymentId: deployment.id }, 'could not enqueue the deployment; the reconciler will');
+        }
+      }
+      ctx.log.info({ deploymentId: deployment.id, offerId, created: result.created }, 'offer accepted');
+      return { deployment };
+    },
+  }),
+);
+
+const DeclineOfferResult = resultUnion('DeclineOfferResult', offerPayload('DeclineOfferSuccess'), offerErrors);
+
+builder.mutationField('declineOffer', (t) =>
+  t.field({
+    type: DeclineOfferResult,
+    args: { offerId: t.arg.id() },
+    resolve: async (_root, { offerId }, ctx) => declineOffer(requireViewer(ctx.auth), offerId),
+  }),
+);

@@ -1,0 +1,64 @@
+import { requireRole } from '../auth.ts';
+import { syncCreditUsage } from '../profiles.ts';
+import { prisma } from '../db.ts';
+import { builder } from './builder.ts';
+import { NotFoundErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';
+import { MoneyRef } from './money.ts';
+
+export const CreditProfileRef = builder.prismaObject('CreditProfile', {
+  fields: (t) => ({
+    limit: t.field({
+      type: MoneyRef,
+      select: { limitCents: true, currency: true },
+      resolve: (p) => ({ cents: p.limitCents, currency: p.currency }),
+    }),
+    used: t.field({
+      type: MoneyRef,
+      select: { usedCents: true, currency: true },
+      resolve: (p) => ({ cents: p.usedCents, currency: p.currency }),
+    }),
+    available: t.field({
+      type: MoneyRef,
+      description: 'limit - used, never negative.',
+      select: { availableCents: true, currency: true },
+      resolve: (p) => ({ cents: p.availableCents, currency: p.currency }),
+    }),
+    interestRateBps: t.exposeInt('interestRateBps', { description: 'Annual interest rate in basis points (1% = 100).' }),
+    version: t.exposeInt('version', { description: 'Increases by one on every change of the profile.' }),
+    lastLimitChangeAt: t.expose('lastLimitChangeAt', { type: 'DateTime', nullable: true }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const SyncCreditUsageInput = builder.inputType('SyncCreditUsageInput', {
+  fields: (t) => ({
+    userId: t.id(),
+    usedCents: t.field({ type: 'SafeInt', description: 'The credit in use now, from the ledger.' }),
+  }),
+});
+
+const SyncCreditUsageSuccess = builder.objectRef<{ userId: string }>('SyncCreditUsageSuccess').implement({
+  fields: (t) => ({
+    profile: t.prismaField({
+      type: 'CreditProfile',
+      resolve: (query, parent) => prisma.creditProfile.findUniqueOrThrow({ ...query, where: { userId: parent.userId } }),
+    }),
+  }),
+});
+
+const SyncCreditUsageResult = resultUnion('SyncCreditUsageResult', SyncCreditUsageSuccess, [
+  ValidationErrorRef,
+  NotFoundErrorRef,
+]);
+
+builder.mutationField('syncCreditUsage', (t) =>
+  t.field({
+    type: SyncCreditUsageResult,
+    description: 'Role credit-engine.',
+    args: { input: t.arg({ type: SyncCreditUsageInput }) },
+    resolve: async (_root, { input }, ctx) => {
+      requireRole(ctx.auth, 'credit-engine');
+      return syncCreditUsage(input.userId, input.usedCents);
+    },
+  }),
+);
