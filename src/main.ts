@@ -1,4 +1,5 @@
 // Process entry: `node --import tsx src/main.ts [all|api|worker]`. SIGTERM/SIGINT drain and exit.
+import { prisma } from './db.ts';
 import { logger } from './logger.ts';
 import { startService } from './service.ts';
 
@@ -24,6 +25,7 @@ async function shutdown(signal: string) {
   force.unref();
   try {
     await service.close();
+    await prisma.$disconnect();
     process.exit(0);
   } catch (error) {
     logger.error({ err: error }, 'shutdown failed');

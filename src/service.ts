@@ -1,6 +1,5 @@
 // Starts the parts of the service a process runs (API, worker, or both) and stops them in order.
 import { config } from './config.ts';
-import { prisma } from './db.ts';
 import { closeDeploymentQueue, createDeploymentQueue } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
 import { logger } from './logger.ts';
@@ -44,7 +43,6 @@ export async function startService({ api, worker, port = config.PORT, host = con
       await deploymentWorker?.close();
       await closeDeploymentQueue(deploymentQueue);
       await realtime.close();
-      await prisma.$disconnect();
       logger.info('service stopped');
     },
   };

@@ -1,0 +1,92 @@
+// Live delivery across processes' worth of parts: API instances and the worker each with their
+// own Redis connections, as when they run as separate processes.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Realtime } from '../src/realtime/pubsub.ts';
+import { startService, type RunningService } from '../src/service.ts';
+import { gql, wsSubscribe, sseSubscribe } from './support/client.ts';
+import { acceptOffer, DEPLOYMENT, issueOffer } from './support/fixtures.ts';
+
+const STREAM = /* GraphQL */ `
+  subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status deployment { status } } }
+`;
+
+let apiA: RunningService;
+let apiB: RunningService;
+let worker: RunningService | null = null;
+
+beforeAll(async () => {
+  apiA = await startService({ api: true, worker: false, port: 0 });
+  apiB = await startService({ api: true, worker: false, port: 0 });
+});
+afterEach(async () => {
+  await worker?.close();
+  worker = null;
+});
+afterAll(async () => {
+  await apiA.close();
+  await apiB.close();
+});
+
+/** Reads a subscription message by message, so a test can act between them. */
+function reader<T>(stream: AsyncGenerator<T>) {
+  return { next: async () => (await stream.next()).value as T, rest: async () => { const all: T[] = []; for await (const m of stream) all.push(m); return all; } };
+}
+
+describe('a subscriber that joins before the worker runs', () => {
+  it.each([
+    ['WebSocket', wsSubscribe],
+    ['SSE', sseSubscribe],
+  ])('gets QUEUED first, then every live event from another API instance, then completion (%s)', async (_t, subscribe) => {
+    const { offerId, userToken } = await issueOffer(apiA.url!);
+    const accepted = await acceptOffer(apiA.url!, offerId, userToken);
+    const stream = reader(subscribe(apiB.url!, STREAM, { id: accepted.deployment.id }, userToken));
+    const first = await stream.next();
+    expect(first.data.creditDeployment).toMatchObject({ sequence: 1, type: 'QUEUED', status: 'QUEUED' });
+
+    // Nothing processes the job until a worker starts: what follows is live, not replayed.
+    worker = await startService({ api: false, worker: true });
+    const rest = await stream.rest();
+    expect(rest.map((m: any) => [m.data.creditDeployment.sequence, m.data.creditDeployment.type])).toEqual([
+      [2, 'PROCESSING_STARTED'],
+      [3, 'PROFILE_UPDATED'],
+      [4, 'DEPLOYED'],
+    ]);
+    expect((rest.at(-1) as any).data.creditDeployment.deployment.status).toBe('DEPLOYED');
+  });
+});
+
+describe('Redis subscriptions', () => {
+  it('are all in place when many are opened at once on a fresh connection (ioredis#2037)', async () => {
+    const realtime = new Realtime();
+    const keys = Array.from({ length: 16 }, (_, i) => `race-${Date.now()}-${i}`);
+    const received = new Set<string>();
+    const all = new Promise<void>((resolve) => {
+      void Promise.all(
+        keys.map((key) =>
+          realtime.subscribe('deployment', key, () => {
+            received.add(key);
+            if (received.size === keys.length) resolve();
+          }),
+        ),
+      ).then(async () => {
+        for (const key of keys) await realtime.publish('deployment', key, { deploymentId: key, sequence: 1, type: 'T', status: 'QUEUED' });
+      });
+    });
+    await all;
+    expect(received.size).toBe(keys.length);
+    await realtime.close();
+  });
+});
+
+describe('a deployment not in the caller’s reach', () => {
+  it('is a NOT_FOUND error on the subscription and null on the query', async () => {
+    const { offerId, userToken } = await issueOffer(apiA.url!);
+    const accepted = await acceptOffer(apiA.url!, offerId, userToken);
+    const stranger = await (await import('./support/client.ts')).token('stranger');
+    const messages = [];
+    for await (const m of wsSubscribe(apiA.url!, STREAM, { id: accepted.deployment.id }, stranger)) messages.push(m);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await gql(apiA.url!, DEPLOYMENT, { id: accepted.deployment.id }, stranger)).data.creditDeployment).toBeNull();
+  });
+});

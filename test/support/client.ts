@@ -1,0 +1,106 @@
+// Real clients of the API: GraphQL over HTTP, subscriptions over SSE and over WebSocket.
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { signToken, type Role } from '../../src/auth.ts';
+
+export interface GraphQLResponse<T = any> {
+  data?: T | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+export async function gql<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<T> & { status: number; headers: Headers }> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as GraphQLResponse<T>;
+  return { ...body, status: response.status, headers: response.headers };
+}
+
+/** A subscription over Server-Sent Events (graphql-yoga's default transport). */
+export async function* sseSubscribe<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token?: string,
+): AsyncGenerator<GraphQLResponse<T>> {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+    signal: controller.signal,
+  });
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event === 'complete') return;
+        if (event === 'next' && data) yield JSON.parse(data) as GraphQLResponse<T>;
+      }
+    }
+  } finally {
+    controller.abort();
+  }
+}
+
+/** A subscription over WebSocket (graphql-ws protocol). */
+export async function* wsSubscribe<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token?: string,
+): AsyncGenerator<GraphQLResponse<T>> {
+  const client = createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    retryAttempts: 0,
+    lazy: true,
+  });
+  try {
+    for await (const result of client.iterate<T>({ query, variables })) {
+      yield result as GraphQLResponse<T>;
+    }
+  } finally {
+    await client.dispose();
+  }
+}
+
+/** Collects a subscription's messages until it completes (or `limit` messages arrived). */
+export async function collect<T>(stream: AsyncGenerator<T>, limit = Infinity): Promise<T[]> {
+  const messages: T[] = [];
+  for await (const message of stream) {
+    messages.push(message);
+    if (messages.length >= limit) break;
+  }
+  return messages;
+}
+
+export const token = (userId: string, roles: Role[] = ['customer'], extra = {}) => signToken(userId, roles, extra);
+export const engineToken = () => signToken('credit-engine-test', ['credit-engine']);
+export const newUserId = (label = 'user') => `${label}-${randomUUID()}`;

@@ -1,0 +1,21 @@
+// Runs before each test file's modules load: gives the file its own database and Redis prefix,
+// and short timings, through the environment that src/config.ts parses.
+import { randomBytes } from 'node:crypto';
+import { copyTemplate, databaseUrl, TEST_DB_PREFIX } from './databases.ts';
+
+const id = randomBytes(5).toString('hex');
+const database = `${TEST_DB_PREFIX}${id}`;
+await copyTemplate(database);
+
+Object.assign(process.env, {
+  NODE_ENV: 'test',
+  DATABASE_URL: databaseUrl(database),
+  REDIS_PREFIX: `test-${id}`,
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+  PORT: '0',
+  DEPLOYMENT_BACKOFF_MS: '200',
+  JOB_LOCK_MS: '2000',
+  RECONCILE_INTERVAL_MS: '300',
+  RECONCILE_GRACE_MS: '300',
+  DATABASE_LOCK_TIMEOUT_MS: '500',
+});
