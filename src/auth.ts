@@ -48,7 +48,7 @@ export async function authenticate(authorization: string | null | undefined): Pr
 }
 
 /** Signs a token with the configured secret: for development, tests and the demo. */
-export function signToken(userId: string, roles: Role[] = ['customer'], extra: JWTPayload = {}, expiresIn = '12h') {
+export function signToken(userId: string, roles: Role[] = ['customer'], extra: JWTPayload = {}, expiresIn: string | number = '12h') {
   return new SignJWT({ ...extra, roles })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)

@@ -94,7 +94,12 @@ export interface RequestOrigin {
   userAgent: string | null;
 }
 
-/** The exact terms the user agreed to, in a canonical form, and their sha256. */
+/** JSON with keys sorted: the same terms always give the same text, whatever the key order. */
+export function canonicalJson(value: Record<string, string | number>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1))));
+}
+
+/** The exact terms the user agreed to, and the sha256 of their canonical JSON. */
 export function consentTerms(offer: CreditOffer) {
   const terms = {
     offerId: offer.id,
@@ -104,7 +109,7 @@ export function consentTerms(offer: CreditOffer) {
     interestRateBps: offer.interestRateBps,
     expiresAt: offer.expiresAt.toISOString(),
   };
-  const termsHash = createHash('sha256').update(JSON.stringify(terms)).digest('hex');
+  const termsHash = createHash('sha256').update(canonicalJson(terms)).digest('hex');
   return { terms, termsHash };
 }
 
