@@ -2,6 +2,7 @@
 import { Queue } from 'bullmq';
 import { config } from '../config.ts';
 import type { Redis } from 'ioredis';
+import { logger } from '../logger.ts';
 import { closeRedis, createRedis } from '../redis.ts';
 
 export const DEPLOYMENT_QUEUE = 'credit-deployments';
@@ -14,7 +15,7 @@ export interface DeploymentJob {
 export type DeploymentQueue = Queue<DeploymentJob>;
 
 export function createDeploymentQueue(redisUrl = config.REDIS_URL): DeploymentQueue {
-  return new Queue<DeploymentJob>(DEPLOYMENT_QUEUE, {
+  const queue = new Queue<DeploymentJob>(DEPLOYMENT_QUEUE, {
     connection: createRedis('producer', redisUrl),
     prefix: config.REDIS_PREFIX,
     defaultJobOptions: {
@@ -24,6 +25,9 @@ export function createDeploymentQueue(redisUrl = config.REDIS_URL): DeploymentQu
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   });
+  // Redis errors surface where the queue is used (enqueue fails, the reconciler catches up).
+  queue.on('error', (error) => logger.warn({ err: error, queue: DEPLOYMENT_QUEUE }, 'queue connection error'));
+  return queue;
 }
 
 /**

@@ -1,0 +1,79 @@
+// A worker process killed with SIGKILL in the middle of deployments loses nothing and applies
+// nothing twice: the jobs' locks expire, a new worker takes them over, and the deployment
+// transaction applies each offer exactly once.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../src/config.ts';
+import { prisma } from '../src/db.ts';
+import { startService, type RunningService } from '../src/service.ts';
+import { acceptOffer, issueOffer } from './support/fixtures.ts';
+import { killHard, spawnService, stopGracefully } from './support/processes.ts';
+import { waitUntil } from './support/wait.ts';
+
+let api: RunningService;
+let url: string;
+
+beforeAll(async () => {
+  api = await startService({ api: true, worker: false, port: 0 });
+  url = api.url!;
+});
+afterAll(() => api.close());
+
+// Long enough that workers wait on the row locks below instead of retrying.
+const workerEnv = { DATABASE_LOCK_TIMEOUT_MS: '60000' };
+const USERS = 12;
+
+const countWhere = (status: 'DEPLOYED' | 'PROCESSING', ids: string[]) =>
+  prisma.creditDeployment.count({ where: { id: { in: ids }, status } });
+
+describe('kill -9 of a worker with deployments in flight', () => {
+  it('after a restart every deployment is DEPLOYED and applied exactly once', { timeout: 90_000 }, async () => {
+    const firstWorker = spawnService('worker', workerEnv);
+    // Each user gets a first deployment, so each has a profile row that can be locked.
+    const users = await Promise.all(
+      Array.from({ length: USERS }, async () => {
+        const offer = await issueOffer(url, { limitCents: 10_000 });
+        const accepted = await acceptOffer(url, offer.offerId, offer.userToken);
+        return { ...offer, first: accepted.deployment.id as string };
+      }),
+    );
+    await waitUntil(async () => (await countWhere('DEPLOYED', users.map((u) => u.first))) === USERS, 'first deployments');
+
+    // Hold every profile's lock, so the second deployments are caught mid-transaction.
+    const blocker = new pg.Client({ connectionString: config.DATABASE_URL });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM credit_profiles WHERE user_id = ANY($1) FOR UPDATE', [users.map((u) => u.userId)]);
+    const second = await Promise.all(
+      users.map(async (user, i) => {
+        const offer = await issueOffer(url, { userId: user.userId, limitCents: 20_000 + i });
+        return (await acceptOffer(url, offer.offerId, user.userToken)).deployment.id as string;
+      }),
+    );
+    await waitUntil(async () => (await countWhere('PROCESSING', second)) === USERS, 'all second deployments in flight');
+
+    await killHard(firstWorker);
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+
+    const secondWorker = spawnService('worker', workerEnv);
+    try {
+      await waitUntil(async () => (await countWhere('DEPLOYED', second)) === USERS, 'deployments after the restart', 60_000);
+    } finally {
+      expect(await stopGracefully(secondWorker)).toBe(0);
+    }
+
+    for (const [i, user] of users.entries()) {
+      const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId: user.userId } });
+      expect(profile).toMatchObject({ limitCents: BigInt(20_000 + i), availableCents: BigInt(20_000 + i), version: 2 });
+    }
+    const events = await prisma.deploymentEvent.findMany({ where: { deploymentId: { in: second } }, orderBy: { sequence: 'asc' } });
+    for (const id of second) {
+      const trail = events.filter((e) => e.deploymentId === id);
+      expect(trail.map((e) => e.sequence)).toEqual(trail.map((_, i) => i + 1));
+      expect(trail.filter((e) => e.type === 'PROFILE_UPDATED')).toHaveLength(1);
+      expect(trail.filter((e) => e.type === 'PROCESSING_STARTED').length).toBeGreaterThanOrEqual(2);
+      expect(trail.at(-1)?.type).toBe('DEPLOYED');
+    }
+  });
+});

@@ -1,0 +1,109 @@
+// How a deployment ends when it cannot simply be applied: refused at once, or retried.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../src/config.ts';
+import { prisma } from '../src/db.ts';
+import { startService, type RunningService } from '../src/service.ts';
+import { engineToken, gql, wsSubscribe } from './support/client.ts';
+import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
+
+let service: RunningService;
+let url: string;
+
+beforeAll(async () => {
+  service = await startService({ api: true, worker: true, port: 0 });
+  url = service.url!;
+});
+afterAll(() => service.close());
+
+const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input: $input) { __typename } }';
+const STREAM = 'subscription W($id: ID!) { creditDeployment(id: $id, afterSequence: 0) { sequence type status } }';
+
+/** A user whose first offer of `limitCents` is deployed. */
+async function userWithProfile(limitCents: number) {
+  const first = await issueOffer(url, { limitCents });
+  await waitForFinal(url, (await acceptOffer(url, first.offerId, first.userToken)).deployment.id, first.userToken);
+  return first;
+}
+
+/** Holds the profile's row lock from another connection, as a long transaction elsewhere would. */
+async function lockProfile(userId: string) {
+  const client = new pg.Client({ connectionString: config.DATABASE_URL });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT 1 FROM credit_profiles WHERE user_id = $1 FOR UPDATE', [userId]);
+  return {
+    async release() {
+      await client.query('ROLLBACK');
+      await client.end();
+    },
+  };
+}
+
+describe('a permanent refusal', () => {
+  it('an offered limit below the credit in use ends FAILED at once, without retry, the profile untouched', async () => {
+    const { userId, userToken } = await userWithProfile(100_000);
+    await gql(url, SYNC, { input: { userId, usedCents: 90_000 } }, await engineToken());
+    const before = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
+
+    const second = await issueOffer(url, { userId, limitCents: 50_000 });
+    const deployment = await waitForFinal(url, (await acceptOffer(url, second.offerId, userToken)).deployment.id, userToken);
+    expect(deployment.status).toBe('FAILED');
+    expect(deployment.attempts).toBe(1);
+    expect(deployment.failureReason).toMatch(/below the credit in use/);
+    expect(deployment.failureReason).toContain('R$ 900,00');
+    expect(deployment.offer.status).toBe('FAILED');
+    expect(deployment.previousLimit).toBeNull();
+    expect(deployment.events.map((e: { type: string }) => e.type)).toEqual(['QUEUED', 'PROCESSING_STARTED', 'FAILED']);
+
+    const after = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
+    expect(after).toEqual(before);
+  });
+});
+
+describe('a transient failure', () => {
+  it('is retried with backoff (RETRYING on the live stream) and then deployed once', async () => {
+    const { userId, userToken } = await userWithProfile(100_000);
+    const lock = await lockProfile(userId);
+    const second = await issueOffer(url, { userId, limitCents: 200_000 });
+    const accepted = await acceptOffer(url, second.offerId, userToken);
+
+    const seen: string[] = [];
+    for await (const message of wsSubscribe(url, STREAM, { id: accepted.deployment.id }, userToken)) {
+      const update = message.data!.creditDeployment;
+      seen.push(update.type);
+      // The lock timed the first attempt out; let the next attempt through.
+      if (update.status === 'RETRYING' && seen.filter((t) => t === 'RETRY_SCHEDULED').length === 1) await lock.release();
+    }
+    expect(seen.slice(0, 3)).toEqual(['QUEUED', 'PROCESSING_STARTED', 'RETRY_SCHEDULED']);
+    expect(seen.slice(-3)).toEqual(['PROCESSING_STARTED', 'PROFILE_UPDATED', 'DEPLOYED']);
+
+    const deployment = await waitForFinal(url, accepted.deployment.id, userToken);
+    expect(deployment.attempts).toBe(2);
+    const retry = deployment.events.find((e: { type: string }) => e.type === 'RETRY_SCHEDULED');
+    expect(retry.detail).toMatchObject({ attempt: 1, retryInMs: config.DEPLOYMENT_BACKOFF_MS });
+    const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
+    expect(profile).toMatchObject({ limitCents: 200_000n, version: 2 });
+  });
+
+  it('ends FAILED after the configured attempts, with the reason, the profile untouched', async () => {
+    const { userId, userToken } = await userWithProfile(100_000);
+    const lock = await lockProfile(userId);
+    try {
+      const second = await issueOffer(url, { userId, limitCents: 300_000 });
+      const deployment = await waitForFinal(url, (await acceptOffer(url, second.offerId, userToken)).deployment.id, userToken);
+      expect(deployment.status).toBe('FAILED');
+      expect(deployment.attempts).toBe(config.DEPLOYMENT_ATTEMPTS);
+      expect(deployment.failureReason).toMatch(new RegExp(`gave up after ${config.DEPLOYMENT_ATTEMPTS} attempts`));
+      const retries = deployment.events.filter((e: { type: string }) => e.type === 'RETRY_SCHEDULED');
+      expect(retries.map((e: { detail: { retryInMs: number } }) => e.detail.retryInMs)).toEqual([
+        config.DEPLOYMENT_BACKOFF_MS,
+        config.DEPLOYMENT_BACKOFF_MS * 2,
+      ]);
+    } finally {
+      await lock.release();
+    }
+    const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
+    expect(profile).toMatchObject({ limitCents: 100_000n, version: 1 });
+  });
+});
