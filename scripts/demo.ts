@@ -3,33 +3,65 @@
 //   npm run demo [-- --url http://127.0.0.1:4000]
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import type { ResultOf, TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { signToken } from '../src/auth.ts';
 import { config } from '../src/config.ts';
+import { graphql } from '../src/generated/graphql/index.ts';
+import type { DemoProfileQuery } from '../src/generated/graphql/graphql.ts';
 
 const { values } = parseArgs({ options: { url: { type: 'string', default: `http://127.0.0.1:${config.PORT}` } } });
 const url = values.url!;
 
-async function graphql(query: string, variables: Record<string, unknown>, token: string) {
+async function request<R, V>(document: TypedDocumentNode<R, V>, variables: V, token: string): Promise<R> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: print(document), variables }),
   }).catch(() => {
     console.error(`Cannot reach the service at ${url}. Start it first: npm start`);
     process.exit(1);
   });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  const body = (await response.json()) as { data?: R; errors?: unknown[] };
+  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors));
   return body.data;
 }
 
-const PROFILE = '{ me { creditProfile { limit { formatted } available { formatted } interestRateBps version } } }';
-const describeProfile = (data: any) =>
-  data.me.creditProfile
-    ? `limit ${data.me.creditProfile.limit.formatted}, available ${data.me.creditProfile.available.formatted}, ` +
-      `${data.me.creditProfile.interestRateBps / 100}% a year, version ${data.me.creditProfile.version}`
+const PROFILE = graphql(`
+  query DemoProfile { me { creditProfile { limit { formatted } available { formatted } interestRateBps version } } }
+`);
+const ISSUE = graphql(`
+  mutation DemoIssueOffer($input: IssueCreditOfferInput!) {
+    issueCreditOffer(input: $input) {
+      __typename
+      ... on IssueCreditOfferSuccess { offer { id limit { formatted } } }
+      ... on Error { message }
+    }
+  }
+`);
+const ACCEPT = graphql(`
+  mutation DemoAcceptOffer($id: ID!) {
+    acceptOffer(offerId: $id) {
+      __typename
+      ... on AcceptOfferSuccess { deployment { id correlationId } }
+      ... on Error { message }
+    }
+  }
+`);
+const WATCH = graphql(`
+  subscription DemoWatchDeployment($id: ID!) {
+    creditDeployment(id: $id, afterSequence: 0) {
+      sequence type status at
+      deployment { previousLimit { formatted } newLimit { formatted } processingMs }
+    }
+  }
+`);
+
+const describeProfile = ({ me: { creditProfile: p } }: DemoProfileQuery) =>
+  p
+    ? `limit ${p.limit.formatted}, available ${p.available.formatted}, ${p.interestRateBps / 100}% a year, version ${p.version}`
     : 'no credit profile yet';
 
 const userId = `demo-${randomUUID().slice(0, 8)}`;
@@ -37,31 +69,23 @@ const engine = await signToken('demo-credit-engine', ['credit-engine']);
 const user = await signToken(userId);
 
 console.log(`User ${userId}`);
-console.log(`  profile before: ${describeProfile(await graphql(PROFILE, {}, user))}`);
+console.log(`  profile before: ${describeProfile(await request(PROFILE, {}, user))}`);
 
-const issued = await graphql(
-  `mutation($input: IssueCreditOfferInput!) { issueCreditOffer(input: $input) {
-     ... on IssueCreditOfferSuccess { offer { id limit { formatted } } } ... on Error { message } } }`,
-  { input: { userId, limitCents: 250_000, interestRateBps: 199, expiresAt: new Date(Date.now() + 3_600_000).toISOString() } },
-  engine,
-);
-console.log(`  offer issued: ${issued.issueCreditOffer.offer.limit.formatted} (${issued.issueCreditOffer.offer.id})`);
+const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+const { issueCreditOffer: issued } = await request(ISSUE, { input: { userId, limitCents: 250_000, interestRateBps: 199, expiresAt } }, engine);
+if (issued.__typename !== 'IssueCreditOfferSuccess') throw new Error(`could not issue an offer: ${issued.message}`);
+console.log(`  offer issued: ${issued.offer.limit.formatted} (${issued.offer.id})`);
 
 const sentAt = performance.now();
-const accepted = await graphql(
-  `mutation($id: ID!) { acceptOffer(offerId: $id) {
-     ... on AcceptOfferSuccess { deployment { id correlationId } } ... on Error { message } } }`,
-  { id: issued.issueCreditOffer.offer.id },
-  user,
-);
-const { id: deploymentId, correlationId } = accepted.acceptOffer.deployment;
+const { acceptOffer: accepted } = await request(ACCEPT, { id: issued.offer.id }, user);
+if (accepted.__typename !== 'AcceptOfferSuccess') throw new Error(`could not accept: ${accepted.message}`);
+const { id: deploymentId, correlationId } = accepted.deployment;
 console.log(`  accepted in ${(performance.now() - sentAt).toFixed(1)} ms: deployment ${deploymentId} (correlation id ${correlationId})`);
 console.log('\nLive timeline (WebSocket subscription; ms since the accept was sent):');
 
 const client = createClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${user}` } });
-const stream = client.iterate<any>({
-  query: `subscription($id: ID!) { creditDeployment(id: $id, afterSequence: 0) {
-    sequence type status at deployment { previousLimit { formatted } newLimit { formatted } processingMs } } }`,
+const stream = client.iterate<ResultOf<typeof WATCH>>({
+  query: print(WATCH),
   variables: { id: deploymentId },
 });
 for await (const message of stream) {
@@ -74,5 +98,5 @@ for await (const message of stream) {
   }
 }
 await client.dispose();
-console.log(`  profile after:  ${describeProfile(await graphql(PROFILE, {}, user))}`);
+console.log(`  profile after:  ${describeProfile(await request(PROFILE, {}, user))}`);
 process.exit(0);
