@@ -10,7 +10,7 @@ import type { Realtime } from './pubsub.ts';
 export interface DeploymentStreamOptions {
   /** Replay every event after this sequence first; without it, start from the newest event. */
   afterSequence?: number | null;
-  /** Safety net: re-read the trail this often even without a Redis message (a publish can be lost). */
+  /** Last resort: re-read the trail this often even without a Redis message (a publish can fail). */
   pollMs?: number;
 }
 
@@ -43,13 +43,15 @@ class Wakeup {
 }
 
 export function deploymentStream(realtime: Realtime, deploymentId: string, options: DeploymentStreamOptions = {}) {
-  const pollMs = options.pollMs ?? 5_000;
+  const pollMs = options.pollMs ?? 60_000;
   return new Repeater<DeploymentEvent>(async (push, stop) => {
     const wakeup = new Wakeup();
     let sent = options.afterSequence ?? null;
     const subscription = await realtime.subscribe('deployment', deploymentId, (message) => {
       if (sent === null || message.sequence > sent) wakeup.wake();
     });
+    // Messages published while Redis was unreachable are lost: re-read the trail on reconnection.
+    const stopWatchingReconnects = realtime.onReconnect(() => wakeup.wake());
     try {
       let stopped = false;
       void stop.then(() => (stopped = true));
@@ -69,6 +71,7 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
         await wakeup.wait(pollMs, stop);
       }
     } finally {
+      stopWatchingReconnects();
       realtime.unsubscribe(subscription);
       stop();
     }

@@ -33,6 +33,23 @@ export class Realtime {
   private readonly publisher = createRedis('publisher');
   private readonly subscriber = createRedis('subscriber');
   private readonly pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber });
+  private readonly reconnectListeners = new Set<() => void>();
+
+  constructor() {
+    // Messages published while the subscriber was disconnected are gone: tell the streams, so
+    // they re-read what they show from Postgres.
+    let connectedBefore = false;
+    this.subscriber.on('ready', () => {
+      if (connectedBefore) for (const listener of this.reconnectListeners) listener();
+      connectedBefore = true;
+    });
+  }
+
+  /** Calls `listener` after each reconnection of the subscriber connection; returns the undo. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
 
   publish<T extends Topic>(topic: T, key: string, payload: RealtimeEvents[T]): Promise<void> {
     return this.pubsub.publish(channel(topic, key), payload);
