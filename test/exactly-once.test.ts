@@ -1,0 +1,43 @@
+// A deployment job that runs more than once (a stalled job taken over while the first run is
+// still going, or a run after a crash that followed the commit) applies the offer once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { applyCreditOffer, startAttempt } from '../src/deployments.ts';
+import { startService, type RunningService } from '../src/service.ts';
+import { acceptOffer, issueOffer } from './support/fixtures.ts';
+
+let api: RunningService;
+let url: string;
+
+beforeAll(async () => {
+  // No worker: the test runs the deployment's steps itself.
+  api = await startService({ api: true, worker: false, port: 0 });
+  url = api.url!;
+});
+afterAll(() => api.close());
+
+describe('running a deployment twice', () => {
+  it('five concurrent runs: one applies, four find it final; the profile changes once', async () => {
+    const { offerId, userToken, userId } = await issueOffer(url, { limitCents: 55_555 });
+    const { deployment } = await acceptOffer(url, offerId, userToken);
+    await startAttempt(deployment.id);
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyCreditOffer(deployment.id)));
+    expect(outcomes.map((o) => o.kind).sort()).toEqual(['already-final', 'already-final', 'already-final', 'already-final', 'deployed']);
+    const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
+    expect(profile).toMatchObject({ limitCents: 55_555n, version: 1 });
+    expect(await prisma.deploymentEvent.count({ where: { deploymentId: deployment.id, type: 'PROFILE_UPDATED' } })).toBe(1);
+  });
+
+  it('a run after the deployment is final changes nothing and starts no attempt', async () => {
+    const { offerId, userToken, userId } = await issueOffer(url, { limitCents: 66_666 });
+    const { deployment } = await acceptOffer(url, offerId, userToken);
+    await startAttempt(deployment.id);
+    expect((await applyCreditOffer(deployment.id)).kind).toBe('deployed');
+    const before = await prisma.creditDeployment.findUniqueOrThrow({ where: { id: deployment.id } });
+
+    expect(await startAttempt(deployment.id)).toBeNull();
+    expect((await applyCreditOffer(deployment.id)).kind).toBe('already-final');
+    expect(await prisma.creditDeployment.findUniqueOrThrow({ where: { id: deployment.id } })).toEqual(before);
+    expect((await prisma.creditProfile.findUniqueOrThrow({ where: { userId } })).version).toBe(1);
+  });
+});
