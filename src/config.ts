@@ -5,6 +5,23 @@ const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production-0123456789';
 
 const intFrom = (min: number) => z.coerce.number().int().min(min);
 
+/** A Google service account key, inline as JSON (the same content as a key file). */
+const serviceAccountJson = z.string().transform((text, ctx) => {
+  let key: unknown;
+  try {
+    key = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be the JSON of a service account key' });
+    return z.NEVER;
+  }
+  const parsed = z.object({ project_id: z.string(), client_email: z.string(), private_key: z.string() }).loose().safeParse(key);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: 'must be a service account key with project_id, client_email and private_key' });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -33,6 +50,22 @@ const schema = z
     DATABASE_POOL_SIZE: intFrom(1).max(200).default(10),
     /** A transaction waiting longer than this for a row lock fails (and a deployment retries). */
     DATABASE_LOCK_TIMEOUT_MS: intFrom(1).default(5_000),
+    /** A notification delivered in-app and not acknowledged within this long is also pushed. */
+    PUSH_FALLBACK_AFTER_MS: intFrom(0).default(30_000),
+    /** Push attempts (per notification) when the provider fails transiently. */
+    PUSH_ATTEMPTS: intFrom(1).max(50).default(5),
+    /** First retry delay of a push; each next one doubles it. */
+    PUSH_BACKOFF_MS: intFrom(0).default(2_000),
+    /** A user counts as present while an API process refreshed their live subscription within this long. */
+    PRESENCE_TTL_MS: intFrom(300).default(30_000),
+    /** How often PENDING offers past their expiry are expired. */
+    OFFER_EXPIRY_INTERVAL_MS: intFrom(100).default(60_000),
+    /** Firebase project of the app; push is on when this and a service account are set. */
+    FCM_PROJECT_ID: z.string().min(1).optional(),
+    /** Path of a service account key file for FCM. */
+    GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
+    /** The service account key inline (wins over GOOGLE_APPLICATION_CREDENTIALS). */
+    FCM_SERVICE_ACCOUNT_JSON: serviceAccountJson.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.JWT_SECRET === DEV_JWT_SECRET && !env.JWT_JWKS_URL) {
@@ -40,6 +73,13 @@ const schema = z
         code: 'custom',
         path: ['JWT_SECRET'],
         message: 'the development secret cannot be used with NODE_ENV=production; set JWT_SECRET or JWT_JWKS_URL',
+      });
+    }
+    if (env.FCM_PROJECT_ID && !env.FCM_SERVICE_ACCOUNT_JSON && !env.GOOGLE_APPLICATION_CREDENTIALS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FCM_PROJECT_ID'],
+        message: 'push needs a service account: set GOOGLE_APPLICATION_CREDENTIALS or FCM_SERVICE_ACCOUNT_JSON',
       });
     }
   });

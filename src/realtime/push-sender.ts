@@ -1,0 +1,92 @@
+// Push through Firebase Cloud Messaging (HTTP v1), one message per device. The sender is made
+// from a firebase-admin `Messaging` (or null: push is off), so tests can give it a real
+// firebase-admin app that talks to a local fake FCM server.
+import type { Message, Messaging } from 'firebase-admin/messaging';
+
+export interface PushMessage {
+  notificationId: string;
+  kind: string;
+  title: string;
+  body: string;
+  deepLink: string;
+  /** A newer push with the same key replaces an older one still on the device. */
+  collapseKey: string;
+  /** The app icon's badge (iOS): the user's unacknowledged notifications. */
+  badge: number;
+}
+
+/**
+ * Why a send failed, which decides what happens next: `invalid-token` drops the device and is
+ * never retried; `rejected` (a message FCM will never accept) is not retried either;
+ * `transient` (FCM down, quota, network) is retried with backoff.
+ */
+export type PushFailure = 'invalid-token' | 'rejected' | 'transient';
+
+export type PushResult = { ok: true; messageId: string } | { ok: false; failure: PushFailure; error: string };
+
+export interface PushSender {
+  /** Null when push is on; otherwise why it is off (recorded on every skipped delivery). */
+  readonly disabledReason: string | null;
+  send(token: string, message: PushMessage): Promise<PushResult>;
+}
+
+export const PUSH_NOT_CONFIGURED =
+  'push is not configured: set FCM_PROJECT_ID and GOOGLE_APPLICATION_CREDENTIALS or FCM_SERVICE_ACCOUNT_JSON';
+
+const INVALID_TOKEN = new Set(['messaging/registration-token-not-registered', 'messaging/invalid-registration-token']);
+const REJECTED = new Set([
+  'messaging/invalid-argument',
+  'messaging/invalid-payload',
+  'messaging/invalid-data-payload-key',
+  'messaging/payload-size-limit-exceeded',
+  'messaging/invalid-options',
+  'messaging/mismatched-credential',
+  'messaging/invalid-package-name',
+  'messaging/third-party-auth-error',
+]);
+
+export function classifyPushError(error: unknown): PushFailure {
+  const code = (error as { code?: unknown })?.code;
+  const message = error instanceof Error ? error.message : '';
+  if (typeof code !== 'string') return 'transient';
+  if (INVALID_TOKEN.has(code)) return 'invalid-token';
+  // FCM answers a malformed token with INVALID_ARGUMENT naming the token; other invalid arguments are about the message.
+  if (code === 'messaging/invalid-argument' && /registration token|message\.token/i.test(message)) return 'invalid-token';
+  return REJECTED.has(code) ? 'rejected' : 'transient';
+}
+
+/** The FCM v1 message for one device: notification, string-only data, Android and APNs options. */
+export function fcmMessage(token: string, push: PushMessage): Message {
+  return {
+    token,
+    notification: { title: push.title, body: push.body },
+    data: { notificationId: push.notificationId, kind: push.kind, deepLink: push.deepLink },
+    android: { priority: 'high', collapseKey: push.collapseKey, notification: { sound: 'default' } },
+    apns: {
+      headers: { 'apns-collapse-id': push.collapseKey, 'apns-priority': '10' },
+      payload: { aps: { sound: 'default', badge: push.badge } },
+    },
+  };
+}
+
+export function createPushSender(messaging: Messaging | null, disabledReason = PUSH_NOT_CONFIGURED): PushSender {
+  if (!messaging) {
+    return {
+      disabledReason,
+      send: () => Promise.reject(new Error(disabledReason)),
+    };
+  }
+  return {
+    disabledReason: null,
+    async send(token, push) {
+      try {
+        // send() is the HTTP/1.1 path (it honours the app's httpAgent); sendEach* use HTTP/2.
+        return { ok: true, messageId: await messaging.send(fcmMessage(token, push)) };
+      } catch (error) {
+        const code = (error as { code?: unknown })?.code;
+        const text = error instanceof Error ? error.message : String(error);
+        return { ok: false, failure: classifyPushError(error), error: typeof code === 'string' ? `${code}: ${text}` : text };
+      }
+    },
+  };
+}
