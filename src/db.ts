@@ -24,5 +24,16 @@ export type {
   CreditOffer,
   CreditProfile,
   DeploymentEvent,
+  Device,
+  Notification,
+  NotificationDelivery,
 } from './generated/prisma/client.ts';
-export { CreditDeploymentStatus, CreditOfferStatus } from './generated/prisma/enums.ts';
+export {
+  CreditDeploymentStatus,
+  CreditOfferStatus,
+  DeliveryStatus,
+  DevicePlatform,
+  NotificationChannel,
+  NotificationKind,
+  NotificationStatus,
+} from './generated/prisma/enums.ts';

@@ -1,8 +1,10 @@
 // Applying an accepted offer to the user's credit profile: the steps of a deployment, each one
-// transaction that also appends its audit events. Callers publish the returned events after commit.
+// transaction that also appends its audit events (and, at the end, creates the user's notification).
+// Callers publish the returned events and enqueue the notification after commit.
 import { prisma, type CreditDeploymentStatus, type DeploymentEvent, type Tx } from './db.ts';
 import { appendEvent, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
+import { notifyDeploymentEnd } from './notifications.ts';
 
 interface LockedDeployment {
   id: string;
@@ -123,6 +125,7 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
       status: 'DEPLOYED',
       changes: { previousLimitCents: profile.limitCents, completedAt: now, processingMs: elapsedMs(deployment.queuedAt, now) },
     });
+    await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYED');
     return { kind: 'deployed', events: [profileEvent.event, deployedEvent.event] };
   });
 }
@@ -135,6 +138,7 @@ async function recordFailure(tx: Tx, deployment: LockedDeployment, reason: strin
     detail: { reason },
     changes: { failureReason: reason, completedAt: now, processingMs: elapsedMs(deployment.queuedAt, now) },
   });
+  await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYMENT_FAILED');
   return event;
 }
 

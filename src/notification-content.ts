@@ -1,0 +1,55 @@
+// What a notification says: title and body in the user's language, and where it leads in the app.
+import type { NotificationKind } from './db.ts';
+import { formatMoney, type Money } from './money.ts';
+
+export type Language = 'pt-BR' | 'en';
+
+/** The language of a locale tag ("en", "en-US", "pt-BR"...); null for ones we do not write in. */
+export function languageOf(locale: string | null | undefined): Language | null {
+  if (!locale) return null;
+  const primary = locale.trim().toLowerCase().split(/[-_]/)[0];
+  if (primary === 'en') return 'en';
+  if (primary === 'pt') return 'pt-BR';
+  return null;
+}
+
+type Texts = Record<NotificationKind, (amount: string) => { title: string; body: string }>;
+
+const TEXTS: Record<Language, Texts> = {
+  'pt-BR': {
+    CREDIT_DEPLOYED: (amount) => ({
+      title: 'Seu novo limite está disponível',
+      body: `Seu limite de crédito agora é de ${amount}.`,
+    }),
+    CREDIT_DEPLOYMENT_FAILED: (amount) => ({
+      title: 'Não foi possível liberar seu novo limite',
+      body: `Não conseguimos aplicar o limite de ${amount}. Toque para ver os detalhes.`,
+    }),
+    OFFER_EXPIRED: (amount) => ({
+      title: 'Sua oferta de crédito expirou',
+      body: `A oferta de limite de ${amount} não está mais disponível.`,
+    }),
+  },
+  en: {
+    CREDIT_DEPLOYED: (amount) => ({
+      title: 'Your new credit limit is ready',
+      body: `Your credit limit is now ${amount}.`,
+    }),
+    CREDIT_DEPLOYMENT_FAILED: (amount) => ({
+      title: "We couldn't raise your credit limit",
+      body: `We couldn't apply the ${amount} limit. Tap for details.`,
+    }),
+    OFFER_EXPIRED: (amount) => ({
+      title: 'Your credit offer has expired',
+      body: `The offer of a ${amount} limit is no longer available.`,
+    }),
+  },
+};
+
+/** Title and body; Brazilian Portuguese unless the user prefers English. Amounts as the currency writes them. */
+export function notificationText(kind: NotificationKind, amount: Money, userLocale: string | null) {
+  return TEXTS[languageOf(userLocale) ?? 'pt-BR'][kind](formatMoney(amount));
+}
+
+export const deploymentLink = (deploymentId: string) => `app://credit/deployments/${deploymentId}`;
+export const offerLink = (offerId: string) => `app://credit/offers/${offerId}`;

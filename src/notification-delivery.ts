@@ -1,0 +1,207 @@
+// Delivering a notification: in-app first, push as the fallback.
+//
+// The rule: a user with a live `notifications` subscription (in any API process) gets the
+// notification in-app at once, and a push after `fallbackMs` unless they acknowledged it by then;
+// a user with none gets the push at once. Each call looks at the notification as stored and takes
+// the next step, so running it twice, or after a crash, neither skips nor repeats a delivery.
+import { prisma, type Notification, type NotificationDelivery, type Prisma, type Tx } from './db.ts';
+import { appendEvent, publishEvents } from './deployment-events.ts';
+import { activeDevicesOf } from './devices.ts';
+import type { Logger } from './logger.ts';
+import type { Presence } from './realtime/presence.ts';
+import type { Realtime } from './realtime/pubsub.ts';
+import type { PushMessage, PushSender } from './realtime/push-sender.ts';
+
+export interface DeliveryDeps {
+  presence: Pick<Presence, 'isPresent'>;
+  realtime: Realtime;
+  push: PushSender;
+  /** How long an in-app notification may stay unacknowledged before it is pushed too. */
+  fallbackMs: number;
+  logger: Logger;
+}
+
+export type DeliveryStep =
+  /** Nothing more to do. */
+  | { kind: 'done'; outcome: string }
+  /** Delivered in-app: look again at `until` (the push fallback). */
+  | { kind: 'wait'; until: Date }
+  /** A push failed transiently: try again later (with backoff). */
+  | { kind: 'retry'; error: string };
+
+export interface ProgressOptions {
+  /** On the last attempt, transient push failures are final. */
+  finalAttempt?: boolean;
+  now?: Date;
+}
+
+/** Takes the notification's next delivery step. */
+export async function progressNotification(deps: DeliveryDeps, id: string, options: ProgressOptions = {}): Promise<DeliveryStep> {
+  const now = options.now ?? new Date();
+  const notification = await prisma.notification.findUnique({ where: { id } });
+  if (!notification) return { kind: 'done', outcome: 'missing' };
+  if (notification.status === 'ACKNOWLEDGED') return { kind: 'done', outcome: 'acknowledged' };
+  if (notification.status === 'FAILED' || notification.pushSettledAt) return { kind: 'done', outcome: 'already-settled' };
+  if (notification.status === 'PENDING' && (await deps.presence.isPresent(notification.userId))) {
+    return deliverInApp(deps, notification, options, now);
+  }
+  if (notification.pushDueAt && notification.pushDueAt > now) return { kind: 'wait', until: notification.pushDueAt };
+  return sendPush(deps, notification, options.finalAttempt ?? true, now);
+}
+
+/** Records the in-app delivery, then tells the user's live subscriptions (in any API process). */
+async function deliverInApp(deps: DeliveryDeps, notification: Notification, options: ProgressOptions, now: Date): Promise<DeliveryStep> {
+  const pushDueAt = new Date(now.getTime() + deps.fallbackMs);
+  const events = await prisma.$transaction(async (tx) => {
+    const [delivered] = await tx.notification.updateManyAndReturn({
+      where: { id: notification.id, status: 'PENDING' },
+      data: { status: 'DELIVERED', pushDueAt },
+    });
+    if (!delivered) return null;
+    await tx.notificationDelivery.create({ data: { notificationId: notification.id, channel: 'IN_APP', status: 'SENT', at: now } });
+    return recordNotified(tx, delivered, { channel: 'IN_APP' });
+  });
+  // Acknowledged or delivered by someone else meanwhile: look again.
+  if (events === null) return progressNotification(deps, notification.id, options);
+  // Committed first, so subscribers read it as DELIVERED. A lost message is what the push fallback is for.
+  await bestEffort(deps.logger, 'could not publish the in-app notification', () =>
+    deps.realtime.publish('notifications', notification.userId, { notificationId: notification.id, userId: notification.userId }),
+  );
+  await bestEffort(deps.logger, 'could not publish the audit event', () => publishEvents(deps.realtime, events));
+  return { kind: 'wait', until: pushDueAt };
+}
+
+type NewDelivery = Pick<NotificationDelivery, 'status' | 'error' | 'deviceId' | 'providerMessageId'>;
+
+/** Pushes to every valid device of the user not reached yet, one message each. */
+async function sendPush(deps: DeliveryDeps, notification: Notification, finalAttempt: boolean, now: Date): Promise<DeliveryStep> {
+  if (deps.push.disabledReason) {
+    return recordPush(deps, notification, { deliveries: [skipped(deps.push.disabledReason)], settle: true, now });
+  }
+  const devices = await activeDevicesOf(notification.userId);
+  const reached = new Set(
+    (await prisma.notificationDelivery.findMany({
+      where: { notificationId: notification.id, channel: 'PUSH', status: 'SENT' },
+      select: { deviceId: true },
+    })).map((d) => d.deviceId),
+  );
+  const targets = devices.filter((device) => !reached.has(device.id));
+  if (devices.length === 0 && reached.size === 0) {
+    return recordPush(deps, notification, { deliveries: [skipped('the user has no registered device')], settle: true, now });
+  }
+
+  const message = await pushMessage(notification);
+  const results = await Promise.all(targets.map(async (device) => ({ device, result: await deps.push.send(device.token, message) })));
+  const deliveries: NewDelivery[] = results.map(({ device, result }) =>
+    result.ok
+      ? { status: 'SENT', error: null, deviceId: device.id, providerMessageId: result.messageId }
+      : { status: 'FAILED', error: result.error, deviceId: device.id, providerMessageId: null },
+  );
+  const invalidDevices = results.flatMap(({ device, result }) =>
+    !result.ok && result.failure === 'invalid-token' ? [{ id: device.id, reason: result.error }] : [],
+  );
+  const transient = results.flatMap(({ result }) => (!result.ok && result.failure === 'transient' ? [result.error] : []));
+  for (const { device, result } of results) {
+    const log = deps.logger.child({ deviceId: device.id, platform: device.platform });
+    if (result.ok) log.info({ messageId: result.messageId }, 'push sent');
+    else log.warn({ failure: result.failure, error: result.error }, 'push failed');
+  }
+
+  const retry = transient.length > 0 && !finalAttempt;
+  const step = await recordPush(deps, notification, { deliveries, invalidDevices, reachedBefore: reached.size, settle: !retry, now });
+  return retry ? { kind: 'retry', error: transient[0]! } : step;
+}
+
+interface PushRecord {
+  deliveries: NewDelivery[];
+  invalidDevices?: { id: string; reason: string }[];
+  /** Devices this notification reached on earlier attempts. */
+  reachedBefore?: number;
+  /** The push channel is done: never push this notification again. */
+  settle: boolean;
+  now: Date;
+}
+
+/**
+ * Records the attempts, drops devices whose token is dead, and moves the notification on:
+ * DELIVERED when any device got it; FAILED when nothing could deliver it and the push is settled.
+ */
+async function recordPush(deps: Pick<DeliveryDeps, 'realtime' | 'logger'>, notification: Notification, record: PushRecord): Promise<DeliveryStep> {
+  const sent = (record.reachedBefore ?? 0) + record.deliveries.filter((d) => d.status === 'SENT').length;
+  const events = await prisma.$transaction(async (tx) => {
+    for (const device of record.invalidDevices ?? []) {
+      await tx.device.updateMany({
+        where: { id: device.id, invalidatedAt: null },
+        data: { invalidatedAt: record.now, invalidReason: device.reason },
+      });
+    }
+    await tx.notificationDelivery.createMany({
+      data: record.deliveries.map((d) => ({ ...d, notificationId: notification.id, channel: 'PUSH' as const, at: record.now })),
+    });
+    if (record.settle) await tx.notification.update({ where: { id: notification.id }, data: { pushSettledAt: record.now } });
+    if (sent === 0 && !record.settle) return [];
+    // Leaves PENDING once (an in-app delivery or an acknowledgement may have come first).
+    const [changed] = await tx.notification.updateManyAndReturn({
+      where: { id: notification.id, status: 'PENDING' },
+      data: { status: sent > 0 ? 'DELIVERED' : 'FAILED' },
+    });
+    return changed && sent > 0 ? recordNotified(tx, changed, { channel: 'PUSH', devices: sent }) : [];
+  });
+  await bestEffort(deps.logger, 'could not publish the audit event', () => publishEvents(deps.realtime, events));
+  const outcome = sent > 0 ? 'pushed' : record.deliveries.every((d) => d.status === 'SKIPPED') ? 'push-skipped' : 'push-failed';
+  return { kind: 'done', outcome };
+}
+
+const skipped = (reason: string): NewDelivery => ({ status: 'SKIPPED', error: reason, deviceId: null, providerMessageId: null });
+
+/**
+ * Appends NOTIFIED to the deployment's audit trail when the user was first reached (offers have
+ * no trail). The deployment keeps its final status; streams, which end at the first final event,
+ * are unaffected. A notification that reached no one is not an event of the deployment: its
+ * FAILED status and its deliveries say why.
+ */
+async function recordNotified(tx: Tx, notification: Notification, detail: Prisma.InputJsonObject) {
+  if (!notification.deploymentId) return [];
+  const deployment = await tx.creditDeployment.findUniqueOrThrow({
+    where: { id: notification.deploymentId },
+    select: { id: true, correlationId: true, status: true },
+  });
+  const { event } = await appendEvent(tx, deployment, {
+    type: 'NOTIFIED',
+    status: deployment.status,
+    detail: { notificationId: notification.id, kind: notification.kind, ...detail },
+  });
+  return [event];
+}
+
+async function pushMessage(notification: Notification): Promise<PushMessage> {
+  const unacknowledged = await prisma.notification.count({ where: { userId: notification.userId, status: { not: 'ACKNOWLEDGED' } } });
+  return {
+    notificationId: notification.id,
+    kind: notification.kind,
+    title: notification.title,
+    body: notification.body,
+    deepLink: notification.deepLink,
+    collapseKey: notification.deploymentId ? `deployment-${notification.deploymentId}` : `offer-${notification.offerId}`,
+    badge: unacknowledged,
+  };
+}
+
+async function bestEffort(log: Logger, message: string, work: () => Promise<unknown>) {
+  try {
+    await work();
+  } catch (error) {
+    log.warn({ err: error }, message);
+  }
+}
+
+/**
+ * Settles a notification whose job gave up for a reason other than the push (e.g. the database
+ * was unreachable on every attempt): the failure is recorded as a delivery, never dropped silently.
+ */
+export async function abandonNotification(deps: Pick<DeliveryDeps, 'realtime' | 'logger'>, id: string, reason: string, now = new Date()) {
+  const notification = await prisma.notification.findUnique({ where: { id } });
+  if (!notification || notification.status === 'ACKNOWLEDGED' || notification.status === 'FAILED' || notification.pushSettledAt) return;
+  const failed: NewDelivery = { status: 'FAILED', error: `delivery stopped: ${reason}`, deviceId: null, providerMessageId: null };
+  await recordPush(deps, notification, { deliveries: [failed], settle: true, now });
+}

@@ -1,0 +1,82 @@
+// Notifications: created in the transaction of the event they report (exactly one per event),
+// delivered later by the notifications worker, acknowledged by their user.
+import type { Viewer } from './auth.ts';
+import { prisma, type Notification, type NotificationKind, type Tx } from './db.ts';
+import { isUuid, NotFoundError } from './errors.ts';
+import { deploymentLink, notificationText, offerLink } from './notification-content.ts';
+import type { Money } from './money.ts';
+
+interface NewNotification {
+  userId: string;
+  kind: NotificationKind;
+  /** What it is about; with the kind, it makes the dedupe key. */
+  subject: { deploymentId: string } | { offerId: string };
+  amount: Money;
+  correlationId: string;
+}
+
+/**
+ * Creates the notification in the caller's transaction, in the user's language. Null when this
+ * event already has its notification (a job that runs twice): the unique dedupe key decides.
+ */
+export async function createNotification(tx: Tx, input: NewNotification): Promise<Notification | null> {
+  const user = await tx.user.findUnique({ where: { id: input.userId }, select: { locale: true } });
+  const { title, body } = notificationText(input.kind, input.amount, user?.locale ?? null);
+  const subjectId = 'deploymentId' in input.subject ? input.subject.deploymentId : input.subject.offerId;
+  const deepLink = 'deploymentId' in input.subject ? deploymentLink(subjectId) : offerLink(subjectId);
+  const [created] = await tx.notification.createManyAndReturn({
+    data: [
+      {
+        userId: input.userId,
+        kind: input.kind,
+        title,
+        body,
+        deepLink,
+        dedupeKey: `${input.kind}:${subjectId}`,
+        ...input.subject,
+        correlationId: input.correlationId,
+      },
+    ],
+    skipDuplicates: true,
+  });
+  return created ?? null;
+}
+
+interface EndedDeployment {
+  id: string;
+  userId: string;
+  currency: string;
+  newLimitCents: bigint;
+  correlationId: string;
+}
+
+/** The notification of a deployment's end, in the transaction that ends it. */
+export function notifyDeploymentEnd(tx: Tx, deployment: EndedDeployment, kind: 'CREDIT_DEPLOYED' | 'CREDIT_DEPLOYMENT_FAILED') {
+  return createNotification(tx, {
+    userId: deployment.userId,
+    kind,
+    subject: { deploymentId: deployment.id },
+    amount: { cents: deployment.newLimitCents, currency: deployment.currency },
+    correlationId: deployment.correlationId,
+  });
+}
+
+/** Notifications of a deployment still waiting for their first delivery: its job enqueues them. */
+export function undeliveredNotificationsOf(deploymentId: string) {
+  return prisma.notification.findMany({
+    where: { deploymentId, status: 'PENDING' },
+    select: { id: true, correlationId: true },
+  });
+}
+
+/** Marks the viewer's notification seen; its pending push is then not sent. Idempotent. */
+export async function acknowledgeNotification(viewer: Viewer, id: string, now = new Date()): Promise<Notification | NotFoundError> {
+  if (!isUuid(id)) return new NotFoundError('Notification not found');
+  const [acknowledged] = await prisma.notification.updateManyAndReturn({
+    where: { id, userId: viewer.userId, status: { not: 'ACKNOWLEDGED' } },
+    data: { status: 'ACKNOWLEDGED', acknowledgedAt: now },
+  });
+  if (acknowledged) return acknowledged;
+  const existing = await prisma.notification.findFirst({ where: { id, userId: viewer.userId } });
+  return existing ?? new NotFoundError('Notification not found');
+}

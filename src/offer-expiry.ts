@@ -1,0 +1,56 @@
+// Offers past their expiry: expired once each, with their OFFER_EXPIRED notification in the same
+// transaction. Safe with several workers at once: the conditional update takes each offer's row
+// lock, and a concurrent run waits for it and then no longer matches the offer.
+import { randomUUID } from 'node:crypto';
+import { prisma, Prisma } from './db.ts';
+import { createNotification } from './notifications.ts';
+
+const BATCH = 200;
+
+interface DueOffer {
+  id: string;
+  userId: string;
+  limitCents: bigint;
+  currency: string;
+}
+
+export interface ExpiredOffers {
+  expired: number;
+  /** The notifications created, for the caller to enqueue after commit. */
+  notifications: { id: string; correlationId: string }[];
+}
+
+export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<ExpiredOffers> {
+  const result: ExpiredOffers = { expired: 0, notifications: [] };
+  const utc = Prisma.sql`(${now.toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
+  for (;;) {
+    const correlationId = `offer-expiry-${randomUUID()}`;
+    const { expired, created } = await prisma.$transaction(async (tx) => {
+      // Timestamps are stored as UTC without a zone. The outer condition is re-checked after
+      // waiting for a concurrent run's row lock, so an offer it expired is not matched again;
+      // SKIP LOCKED lets concurrent runs take different offers instead of waiting.
+      const offers = await tx.$queryRaw<DueOffer[]>`
+        UPDATE credit_offers SET status = 'EXPIRED', expired_at = ${utc}
+         WHERE id IN (SELECT id FROM credit_offers
+                       WHERE status = 'PENDING' AND expires_at <= ${utc}
+                       ORDER BY expires_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)
+           AND status = 'PENDING' AND expires_at <= ${utc}
+        RETURNING id, user_id AS "userId", limit_cents AS "limitCents", currency`;
+      const created: ExpiredOffers['notifications'] = [];
+      for (const offer of offers) {
+        const notification = await createNotification(tx, {
+          userId: offer.userId,
+          kind: 'OFFER_EXPIRED',
+          subject: { offerId: offer.id },
+          amount: { cents: offer.limitCents, currency: offer.currency },
+          correlationId,
+        });
+        if (notification) created.push({ id: notification.id, correlationId });
+      }
+      return { expired: offers.length, created };
+    });
+    result.expired += expired;
+    result.notifications.push(...created);
+    if (expired < batch) return result;
+  }
+}
