@@ -4,11 +4,14 @@ import type { AuthResult } from './auth.ts';
 import type { DeploymentQueue } from './jobs/queues.ts';
 import type { Logger } from './logger.ts';
 import type { RequestOrigin } from './offers.ts';
+import type { Presence } from './realtime/presence.ts';
 import type { Realtime } from './realtime/pubsub.ts';
 
 export interface Services {
   realtime: Realtime;
   deploymentQueue: DeploymentQueue;
+  /** Who has a live `notifications` subscription, across API processes. */
+  presence: Presence;
 }
 
 export interface Context {

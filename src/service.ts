@@ -1,9 +1,15 @@
 // Starts the parts of the service a process runs (API, worker, or both) and stops them in order.
+import type { Messaging } from 'firebase-admin/messaging';
 import { config } from './config.ts';
-import { closeDeploymentQueue, createDeploymentQueue } from './jobs/queues.ts';
+import { startNotificationWorker } from './jobs/notification-worker.ts';
+import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
 import { logger } from './logger.ts';
+import { firebasePushFromConfig } from './realtime/firebase.ts';
+import { Presence } from './realtime/presence.ts';
 import { Realtime } from './realtime/pubsub.ts';
+import { createPushSender } from './realtime/push-sender.ts';
+import { closeRedis, createRedis } from './redis.ts';
 import { createApiServer, databaseReady } from './server.ts';
 
 export interface ServiceOptions {
@@ -11,6 +17,8 @@ export interface ServiceOptions {
   worker: boolean;
   port?: number;
   host?: string;
+  /** The Firebase Messaging that pushes go through; null turns push off. Default: from the configuration. */
+  messaging?: Messaging | null;
 }
 
 export interface RunningService {
@@ -19,12 +27,15 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-export async function startService({ api, worker, port = config.PORT, host = config.HOST }: ServiceOptions): Promise<RunningService> {
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { api, worker, port = config.PORT, host = config.HOST } = options;
   const realtime = new Realtime();
+  const presenceConnection = createRedis('publisher');
+  const presence = new Presence(presenceConnection, { logger });
   const deploymentQueue = createDeploymentQueue();
-  const services = { realtime, deploymentQueue };
+  const services = { realtime, deploymentQueue, presence };
 
-  const deploymentWorker = worker ? startDeploymentWorker({ queue: deploymentQueue, realtime, logger }) : null;
+  const workers = worker ? await startWorkers(options.messaging, { deploymentQueue, realtime, presence }) : null;
   const apiServer = api
     ? createApiServer({
         services,
@@ -40,10 +51,38 @@ export async function startService({ api, worker, port = config.PORT, host = con
     async close() {
       // Stop taking requests and end subscriptions, let running jobs finish, then close connections.
       await apiServer?.close();
-      await deploymentWorker?.close();
-      await closeDeploymentQueue(deploymentQueue);
+      await presence.close();
+      await workers?.close();
+      await closeQueue(deploymentQueue);
+      await closeRedis(presenceConnection);
       await realtime.close();
       logger.info('service stopped');
+    },
+  };
+}
+
+interface Shared {
+  deploymentQueue: ReturnType<typeof createDeploymentQueue>;
+  realtime: Realtime;
+  presence: Presence;
+}
+
+/** The deployment and notification workers, and push (said once here when it is off). */
+async function startWorkers(messaging: Messaging | null | undefined, { deploymentQueue, realtime, presence }: Shared) {
+  const firebase = messaging === undefined ? firebasePushFromConfig(config) : null;
+  const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
+  if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
+  else logger.info({ projectId: config.FCM_PROJECT_ID }, 'push notifications through FCM');
+
+  const notificationQueue = createNotificationQueue();
+  const offerExpiryQueue = createOfferExpiryQueue();
+  const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, logger });
+  const notificationWorker = await startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger });
+  return {
+    async close() {
+      await Promise.all([deploymentWorker.close(), notificationWorker.close()]);
+      await Promise.all([closeQueue(notificationQueue), closeQueue(offerExpiryQueue)]);
+      await firebase?.close();
     },
   };
 }

@@ -5,17 +5,20 @@ import { applyCreditOffer, failDeployment, newestEvent, scheduleRetry, startAtte
 import { publishEvents } from '../deployment-events.ts';
 import type { Logger } from '../logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
-import type { DeploymentJob } from './queues.ts';
+import { enqueueNotifications, type DeploymentJob, type NotificationQueue } from './queues.ts';
 import type { DeploymentEvent } from '../db.ts';
+import { undeliveredNotificationsOf } from '../notifications.ts';
 
 export interface DeployCreditDeps {
   realtime: Realtime;
+  /** Where the notification of the deployment's end goes (delivered by the notifications worker). */
+  notificationQueue: NotificationQueue;
   logger: Logger;
   maxAttempts: number;
   backoffMs: number;
 }
 
-export function createDeployCreditProcessor({ realtime, logger, maxAttempts, backoffMs }: DeployCreditDeps) {
+export function createDeployCreditProcessor({ realtime, notificationQueue, logger, maxAttempts, backoffMs }: DeployCreditDeps) {
   /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
   async function publish(log: Logger, events: (DeploymentEvent | null)[]) {
     try {
@@ -23,6 +26,12 @@ export function createDeployCreditProcessor({ realtime, logger, maxAttempts, bac
     } catch (error) {
       log.warn({ err: error }, 'could not publish deployment events');
     }
+  }
+
+  /** Hands the end's notification (committed with it) to the notifications worker. */
+  async function notify(log: Logger, deploymentId: string) {
+    const notifications = await undeliveredNotificationsOf(deploymentId);
+    await enqueueNotifications(notificationQueue, notifications.map((n) => ({ notificationId: n.id, correlationId: n.correlationId })), log);
   }
 
   return async function deployCredit(job: Job<DeploymentJob>): Promise<string> {
@@ -36,6 +45,7 @@ export function createDeployCreditProcessor({ realtime, logger, maxAttempts, bac
       // case the first run died before publishing it.
       log.info('deployment already final; nothing to do');
       await publish(log, [await newestEvent(deploymentId)]);
+      await notify(log, deploymentId);
       return 'already-final';
     }
     await publish(log, [started]);
@@ -54,10 +64,12 @@ export function createDeployCreditProcessor({ realtime, logger, maxAttempts, bac
       }
       log.error({ err: error }, 'deployment attempts exhausted');
       await publish(log, [await failDeployment(deploymentId, `gave up after ${attempt} attempts: ${message}`)]);
+      await notify(log, deploymentId);
       throw new UnrecoverableError(message);
     }
 
     await publish(log, outcome.events);
+    await notify(log, deploymentId);
     if (outcome.kind === 'failed') {
       log.warn({ reason: outcome.reason }, 'deployment refused');
       throw new UnrecoverableError(outcome.reason);

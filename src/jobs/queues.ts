@@ -1,8 +1,9 @@
-// The BullMQ queue of deployments: its name, job payload and options, and how jobs are added.
+// The BullMQ queues (deployments, notifications, offer expiry): names, job payloads and options,
+// and how jobs are added.
 import { Queue } from 'bullmq';
 import { config } from '../config.ts';
 import type { Redis } from 'ioredis';
-import { logger } from '../logger.ts';
+import { logger, type Logger } from '../logger.ts';
 import { closeRedis, createRedis } from '../redis.ts';
 
 export const DEPLOYMENT_QUEUE = 'credit-deployments';
@@ -38,8 +39,78 @@ export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJ
   await queue.add('deploy', job, { jobId: job.deploymentId });
 }
 
-/** Closes the queue and its connection (BullMQ leaves a connection it was given open). */
-export async function closeDeploymentQueue(queue: DeploymentQueue): Promise<void> {
+export const NOTIFICATION_QUEUE = 'credit-notifications';
+
+export interface NotificationJob {
+  notificationId: string;
+  correlationId: string;
+}
+
+export type NotificationQueue = Queue<NotificationJob>;
+
+/** Attempts and backoff are the push's: only a transiently failed push makes a job retry. */
+export function createNotificationQueue(redisUrl = config.REDIS_URL): NotificationQueue {
+  const queue = new Queue<NotificationJob>(NOTIFICATION_QUEUE, {
+    connection: createRedis('producer', redisUrl),
+    prefix: config.REDIS_PREFIX,
+    defaultJobOptions: {
+      attempts: config.PUSH_ATTEMPTS,
+      backoff: { type: 'exponential', delay: config.PUSH_BACKOFF_MS },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+  queue.on('error', (error) => logger.warn({ err: error, queue: NOTIFICATION_QUEUE }, 'queue connection error'));
+  return queue;
+}
+
+/** Adds the notification's job; the job id is the notification id, so adding it again is a no-op. */
+export async function enqueueNotification(queue: NotificationQueue, job: NotificationJob): Promise<void> {
+  await queue.add('deliver', job, { jobId: job.notificationId });
+}
+
+/**
+ * Enqueues committed notifications, best effort: when Redis is down, the reconciler enqueues
+ * them later (they are PENDING in Postgres with no job).
+ */
+export async function enqueueNotifications(queue: NotificationQueue, jobs: NotificationJob[], log: Logger): Promise<void> {
+  for (const job of jobs) {
+    try {
+      await enqueueNotification(queue, job);
+    } catch (error) {
+      log.warn({ err: error, notificationId: job.notificationId }, 'could not enqueue the notification; the reconciler will');
+    }
+  }
+}
+
+export const OFFER_EXPIRY_QUEUE = 'credit-offer-expiry';
+const OFFER_EXPIRY_SCHEDULER = 'expire-offers';
+
+export type OfferExpiryQueue = Queue<Record<string, never>>;
+
+export function createOfferExpiryQueue(redisUrl = config.REDIS_URL): OfferExpiryQueue {
+  const queue = new Queue<Record<string, never>>(OFFER_EXPIRY_QUEUE, {
+    connection: createRedis('producer', redisUrl),
+    prefix: config.REDIS_PREFIX,
+  });
+  queue.on('error', (error) => logger.warn({ err: error, queue: OFFER_EXPIRY_QUEUE }, 'queue connection error'));
+  return queue;
+}
+
+/**
+ * One scheduler for the whole service, whatever the number of workers: every worker upserts the
+ * same scheduler id on start, and BullMQ makes one job per interval.
+ */
+export async function scheduleOfferExpiry(queue: OfferExpiryQueue, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(
+    OFFER_EXPIRY_SCHEDULER,
+    { every: everyMs },
+    { name: OFFER_EXPIRY_SCHEDULER, data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 1000 } } },
+  );
+}
+
+/** Closes a queue and its connection (BullMQ leaves a connection it was given open). */
+export async function closeQueue(queue: Queue<any>): Promise<void> {
   await queue.close();
   await closeRedis(queue.opts.connection as Redis);
 }

@@ -5,19 +5,21 @@ import type { Logger } from '../logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { closeRedis, createRedis } from '../redis.ts';
 import { createDeployCreditProcessor } from './deploy-credit.ts';
-import { DEPLOYMENT_QUEUE, type DeploymentJob, type DeploymentQueue } from './queues.ts';
+import { DEPLOYMENT_QUEUE, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
 import { createReconciler, startReconciler } from './reconciler.ts';
 
 export interface WorkerDeps {
   queue: DeploymentQueue;
+  notificationQueue: NotificationQueue;
   realtime: Realtime;
   logger: Logger;
 }
 
-export function startDeploymentWorker({ queue, realtime, logger }: WorkerDeps) {
+export function startDeploymentWorker({ queue, notificationQueue, realtime, logger }: WorkerDeps) {
   const log = logger.child({ component: 'deployment-worker' });
   const processor = createDeployCreditProcessor({
     realtime,
+    notificationQueue,
     logger: log,
     maxAttempts: config.DEPLOYMENT_ATTEMPTS,
     backoffMs: config.DEPLOYMENT_BACKOFF_MS,

@@ -1,0 +1,85 @@
+// Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
+// worker, and the notification reconciler, with their connections and shutdown.
+import { Worker } from 'bullmq';
+import { config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Presence } from '../realtime/presence.ts';
+import type { Realtime } from '../realtime/pubsub.ts';
+import type { PushSender } from '../realtime/push-sender.ts';
+import { closeRedis, createRedis } from '../redis.ts';
+import { createDeliverNotificationProcessor } from './deliver-notification.ts';
+import { createExpireOffersProcessor } from './expire-offers.ts';
+import {
+  NOTIFICATION_QUEUE,
+  OFFER_EXPIRY_QUEUE,
+  scheduleOfferExpiry,
+  type NotificationJob,
+  type NotificationQueue,
+  type OfferExpiryQueue,
+} from './queues.ts';
+import { createNotificationReconciler, startReconciler } from './reconciler.ts';
+
+export interface NotificationWorkerDeps {
+  notificationQueue: NotificationQueue;
+  offerExpiryQueue: OfferExpiryQueue;
+  realtime: Realtime;
+  presence: Pick<Presence, 'isPresent'>;
+  push: PushSender;
+  logger: Logger;
+}
+
+export async function startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger }: NotificationWorkerDeps) {
+  const log = logger.child({ component: 'notification-worker' });
+  const processor = createDeliverNotificationProcessor({ realtime, presence, push, fallbackMs: config.PUSH_FALLBACK_AFTER_MS, logger: log });
+  const connection = createRedis('worker');
+  const worker = new Worker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, {
+    connection,
+    prefix: config.REDIS_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.JOB_LOCK_MS,
+    stalledInterval: Math.max(500, Math.floor(config.JOB_LOCK_MS / 2)),
+    maxStalledCount: 3,
+  });
+  worker.on('error', (error) => log.error({ err: error }, 'notification worker error'));
+  worker.on('failed', (job, error) => log.debug({ jobId: job?.id, err: error }, 'notification job attempt failed'));
+
+  const expiryLog = logger.child({ component: 'offer-expiry' });
+  const expiryConnection = createRedis('worker');
+  const expiryWorker = new Worker(OFFER_EXPIRY_QUEUE, createExpireOffersProcessor({ notificationQueue, logger: expiryLog }), {
+    connection: expiryConnection,
+    prefix: config.REDIS_PREFIX,
+    concurrency: 1,
+  });
+  expiryWorker.on('error', (error) => expiryLog.error({ err: error }, 'offer expiry worker error'));
+  expiryWorker.on('failed', (job, error) => expiryLog.warn({ jobId: job?.id, err: error }, 'offer expiry run failed; the next run catches up'));
+  // Every worker upserts the same scheduler. When Redis is down at start, the reconciler's next
+  // runs try again.
+  let scheduled = false;
+  const ensureScheduled = async () => {
+    if (scheduled) return;
+    await scheduleOfferExpiry(offerExpiryQueue, config.OFFER_EXPIRY_INTERVAL_MS);
+    scheduled = true;
+  };
+  await ensureScheduled().catch((error: unknown) => expiryLog.error({ err: error }, 'could not schedule offer expiry; will try again'));
+
+  const reconcileNotifications = createNotificationReconciler({
+    queue: notificationQueue,
+    realtime,
+    logger: log,
+    graceMs: config.RECONCILE_GRACE_MS,
+  });
+  const reconcile = async () => {
+    await ensureScheduled();
+    return reconcileNotifications();
+  };
+  const reconciler = startReconciler(reconcile, config.RECONCILE_INTERVAL_MS, log);
+
+  return {
+    /** Stops taking jobs and waits for the running ones to finish. */
+    async close() {
+      await reconciler.stop();
+      await Promise.all([worker.close(), expiryWorker.close()]);
+      await Promise.all([closeRedis(connection), closeRedis(expiryConnection)]);
+    },
+  };
+}
