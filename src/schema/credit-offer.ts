@@ -3,6 +3,7 @@ import { prisma, type CreditDeployment, type CreditOffer } from '../db.ts';
 import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError } from '../errors.ts';
 import { enqueueDeployment } from '../jobs/queues.ts';
 import { acceptOffer, declineOffer, issueCreditOffer } from '../offers.ts';
+import { rememberLocale } from '../users.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';
@@ -98,6 +99,8 @@ builder.mutationField('acceptOffer', (t) =>
     args: { offerId: t.arg.id() },
     resolve: async (_root, { offerId }, ctx) => {
       const viewer = requireViewer(ctx.auth);
+      // Before the deployment exists: its notification is written in the language stored here.
+      await rememberLocale(viewer);
       const result = await acceptOffer(viewer, offerId, ctx.origin);
       if (result instanceof NotFoundError || result instanceof OfferExpiredError || result instanceof OfferNotPendingError) {
         return result;

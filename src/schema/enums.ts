@@ -1,4 +1,12 @@
-import { CreditDeploymentStatus, CreditOfferStatus } from '../db.ts';
+import {
+  CreditDeploymentStatus,
+  CreditOfferStatus,
+  DeliveryStatus,
+  DevicePlatform,
+  NotificationChannel,
+  NotificationKind,
+  NotificationStatus,
+} from '../db.ts';
 import { builder } from './builder.ts';
 
 export const CreditOfferStatusEnum = builder.enumType('CreditOfferStatus', {
@@ -22,5 +30,47 @@ export const CreditDeploymentStatusEnum = builder.enumType('CreditDeploymentStat
     },
     DEPLOYED: { value: CreditDeploymentStatus.DEPLOYED },
     FAILED: { value: CreditDeploymentStatus.FAILED },
+  } as const,
+});
+
+export const NotificationKindEnum = builder.enumType('NotificationKind', {
+  values: {
+    CREDIT_DEPLOYED: { value: NotificationKind.CREDIT_DEPLOYED },
+    CREDIT_DEPLOYMENT_FAILED: { value: NotificationKind.CREDIT_DEPLOYMENT_FAILED },
+    OFFER_EXPIRED: { value: NotificationKind.OFFER_EXPIRED },
+  } as const,
+});
+
+export const NotificationStatusEnum = builder.enumType('NotificationStatus', {
+  values: {
+    PENDING: { value: NotificationStatus.PENDING, description: 'Created, not yet delivered on any channel.' },
+    DELIVERED: {
+      value: NotificationStatus.DELIVERED,
+      description: 'Delivered to a live in-app subscription or accepted by the push provider.',
+    },
+    ACKNOWLEDGED: { value: NotificationStatus.ACKNOWLEDGED, description: 'The app confirmed that the user saw it.' },
+    FAILED: { value: NotificationStatus.FAILED, description: 'No channel could deliver it.' },
+  } as const,
+});
+
+export const NotificationChannelEnum = builder.enumType('NotificationChannel', {
+  values: {
+    IN_APP: { value: NotificationChannel.IN_APP },
+    PUSH: { value: NotificationChannel.PUSH },
+  } as const,
+});
+
+export const DeliveryStatusEnum = builder.enumType('DeliveryStatus', {
+  values: {
+    SENT: { value: DeliveryStatus.SENT },
+    FAILED: { value: DeliveryStatus.FAILED },
+    SKIPPED: { value: DeliveryStatus.SKIPPED },
+  } as const,
+});
+
+export const DevicePlatformEnum = builder.enumType('DevicePlatform', {
+  values: {
+    IOS: { value: DevicePlatform.IOS },
+    ANDROID: { value: DevicePlatform.ANDROID },
   } as const,
 });

@@ -10,6 +10,8 @@ import './credit-profile.ts';
 import './credit-offer.ts';
 import './credit-deployment.ts';
 import './deployment-event.ts';
+import './notification.ts';
+import './device.ts';
 
 builder.queryType({});
 builder.mutationType({});

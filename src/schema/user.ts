@@ -1,5 +1,6 @@
 import { requireViewer } from '../auth.ts';
 import { prisma } from '../db.ts';
+import { languageOf } from '../notification-content.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NodeRef } from './node.ts';
@@ -18,6 +19,14 @@ builder.prismaObject('User', {
       description: 'Newest first.',
       query: { orderBy: { queuedAt: 'desc' } },
     }),
+    notifications: t.relation('notifications', {
+      description: 'Newest first.',
+      args: { unacknowledgedOnly: t.arg.boolean({ required: false, defaultValue: false }) },
+      query: (args) => ({
+        where: args.unacknowledgedOnly ? { status: { not: 'ACKNOWLEDGED' } } : {},
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    }),
   }),
 });
 
@@ -26,9 +35,16 @@ builder.queryField('me', (t) =>
     type: 'User',
     description: 'The authenticated user. UNAUTHENTICATED without a token.',
     resolve: (query, _root, _args, ctx) => {
-      const { userId } = requireViewer(ctx.auth);
-      // A valid token is proof of the user: the first request creates them.
-      return prisma.user.upsert({ ...query, where: { id: userId }, create: { id: userId }, update: {} });
+      const viewer = requireViewer(ctx.auth);
+      // A valid token is proof of the user: the first request creates them. The token's language
+      // is kept for the notifications written later, without a token at hand.
+      const locale = languageOf(viewer.locale);
+      return prisma.user.upsert({
+        ...query,
+        where: { id: viewer.userId },
+        create: { id: viewer.userId, locale },
+        update: locale ? { locale } : {},
+      });
     },
   }),
 );

@@ -1,0 +1,71 @@
+import { requireViewer } from '../auth.ts';
+import { prisma, type Notification } from '../db.ts';
+import { NotFoundError } from '../errors.ts';
+import { acknowledgeNotification } from '../notifications.ts';
+import { notificationStream } from '../realtime/notification-stream.ts';
+import { builder } from './builder.ts';
+import { DeliveryStatusEnum, NotificationChannelEnum, NotificationKindEnum, NotificationStatusEnum } from './enums.ts';
+import { NotFoundErrorRef, resultUnion } from './errors.ts';
+import { NodeRef } from './node.ts';
+
+builder.prismaObject('NotificationDelivery', {
+  fields: (t) => ({
+    channel: t.expose('channel', { type: NotificationChannelEnum }),
+    status: t.expose('status', { type: DeliveryStatusEnum }),
+    at: t.expose('at', { type: 'DateTime' }),
+    error: t.exposeString('error', { nullable: true }),
+  }),
+});
+
+builder.prismaObject('Notification', {
+  interfaces: [NodeRef],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.expose('kind', { type: NotificationKindEnum }),
+    status: t.expose('status', { type: NotificationStatusEnum }),
+    title: t.exposeString('title'),
+    body: t.exposeString('body'),
+    deepLink: t.exposeString('deepLink', { description: 'In-app route, e.g. app://credit/deployments/<id>.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    acknowledgedAt: t.expose('acknowledgedAt', { type: 'DateTime', nullable: true }),
+    deliveries: t.relation('deliveries', {
+      description: 'Every delivery attempt, oldest first.',
+      query: { orderBy: [{ at: 'asc' }, { id: 'asc' }] },
+    }),
+  }),
+});
+
+const AcknowledgeNotificationSuccess = builder.objectRef<{ notification: Notification }>('AcknowledgeNotificationSuccess').implement({
+  fields: (t) => ({
+    notification: t.prismaField({
+      type: 'Notification',
+      resolve: (query, parent) => prisma.notification.findUniqueOrThrow({ ...query, where: { id: parent.notification.id } }),
+    }),
+  }),
+});
+
+const AcknowledgeNotificationResult = resultUnion('AcknowledgeNotificationResult', AcknowledgeNotificationSuccess, [NotFoundErrorRef]);
+
+builder.mutationField('acknowledgeNotification', (t) =>
+  t.field({
+    type: AcknowledgeNotificationResult,
+    args: { id: t.arg.id() },
+    resolve: async (_root, { id }, ctx) => {
+      const result = await acknowledgeNotification(requireViewer(ctx.auth), id);
+      return result instanceof NotFoundError ? result : { notification: result };
+    },
+  }),
+);
+
+builder.subscriptionField('notifications', (t) =>
+  t.prismaField({
+    type: 'Notification',
+    description: "In-app delivery of the authenticated user's new notifications.",
+    subscribe: (_root, _args, ctx) => {
+      const viewer = requireViewer(ctx.auth);
+      return notificationStream(ctx.services.realtime, ctx.services.presence, viewer.userId);
+    },
+    resolve: (query, notificationId: string, _args, ctx) =>
+      prisma.notification.findFirstOrThrow({ ...query, where: { id: notificationId, userId: requireViewer(ctx.auth).userId } }),
+  }),
+);
