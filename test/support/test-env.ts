@@ -18,4 +18,8 @@ Object.assign(process.env, {
   RECONCILE_INTERVAL_MS: '300',
   RECONCILE_GRACE_MS: '300',
   DATABASE_LOCK_TIMEOUT_MS: '500',
+  // Notifications: a short in-app window before the push fallback, quick push retries.
+  PUSH_FALLBACK_AFTER_MS: '300',
+  PUSH_BACKOFF_MS: '100',
+  OFFER_EXPIRY_INTERVAL_MS: '200',
 });

@@ -1,0 +1,414 @@
+// Notifications end to end, through real clients: in-app first to a user with a live
+// subscription, push through firebase-admin (to a local fake FCM) as the fallback.
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../src/config.ts';
+import { prisma } from '../src/db.ts';
+import { DEPLOYMENT_QUEUE, enqueueDeployment } from '../src/jobs/queues.ts';
+import { createNotification } from '../src/notifications.ts';
+import { startService, type RunningService } from '../src/service.ts';
+import { collect, engineToken, gql, newUserId, sseSubscribe, token, wsSubscribe } from './support/client.ts';
+import { FakeFcm, FCM_ACCESS_TOKEN, FCM_PROJECT, INTERNAL, UNREGISTERED } from './support/fake-fcm.ts';
+import { acceptOffer, DEPLOYMENT, issueOffer, waitForFinal } from './support/fixtures.ts';
+import {
+  ACKNOWLEDGE,
+  myNotifications,
+  notificationJobs,
+  NOTIFICATIONS_SUBSCRIPTION,
+  presenceProbe,
+  reader,
+  registerDevice,
+  until,
+  waitForNotification,
+} from './support/notification-fixtures.ts';
+
+const LATE_STREAM = /* GraphQL */ `
+  subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status } }
+`;
+
+let fcm: FakeFcm;
+let service: RunningService;
+let url: string;
+let jobs: ReturnType<typeof notificationJobs>;
+let presence: ReturnType<typeof presenceProbe>;
+
+beforeAll(async () => {
+  fcm = new FakeFcm();
+  await fcm.start();
+  service = await startService({ api: true, worker: true, port: 0, messaging: fcm.messaging() });
+  url = service.url!;
+  jobs = notificationJobs();
+  presence = presenceProbe();
+});
+afterAll(async () => {
+  await service.close();
+  await jobs.close();
+  await presence.close();
+  await fcm.close();
+});
+
+const deviceToken = () => `fcm-token-${randomUUID()}`;
+
+/** A fresh user with a token (optionally with a `locale` claim) and registered devices. */
+async function newUser(options: { devices?: string[]; locale?: string } = {}) {
+  const userId = newUserId();
+  const userToken = await token(userId, ['customer'], options.locale ? { locale: options.locale } : {});
+  for (const device of options.devices ?? []) {
+    expect((await registerDevice(url, userToken, device)).__typename).toBe('RegisterDeviceSuccess');
+  }
+  return { userId, userToken };
+}
+
+/** Issues an offer to the user and accepts it; returns the deployment id. */
+async function acceptNewOffer(user: { userId: string; userToken: string }, limitCents = 150_000) {
+  const { offerId } = await issueOffer(url, { userId: user.userId, limitCents });
+  const accepted = await acceptOffer(url, offerId, user.userToken);
+  expect(accepted.__typename).toBe('AcceptOfferSuccess');
+  return accepted.deployment.id as string;
+}
+
+const pushOf = (notificationId: string) => fcm.waitFor((r) => r.body?.message?.data?.notificationId === notificationId);
+
+describe('a user with a live notifications subscription', () => {
+  it('gets the notification in-app (WebSocket); acknowledged in time, it is never pushed', async () => {
+    const user = await newUser({ devices: [deviceToken()] });
+    const live = reader(wsSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    try {
+      const first = live.next();
+      await presence.waitUntilPresent(user.userId);
+      const deploymentId = await acceptNewOffer(user, 250_000);
+
+      const delivered = (await first).data.notifications;
+      expect(delivered).toMatchObject({
+        kind: 'CREDIT_DEPLOYED',
+        status: 'DELIVERED',
+        title: 'Seu novo limite está disponível',
+        body: 'Seu limite de crédito agora é de R$ 2.500,00.',
+        deepLink: `app://credit/deployments/${deploymentId}`,
+        acknowledgedAt: null,
+        deliveries: [{ channel: 'IN_APP', status: 'SENT', error: null }],
+      });
+      const ack = await gql(url, ACKNOWLEDGE, { id: delivered.id }, user.userToken);
+      expect(ack.data.acknowledgeNotification).toMatchObject({
+        __typename: 'AcknowledgeNotificationSuccess',
+        notification: { id: delivered.id, status: 'ACKNOWLEDGED' },
+      });
+
+      // The fallback check has run: nothing was pushed, and nothing more was recorded.
+      await jobs.finished(delivered.id);
+      expect(fcm.requestsFor(delivered.id)).toEqual([]);
+      const [stored] = await myNotifications(url, user.userToken);
+      expect(stored).toMatchObject({ id: delivered.id, status: 'ACKNOWLEDGED', deliveries: [{ channel: 'IN_APP', status: 'SENT' }] });
+      expect(stored.acknowledgedAt).not.toBeNull();
+      expect(await myNotifications(url, user.userToken, true)).toEqual([]);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it('is pushed once when it stays unacknowledged past the fallback delay (SSE)', async () => {
+    const device = deviceToken();
+    const user = await newUser({ devices: [device] });
+    const live = reader(sseSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    try {
+      const first = live.next();
+      await presence.waitUntilPresent(user.userId);
+      await acceptNewOffer(user);
+      const delivered = (await first).data.notifications;
+      expect(delivered).toMatchObject({ status: 'DELIVERED', deliveries: [{ channel: 'IN_APP', status: 'SENT' }] });
+
+      const push = await pushOf(delivered.id);
+      expect(push.body.message.token).toBe(device);
+      await jobs.finished(delivered.id);
+      expect(fcm.requestsFor(delivered.id)).toHaveLength(1);
+
+      const [stored] = await myNotifications(url, user.userToken);
+      expect(stored.status).toBe('DELIVERED');
+      expect(stored.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+        ['IN_APP', 'SENT'],
+        ['PUSH', 'SENT'],
+      ]);
+      const [inApp, pushed] = stored.deliveries;
+      expect(Date.parse(pushed.at) - Date.parse(inApp.at)).toBeGreaterThanOrEqual(config.PUSH_FALLBACK_AFTER_MS);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it('records NOTIFIED in the audit trail; the deployment stays DEPLOYED and a late subscriber gets that newest event', async () => {
+    const user = await newUser();
+    const live = reader(wsSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    try {
+      const first = live.next();
+      await presence.waitUntilPresent(user.userId);
+      const deploymentId = await acceptNewOffer(user);
+      const delivered = (await first).data.notifications;
+
+      const deployment = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment;
+      expect(deployment.status).toBe('DEPLOYED');
+      expect(deployment.events.map((e: any) => [e.sequence, e.type, e.status])).toEqual([
+        [1, 'QUEUED', 'QUEUED'],
+        [2, 'PROCESSING_STARTED', 'PROCESSING'],
+        [3, 'PROFILE_UPDATED', 'PROCESSING'],
+        [4, 'DEPLOYED', 'DEPLOYED'],
+        [5, 'NOTIFIED', 'DEPLOYED'],
+      ]);
+      expect(deployment.events[4].detail).toMatchObject({ notificationId: delivered.id, kind: 'CREDIT_DEPLOYED', channel: 'IN_APP' });
+
+      const late = await collect(wsSubscribe(url, LATE_STREAM, { id: deploymentId }, user.userToken));
+      expect(late.map((m) => m.data!.creditDeployment)).toEqual([{ sequence: 5, type: 'NOTIFIED', status: 'DEPLOYED' }]);
+    } finally {
+      await live.close();
+    }
+  });
+});
+
+describe('a user with no live subscription', () => {
+  it('is pushed at once: one FCM v1 request per device, with notification, data, Android and APNs options', async () => {
+    const device = deviceToken();
+    const user = await newUser({ devices: [device] });
+    const deploymentId = await acceptNewOffer(user, 123_456);
+    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    const push = await pushOf(notification.id);
+
+    expect(push.method).toBe('POST');
+    expect(push.path).toBe(`/v1/projects/${FCM_PROJECT}/messages:send`);
+    expect(push.headers.authorization).toBe(`Bearer ${FCM_ACCESS_TOKEN}`);
+    expect(push.body.message).toEqual({
+      token: device,
+      notification: { title: 'Seu novo limite está disponível', body: 'Seu limite de crédito agora é de R$ 1.234,56.' },
+      data: { notificationId: notification.id, kind: 'CREDIT_DEPLOYED', deepLink: `app://credit/deployments/${deploymentId}` },
+      android: { priority: 'high', collapse_key: `deployment-${deploymentId}`, notification: { sound: 'default' } },
+      apns: {
+        headers: { 'apns-collapse-id': `deployment-${deploymentId}`, 'apns-priority': '10' },
+        payload: { aps: { sound: 'default', badge: 1 } },
+      },
+    });
+
+    await jobs.finished(notification.id);
+    const [stored] = await myNotifications(url, user.userToken);
+    expect(stored.status).toBe('DELIVERED');
+    expect(stored.deliveries).toEqual([{ channel: 'PUSH', status: 'SENT', at: expect.any(String), error: null }]);
+    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    expect(events.at(-1)).toMatchObject({ type: 'NOTIFIED', status: 'DEPLOYED', detail: { channel: 'PUSH', devices: 1 } });
+  });
+
+  it('writes in English for a user whose token carries locale "en"', async () => {
+    const device = deviceToken();
+    const user = await newUser({ devices: [device], locale: 'en' });
+    await acceptNewOffer(user, 99_900);
+    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    expect(notification).toMatchObject({ title: 'Your new credit limit is ready', body: 'Your credit limit is now R$ 999,00.' });
+    const push = await pushOf(notification.id);
+    expect(push.body.message.notification).toEqual({ title: 'Your new credit limit is ready', body: 'Your credit limit is now R$ 999,00.' });
+  });
+
+  it('with two devices, one unregistered: one push delivered, the dead device invalidated and not tried again', async () => {
+    const [dead, alive] = [deviceToken(), deviceToken()];
+    fcm.replyTo(dead, UNREGISTERED);
+    const user = await newUser({ devices: [dead, alive] });
+    await acceptNewOffer(user);
+    const first = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await jobs.finished(first.id);
+
+    expect(fcm.requestsFor(first.id).map((r) => [r.body.message.token, r.status])).toEqual(
+      expect.arrayContaining([
+        [dead, 404],
+        [alive, 200],
+      ]),
+    );
+    expect(fcm.requestsFor(first.id)).toHaveLength(2);
+    const stored = (await myNotifications(url, user.userToken)).find((n) => n.id === first.id);
+    expect(stored.status).toBe('DELIVERED');
+    expect(stored.deliveries).toHaveLength(2);
+    expect(stored.deliveries.find((d: any) => d.status === 'FAILED').error).toMatch(/registration-token-not-registered/);
+    expect(stored.deliveries.filter((d: any) => d.status === 'SENT')).toHaveLength(1);
+
+    // The next notification goes to the live device only.
+    await acceptNewOffer(user, 300_000);
+    const second = await waitForNotification(url, user.userToken, (n) => n.id !== first.id);
+    await jobs.finished(second.id);
+    expect(fcm.requestsFor(second.id).map((r) => r.body.message.token)).toEqual([alive]);
+  });
+
+  it('retries a push that failed transiently (500, then 200): one FAILED and one SENT delivery, one NOTIFIED', async () => {
+    const device = deviceToken();
+    fcm.replyTo(device, INTERNAL);
+    const user = await newUser({ devices: [device] });
+    const deploymentId = await acceptNewOffer(user);
+    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await jobs.finished(notification.id);
+
+    expect(fcm.requestsFor(notification.id).map((r) => r.status)).toEqual([500, 200]);
+    const [stored] = await myNotifications(url, user.userToken);
+    expect(stored.status).toBe('DELIVERED');
+    expect(stored.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+      ['PUSH', 'FAILED'],
+      ['PUSH', 'SENT'],
+    ]);
+    expect(stored.deliveries[0].error).toMatch(/internal-error/);
+    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    expect(events.filter((e: any) => e.type === 'NOTIFIED')).toHaveLength(1);
+  });
+
+  it('fails the notification when its only device is unregistered; the audit trail gets no NOTIFIED', async () => {
+    const device = deviceToken();
+    fcm.replyTo(device, UNREGISTERED);
+    const user = await newUser({ devices: [device] });
+    const deploymentId = await acceptNewOffer(user);
+    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await jobs.finished(notification.id);
+
+    const [stored] = await myNotifications(url, user.userToken);
+    expect(stored).toMatchObject({ status: 'FAILED', deliveries: [{ channel: 'PUSH', status: 'FAILED' }] });
+    expect(fcm.requestsFor(notification.id)).toHaveLength(1);
+    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    expect(events.at(-1)).toMatchObject({ type: 'DEPLOYED', status: 'DEPLOYED' });
+  });
+
+  it('without any device: the push is SKIPPED with the reason, the notification FAILED', async () => {
+    const user = await newUser();
+    await acceptNewOffer(user);
+    const notification = await waitForNotification(url, user.userToken, (n) => n.status === 'FAILED');
+    expect(notification.deliveries).toEqual([
+      { channel: 'PUSH', status: 'SKIPPED', at: expect.any(String), error: 'the user has no registered device' },
+    ]);
+    expect(fcm.requestsFor(notification.id)).toEqual([]);
+  });
+});
+
+describe('a deployment that fails', () => {
+  it('notifies CREDIT_DEPLOYMENT_FAILED when the offered limit is below the credit in use', async () => {
+    const device = deviceToken();
+    const user = await newUser({ devices: [device] });
+    const firstDeployment = await acceptNewOffer(user, 100_000);
+    await waitForFinal(url, firstDeployment, user.userToken);
+    const sync = await gql(
+      url,
+      `mutation($input: SyncCreditUsageInput!) { syncCreditUsage(input: $input) { __typename } }`,
+      { input: { userId: user.userId, usedCents: 90_000 } },
+      await engineToken(),
+    );
+    expect(sync.data.syncCreditUsage.__typename).toBe('SyncCreditUsageSuccess');
+
+    const failedDeployment = await acceptNewOffer(user, 50_000);
+    expect((await waitForFinal(url, failedDeployment, user.userToken)).status).toBe('FAILED');
+    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYMENT_FAILED');
+    expect(notification).toMatchObject({
+      title: 'Não foi possível liberar seu novo limite',
+      body: 'Não conseguimos aplicar o limite de R$ 500,00. Toque para ver os detalhes.',
+      deepLink: `app://credit/deployments/${failedDeployment}`,
+    });
+    const push = await pushOf(notification.id);
+    expect(push.body.message.data).toEqual({
+      notificationId: notification.id,
+      kind: 'CREDIT_DEPLOYMENT_FAILED',
+      deepLink: `app://credit/deployments/${failedDeployment}`,
+    });
+  });
+});
+
+describe('exactly one notification per event', () => {
+  it('holds when the deployment job and the notification job each run twice', async () => {
+    const user = await newUser({ devices: [deviceToken()] });
+    const deploymentId = await acceptNewOffer(user);
+    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await jobs.finished(notification.id);
+
+    // The deployment job again (a crash after its commit): it finds the deployment final.
+    const deployments = new Queue(DEPLOYMENT_QUEUE, { connection: jobs.queue.opts.connection, prefix: config.REDIS_PREFIX });
+    try {
+      await deployments.remove(deploymentId);
+      await enqueueDeployment(deployments, { deploymentId, correlationId: 'rerun' });
+      await until(async () => (await deployments.getJob(deploymentId))?.isCompleted());
+    } finally {
+      await deployments.close();
+    }
+    // The notification job again: the notification is settled.
+    await jobs.runAgain({ notificationId: notification.id, correlationId: 'rerun' });
+    expect(await jobs.finished(notification.id)).toBe('already-settled');
+
+    const all = await myNotifications(url, user.userToken);
+    expect(all.map((n) => n.id)).toEqual([notification.id]);
+    expect(all[0].deliveries).toHaveLength(1);
+    expect(fcm.requestsFor(notification.id)).toHaveLength(1);
+    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    expect(events.filter((e: any) => e.type === 'NOTIFIED')).toHaveLength(1);
+  });
+});
+
+describe('the reconciler', () => {
+  it('delivers a notification whose job never reached Redis', async () => {
+    const device = deviceToken();
+    const user = await newUser({ devices: [device] });
+    const { offerId } = await issueOffer(url, { userId: user.userId });
+    // As if Redis had been down after the commit: a notification in Postgres, no job.
+    const created = await prisma.$transaction((tx) =>
+      createNotification(tx, {
+        userId: user.userId,
+        kind: 'OFFER_EXPIRED',
+        subject: { offerId },
+        amount: { cents: 10_000n, currency: 'BRL' },
+        correlationId: 'lost-job',
+      }),
+    );
+    expect(created).not.toBeNull();
+    const push = await pushOf(created!.id);
+    expect(push.body.message.token).toBe(device);
+  });
+});
+
+describe('registerDevice', () => {
+  it('refuses empty, oversized and malformed tokens', async () => {
+    const user = await newUser();
+    for (const bad of ['', 'x'.repeat(4097), 'has space']) {
+      expect(await registerDevice(url, user.userToken, bad)).toMatchObject({ __typename: 'ValidationError', field: 'token' });
+    }
+  });
+
+  it('needs a token', async () => {
+    const result = await gql(url, `mutation { registerDevice(token: "t", platform: IOS) { __typename } }`);
+    expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('refreshes a known token, and moves a token registered by another user to that user', async () => {
+    const shared = deviceToken();
+    const previousOwner = await newUser({ devices: [shared] });
+    const again = await registerDevice(url, previousOwner.userToken, shared, 'IOS');
+    expect(again.device.platform).toBe('IOS');
+
+    const newOwner = await newUser({ devices: [shared] });
+    await acceptNewOffer(newOwner);
+    const forNewOwner = await waitForNotification(url, newOwner.userToken, () => true);
+    expect((await pushOf(forNewOwner.id)).body.message.token).toBe(shared);
+
+    await acceptNewOffer(previousOwner);
+    const forPreviousOwner = await waitForNotification(url, previousOwner.userToken, (n) => n.status === 'FAILED');
+    expect(forPreviousOwner.deliveries[0]).toMatchObject({ status: 'SKIPPED', error: 'the user has no registered device' });
+  });
+});
+
+describe('acknowledgeNotification', () => {
+  it("is the owner's only, and idempotent", async () => {
+    const user = await newUser();
+    await acceptNewOffer(user);
+    const notification = await waitForNotification(url, user.userToken, () => true);
+
+    const stranger = await token(newUserId('stranger'));
+    expect((await gql(url, ACKNOWLEDGE, { id: notification.id }, stranger)).data.acknowledgeNotification.__typename).toBe('NotFoundError');
+    expect((await gql(url, ACKNOWLEDGE, { id: 'not-a-uuid' }, user.userToken)).data.acknowledgeNotification.__typename).toBe('NotFoundError');
+
+    const first = (await gql(url, ACKNOWLEDGE, { id: notification.id }, user.userToken)).data.acknowledgeNotification;
+    const second = (await gql(url, ACKNOWLEDGE, { id: notification.id }, user.userToken)).data.acknowledgeNotification;
+    expect(first.notification.status).toBe('ACKNOWLEDGED');
+    expect(second.notification).toEqual(first.notification);
+  });
+});
+
+describe('the notifications subscription', () => {
+  it('needs a token', async () => {
+    const messages = await collect(sseSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}));
+    expect(messages[0]?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
