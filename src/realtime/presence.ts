@@ -35,6 +35,7 @@ export class Presence {
   private readonly ttlMs: number;
   private readonly members = new Map<string, string>(); // member -> userId, this process' subscriptions
   private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<unknown> | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -62,6 +63,9 @@ export class Presence {
     this.members.delete(member);
     if (this.members.size === 0) this.stopHeartbeat();
     try {
+      // A heartbeat in flight may still carry this member: let it land first, or it would put
+      // the member back after its removal (present until the TTL, though gone).
+      await this.refreshing;
       await this.redis.zrem(this.key(userId), member);
     } catch (error) {
       // The member expires by itself.
@@ -78,7 +82,10 @@ export class Presence {
   async refresh(): Promise<void> {
     if (this.members.size === 0) return;
     const entries = [...this.members];
-    await this.redis.eval(REFRESH, entries.length, ...entries.map(([, userId]) => this.key(userId)), this.ttlMs, ...entries.map(([member]) => member));
+    const keys = entries.map(([, userId]) => this.key(userId));
+    const refreshing = this.redis.eval(REFRESH, entries.length, ...keys, this.ttlMs, ...entries.map(([member]) => member));
+    this.refreshing = refreshing.catch(() => {});
+    await refreshing;
   }
 
   private startHeartbeat() {
