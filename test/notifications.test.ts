@@ -19,9 +19,9 @@ import {
   presenceProbe,
   reader,
   registerDevice,
-  until,
   waitForNotification,
 } from './support/notification-fixtures.ts';
+import { waitUntil } from './support/wait.ts';
 
 const LATE_STREAM = /* GraphQL */ `
   subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status } }
@@ -321,7 +321,7 @@ describe('exactly one notification per event', () => {
     try {
       await deployments.remove(deploymentId);
       await enqueueDeployment(deployments, { deploymentId, correlationId: 'rerun' });
-      await until(async () => (await deployments.getJob(deploymentId))?.isCompleted());
+      await waitUntil(async () => (await deployments.getJob(deploymentId))?.isCompleted(), 'the repeated deployment job');
     } finally {
       await deployments.close();
     }

@@ -7,6 +7,7 @@ import { enqueueNotification, NOTIFICATION_QUEUE, type NotificationJob } from '.
 import { Presence } from '../../src/realtime/presence.ts';
 import { createRedis } from '../../src/redis.ts';
 import { gql } from './client.ts';
+import { waitUntil } from './wait.ts';
 
 export const NOTIFICATION_FIELDS = /* GraphQL */ `
   id kind status title body deepLink createdAt acknowledgedAt
@@ -55,18 +56,7 @@ export async function myNotifications(url: string, userToken: string, unacknowle
 
 /** Polls the user's notifications until one matches (for tests with no live subscription). */
 export async function waitForNotification(url: string, userToken: string, predicate: (n: any) => boolean, timeoutMs = 10_000) {
-  return until(async () => (await myNotifications(url, userToken)).find(predicate), timeoutMs, 'notification');
-}
-
-/** Polls `probe` until it returns something truthy. */
-export async function until<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return waitUntil(async () => (await myNotifications(url, userToken)).find(predicate), 'a matching notification', timeoutMs);
 }
 
 /** Reads a stream message by message, so a test can act between them. */
@@ -84,7 +74,7 @@ export function presenceProbe() {
   return {
     isPresent: (userId: string) => presence.isPresent(userId),
     /** Resolves once the user's subscription counts as live in Redis. */
-    waitUntilPresent: (userId: string) => until(() => presence.isPresent(userId), 10_000, `presence of ${userId}`),
+    waitUntilPresent: (userId: string) => waitUntil(() => presence.isPresent(userId), `presence of ${userId}`),
     close: () => redis.quit(),
   };
 }
@@ -102,7 +92,7 @@ export function notificationJobs() {
     /** Resolves when the notification's job has completed (or rejects when it failed). */
     async finished(notificationId: string, timeoutMs = 10_000) {
       await ready;
-      const job = await until(() => queue.getJob(notificationId), timeoutMs, `job ${notificationId}`);
+      const job = await waitUntil(() => queue.getJob(notificationId), `the job of ${notificationId}`, timeoutMs);
       return job.waitUntilFinished(events, timeoutMs);
     },
     /** Runs a finished job once more, as a crash after its work or a duplicate delivery would. */

@@ -1,0 +1,93 @@
+// Offers past their expiry: expired by the scheduled job, once each, with one OFFER_EXPIRED
+// notification each, however many workers (and extra runs) race for them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { expireDueOffers } from '../src/offer-expiry.ts';
+import { startService, type RunningService } from '../src/service.ts';
+import { newUserId, sseSubscribe, token } from './support/client.ts';
+import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { myNotifications, NOTIFICATIONS_SUBSCRIPTION, presenceProbe, reader } from './support/notification-fixtures.ts';
+import { waitUntil } from './support/wait.ts';
+
+let api: RunningService;
+let workers: RunningService[];
+let url: string;
+let presence: ReturnType<typeof presenceProbe>;
+
+beforeAll(async () => {
+  api = await startService({ api: true, worker: false, port: 0 });
+  // Two worker processes' worth: both schedule the expiry job and both process notifications.
+  workers = await Promise.all([startService({ api: false, worker: true }), startService({ api: false, worker: true })]);
+  url = api.url!;
+  presence = presenceProbe();
+});
+afterAll(async () => {
+  await api.close();
+  await Promise.all(workers.map((w) => w.close()));
+  await presence.close();
+});
+
+const soon = (ms: number) => new Date(Date.now() + ms);
+
+describe('the offer expiry scheduler', () => {
+  it('expires a due offer and tells its user live; accepting it then is OfferExpiredError', async () => {
+    const userId = newUserId();
+    const userToken = await token(userId);
+    const expiresAt = soon(1_500);
+    const { offerId } = await issueOffer(url, { userId, limitCents: 75_000, expiresAt });
+
+    const live = reader(sseSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, userToken));
+    try {
+      const first = live.next();
+      await presence.waitUntilPresent(userId);
+      const notification = (await first).data.notifications;
+      expect(notification).toMatchObject({
+        kind: 'OFFER_EXPIRED',
+        status: 'DELIVERED',
+        title: 'Sua oferta de crédito expirou',
+        body: 'A oferta de limite de R$ 750,00 não está mais disponível.',
+        deepLink: `app://credit/offers/${offerId}`,
+        deliveries: [{ channel: 'IN_APP', status: 'SENT' }],
+      });
+      expect(Date.now()).toBeGreaterThanOrEqual(expiresAt.getTime());
+    } finally {
+      await live.close();
+    }
+
+    const accepted = await acceptOffer(url, offerId, userToken);
+    expect(accepted).toMatchObject({ __typename: 'OfferExpiredError', expiredAt: expiresAt.toISOString() });
+    const offer = await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } });
+    expect(offer.status).toBe('EXPIRED');
+    expect(offer.expiredAt!.getTime()).toBeGreaterThanOrEqual(expiresAt.getTime());
+  });
+
+  it('expires each offer once, with one notification each, while two workers and extra runs race', async () => {
+    const expiresAt = soon(2_000);
+    const issued = await Promise.all(Array.from({ length: 20 }, () => issueOffer(url, { limitCents: 10_000, expiresAt })));
+    // One of them is accepted in time: it is not PENDING when it comes due, and must not expire.
+    const [taken, ...left] = issued;
+    const deployment = await acceptOffer(url, taken!.offerId, taken!.userToken);
+    await waitForFinal(url, deployment.deployment.id, taken!.userToken);
+
+    // Extra runs race the scheduled ones (as a stalled job running twice would).
+    const racing: number[] = [];
+    await waitUntil(async () => {
+      racing.push(...(await Promise.all([expireDueOffers(), expireDueOffers(), expireDueOffers()])).map((r) => r.expired));
+      return (await prisma.creditOffer.count({ where: { id: { in: left.map((o) => o.offerId) }, status: 'EXPIRED' } })) === left.length;
+    }, 'every offer expired');
+    expect(racing.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(left.length);
+
+    const notifications = await prisma.notification.findMany({ where: { offerId: { in: issued.map((o) => o.offerId) } } });
+    expect(notifications).toHaveLength(left.length);
+    expect(new Set(notifications.map((n) => n.offerId))).toEqual(new Set(left.map((o) => o.offerId)));
+    // Each user sees exactly that one notification (it reached no one: no subscription, push off).
+    for (const offer of left.slice(0, 3)) {
+      const mine = await waitUntil(async () => {
+        const list = await myNotifications(url, offer.userToken);
+        return list.length === 1 && list[0].status === 'FAILED' ? list : null;
+      }, 'the notification settled');
+      expect(mine[0]).toMatchObject({ kind: 'OFFER_EXPIRED', deepLink: `app://credit/offers/${offer.offerId}` });
+    }
+    expect((await prisma.creditOffer.findUniqueOrThrow({ where: { id: taken!.offerId } })).status).toBe('DEPLOYED');
+  });
+});
