@@ -9,7 +9,7 @@ import { DEPLOYMENT_QUEUE, enqueueDeployment } from '../src/jobs/queues.ts';
 import { createNotification } from '../src/notifications.ts';
 import { startService, type RunningService } from '../src/service.ts';
 import { collect, engineToken, gql, newUserId, sseSubscribe, token, wsSubscribe } from './support/client.ts';
-import { FakeFcm, FCM_ACCESS_TOKEN, FCM_PROJECT, INTERNAL, UNREGISTERED } from './support/fake-fcm.ts';
+import { FakeFcm, FCM_ACCESS_TOKEN, FCM_PROJECT, INTERNAL, INVALID_TOKEN, UNREGISTERED } from './support/fake-fcm.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer, waitForFinal } from './support/fixtures.ts';
 import {
   ACKNOWLEDGE,
@@ -252,9 +252,12 @@ describe('a user with no live subscription', () => {
     expect(events.filter((e: any) => e.type === 'NOTIFIED')).toHaveLength(1);
   });
 
-  it('fails the notification when its only device is unregistered; the audit trail gets no NOTIFIED', async () => {
+  it.each([
+    ['unregistered (404 UNREGISTERED)', UNREGISTERED, /registration-token-not-registered/],
+    ['malformed (400 INVALID_ARGUMENT on the token)', INVALID_TOKEN, /invalid-argument.*registration token/],
+  ])('fails the notification when its only device is %s, not retried; the device is dropped', async (_case, reply, error) => {
     const device = deviceToken();
-    fcm.replyTo(device, UNREGISTERED);
+    fcm.replyTo(device, reply);
     const user = await newUser({ devices: [device] });
     const deploymentId = await acceptNewOffer(user);
     const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
@@ -262,9 +265,15 @@ describe('a user with no live subscription', () => {
 
     const [stored] = await myNotifications(url, user.userToken);
     expect(stored).toMatchObject({ status: 'FAILED', deliveries: [{ channel: 'PUSH', status: 'FAILED' }] });
+    expect(stored.deliveries[0].error).toMatch(error);
     expect(fcm.requestsFor(notification.id)).toHaveLength(1);
+    // Reaching no one is not an event of the deployment: no NOTIFIED.
     const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
     expect(events.at(-1)).toMatchObject({ type: 'DEPLOYED', status: 'DEPLOYED' });
+
+    await acceptNewOffer(user);
+    const next = await waitForNotification(url, user.userToken, (n) => n.id !== notification.id && n.status === 'FAILED');
+    expect(next.deliveries).toMatchObject([{ channel: 'PUSH', status: 'SKIPPED', error: 'the user has no registered device' }]);
   });
 
   it('without any device: the push is SKIPPED with the reason, the notification FAILED', async () => {

@@ -42,6 +42,22 @@ export const UNREGISTERED: FcmReply = {
   },
 };
 
+/** FCM's answer for a token that is not a token at all (firebase-admin: invalid-argument, naming the token). */
+export const INVALID_TOKEN: FcmReply = {
+  status: 400,
+  body: {
+    error: {
+      code: 400,
+      message: 'The registration token is not a valid FCM registration token',
+      status: 'INVALID_ARGUMENT',
+      details: [
+        { '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'INVALID_ARGUMENT' },
+        { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.token', description: 'Invalid registration token' }] },
+      ],
+    },
+  },
+};
+
 /** A transient server error (firebase-admin: internal-error). */
 export const INTERNAL: FcmReply = {
   status: 500,
