@@ -35,7 +35,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const deploymentQueue = createDeploymentQueue();
   const services = { realtime, deploymentQueue, presence };
 
-  const workers = worker ? await startWorkers(options.messaging, { deploymentQueue, realtime, presence }) : null;
+  const workers = worker ? startWorkers(options.messaging, { deploymentQueue, realtime, presence }) : null;
   const apiServer = api
     ? createApiServer({
         services,
@@ -68,7 +68,7 @@ interface Shared {
 }
 
 /** The deployment and notification workers, and push (said once here when it is off). */
-async function startWorkers(messaging: Messaging | null | undefined, { deploymentQueue, realtime, presence }: Shared) {
+function startWorkers(messaging: Messaging | null | undefined, { deploymentQueue, realtime, presence }: Shared) {
   const firebase = messaging === undefined ? firebasePushFromConfig(config) : null;
   const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
@@ -77,7 +77,7 @@ async function startWorkers(messaging: Messaging | null | undefined, { deploymen
   const notificationQueue = createNotificationQueue();
   const offerExpiryQueue = createOfferExpiryQueue();
   const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, logger });
-  const notificationWorker = await startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger });
+  const notificationWorker = startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger });
   return {
     async close() {
       await Promise.all([deploymentWorker.close(), notificationWorker.close()]);

@@ -28,7 +28,7 @@ export interface NotificationWorkerDeps {
   logger: Logger;
 }
 
-export async function startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger }: NotificationWorkerDeps) {
+export function startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger }: NotificationWorkerDeps) {
   const log = logger.child({ component: 'notification-worker' });
   const processor = createDeliverNotificationProcessor({ realtime, presence, push, fallbackMs: config.PUSH_FALLBACK_AFTER_MS, logger: log });
   const connection = createRedis('worker');
@@ -52,15 +52,14 @@ export async function startNotificationWorker({ notificationQueue, offerExpiryQu
   });
   expiryWorker.on('error', (error) => expiryLog.error({ err: error }, 'offer expiry worker error'));
   expiryWorker.on('failed', (job, error) => expiryLog.warn({ jobId: job?.id, err: error }, 'offer expiry run failed; the next run catches up'));
-  // Every worker upserts the same scheduler. When Redis is down at start, the reconciler's next
-  // runs try again.
+  // Every worker upserts the same scheduler, on the reconciler's first run (at once); when Redis
+  // is down then, the next runs try again. The start itself never waits for Redis.
   let scheduled = false;
   const ensureScheduled = async () => {
     if (scheduled) return;
     await scheduleOfferExpiry(offerExpiryQueue, config.OFFER_EXPIRY_INTERVAL_MS);
     scheduled = true;
   };
-  await ensureScheduled().catch((error: unknown) => expiryLog.error({ err: error }, 'could not schedule offer expiry; will try again'));
 
   const reconcileNotifications = createNotificationReconciler({
     queue: notificationQueue,
