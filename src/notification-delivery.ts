@@ -4,7 +4,7 @@
 // notification in-app at once, and a push after `fallbackMs` unless they acknowledged it by then;
 // a user with none gets the push at once. Each call looks at the notification as stored and takes
 // the next step, so running it twice, or after a crash, neither skips nor repeats a delivery.
-import { prisma, type Notification, type NotificationDelivery, type Prisma, type Tx } from './db.ts';
+import { prisma, type Device, type Notification, type NotificationDelivery, type Prisma, type Tx } from './db.ts';
 import { appendEvent, publishEvents } from './deployment-events.ts';
 import { activeDevicesOf } from './devices.ts';
 import type { Logger } from './logger.ts';
@@ -90,26 +90,37 @@ async function sendPush(deps: DeliveryDeps, notification: Notification, finalAtt
     return recordPush(deps, notification, { deliveries: [skipped('the user has no registered device')], settle: true, now });
   }
 
-  const message = await pushMessage(notification);
-  const results = await Promise.all(targets.map(async (device) => ({ device, result: await deps.push.send(device.token, message) })));
-  const deliveries: NewDelivery[] = results.map(({ device, result }) =>
-    result.ok
-      ? { status: 'SENT', error: null, deviceId: device.id, providerMessageId: result.messageId }
-      : { status: 'FAILED', error: result.error, deviceId: device.id, providerMessageId: null },
-  );
-  const invalidDevices = results.flatMap(({ device, result }) =>
-    !result.ok && result.failure === 'invalid-token' ? [{ id: device.id, reason: result.error }] : [],
-  );
-  const transient = results.flatMap(({ result }) => (!result.ok && result.failure === 'transient' ? [result.error] : []));
+  const sent = await pushToDevices(deps, targets, await pushMessage(notification));
+  const retry = sent.transientErrors.length > 0 && !finalAttempt;
+  const step = await recordPush(deps, notification, {
+    deliveries: sent.deliveries,
+    invalidDevices: sent.invalidDevices,
+    reachedBefore: reached.size,
+    settle: !retry,
+    now,
+  });
+  return retry ? { kind: 'retry', error: sent.transientErrors[0]! } : step;
+}
+
+/** One message per device, all at once; what each answer means for the device and the job. */
+async function pushToDevices(deps: DeliveryDeps, devices: Device[], message: PushMessage) {
+  const results = await Promise.all(devices.map(async (device) => ({ device, result: await deps.push.send(device.token, message) })));
+  const deliveries: NewDelivery[] = [];
+  const invalidDevices: { id: string; reason: string }[] = [];
+  const transientErrors: string[] = [];
   for (const { device, result } of results) {
     const log = deps.logger.child({ deviceId: device.id, platform: device.platform });
-    if (result.ok) log.info({ messageId: result.messageId }, 'push sent');
-    else log.warn({ failure: result.failure, error: result.error }, 'push failed');
+    if (result.ok) {
+      log.info({ messageId: result.messageId }, 'push sent');
+      deliveries.push({ status: 'SENT', error: null, deviceId: device.id, providerMessageId: result.messageId });
+      continue;
+    }
+    log.warn({ failure: result.failure, error: result.error }, 'push failed');
+    deliveries.push({ status: 'FAILED', error: result.error, deviceId: device.id, providerMessageId: null });
+    if (result.failure === 'invalid-token') invalidDevices.push({ id: device.id, reason: result.error });
+    if (result.failure === 'transient') transientErrors.push(result.error);
   }
-
-  const retry = transient.length > 0 && !finalAttempt;
-  const step = await recordPush(deps, notification, { deliveries, invalidDevices, reachedBefore: reached.size, settle: !retry, now });
-  return retry ? { kind: 'retry', error: transient[0]! } : step;
+  return { deliveries, invalidDevices, transientErrors };
 }
 
 interface PushRecord {
