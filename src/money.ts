@@ -11,9 +11,30 @@ export function isCurrencyCode(code: string): boolean {
   return /^[A-Z]{3}$/.test(code) && ISO_4217.has(code);
 }
 
+// Building an Intl.NumberFormat costs far more than using one (tens of microseconds, more under
+// load), and every notification and every `formatted` field formats money: build each once. The
+// caches are bounded by the currencies and locales in use; a code Intl rejects throws as before.
+const formats = new Map<string, Intl.NumberFormat>();
+const digits = new Map<string, number>();
+
+function currencyFormat(locale: string, currency: string): Intl.NumberFormat {
+  const key = `${locale} ${currency}`;
+  let format = formats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, { style: 'currency', currency });
+    formats.set(key, format);
+  }
+  return format;
+}
+
 /** Digits after the decimal point for a currency (2 for BRL, 0 for JPY). */
 export function minorDigits(currency: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  let n = digits.get(currency);
+  if (n === undefined) {
+    n = currencyFormat('en', currency).resolvedOptions().maximumFractionDigits ?? 2;
+    digits.set(currency, n);
+  }
+  return n;
 }
 
 /** "150000" cents of BRL -> "1500.00": exact for any amount. */
@@ -29,9 +50,8 @@ const LOCALE_OF_CURRENCY: Record<string, string> = { BRL: 'pt-BR', USD: 'en-US',
 
 /** Localized for the currency (or the given locale), e.g. 'R$ 1.500,00'. */
 export function formatMoney(money: Money, locale = LOCALE_OF_CURRENCY[money.currency] ?? 'en-US'): string {
-  const formatter = new Intl.NumberFormat(locale, { style: 'currency', currency: money.currency });
   // Intl formats decimal strings exactly (no conversion to a float on the way).
-  const text = formatter.format(toDecimalString(money) as unknown as number);
+  const text = currencyFormat(locale, money.currency).format(toDecimalString(money) as unknown as number);
   // Intl separates symbol and amount with a no-break space; clients expect a plain space.
   return text.replace(/\u00a0|\u202f/g, ' ');
 }
