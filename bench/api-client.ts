@@ -1,0 +1,111 @@
+// A client of the API as an app uses it: GraphQL over HTTP (fetch, keep-alive) for mutations,
+// graphql-ws over one WebSocket per user for the live stream.
+import { randomUUID } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { signToken } from '../src/auth.ts';
+
+const ISSUE = `mutation Issue($input: IssueCreditOfferInput!) {
+  issueCreditOffer(input: $input) { __typename ... on IssueCreditOfferSuccess { offer { id } } ... on Error { message } } }`;
+
+const ACCEPT = `mutation Accept($offerId: ID!) {
+  acceptOffer(offerId: $offerId) { __typename ... on AcceptOfferSuccess { deployment { id status } } ... on Error { message } } }`;
+
+/** Only what a progress screen needs; `deployment { ... }` would add a query per message. */
+const WATCH = `subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status } }`;
+
+interface GraphQLBody {
+  data?: any;
+  errors?: { message: string }[];
+}
+
+async function gql(url: string, query: string, variables: object, token: string): Promise<any> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as GraphQLBody;
+  if (body.errors?.length) throw new Error(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`);
+  return body.data;
+}
+
+export interface User {
+  id: string;
+  token: string;
+}
+
+export async function newUser(label: string): Promise<User> {
+  const id = `bench-${label}-${randomUUID()}`;
+  return { id, token: await signToken(id) };
+}
+
+export const engineToken = () => signToken('bench-credit-engine', ['credit-engine']);
+
+export async function issueOffer(url: string, engine: string, userId: string): Promise<string> {
+  const input = { userId, limitCents: 150_000, interestRateBps: 250, expiresAt: new Date(Date.now() + 3_600_000).toISOString() };
+  const { issueCreditOffer: result } = await gql(url, ISSUE, { input }, engine);
+  if (result.__typename !== 'IssueCreditOfferSuccess') throw new Error(`issue failed: ${result.message}`);
+  return result.offer.id;
+}
+
+export async function acceptOffer(url: string, user: User, offerId: string): Promise<string> {
+  const { acceptOffer: result } = await gql(url, ACCEPT, { offerId }, user.token);
+  if (result.__typename !== 'AcceptOfferSuccess') throw new Error(`accept failed: ${result.message}`);
+  return result.deployment.id;
+}
+
+/** An open graphql-ws connection, resolved once the server acknowledged it. */
+export function openSocket(url: string, token: string): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = createClient({
+      url: `${url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: reject,
+    });
+    const off = client.on('connected', () => {
+      off();
+      resolve(client);
+    });
+  });
+}
+
+export type DeploymentStatus = 'QUEUED' | 'PROCESSING' | 'RETRYING' | 'DEPLOYED' | 'FAILED';
+
+/**
+ * Subscribes to a deployment and calls `onStatus` for each message. Resolves with a function
+ * that ends the subscription, once the first message (the current state) has arrived: from
+ * then on the server is listening for changes.
+ */
+export function watchDeployment(client: Client, id: string, onStatus: (status: DeploymentStatus) => void): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    let first = true;
+    const unsubscribe = client.subscribe<{ creditDeployment: { status: DeploymentStatus } }>(
+      { query: WATCH, variables: { id } },
+      {
+        next: (message) => {
+          const status = message.data?.creditDeployment.status;
+          if (!status) return reject(new Error(`subscription error: ${JSON.stringify(message.errors)}`));
+          if (first) resolve(unsubscribe);
+          first = false;
+          onStatus(status);
+        },
+        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        complete: () => undefined,
+      },
+    );
+  });
+}
+
+/** Resolves when the deployment is DEPLOYED; rejects when it FAILED. */
+export function untilDeployed(client: Client, id: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    watchDeployment(client, id, (status) => {
+      if (status === 'DEPLOYED') resolve();
+      if (status === 'FAILED') reject(new Error(`deployment ${id} FAILED`));
+    }).catch(reject);
+  });
+}

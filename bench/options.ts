@@ -1,0 +1,96 @@
+// What a run measures and how much of it: the defaults fit in 10 minutes on a 2-core machine,
+// --quick in under one. Settings of the service itself come from src/config.ts, as in production.
+import { config } from '../src/config.ts';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Concurrent users for the accept and accept -> DEPLOYED figures. */
+  userLevels: number[];
+  /** Journeys (issue, accept, watch until DEPLOYED) per level, all users together. */
+  journeys: Record<number, number>;
+  /** Journeys run and thrown away first, so JIT warm-up and pool filling are not measured. */
+  warmupJourneys: number;
+  /** Accepted offers drained by the worker(s) for the throughput figure. */
+  backlog: number;
+  /** Open idle subscriptions at which memory and latency are measured, ascending. */
+  subscriptionLevels: number[];
+  /** Subscriptions multiplexed over one graphql-ws connection (1 = one socket each, like phones). */
+  subscriptionsPerSocket: number;
+  /** accept -> DEPLOYED samples taken while the idle subscriptions are open. */
+  activeSamples: number;
+  /** How long the API is watched with only idle subscriptions open (CPU, commits). */
+  idleWindowMs: number;
+  /** LOG_LEVEL of the service's processes (production logs at info). */
+  logLevel: string;
+  /** Keep the database afterwards (for EXPLAIN and friends). */
+  keepDatabase: boolean;
+  /** Run the service's processes with --cpu-prof (profiles in bench/results/<timestamp>-profiles/). */
+  cpuProfile: boolean;
+  workerConcurrency: number;
+  databasePoolSize: number;
+}
+
+const FULL = {
+  userLevels: [1, 8, 32],
+  journeys: { 1: 400, 8: 1200, 32: 2400 },
+  warmupJourneys: 100,
+  backlog: 2000,
+  subscriptionLevels: [1000, 10_000],
+  activeSamples: 200,
+  idleWindowMs: 10_000,
+};
+
+const QUICK = {
+  userLevels: [1, 8, 32],
+  journeys: { 1: 40, 8: 80, 32: 160 },
+  warmupJourneys: 20,
+  backlog: 200,
+  subscriptionLevels: [1000],
+  activeSamples: 30,
+  idleWindowMs: 3_000,
+};
+
+function flag(argv: string[], name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+function positive(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number, got '${value}'`);
+  return n;
+}
+
+export const USAGE = `usage: npm run bench -- [--quick] [--backlog=N] [--subscriptions=1000,10000]
+                      [--per-socket=N] [--log-level=info] [--keep-db] [--cpu-prof]`;
+
+/** Start-up is detected from the 'service started' line, an info entry: quieter levels would hide it. */
+function logLevel(level: string): string {
+  if (!['info', 'debug', 'trace'].includes(level)) throw new Error(`--log-level must be info, debug or trace, got '${level}'`);
+  return level;
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const known = /^--(quick|keep-db|cpu-prof|help|(backlog|subscriptions|per-socket|log-level)=.*)$/;
+  const unknown = argv.filter((a) => !known.test(a));
+  if (unknown.length > 0 || argv.includes('--help')) throw new Error(`${unknown.length ? `unknown: ${unknown.join(' ')}\n` : ''}${USAGE}`);
+  const quick = argv.includes('--quick');
+  const base = quick ? QUICK : FULL;
+  const subscriptions = flag(argv, 'subscriptions');
+  const backlog = positive(flag(argv, 'backlog'), 'backlog') ?? base.backlog;
+  return {
+    quick,
+    ...base,
+    backlog,
+    subscriptionLevels: subscriptions
+      ? subscriptions.split(',').map((s) => positive(s, 'subscriptions')!).sort((a, b) => a - b)
+      : base.subscriptionLevels,
+    subscriptionsPerSocket: positive(flag(argv, 'per-socket'), 'per-socket') ?? 1,
+    logLevel: logLevel(flag(argv, 'log-level') ?? 'info'),
+    keepDatabase: argv.includes('--keep-db'),
+    cpuProfile: argv.includes('--cpu-prof'),
+    workerConcurrency: config.WORKER_CONCURRENCY,
+    databasePoolSize: config.DATABASE_POOL_SIZE,
+  };
+}

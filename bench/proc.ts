@@ -1,0 +1,32 @@
+// What Linux says about a process and the machine (/proc): memory, CPU time.
+import { readFile } from 'node:fs/promises';
+
+/** USER_HZ: 100 on every Linux build Node supports. */
+const CLOCK_TICKS = 100;
+const MiB = 1024 * 1024;
+
+/** CPU seconds (user + system) of a process so far; 0 once it is gone. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields 14 and 15 (utime, stime); the command name before them is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory now and at its peak (VmRSS, VmHWM), in MiB. */
+export async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: Math.round((kb('VmRSS') * 1024) / MiB), peak: Math.round((kb('VmHWM') * 1024) / MiB) };
+}
+
+/** CPU seconds the whole machine spent busy (all cores, everything but idle and iowait) so far. */
+export async function machineBusySeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
+}
