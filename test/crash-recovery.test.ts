@@ -19,8 +19,10 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
-// Long enough that workers wait on the row locks below instead of retrying.
-const workerEnv = { DATABASE_LOCK_TIMEOUT_MS: '60000' };
+// Long enough that workers wait on the row locks below instead of retrying. More connections
+// than deployments held on those locks: each blocked transaction holds one, and with fewer, the
+// last jobs (and the worker's notification and expiry jobs) cannot even start their attempt.
+const workerEnv = { DATABASE_LOCK_TIMEOUT_MS: '60000', DATABASE_POOL_SIZE: '32' };
 const USERS = 12;
 
 const countWhere = (status: 'DEPLOYED' | 'PROCESSING', ids: string[]) =>

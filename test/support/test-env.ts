@@ -18,8 +18,9 @@ Object.assign(process.env, {
   RECONCILE_INTERVAL_MS: '300',
   RECONCILE_GRACE_MS: '300',
   DATABASE_LOCK_TIMEOUT_MS: '500',
-  // Notifications: a short in-app window before the push fallback, quick push retries.
-  PUSH_FALLBACK_AFTER_MS: '300',
+  // Notifications: a short in-app window before the push fallback (long enough for a test to
+  // acknowledge in time on a loaded machine: 300 ms was seen to miss), quick push retries.
+  PUSH_FALLBACK_AFTER_MS: '1000',
   PUSH_BACKOFF_MS: '100',
   OFFER_EXPIRY_INTERVAL_MS: '200',
 });
