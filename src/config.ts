@@ -47,7 +47,8 @@ const schema = z
     RECONCILE_INTERVAL_MS: intFrom(100).default(10_000),
     /** A non-final deployment this old with no job behind it is enqueued again. */
     RECONCILE_GRACE_MS: intFrom(0).default(5_000),
-    DATABASE_POOL_SIZE: intFrom(1).max(200).default(10),
+    /** Connections per process. More than WORKER_CONCURRENCY: a job waiting on a row lock holds one. */
+    DATABASE_POOL_SIZE: intFrom(1).max(200).default(20),
     /** A transaction waiting longer than this for a row lock fails (and a deployment retries). */
     DATABASE_LOCK_TIMEOUT_MS: intFrom(1).default(5_000),
     /** A notification delivered in-app and not acknowledged within this long is also pushed. */
