@@ -1,10 +1,16 @@
-import { createTemplate, dropTestDatabases } from './databases.ts';
+import type { TestProject } from 'vitest/node';
+import { createTemplate, dropRunDatabases, dropStaleDatabases, newRunId } from './databases.ts';
 
-export async function setup() {
-  await dropTestDatabases();
-  createTemplate();
+declare module 'vitest' {
+  export interface ProvidedContext {
+    testRunId: string;
+  }
 }
 
-export async function teardown() {
-  await dropTestDatabases();
+export default async function setup(project: TestProject) {
+  const runId = newRunId();
+  await dropStaleDatabases();
+  createTemplate(runId);
+  project.provide('testRunId', runId);
+  return () => dropRunDatabases(runId);
 }

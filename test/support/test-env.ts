@@ -1,11 +1,13 @@
 // Runs before each test file's modules load: gives the file its own database and Redis prefix,
 // and short timings, through the environment that src/config.ts parses.
 import { randomBytes } from 'node:crypto';
-import { copyTemplate, databaseUrl, TEST_DB_PREFIX } from './databases.ts';
+import { inject } from 'vitest';
+import { copyTemplate, databaseUrl, fileDatabaseName } from './databases.ts';
 
+const runId = inject('testRunId');
 const id = randomBytes(5).toString('hex');
-const database = `${TEST_DB_PREFIX}${id}`;
-await copyTemplate(database);
+const database = fileDatabaseName(runId, id);
+await copyTemplate(runId, database);
 
 Object.assign(process.env, {
   NODE_ENV: 'test',
