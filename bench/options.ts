@@ -32,8 +32,8 @@ export interface BenchOptions {
 
 const FULL = {
   userLevels: [1, 8, 32],
-  journeys: { 1: 400, 8: 1200, 32: 2400 },
-  warmupJourneys: 100,
+  journeys: { 1: 300, 8: 800, 32: 1600 },
+  warmupJourneys: 50,
   backlog: 2000,
   subscriptionLevels: [1000, 10_000],
   activeSamples: 200,
@@ -42,11 +42,11 @@ const FULL = {
 
 const QUICK = {
   userLevels: [1, 8, 32],
-  journeys: { 1: 40, 8: 80, 32: 160 },
-  warmupJourneys: 20,
-  backlog: 200,
+  journeys: { 1: 30, 8: 64, 32: 128 },
+  warmupJourneys: 16,
+  backlog: 150,
   subscriptionLevels: [1000],
-  activeSamples: 30,
+  activeSamples: 20,
   idleWindowMs: 3_000,
 };
 

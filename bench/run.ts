@@ -21,7 +21,7 @@ import { buildBacklog, drainBacklog, type DrainResult } from './throughput.ts';
 const RESULTS = new URL('./results/', import.meta.url);
 /** Callers building the backlog: as many as the busiest journey level. */
 const BACKLOG_CALLERS = 32;
-/** Long enough that the reconciler never enqueues the idle subscriptions' job-less deployments. */
+/** Long enough that the reconcilers never enqueue the job-less rows seeded earlier (idle subscriptions, SQL limit). */
 const NEVER_MS = String(7 * 24 * 3600 * 1000);
 
 const startedAt = new Date();
@@ -106,7 +106,10 @@ async function measureJourneys(env: Environment, url: string): Promise<JourneyRe
   return results;
 }
 
-/** Figures 3 and 4, interleaved so each worker count is next to its SQL limit. */
+/**
+ * Figures 3 and 4. The SQL limit runs after both drains: its deployments' notifications have no
+ * job, and a later worker's reconciler would pick them up and deliver them during its drain.
+ */
 async function measureThroughput(env: Environment, url: string) {
   const { backlog, databasePoolSize, workerConcurrency } = env.options;
   const throughput: DrainResult[] = [];
@@ -118,6 +121,8 @@ async function measureThroughput(env: Environment, url: string) {
     backlogAccept ??= { concurrency: built.concurrency, acceptMs: built.acceptMs };
     log(`draining with ${workers} worker process(es)`);
     throughput.push(await drainBacklog(env.db, built, startWorkers(env, workers), workerConcurrency));
+  }
+  for (const workers of [1, 2]) {
     const connections = workers * databasePoolSize;
     log(`plain SQL limit: ${backlog} deployments over ${connections} connections`);
     const seeded = await seedQueuedDeployments(env.db, Array.from({ length: backlog }, (_, i) => `bench-sql-${workers}-${i}`));
