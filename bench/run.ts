@@ -158,6 +158,8 @@ async function measureSubscriptions(env: Environment): Promise<SubscriptionScale
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  // Read first: others may commit while the run goes on.
+  const code = codeVersion();
   const env = await prepare(options);
   const machine = await describeMachine(env.databaseUrl, config.REDIS_URL);
   const api = await start(env, 'api');
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
 
   const partial = {
     startedAt: startedAt.toISOString(),
-    code: codeVersion(),
+    code,
     durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     mode: options.quick ? ('quick' as const) : ('full' as const),
     machine,
