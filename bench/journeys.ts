@@ -12,6 +12,8 @@ export interface JourneyResult {
   journeysPerSecond: number;
   acceptMs: LatencySummary;
   acceptToDeployedMs: LatencySummary;
+  /** Where the CPU went, when the caller measured it: per journey, and the whole machine's share. */
+  cpu?: { apiMsPerJourney: number; workerMsPerJourney: number; machineBusyPercent: number };
 }
 
 interface Samples {

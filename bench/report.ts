@@ -31,7 +31,7 @@ export interface BenchResults {
   machine: Machine;
   settings: Record<string, unknown>;
   journeys: JourneyResult[];
-  backlogAccept: { concurrency: number; acceptMs: LatencySummary } | null;
+  backlogAccept: { concurrency: number; acceptMs: LatencySummary; offersPerSecond: number } | null;
   throughput: DrainResult[];
   sqlLimit: SqlLimitResult[];
   comparison: Comparison[];
@@ -76,7 +76,11 @@ export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
 function table(rows: (string | number)[][]): string {
   const cells = rows.map((row) => row.map(String));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]?.length ?? 0)));
-  return cells.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  // Columns of figures right-aligned (header included), labels and notes left-aligned.
+  const figure = /^[\d.-]*%?$/;
+  const numeric = widths.map((_, i) => i > 0 && cells.slice(1).every((row) => figure.test(row[i] ?? '')));
+  const pad = (c: string, i: number) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!));
+  return cells.map((row) => row.map(pad).join('  ').trimEnd()).join('\n');
 }
 
 const lat = (s: LatencySummary) => [s.p50, s.p95, s.p99, s.max];
@@ -86,12 +90,16 @@ export function printResults(r: BenchResults): void {
   console.log(`\n${m.cores} cores ${m.cpuModel}, Node ${m.node}, Postgres ${m.postgres}, Redis ${m.redis}; ${r.mode} run, ${r.durationSeconds} s`);
   console.log(`code: ${r.code.commit}${r.code.dirty ? ' with uncommitted changes' : ''}`);
   console.log('\nLatency (ms)');
-  const rows: (string | number)[][] = [['', 'n', 'p50', 'p95', 'p99', 'max', 'journeys/s']];
+  const rows: (string | number)[][] = [['', 'n', 'p50', 'p95', 'p99', 'max', 'throughput']];
   for (const j of r.journeys) {
-    rows.push([`acceptOffer, ${j.users} users`, j.acceptMs.count, ...lat(j.acceptMs), j.journeysPerSecond]);
-    rows.push([`accept -> DEPLOYED, ${j.users} users`, j.acceptToDeployedMs.count, ...lat(j.acceptToDeployedMs), '']);
+    rows.push([`acceptOffer, ${j.users} users`, j.acceptMs.count, ...lat(j.acceptMs), `${j.journeysPerSecond} journeys/s`]);
+    const cpu = j.cpu ? `CPU/journey: API ${j.cpu.apiMsPerJourney} ms, worker ${j.cpu.workerMsPerJourney} ms; machine ${j.cpu.machineBusyPercent}% busy` : '';
+    rows.push([`accept -> DEPLOYED, ${j.users} users`, j.acceptToDeployedMs.count, ...lat(j.acceptToDeployedMs), cpu]);
   }
-  if (r.backlogAccept) rows.push([`acceptOffer, ${r.backlogAccept.concurrency} callers, no worker`, r.backlogAccept.acceptMs.count, ...lat(r.backlogAccept.acceptMs), '']);
+  if (r.backlogAccept) {
+    const b = r.backlogAccept;
+    rows.push([`acceptOffer, ${b.concurrency} callers, no worker`, b.acceptMs.count, ...lat(b.acceptMs), `${b.offersPerSecond} offers/s`]);
+  }
   for (const l of r.subscriptions?.levels ?? []) rows.push([`accept -> DEPLOYED, ${l.subscriptions} idle subs`, l.acceptToDeployedMs.count, ...lat(l.acceptToDeployedMs), '']);
   console.log(table(rows));
 

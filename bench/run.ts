@@ -3,6 +3,7 @@
 // bench/results/<timestamp>.json. Whatever happens, the processes are stopped and the database
 // and Redis keys removed. See bench/README.md for what each figure means.
 import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { config } from '../src/config.ts';
@@ -11,6 +12,7 @@ import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './databa
 import { runJourneys, type JourneyResult } from './journeys.ts';
 import { describeMachine, openFilesLimit } from './machine.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
+import { cpuSeconds, machineBusySeconds } from './proc.ts';
 import { removeRedisKeys } from './redis-keys.ts';
 import { compare, judgeTargets, printResults, writeResults, type BenchResults } from './report.ts';
 import { seedQueuedDeployments } from './seed.ts';
@@ -93,15 +95,28 @@ async function prepare(options: BenchOptions): Promise<Environment> {
   return { options, databaseUrl, db, serviceEnv };
 }
 
+/** A level of journeys, with the CPU time API and worker spent on it. */
+async function journeysWithCpu(api: ServiceProcess, worker: ServiceProcess, users: number, total: number): Promise<JourneyResult> {
+  const usage = () => Promise.all([cpuSeconds(api.pid), cpuSeconds(worker.pid), machineBusySeconds()]);
+  const before = await usage();
+  const start = performance.now();
+  const result = await runJourneys(api.url!, users, total);
+  const seconds = (performance.now() - start) / 1000;
+  const [apiCpu, workerCpu, busy] = (await usage()).map((x, i) => x - before[i]!) as [number, number, number];
+  const perJourney = (s: number) => Math.round((s / total) * 1000 * 100) / 100;
+  const machineBusyPercent = Math.round((busy / (seconds * availableParallelism())) * 100);
+  return { ...result, cpu: { apiMsPerJourney: perJourney(apiCpu), workerMsPerJourney: perJourney(workerCpu), machineBusyPercent } };
+}
+
 /** Figures 1 and 2 with API and one worker running. */
-async function measureJourneys(env: Environment, url: string): Promise<JourneyResult[]> {
+async function measureJourneys(env: Environment, api: ServiceProcess, worker: ServiceProcess): Promise<JourneyResult[]> {
   log(`warm-up: ${env.options.warmupJourneys} journeys`);
-  await runJourneys(url, 8, env.options.warmupJourneys);
+  await runJourneys(api.url!, 8, env.options.warmupJourneys);
   const results: JourneyResult[] = [];
   for (const users of env.options.userLevels) {
     const total = env.options.journeys[users] ?? users * 20;
     log(`journeys: ${users} users, ${total} journeys`);
-    results.push(await runJourneys(url, users, total));
+    results.push(await journeysWithCpu(api, worker, users, total));
   }
   return results;
 }
@@ -118,7 +133,7 @@ async function measureThroughput(env: Environment, url: string) {
   for (const workers of [1, 2]) {
     log(`backlog: accepting ${backlog} offers with no worker running`);
     const built = await buildBacklog(url, backlog, BACKLOG_CALLERS);
-    backlogAccept ??= { concurrency: built.concurrency, acceptMs: built.acceptMs };
+    backlogAccept ??= { concurrency: built.concurrency, acceptMs: built.acceptMs, offersPerSecond: built.offersPerSecond };
     log(`draining with ${workers} worker process(es)`);
     throughput.push(await drainBacklog(env.db, built, startWorkers(env, workers), workerConcurrency));
   }
@@ -164,7 +179,7 @@ async function main(): Promise<void> {
   const machine = await describeMachine(env.databaseUrl, config.REDIS_URL);
   const api = await start(env, 'api');
   const worker = await start(env, 'worker');
-  const journeys = await measureJourneys(env, api.url!);
+  const journeys = await measureJourneys(env, api, worker);
   await worker.stop();
   const { throughput, sqlLimit, backlogAccept } = await measureThroughput(env, api.url!);
   await api.stop();

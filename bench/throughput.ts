@@ -14,6 +14,8 @@ export interface Backlog {
   /** acceptOffer with no worker running: the API and its transaction alone. */
   acceptMs: LatencySummary;
   concurrency: number;
+  /** Offers issued and accepted per second while building it (two requests each). */
+  offersPerSecond: number;
 }
 
 /** `size` offers, each for a new user, issued and accepted by `concurrency` parallel callers. */
@@ -32,8 +34,10 @@ export async function buildBacklog(url: string, size: number, concurrency: numbe
       acceptMs.push(since(start));
     }
   };
+  const begin = performance.now();
   await Promise.all(Array.from({ length: concurrency }, caller));
-  return { deploymentIds, acceptMs: summarize(acceptMs), concurrency };
+  const offersPerSecond = Math.round((size / since(begin)) * 1000 * 10) / 10;
+  return { deploymentIds, acceptMs: summarize(acceptMs), concurrency, offersPerSecond };
 }
 
 export interface DrainResult {
