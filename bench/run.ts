@@ -32,10 +32,15 @@ const log = (message: string) => console.error(`[bench +${Math.round((Date.now()
 
 /** Undo steps, run last-in first-out at the end, on failure, and on Ctrl-C. */
 const cleanups: (() => Promise<unknown>)[] = [];
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    await cleanups.pop()!().catch((error: unknown) => console.error(`[bench] clean-up step failed: ${String(error)}`));
-  }
+let cleaning: Promise<void> | null = null;
+/** Runs once, however many times it is called (Ctrl-C arriving while the run fails, say). */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      await cleanups.pop()!().catch((error: unknown) => console.error(`[bench] clean-up step failed: ${String(error)}`));
+    }
+  })();
+  return cleaning;
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
