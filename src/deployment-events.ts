@@ -43,9 +43,18 @@ export async function appendEvent(
   return { deployment: updated, event: created };
 }
 
-/** Tells live subscribers (in any API process) about committed events. */
+/**
+ * Tells live subscribers (in any API process) about committed events. One message per
+ * deployment, for its newest event, is enough: a stream that wakes reads every event it has not
+ * sent from the trail.
+ */
 export async function publishEvents(realtime: Realtime, events: readonly DeploymentEvent[]): Promise<void> {
+  const newest = new Map<string, DeploymentEvent>();
   for (const event of events) {
+    const known = newest.get(event.deploymentId);
+    if (!known || event.sequence > known.sequence) newest.set(event.deploymentId, event);
+  }
+  for (const event of newest.values()) {
     await realtime.publish('deployment', event.deploymentId, {
       deploymentId: event.deploymentId,
       sequence: event.sequence,

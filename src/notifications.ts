@@ -24,21 +24,16 @@ export async function createNotification(tx: Tx, input: NewNotification): Promis
   const { title, body } = notificationText(input.kind, input.amount, user?.locale ?? null);
   const subjectId = 'deploymentId' in input.subject ? input.subject.deploymentId : input.subject.offerId;
   const deepLink = 'deploymentId' in input.subject ? deploymentLink(subjectId) : offerLink(subjectId);
-  const [created] = await tx.notification.createManyAndReturn({
-    data: [
-      {
-        userId: input.userId,
-        kind: input.kind,
-        title,
-        body,
-        deepLink,
-        dedupeKey: `${input.kind}:${subjectId}`,
-        ...input.subject,
-        correlationId: input.correlationId,
-      },
-    ],
-    skipDuplicates: true,
-  });
+  // Raw: Prisma never caches the plan of createManyAndReturn (it compiles it on every call).
+  const [created] = await tx.$queryRaw<Notification[]>`
+    INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id)
+    VALUES (gen_random_uuid(), ${input.userId}, ${input.kind}::notification_kind, ${title}, ${body}, ${deepLink}, ${`${input.kind}:${subjectId}`},
+            ${'deploymentId' in input.subject ? input.subject.deploymentId : null}::uuid, ${'offerId' in input.subject ? input.subject.offerId : null}::uuid,
+            ${input.correlationId})
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id, user_id AS "userId", kind::text AS kind, status::text AS status, title, body, deep_link AS "deepLink", dedupe_key AS "dedupeKey",
+              deployment_id AS "deploymentId", offer_id AS "offerId", correlation_id AS "correlationId", created_at AS "createdAt",
+              push_due_at AS "pushDueAt", push_settled_at AS "pushSettledAt", acknowledged_at AS "acknowledgedAt"`;
   return created ?? null;
 }
 

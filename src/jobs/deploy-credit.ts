@@ -6,7 +6,7 @@ import { publishEvents } from '../deployment-events.ts';
 import type { Logger } from '../logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { enqueueNotifications, type DeploymentJob, type NotificationQueue } from './queues.ts';
-import type { DeploymentEvent } from '../db.ts';
+import type { DeploymentEvent, Notification } from '../db.ts';
 import { undeliveredNotificationsOf } from '../notifications.ts';
 
 export interface DeployCreditDeps {
@@ -28,10 +28,10 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
     }
   }
 
-  /** Hands the end's notification (committed with it) to the notifications worker. */
-  async function notify(log: Logger, deploymentId: string) {
-    const notifications = await undeliveredNotificationsOf(deploymentId);
-    await enqueueNotifications(notificationQueue, notifications.map((n) => ({ notificationId: n.id, correlationId: n.correlationId })), log);
+  /** Hands the end's notifications (committed with it) to the notifications worker. */
+  async function notify(log: Logger, notifications: (Pick<Notification, 'id' | 'correlationId'> | null)[]) {
+    const jobs = notifications.flatMap((n) => (n ? [{ notificationId: n.id, correlationId: n.correlationId }] : []));
+    await enqueueNotifications(notificationQueue, jobs, log);
   }
 
   return async function deployCredit(job: Job<DeploymentJob>): Promise<string> {
@@ -45,7 +45,7 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
       // case the first run died before publishing it.
       log.info('deployment already final; nothing to do');
       await publish(log, [await newestEvent(deploymentId)]);
-      await notify(log, deploymentId);
+      await notify(log, await undeliveredNotificationsOf(deploymentId));
       return 'already-final';
     }
     await publish(log, [started]);
@@ -63,13 +63,14 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
         throw error;
       }
       log.error({ err: error }, 'deployment attempts exhausted');
-      await publish(log, [await failDeployment(deploymentId, `gave up after ${attempt} attempts: ${message}`)]);
-      await notify(log, deploymentId);
+      const ending = await failDeployment(deploymentId, `gave up after ${attempt} attempts: ${message}`);
+      await publish(log, ending?.events ?? []);
+      await notify(log, [ending?.notification ?? null]);
       throw new UnrecoverableError(message);
     }
 
     await publish(log, outcome.events);
-    await notify(log, deploymentId);
+    await notify(log, [outcome.notification]);
     if (outcome.kind === 'failed') {
       log.warn({ reason: outcome.reason }, 'deployment refused');
       throw new UnrecoverableError(outcome.reason);

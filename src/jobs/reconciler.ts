@@ -38,8 +38,9 @@ export function createReconciler({ queue, realtime, logger, graceMs }: Reconcile
         enqueued += 1;
       } else if ((await job.getState()) === 'failed') {
         // The job gave up without recording the end (e.g. stalled too often): record it now.
-        const event = await failDeployment(deployment.id, `processing stopped: ${job.failedReason || 'job failed'}`);
-        if (event) await publishEvents(realtime, [event]);
+        // Its notification is PENDING with no job: the notification reconciler sends it.
+        const ending = await failDeployment(deployment.id, `processing stopped: ${job.failedReason || 'job failed'}`);
+        if (ending) await publishEvents(realtime, ending.events);
         failed += 1;
       }
     }
