@@ -4,7 +4,6 @@ import type { Viewer } from './auth.ts';
 import { prisma, Prisma, type CreditDeployment, type CreditOffer } from './db.ts';
 import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { isCurrencyCode } from './money.ts';
-import { appendEvent } from './deployment-events.ts';
 
 const MAX_RATE_BPS = 100_000;
 
@@ -120,42 +119,65 @@ export type AcceptResult =
   | OfferNotPendingError;
 
 /**
- * Records the acceptance, its consent and a QUEUED deployment in one transaction. Idempotent:
- * accepting an accepted offer returns its deployment. The caller enqueues the job.
+ * Records the acceptance, its consent and a QUEUED deployment with its first audit event, all or
+ * nothing. Idempotent: accepting an accepted offer returns its deployment. The caller enqueues
+ * the job. Two round trips: the offer's terms are read first (they never change after issue),
+ * then one statement writes everything, guarded by the offer still being PENDING.
  */
 export async function acceptOffer(viewer: Viewer, offerId: string, origin: RequestOrigin, now = new Date()): Promise<AcceptResult> {
   if (!isUuid(offerId)) return new NotFoundError('Offer not found');
-  const created = await prisma.$transaction(async (tx) => {
-    // The conditional update takes the offer's row lock: of concurrent accepts, exactly one
-    // matches; the others wait for it to commit and then match nothing.
-    const [offer] = await tx.creditOffer.updateManyAndReturn({
-      where: { id: offerId, userId: viewer.userId, status: 'PENDING', expiresAt: { gt: now } },
-      data: { status: 'ACCEPTED', acceptedAt: now },
-    });
-    if (!offer) return null;
-    await tx.acceptanceConsent.create({
-      data: { offerId, userId: offer.userId, acceptedAt: now, ...origin, ...consentTerms(offer) },
-    });
-    const deployment = await tx.creditDeployment.create({
-      data: {
-        offerId,
-        userId: offer.userId,
-        currency: offer.currency,
-        newLimitCents: offer.limitCents,
-        correlationId: origin.correlationId,
-        queuedAt: now,
-      },
-    });
-    return appendEvent(tx, deployment, { type: 'QUEUED', status: 'QUEUED', detail: { offerId } });
-  });
-  if (created) return { deployment: created.deployment, created: true };
-  return explainNotAccepted(viewer, offerId, now);
+  const offer = await prisma.creditOffer.findUnique({ where: { id: offerId }, include: { deployment: true } });
+  if (!offer || offer.userId !== viewer.userId) return new NotFoundError('Offer not found');
+  if (offer.status === 'PENDING' && offer.expiresAt > now) {
+    const created = await recordAcceptance(offer, origin, now);
+    if (created) return { deployment: created, created: true };
+    // A concurrent accept won: answer with its deployment.
+    return explainNotAccepted(viewer, offerId, now);
+  }
+  return explanation(offer, now);
+}
+
+/**
+ * The conditional UPDATE takes the offer's row lock: of concurrent accepts exactly one matches;
+ * the others wait for it to commit, then match nothing and insert nothing.
+ */
+async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: Date): Promise<CreditDeployment | null> {
+  const { terms, termsHash } = consentTerms(offer);
+  const rows = await prisma.$queryRaw<CreditDeployment[]>`
+    WITH o AS (
+      UPDATE credit_offers SET status = 'ACCEPTED', accepted_at = ${now}
+       WHERE id = ${offer.id}::uuid AND status = 'PENDING' AND expires_at > ${now}
+      RETURNING id),
+    c AS (
+      INSERT INTO acceptance_consents (id, offer_id, user_id, accepted_at, ip_address, user_agent, terms, terms_hash, correlation_id)
+      SELECT gen_random_uuid(), o.id, ${offer.userId}, ${now}, ${origin.ipAddress}, ${origin.userAgent},
+             ${JSON.stringify(terms)}::jsonb, ${termsHash}, ${origin.correlationId}
+        FROM o),
+    d AS (
+      INSERT INTO credit_deployments (id, offer_id, user_id, status, currency, new_limit_cents, correlation_id, last_sequence, queued_at)
+      SELECT gen_random_uuid(), o.id, ${offer.userId}, 'QUEUED', ${offer.currency}, ${offer.limitCents}, ${origin.correlationId}, 1, ${now}
+        FROM o
+      RETURNING *),
+    e AS (
+      INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
+      SELECT d.id, 1, 'QUEUED', 'QUEUED', ${origin.correlationId}, jsonb_build_object('offerId', d.offer_id::text)
+        FROM d)
+    SELECT id, offer_id AS "offerId", user_id AS "userId", status::text AS status, attempts, currency,
+           previous_limit_cents AS "previousLimitCents", new_limit_cents AS "newLimitCents", failure_reason AS "failureReason",
+           correlation_id AS "correlationId", last_sequence AS "lastSequence", queued_at AS "queuedAt",
+           started_at AS "startedAt", completed_at AS "completedAt", processing_ms AS "processingMs"
+      FROM d`;
+  return rows[0] ?? null;
 }
 
 /** Why an offer could not be accepted now, or its deployment when it already was. */
 async function explainNotAccepted(viewer: Viewer, offerId: string, now: Date): Promise<AcceptResult> {
   const offer = await prisma.creditOffer.findUnique({ where: { id: offerId }, include: { deployment: true } });
   if (!offer || offer.userId !== viewer.userId) return new NotFoundError('Offer not found');
+  return explanation(offer, now);
+}
+
+function explanation(offer: CreditOffer & { deployment: CreditDeployment | null }, now: Date): AcceptResult {
   if (offer.deployment) return { deployment: offer.deployment, created: false };
   if (offer.status === 'EXPIRED' || (offer.status === 'PENDING' && offer.expiresAt <= now)) {
     return new OfferExpiredError(offer.expiresAt);

@@ -31,6 +31,9 @@ describe('accepting an offer', () => {
     const accepted = await acceptOffer(url, offerId, userToken);
     expect(accepted.__typename).toBe('AcceptOfferSuccess');
     expect(accepted.deployment.status).toBe('QUEUED');
+    // (The worker may already be at work: later events and the offer's DEPLOYED can show here.)
+    expect(accepted.deployment.offer.id).toBe(offerId);
+    expect(accepted.deployment.events[0]).toEqual({ sequence: 1, type: 'QUEUED' });
 
     // Subscribing from sequence 0 replays everything, so no message can be missed however fast the worker is.
     const messages = await collect(subscribe(url, STREAM, { id: accepted.deployment.id, after: 0 }, userToken));

@@ -20,6 +20,8 @@ describe('running a deployment twice', () => {
   it('five concurrent runs: one applies, four find it final; the profile changes once', async () => {
     const { offerId, userToken, userId } = await issueOffer(url, { limitCents: 55_555 });
     const { deployment } = await acceptOffer(url, offerId, userToken);
+    // With no worker, the accept's answer is the deployment exactly as recorded.
+    expect(deployment).toMatchObject({ status: 'QUEUED', offer: { id: offerId, status: 'ACCEPTED' }, events: [{ sequence: 1, type: 'QUEUED' }] });
     await startAttempt(deployment.id);
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyCreditOffer(deployment.id)));
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['already-final', 'already-final', 'already-final', 'already-final', 'deployed']);

@@ -8,7 +8,7 @@ import { CreditDeploymentStatusEnum } from './enums.ts';
 import { MoneyRef } from './money.ts';
 import { NodeRef } from './node.ts';
 
-builder.prismaObject('CreditDeployment', {
+export const CreditDeploymentRef = builder.prismaObject('CreditDeployment', {
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -7,6 +7,7 @@ import { rememberLocale } from '../users.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';
+import { CreditDeploymentRef } from './credit-deployment.ts';
 import { MoneyRef } from './money.ts';
 import { NodeRef } from './node.ts';
 
@@ -81,10 +82,11 @@ builder.mutationField('issueCreditOffer', (t) =>
 
 const AcceptOfferSuccess = builder.objectRef<{ deployment: CreditDeployment }>('AcceptOfferSuccess').implement({
   fields: (t) => ({
-    deployment: t.prismaField({
-      type: 'CreditDeployment',
+    // The full row is at hand: relations a client asks for are loaded by the Prisma plugin.
+    deployment: t.field({
+      type: CreditDeploymentRef,
       description: 'Accepting an offer that is already accepted returns its existing deployment: acceptance is idempotent.',
-      resolve: (query, parent) => prisma.creditDeployment.findUniqueOrThrow({ ...query, where: { id: parent.deployment.id } }),
+      resolve: (parent) => parent.deployment,
     }),
   }),
 });

@@ -16,7 +16,7 @@ export const ACCEPT_OFFER = /* GraphQL */ `
   mutation Accept($offerId: ID!) {
     acceptOffer(offerId: $offerId) {
       __typename
-      ... on AcceptOfferSuccess { deployment { id status correlationId newLimit { cents } } }
+      ... on AcceptOfferSuccess { deployment { id status correlationId newLimit { cents } offer { id status } events { sequence type } } }
       ... on Error { message }
       ... on OfferExpiredError { expiredAt }
       ... on OfferNotPendingError { status }
