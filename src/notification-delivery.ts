@@ -146,9 +146,10 @@ async function recordPush(deps: Pick<DeliveryDeps, 'realtime' | 'logger'>, notif
         data: { invalidatedAt: record.now, invalidReason: device.reason },
       });
     }
-    await tx.notificationDelivery.createMany({
-      data: record.deliveries.map((d) => ({ ...d, notificationId: notification.id, channel: 'PUSH' as const, at: record.now })),
-    });
+    // One create per delivery (usually one): Prisma caches its plan, never createMany's.
+    for (const delivery of record.deliveries) {
+      await tx.notificationDelivery.create({ data: { ...delivery, notificationId: notification.id, channel: 'PUSH', at: record.now } });
+    }
     if (record.settle) await tx.notification.update({ where: { id: notification.id }, data: { pushSettledAt: record.now } });
     if (sent === 0 && !record.settle) return [];
     // Leaves PENDING once (an in-app delivery or an acknowledgement may have come first).

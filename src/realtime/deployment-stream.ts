@@ -43,7 +43,8 @@ class Wakeup {
 }
 
 export function deploymentStream(realtime: Realtime, deploymentId: string, options: DeploymentStreamOptions = {}) {
-  const pollMs = options.pollMs ?? 60_000;
+  // Spread over ±20%: streams opened together must not all poll together.
+  const pollMs = (options.pollMs ?? 60_000) * (0.8 + 0.4 * Math.random());
   return new Repeater<DeploymentEvent>(async (push, stop) => {
     const wakeup = new Wakeup();
     let sent = options.afterSequence ?? null;
