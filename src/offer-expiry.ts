@@ -22,19 +22,20 @@ export interface ExpiredOffers {
 
 export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<ExpiredOffers> {
   const result: ExpiredOffers = { expired: 0, notifications: [] };
-  const utc = Prisma.sql`(${now.toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
+  // Prisma sends a Date as the UTC wall time, which is how its timestamp columns hold it.
+  const at = Prisma.sql`${now}::timestamp`;
   for (;;) {
     const correlationId = `offer-expiry-${randomUUID()}`;
     const { expired, created } = await prisma.$transaction(async (tx) => {
-      // Timestamps are stored as UTC without a zone. The outer condition is re-checked after
+      // The outer condition is re-checked after
       // waiting for a concurrent run's row lock, so an offer it expired is not matched again;
       // SKIP LOCKED lets concurrent runs take different offers instead of waiting.
       const offers = await tx.$queryRaw<DueOffer[]>`
-        UPDATE credit_offers SET status = 'EXPIRED', expired_at = ${utc}
+        UPDATE credit_offers SET status = 'EXPIRED', expired_at = ${at}
          WHERE id IN (SELECT id FROM credit_offers
-                       WHERE status = 'PENDING' AND expires_at <= ${utc}
+                       WHERE status = 'PENDING' AND expires_at <= ${at}
                        ORDER BY expires_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)
-           AND status = 'PENDING' AND expires_at <= ${utc}
+           AND status = 'PENDING' AND expires_at <= ${at}
         RETURNING id, user_id AS "userId", limit_cents AS "limitCents", currency`;
       const created: ExpiredOffers['notifications'] = [];
       for (const offer of offers) {
