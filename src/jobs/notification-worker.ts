@@ -1,12 +1,10 @@
 // Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
 // worker, and the notification reconciler, with their connections and shutdown.
-import { Worker } from 'bullmq';
 import { config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Presence } from '../realtime/presence.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import type { PushSender } from '../realtime/push-sender.ts';
-import { closeRedis, createRedis } from '../redis.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
 import { createExpireOffersProcessor } from './expire-offers.ts';
 import {
@@ -17,6 +15,7 @@ import {
   type NotificationQueue,
   type OfferExpiryQueue,
 } from './queues.ts';
+import { startQueueWorker } from './queue-worker.ts';
 import { createNotificationReconciler, startReconciler } from './reconciler.ts';
 
 export interface NotificationWorkerDeps {
@@ -31,27 +30,10 @@ export interface NotificationWorkerDeps {
 export function startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger }: NotificationWorkerDeps) {
   const log = logger.child({ component: 'notification-worker' });
   const processor = createDeliverNotificationProcessor({ realtime, presence, push, fallbackMs: config.PUSH_FALLBACK_AFTER_MS, logger: log });
-  const connection = createRedis('worker');
-  const worker = new Worker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, {
-    connection,
-    prefix: config.REDIS_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: config.JOB_LOCK_MS,
-    stalledInterval: Math.max(500, Math.floor(config.JOB_LOCK_MS / 2)),
-    maxStalledCount: 3,
-  });
-  worker.on('error', (error) => log.error({ err: error }, 'notification worker error'));
-  worker.on('failed', (job, error) => log.debug({ jobId: job?.id, err: error }, 'notification job attempt failed'));
-
+  const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log);
   const expiryLog = logger.child({ component: 'offer-expiry' });
-  const expiryConnection = createRedis('worker');
-  const expiryWorker = new Worker(OFFER_EXPIRY_QUEUE, createExpireOffersProcessor({ notificationQueue, logger: expiryLog }), {
-    connection: expiryConnection,
-    prefix: config.REDIS_PREFIX,
-    concurrency: 1,
-  });
-  expiryWorker.on('error', (error) => expiryLog.error({ err: error }, 'offer expiry worker error'));
-  expiryWorker.on('failed', (job, error) => expiryLog.warn({ jobId: job?.id, err: error }, 'offer expiry run failed; the next run catches up'));
+  const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog });
+  const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, 1);
   // Every worker upserts the same scheduler, on the reconciler's first run (at once); when Redis
   // is down then, the next runs try again. The start itself never waits for Redis.
   let scheduled = false;
@@ -77,8 +59,7 @@ export function startNotificationWorker({ notificationQueue, offerExpiryQueue, r
     /** Stops taking jobs and waits for the running ones to finish. */
     async close() {
       await reconciler.stop();
-      await Promise.all([worker.close(), expiryWorker.close()]);
-      await Promise.all([closeRedis(connection), closeRedis(expiryConnection)]);
+      await Promise.all([deliveryWorker.close(), expiryWorker.close()]);
     },
   };
 }
