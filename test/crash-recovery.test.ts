@@ -2,22 +2,16 @@
 // nothing twice: the jobs' locks expire, a new worker takes them over, and the deployment
 // transaction applies each offer exactly once.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { config } from '../src/config.ts';
 import { prisma } from '../src/db.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { killHard, spawnService, stopGracefully } from './support/processes.ts';
 import { waitUntil } from './support/wait.ts';
+import { serviceForTests } from './support/service.ts';
 
-let api: RunningService;
-let url: string;
-
-beforeAll(async () => {
-  api = await startService({ api: true, worker: false, port: 0 });
-  url = api.url!;
-});
-afterAll(() => api.close());
+// The API only: workers are separate processes, spawned and killed by the test.
+const service = serviceForTests({ worker: false });
 
 // Long enough that workers wait on the row locks below instead of retrying. More connections
 // than deployments held on those locks: each blocked transaction holds one, and with fewer, the
@@ -34,8 +28,8 @@ describe('kill -9 of a worker with deployments in flight', () => {
     // Each user gets a first deployment, so each has a profile row that can be locked.
     const users = await Promise.all(
       Array.from({ length: USERS }, async () => {
-        const offer = await issueOffer(url, { limitCents: 10_000 });
-        const accepted = await acceptOffer(url, offer.offerId, offer.userToken);
+        const offer = await issueOffer(service.url, { limitCents: 10_000 });
+        const accepted = await acceptOffer(service.url, offer.offerId, offer.userToken);
         return { ...offer, first: accepted.deployment.id as string };
       }),
     );
@@ -48,8 +42,8 @@ describe('kill -9 of a worker with deployments in flight', () => {
     await blocker.query('SELECT 1 FROM credit_profiles WHERE user_id = ANY($1) FOR UPDATE', [users.map((u) => u.userId)]);
     const second = await Promise.all(
       users.map(async (user, i) => {
-        const offer = await issueOffer(url, { userId: user.userId, limitCents: 20_000 + i });
-        return (await acceptOffer(url, offer.offerId, user.userToken)).deployment.id as string;
+        const offer = await issueOffer(service.url, { userId: user.userId, limitCents: 20_000 + i });
+        return (await acceptOffer(service.url, offer.offerId, user.userToken)).deployment.id as string;
       }),
     );
     await waitUntil(async () => (await countWhere('PROCESSING', second)) === USERS, 'all second deployments in flight');

@@ -1,25 +1,18 @@
 // A deployment job that runs more than once (a stalled job taken over while the first run is
 // still going, or a run after a crash that followed the commit) applies the offer once.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { applyCreditOffer, startAttempt } from '../src/deployments.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
+import { serviceForTests } from './support/service.ts';
 
-let api: RunningService;
-let url: string;
-
-beforeAll(async () => {
-  // No worker: the test runs the deployment's steps itself.
-  api = await startService({ api: true, worker: false, port: 0 });
-  url = api.url!;
-});
-afterAll(() => api.close());
+// No worker: the test runs the deployment's steps itself.
+const service = serviceForTests({ worker: false });
 
 describe('running a deployment twice', () => {
   it('five concurrent runs: one applies, four find it final; the profile changes once', async () => {
-    const { offerId, userToken, userId } = await issueOffer(url, { limitCents: 55_555 });
-    const { deployment } = await acceptOffer(url, offerId, userToken);
+    const { offerId, userToken, userId } = await issueOffer(service.url, { limitCents: 55_555 });
+    const { deployment } = await acceptOffer(service.url, offerId, userToken);
     // With no worker, the accept's answer is the deployment exactly as recorded.
     expect(deployment).toMatchObject({ status: 'QUEUED', offer: { id: offerId, status: 'ACCEPTED' }, events: [{ sequence: 1, type: 'QUEUED' }] });
     await startAttempt(deployment.id);
@@ -31,8 +24,8 @@ describe('running a deployment twice', () => {
   });
 
   it('a run after the deployment is final changes nothing and starts no attempt', async () => {
-    const { offerId, userToken, userId } = await issueOffer(url, { limitCents: 66_666 });
-    const { deployment } = await acceptOffer(url, offerId, userToken);
+    const { offerId, userToken, userId } = await issueOffer(service.url, { limitCents: 66_666 });
+    const { deployment } = await acceptOffer(service.url, offerId, userToken);
     await startAttempt(deployment.id);
     expect((await applyCreditOffer(deployment.id)).kind).toBe('deployed');
     const before = await prisma.creditDeployment.findUniqueOrThrow({ where: { id: deployment.id } });

@@ -1,19 +1,12 @@
 // Issuing, accepting and declining offers: validation, idempotency and the typed errors.
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { engineToken, gql, newUserId, token } from './support/client.ts';
 import { ACCEPT_OFFER, acceptOffer, ISSUE_OFFER, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { serviceForTests } from './support/service.ts';
 
-let service: RunningService;
-let url: string;
-
-beforeAll(async () => {
-  service = await startService({ api: true, worker: true, port: 0 });
-  url = service.url!;
-});
-afterAll(() => service.close());
+const service = serviceForTests();
 
 const DECLINE = /* GraphQL */ `
   mutation Decline($offerId: ID!) {
@@ -45,7 +38,7 @@ describe('issueCreditOffer', () => {
   ])('refuses %s with a ValidationError naming the field, and creates nothing', async (_what, change, field) => {
     const input = { ...validInput(), ...change };
     const before = await prisma.creditOffer.count();
-    const result = await gql(url, ISSUE_OFFER, { input }, await engineToken());
+    const result = await gql(service.url, ISSUE_OFFER, { input }, await engineToken());
     expect(result.status).toBe(200);
     expect(result.data.issueCreditOffer).toMatchObject({ __typename: 'ValidationError', field });
     expect(result.data.issueCreditOffer.message).toEqual(expect.any(String));
@@ -53,36 +46,36 @@ describe('issueCreditOffer', () => {
   });
 
   it('refuses an amount beyond SafeInt as bad input (400), never a 500', async () => {
-    const result = await gql(url, ISSUE_OFFER, { input: { ...validInput(), limitCents: 2 ** 53 } }, await engineToken());
+    const result = await gql(service.url, ISSUE_OFFER, { input: { ...validInput(), limitCents: 2 ** 53 } }, await engineToken());
     expect(result.status).toBe(400);
     expect(result.errors?.[0]?.message).toMatch(/SafeInt|safe/i);
   });
 
   it('is idempotent on externalRef: issuing twice returns the same offer', async () => {
     const input = { ...validInput(), externalRef: `ref-${Date.now()}` };
-    const first = await gql(url, ISSUE_OFFER, { input }, await engineToken());
-    const second = await gql(url, ISSUE_OFFER, { input }, await engineToken());
+    const first = await gql(service.url, ISSUE_OFFER, { input }, await engineToken());
+    const second = await gql(service.url, ISSUE_OFFER, { input }, await engineToken());
     expect(second.data.issueCreditOffer.offer.id).toBe(first.data.issueCreditOffer.offer.id);
     expect(await prisma.creditOffer.count({ where: { externalRef: input.externalRef } })).toBe(1);
   });
 
   it('refuses an externalRef reused with different terms', async () => {
     const input = { ...validInput(), externalRef: `ref-conflict-${Date.now()}` };
-    await gql(url, ISSUE_OFFER, { input }, await engineToken());
-    const result = await gql(url, ISSUE_OFFER, { input: { ...input, limitCents: 1 } }, await engineToken());
+    await gql(service.url, ISSUE_OFFER, { input }, await engineToken());
+    const result = await gql(service.url, ISSUE_OFFER, { input: { ...input, limitCents: 1 } }, await engineToken());
     expect(result.data.issueCreditOffer).toMatchObject({ __typename: 'ValidationError', field: 'input.externalRef' });
   });
 });
 
 describe('acceptOffer', () => {
   it('40 concurrent accepts of one offer give one deployment, 40 successes and one profile change', async () => {
-    const { offerId, userToken, userId } = await issueOffer(url, { limitCents: 777_700 });
-    const results = await Promise.all(Array.from({ length: 40 }, () => acceptOffer(url, offerId, userToken)));
+    const { offerId, userToken, userId } = await issueOffer(service.url, { limitCents: 777_700 });
+    const results = await Promise.all(Array.from({ length: 40 }, () => acceptOffer(service.url, offerId, userToken)));
     expect(results.every((r) => r.__typename === 'AcceptOfferSuccess')).toBe(true);
     const ids = new Set(results.map((r) => r.deployment.id));
     expect(ids.size).toBe(1);
     const [deploymentId] = [...ids];
-    await waitForFinal(url, deploymentId!, userToken);
+    await waitForFinal(service.url, deploymentId!, userToken);
     expect(await prisma.creditDeployment.count({ where: { offerId } })).toBe(1);
     expect(await prisma.acceptanceConsent.count({ where: { offerId } })).toBe(1);
     const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
@@ -91,8 +84,8 @@ describe('acceptOffer', () => {
   });
 
   it('records the consent: who, when, IP, user agent and the hash of the exact terms', async () => {
-    const { offerId, userToken, userId } = await issueOffer(url, { limitCents: 123_456, interestRateBps: 175 });
-    await acceptOffer(url, offerId, userToken, { 'user-agent': 'credit-app/1.0 (test)' });
+    const { offerId, userToken, userId } = await issueOffer(service.url, { limitCents: 123_456, interestRateBps: 175 });
+    await acceptOffer(service.url, offerId, userToken, { 'user-agent': 'credit-app/1.0 (test)' });
     const consent = await prisma.acceptanceConsent.findUniqueOrThrow({ where: { offerId } });
     expect(consent).toMatchObject({ userId, userAgent: 'credit-app/1.0 (test)', ipAddress: expect.stringContaining('127.0.0.1') });
     expect(consent.terms).toMatchObject({ limitCents: '123456', interestRateBps: 175, currency: 'BRL', offerId });
@@ -103,34 +96,34 @@ describe('acceptOffer', () => {
   });
 
   it('gives OfferExpiredError for an offer past its expiry, before any expiry job ran', async () => {
-    const { offerId, userToken } = await issueOffer(url);
+    const { offerId, userToken } = await issueOffer(service.url);
     // The offer's time runs out (issuing refuses a past expiry, so move it back in the database).
     await prisma.creditOffer.update({ where: { id: offerId }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    const result = await acceptOffer(url, offerId, userToken);
+    const result = await acceptOffer(service.url, offerId, userToken);
     expect(result.__typename).toBe('OfferExpiredError');
     expect(new Date(result.expiredAt).getTime()).toBeLessThanOrEqual(Date.now());
     expect(await prisma.creditDeployment.count({ where: { offerId } })).toBe(0);
   });
 
   it('gives OfferNotPendingError for a declined offer', async () => {
-    const { offerId, userToken } = await issueOffer(url);
-    const declined = await gql(url, DECLINE, { offerId }, userToken);
+    const { offerId, userToken } = await issueOffer(service.url);
+    const declined = await gql(service.url, DECLINE, { offerId }, userToken);
     expect(declined.data.declineOffer).toMatchObject({ __typename: 'DeclineOfferSuccess', offer: { status: 'DECLINED' } });
-    const result = await acceptOffer(url, offerId, userToken);
+    const result = await acceptOffer(service.url, offerId, userToken);
     expect(result).toMatchObject({ __typename: 'OfferNotPendingError', status: 'DECLINED' });
   });
 
   it.each(['not-a-uuid', '00000000-0000-0000-0000-000000000000', "'; DROP TABLE credit_offers; --"])(
     'gives NotFoundError for the id %s',
     async (offerId) => {
-      const result = await gql(url, ACCEPT_OFFER, { offerId }, await token(newUserId()));
+      const result = await gql(service.url, ACCEPT_OFFER, { offerId }, await token(newUserId()));
       expect(result.data.acceptOffer.__typename).toBe('NotFoundError');
     },
   );
 
   it("gives NotFoundError for another user's offer and changes nothing", async () => {
-    const { offerId } = await issueOffer(url);
-    const result = await acceptOffer(url, offerId, await token(newUserId('intruder')));
+    const { offerId } = await issueOffer(service.url);
+    const result = await acceptOffer(service.url, offerId, await token(newUserId('intruder')));
     expect(result.__typename).toBe('NotFoundError');
     const offer = await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } });
     expect(offer.status).toBe('PENDING');
@@ -139,15 +132,15 @@ describe('acceptOffer', () => {
 
 describe('declineOffer', () => {
   it('cannot decline an accepted offer', async () => {
-    const { offerId, userToken } = await issueOffer(url);
-    await acceptOffer(url, offerId, userToken);
-    const result = await gql(url, DECLINE, { offerId }, userToken);
+    const { offerId, userToken } = await issueOffer(service.url);
+    await acceptOffer(service.url, offerId, userToken);
+    const result = await gql(service.url, DECLINE, { offerId }, userToken);
     expect(result.data.declineOffer.__typename).toBe('OfferNotPendingError');
   });
 
   it("cannot decline another user's offer", async () => {
-    const { offerId } = await issueOffer(url);
-    const result = await gql(url, DECLINE, { offerId }, await token(newUserId()));
+    const { offerId } = await issueOffer(service.url);
+    const result = await gql(service.url, DECLINE, { offerId }, await token(newUserId()));
     expect(result.data.declineOffer.__typename).toBe('NotFoundError');
   });
 });

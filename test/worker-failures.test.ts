@@ -1,28 +1,21 @@
 // How a deployment ends when it cannot simply be applied: refused at once, or retried.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { config } from '../src/config.ts';
 import { prisma } from '../src/db.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { serviceForTests } from './support/service.ts';
 
-let service: RunningService;
-let url: string;
-
-beforeAll(async () => {
-  service = await startService({ api: true, worker: true, port: 0 });
-  url = service.url!;
-});
-afterAll(() => service.close());
+const service = serviceForTests();
 
 const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input: $input) { __typename } }';
 const STREAM = 'subscription W($id: ID!) { creditDeployment(id: $id, afterSequence: 0) { sequence type status } }';
 
 /** A user whose first offer of `limitCents` is deployed. */
 async function userWithProfile(limitCents: number) {
-  const first = await issueOffer(url, { limitCents });
-  await waitForFinal(url, (await acceptOffer(url, first.offerId, first.userToken)).deployment.id, first.userToken);
+  const first = await issueOffer(service.url, { limitCents });
+  await waitForFinal(service.url, (await acceptOffer(service.url, first.offerId, first.userToken)).deployment.id, first.userToken);
   return first;
 }
 
@@ -43,11 +36,11 @@ async function lockProfile(userId: string) {
 describe('a permanent refusal', () => {
   it('an offered limit below the credit in use ends FAILED at once, without retry, the profile untouched', async () => {
     const { userId, userToken } = await userWithProfile(100_000);
-    await gql(url, SYNC, { input: { userId, usedCents: 90_000 } }, await engineToken());
+    await gql(service.url, SYNC, { input: { userId, usedCents: 90_000 } }, await engineToken());
     const before = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
 
-    const second = await issueOffer(url, { userId, limitCents: 50_000 });
-    const deployment = await waitForFinal(url, (await acceptOffer(url, second.offerId, userToken)).deployment.id, userToken);
+    const second = await issueOffer(service.url, { userId, limitCents: 50_000 });
+    const deployment = await waitForFinal(service.url, (await acceptOffer(service.url, second.offerId, userToken)).deployment.id, userToken);
     expect(deployment.status).toBe('FAILED');
     expect(deployment.attempts).toBe(1);
     expect(deployment.failureReason).toMatch(/below the credit in use/);
@@ -65,11 +58,11 @@ describe('a transient failure', () => {
   it('is retried with backoff (RETRYING on the live stream) and then deployed once', async () => {
     const { userId, userToken } = await userWithProfile(100_000);
     const lock = await lockProfile(userId);
-    const second = await issueOffer(url, { userId, limitCents: 200_000 });
-    const accepted = await acceptOffer(url, second.offerId, userToken);
+    const second = await issueOffer(service.url, { userId, limitCents: 200_000 });
+    const accepted = await acceptOffer(service.url, second.offerId, userToken);
 
     const seen: string[] = [];
-    for await (const message of wsSubscribe(url, STREAM, { id: accepted.deployment.id }, userToken)) {
+    for await (const message of wsSubscribe(service.url, STREAM, { id: accepted.deployment.id }, userToken)) {
       const update = message.data!.creditDeployment;
       seen.push(update.type);
       // The lock timed the first attempt out; let the next attempt through.
@@ -78,7 +71,7 @@ describe('a transient failure', () => {
     expect(seen.slice(0, 3)).toEqual(['QUEUED', 'PROCESSING_STARTED', 'RETRY_SCHEDULED']);
     expect(seen.slice(-3)).toEqual(['PROCESSING_STARTED', 'PROFILE_UPDATED', 'DEPLOYED']);
 
-    const deployment = await waitForFinal(url, accepted.deployment.id, userToken);
+    const deployment = await waitForFinal(service.url, accepted.deployment.id, userToken);
     expect(deployment.attempts).toBe(2);
     const retry = deployment.events.find((e: { type: string }) => e.type === 'RETRY_SCHEDULED');
     expect(retry.detail).toMatchObject({ attempt: 1, retryInMs: config.DEPLOYMENT_BACKOFF_MS });
@@ -90,8 +83,8 @@ describe('a transient failure', () => {
     const { userId, userToken } = await userWithProfile(100_000);
     const lock = await lockProfile(userId);
     try {
-      const second = await issueOffer(url, { userId, limitCents: 300_000 });
-      const deployment = await waitForFinal(url, (await acceptOffer(url, second.offerId, userToken)).deployment.id, userToken);
+      const second = await issueOffer(service.url, { userId, limitCents: 300_000 });
+      const deployment = await waitForFinal(service.url, (await acceptOffer(service.url, second.offerId, userToken)).deployment.id, userToken);
       expect(deployment.status).toBe('FAILED');
       expect(deployment.attempts).toBe(config.DEPLOYMENT_ATTEMPTS);
       expect(deployment.failureReason).toMatch(new RegExp(`gave up after ${config.DEPLOYMENT_ATTEMPTS} attempts`));
