@@ -1,10 +1,23 @@
 // The BullMQ queues (deployments, notifications, offer expiry): names, job payloads and options,
 // and how jobs are added.
-import { Queue } from 'bullmq';
+import { Queue, type DefaultJobOptions } from 'bullmq';
 import { config } from '../config.ts';
 import type { Redis } from 'ioredis';
 import { logger, type Logger } from '../logger.ts';
 import { closeRedis, createRedis } from '../redis.ts';
+
+/** Finished jobs are kept a while for inspection, then removed. */
+const RETENTION: DefaultJobOptions = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
+/**
+ * A producer of the queue: its connection fails fast when Redis is down (what is committed in
+ * Postgres is enqueued later by the reconcilers), and its errors are logged, not thrown.
+ */
+function createQueue<Data>(name: string, defaultJobOptions: DefaultJobOptions, redisUrl: string): Queue<Data> {
+  const queue = new Queue<Data>(name, { connection: createRedis('producer', redisUrl), prefix: config.REDIS_PREFIX, defaultJobOptions });
+  queue.on('error', (error) => logger.warn({ err: error, queue: name }, 'queue connection error'));
+  return queue;
+}
 
 export const DEPLOYMENT_QUEUE = 'credit-deployments';
 
@@ -16,19 +29,8 @@ export interface DeploymentJob {
 export type DeploymentQueue = Queue<DeploymentJob>;
 
 export function createDeploymentQueue(redisUrl = config.REDIS_URL): DeploymentQueue {
-  const queue = new Queue<DeploymentJob>(DEPLOYMENT_QUEUE, {
-    connection: createRedis('producer', redisUrl),
-    prefix: config.REDIS_PREFIX,
-    defaultJobOptions: {
-      attempts: config.DEPLOYMENT_ATTEMPTS,
-      backoff: { type: 'exponential', delay: config.DEPLOYMENT_BACKOFF_MS },
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  });
-  // Redis errors surface where the queue is used (enqueue fails, the reconciler catches up).
-  queue.on('error', (error) => logger.warn({ err: error, queue: DEPLOYMENT_QUEUE }, 'queue connection error'));
-  return queue;
+  const backoff = { type: 'exponential', delay: config.DEPLOYMENT_BACKOFF_MS };
+  return createQueue(DEPLOYMENT_QUEUE, { attempts: config.DEPLOYMENT_ATTEMPTS, backoff, ...RETENTION }, redisUrl);
 }
 
 /**
@@ -50,18 +52,8 @@ export type NotificationQueue = Queue<NotificationJob>;
 
 /** Attempts and backoff are the push's: only a transiently failed push makes a job retry. */
 export function createNotificationQueue(redisUrl = config.REDIS_URL): NotificationQueue {
-  const queue = new Queue<NotificationJob>(NOTIFICATION_QUEUE, {
-    connection: createRedis('producer', redisUrl),
-    prefix: config.REDIS_PREFIX,
-    defaultJobOptions: {
-      attempts: config.PUSH_ATTEMPTS,
-      backoff: { type: 'exponential', delay: config.PUSH_BACKOFF_MS },
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  });
-  queue.on('error', (error) => logger.warn({ err: error, queue: NOTIFICATION_QUEUE }, 'queue connection error'));
-  return queue;
+  const backoff = { type: 'exponential', delay: config.PUSH_BACKOFF_MS };
+  return createQueue(NOTIFICATION_QUEUE, { attempts: config.PUSH_ATTEMPTS, backoff, ...RETENTION }, redisUrl);
 }
 
 /** Adds the notification's job; the job id is the notification id, so adding it again is a no-op. */
@@ -89,12 +81,8 @@ const OFFER_EXPIRY_SCHEDULER = 'expire-offers';
 export type OfferExpiryQueue = Queue<Record<string, never>>;
 
 export function createOfferExpiryQueue(redisUrl = config.REDIS_URL): OfferExpiryQueue {
-  const queue = new Queue<Record<string, never>>(OFFER_EXPIRY_QUEUE, {
-    connection: createRedis('producer', redisUrl),
-    prefix: config.REDIS_PREFIX,
-  });
-  queue.on('error', (error) => logger.warn({ err: error, queue: OFFER_EXPIRY_QUEUE }, 'queue connection error'));
-  return queue;
+  // The scheduler sets its jobs' options (scheduleOfferExpiry).
+  return createQueue(OFFER_EXPIRY_QUEUE, {}, redisUrl);
 }
 
 /**
