@@ -76,6 +76,15 @@ const { issueCreditOffer: issued } = await request(ISSUE, { input: { userId, lim
 if (issued.__typename !== 'IssueCreditOfferSuccess') throw new Error(`could not issue an offer: ${issued.message}`);
 console.log(`  offer issued: ${issued.offer.limit.formatted} (${issued.offer.id})`);
 
+// Connected before accepting, as an app on screen is: the timeline then shows the deployment, not the handshake.
+const client = createClient({
+  url: `${url.replace(/^http/, 'ws')}/graphql`,
+  webSocketImpl: WebSocket,
+  connectionParams: { authorization: `Bearer ${user}` },
+  lazy: false,
+});
+await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+
 const sentAt = performance.now();
 const { acceptOffer: accepted } = await request(ACCEPT, { id: issued.offer.id }, user);
 if (accepted.__typename !== 'AcceptOfferSuccess') throw new Error(`could not accept: ${accepted.message}`);
@@ -83,7 +92,6 @@ const { id: deploymentId, correlationId } = accepted.deployment;
 console.log(`  accepted in ${(performance.now() - sentAt).toFixed(1)} ms: deployment ${deploymentId} (correlation id ${correlationId})`);
 console.log('\nLive timeline (WebSocket subscription; ms since the accept was sent):');
 
-const client = createClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${user}` } });
 const stream = client.iterate<ResultOf<typeof WATCH>>({
   query: print(WATCH),
   variables: { id: deploymentId },
