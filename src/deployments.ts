@@ -17,18 +17,20 @@ interface LockedDeployment {
   queuedAt: Date;
   offerStatus: string;
   interestRateBps: number;
+  /** The user's language, for the notification of the end. */
+  locale: string | null;
 }
 
 /**
  * Locks the deployment's row for the rest of the transaction (one step at a time per
- * deployment) and reads its offer's terms with it.
+ * deployment) and reads its offer's terms and its user's language with it.
  */
 async function lockDeployment(tx: Tx, id: string): Promise<LockedDeployment | null> {
   const rows = await tx.$queryRaw<LockedDeployment[]>`
     SELECT d.id, d.status::text AS status, d.offer_id AS "offerId", d.user_id AS "userId",
            d.correlation_id AS "correlationId", d.currency, d.new_limit_cents AS "newLimitCents",
-           d.queued_at AS "queuedAt", o.status::text AS "offerStatus", o.interest_rate_bps AS "interestRateBps"
-      FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id
+           d.queued_at AS "queuedAt", o.status::text AS "offerStatus", o.interest_rate_bps AS "interestRateBps", u.locale
+      FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
      WHERE d.id = ${id}::uuid FOR UPDATE OF d`;
   return rows[0] ?? null;
 }

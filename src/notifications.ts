@@ -13,6 +13,8 @@ interface NewNotification {
   subject: { deploymentId: string } | { offerId: string };
   amount: Money;
   correlationId: string;
+  /** The user's stored language, when the caller has read it already (otherwise read here). */
+  locale?: string | null;
 }
 
 /**
@@ -20,8 +22,9 @@ interface NewNotification {
  * event already has its notification (a job that runs twice): the unique dedupe key decides.
  */
 export async function createNotification(tx: Tx, input: NewNotification): Promise<Notification | null> {
-  const user = await tx.user.findUnique({ where: { id: input.userId }, select: { locale: true } });
-  const { title, body } = notificationText(input.kind, input.amount, user?.locale ?? null);
+  const locale =
+    input.locale !== undefined ? input.locale : (await tx.user.findUnique({ where: { id: input.userId }, select: { locale: true } }))?.locale;
+  const { title, body } = notificationText(input.kind, input.amount, locale ?? null);
   const subjectId = 'deploymentId' in input.subject ? input.subject.deploymentId : input.subject.offerId;
   const deepLink = 'deploymentId' in input.subject ? deploymentLink(subjectId) : offerLink(subjectId);
   // Raw: Prisma never caches the plan of createManyAndReturn (it compiles it on every call).
@@ -43,6 +46,7 @@ interface EndedDeployment {
   currency: string;
   newLimitCents: bigint;
   correlationId: string;
+  locale: string | null;
 }
 
 /** The notification of a deployment's end, in the transaction that ends it. */
@@ -53,6 +57,7 @@ export function notifyDeploymentEnd(tx: Tx, deployment: EndedDeployment, kind: '
     subject: { deploymentId: deployment.id },
     amount: { cents: deployment.newLimitCents, currency: deployment.currency },
     correlationId: deployment.correlationId,
+    locale: deployment.locale,
   });
 }
 
