@@ -33,13 +33,7 @@ export const CreditDeploymentStatusEnum = builder.enumType('CreditDeploymentStat
   } as const,
 });
 
-export const NotificationKindEnum = builder.enumType('NotificationKind', {
-  values: {
-    CREDIT_DEPLOYED: { value: NotificationKind.CREDIT_DEPLOYED },
-    CREDIT_DEPLOYMENT_FAILED: { value: NotificationKind.CREDIT_DEPLOYMENT_FAILED },
-    OFFER_EXPIRED: { value: NotificationKind.OFFER_EXPIRED },
-  } as const,
-});
+export const NotificationKindEnum = builder.enumType(NotificationKind, { name: 'NotificationKind' });
 
 export const NotificationStatusEnum = builder.enumType('NotificationStatus', {
   values: {
@@ -53,24 +47,8 @@ export const NotificationStatusEnum = builder.enumType('NotificationStatus', {
   } as const,
 });
 
-export const NotificationChannelEnum = builder.enumType('NotificationChannel', {
-  values: {
-    IN_APP: { value: NotificationChannel.IN_APP },
-    PUSH: { value: NotificationChannel.PUSH },
-  } as const,
-});
+export const NotificationChannelEnum = builder.enumType(NotificationChannel, { name: 'NotificationChannel' });
 
-export const DeliveryStatusEnum = builder.enumType('DeliveryStatus', {
-  values: {
-    SENT: { value: DeliveryStatus.SENT },
-    FAILED: { value: DeliveryStatus.FAILED },
-    SKIPPED: { value: DeliveryStatus.SKIPPED },
-  } as const,
-});
+export const DeliveryStatusEnum = builder.enumType(DeliveryStatus, { name: 'DeliveryStatus' });
 
-export const DevicePlatformEnum = builder.enumType('DevicePlatform', {
-  values: {
-    IOS: { value: DevicePlatform.IOS },
-    ANDROID: { value: DevicePlatform.ANDROID },
-  } as const,
-});
+export const DevicePlatformEnum = builder.enumType(DevicePlatform, { name: 'DevicePlatform' });
