@@ -1,8 +1,8 @@
 // Applying an accepted offer to the user's credit profile: the steps of a deployment, each one
 // transaction that also appends its audit events (and, at the end, creates the user's notification).
 // Callers publish the returned events and enqueue the notification after commit.
-import { prisma, type CreditDeploymentStatus, type DeploymentEvent, type Notification, type Tx } from './db.ts';
-import { appendEvent, isFinal } from './deployment-events.ts';
+import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type Notification, type Tx } from './db.ts';
+import { appendEvent, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
 import { notifyDeploymentEnd } from './notifications.ts';
 
@@ -43,7 +43,7 @@ export async function startAttempt(id: string, now = new Date()): Promise<Deploy
     WITH u AS (
       UPDATE credit_deployments SET attempts = attempts + 1, started_at = coalesce(started_at, ${now}),
              status = 'PROCESSING', last_sequence = last_sequence + 1
-       WHERE id = ${id}::uuid AND status NOT IN ('DEPLOYED', 'FAILED')
+       WHERE id = ${id}::uuid AND status::text NOT IN (${Prisma.join(FINAL_STATUSES)})
       RETURNING id, last_sequence, correlation_id)
     INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id)
     SELECT id, last_sequence, 'PROCESSING_STARTED', 'PROCESSING'::credit_deployment_status, correlation_id FROM u

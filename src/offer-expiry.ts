@@ -27,9 +27,9 @@ export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<
   for (;;) {
     const correlationId = `offer-expiry-${randomUUID()}`;
     const { expired, created } = await prisma.$transaction(async (tx) => {
-      // The outer condition is re-checked after
-      // waiting for a concurrent run's row lock, so an offer it expired is not matched again;
-      // SKIP LOCKED lets concurrent runs take different offers instead of waiting.
+      // The outer condition is re-checked after waiting for a concurrent run's row lock, so an
+      // offer it expired is not matched again; SKIP LOCKED lets concurrent runs take different
+      // offers instead of waiting.
       const offers = await tx.$queryRaw<DueOffer[]>`
         UPDATE credit_offers SET status = 'EXPIRED', expired_at = ${at}
          WHERE id IN (SELECT id FROM credit_offers
