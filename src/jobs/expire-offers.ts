@@ -12,7 +12,10 @@ export interface ExpireOffersDeps {
 
 export function createExpireOffersProcessor({ notificationQueue, logger }: ExpireOffersDeps) {
   return async function expireOffers(job: Job): Promise<number> {
-    const { expired, notifications } = await expireDueOffers();
+    const { expired, notifications } = await expireDueOffers().catch((error: unknown) => {
+      logger.warn({ err: error, jobId: job.id }, 'offer expiry run failed; the next run catches up');
+      throw error;
+    });
     if (expired === 0) return 0;
     const log = logger.child({ jobId: job.id, correlationId: notifications[0]?.correlationId });
     log.info({ expired }, 'offers expired');

@@ -23,7 +23,8 @@ export function startQueueWorker<Data, Result>(
     maxStalledCount: 3,
   });
   worker.on('error', (error) => log.error({ err: error, queue: queueName }, 'worker error'));
-  worker.on('failed', (job, error) => log.warn({ jobId: job?.id, err: error, queue: queueName }, 'job attempt failed'));
+  // Processors log their failures with what they mean (retry, refusal...); this is the trace.
+  worker.on('failed', (job, error) => log.debug({ jobId: job?.id, err: error, queue: queueName }, 'job attempt failed'));
   return {
     worker,
     /** Stops taking jobs, waits for the running ones, closes the connection. */
