@@ -2,6 +2,7 @@
 // never reached Redis (Redis down at accept, crash between commit and enqueue) are enqueued here.
 // Runs on worker start and periodically; safe with several workers, since job ids are the
 // deployment (notification) ids.
+import type { Queue } from 'bullmq';
 import { prisma } from '../db.ts';
 import { failDeployment } from '../deployments.ts';
 import { publishEvents } from '../deployment-events.ts';
@@ -20,6 +21,36 @@ export interface ReconcilerDeps {
 
 const BATCH = 500;
 
+interface OpenItem {
+  id: string;
+  correlationId: string;
+}
+
+/**
+ * The reconciliation of open items (deployments or notifications) against their jobs, whose ids
+ * are the items' ids: an item with no job is enqueued; one whose job gave up is settled.
+ */
+async function reconcileJobs(
+  items: OpenItem[],
+  queue: Queue<any>,
+  enqueue: (item: OpenItem) => Promise<void>,
+  settleAbandoned: (item: OpenItem, reason: string) => Promise<void>,
+): Promise<{ enqueued: number; failed: number }> {
+  let enqueued = 0;
+  let failed = 0;
+  for (const item of items) {
+    const job = await queue.getJob(item.id);
+    if (!job) {
+      await enqueue(item);
+      enqueued += 1;
+    } else if ((await job.getState()) === 'failed') {
+      await settleAbandoned(item, job.failedReason || 'job failed');
+      failed += 1;
+    }
+  }
+  return { enqueued, failed };
+}
+
 export function createReconciler({ queue, realtime, logger, graceMs }: ReconcilerDeps) {
   return async function reconcileDeployments(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const open = await prisma.creditDeployment.findMany({
@@ -28,23 +59,20 @@ export function createReconciler({ queue, realtime, logger, graceMs }: Reconcile
       orderBy: { queuedAt: 'asc' },
       take: BATCH,
     });
-    let enqueued = 0;
-    let failed = 0;
-    for (const deployment of open) {
-      const job = await queue.getJob(deployment.id);
-      if (!job) {
+    return reconcileJobs(
+      open,
+      queue,
+      async (deployment) => {
         await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
         logger.info({ deploymentId: deployment.id, correlationId: deployment.correlationId }, 'reconciler enqueued a deployment with no job');
-        enqueued += 1;
-      } else if ((await job.getState()) === 'failed') {
+      },
+      async (deployment, reason) => {
         // The job gave up without recording the end (e.g. stalled too often): record it now.
         // Its notification is PENDING with no job: the notification reconciler sends it.
-        const ending = await failDeployment(deployment.id, `processing stopped: ${job.failedReason || 'job failed'}`);
+        const ending = await failDeployment(deployment.id, `processing stopped: ${reason}`);
         if (ending) await publishEvents(realtime, ending.events);
-        failed += 1;
-      }
-    }
-    return { enqueued, failed };
+      },
+    );
   };
 }
 
@@ -74,21 +102,18 @@ export function createNotificationReconciler({ queue, realtime, logger, graceMs 
       orderBy: { createdAt: 'asc' },
       take: BATCH,
     });
-    let enqueued = 0;
-    let failed = 0;
-    for (const notification of open) {
-      const log = logger.child({ notificationId: notification.id, correlationId: notification.correlationId });
-      const job = await queue.getJob(notification.id);
-      if (!job) {
+    return reconcileJobs(
+      open,
+      queue,
+      async (notification) => {
         await enqueueNotification(queue, { notificationId: notification.id, correlationId: notification.correlationId });
-        log.info('reconciler enqueued a notification with no job');
-        enqueued += 1;
-      } else if ((await job.getState()) === 'failed') {
-        await abandonNotification({ realtime, logger: log }, notification.id, job.failedReason || 'job failed', now);
-        failed += 1;
-      }
-    }
-    return { enqueued, failed };
+        logger.info({ notificationId: notification.id, correlationId: notification.correlationId }, 'reconciler enqueued a notification with no job');
+      },
+      async (notification, reason) => {
+        const log = logger.child({ notificationId: notification.id, correlationId: notification.correlationId });
+        await abandonNotification({ realtime, logger: log }, notification.id, reason, now);
+      },
+    );
   };
 }
 
