@@ -7,46 +7,30 @@ import { config } from '../src/config.ts';
 import { prisma } from '../src/db.ts';
 import { DEPLOYMENT_QUEUE, enqueueDeployment } from '../src/jobs/queues.ts';
 import { createNotification } from '../src/notifications.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { collect, engineToken, gql, newUserId, sseSubscribe, token, wsSubscribe } from './support/client.ts';
 import { FakeFcm, FCM_ACCESS_TOKEN, FCM_PROJECT, INTERNAL, INVALID_TOKEN, UNREGISTERED } from './support/fake-fcm.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer, waitForFinal } from './support/fixtures.ts';
 import {
   ACKNOWLEDGE,
   myNotifications,
-  notificationJobs,
   NOTIFICATIONS_SUBSCRIPTION,
-  presenceProbe,
+  notificationProbesForTests,
   reader,
   registerDevice,
   waitForNotification,
 } from './support/notification-fixtures.ts';
 import { waitUntil } from './support/wait.ts';
+import { serviceForTests } from './support/service.ts';
 
 const LATE_STREAM = /* GraphQL */ `
   subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status } }
 `;
 
-let fcm: FakeFcm;
-let service: RunningService;
-let url: string;
-let jobs: ReturnType<typeof notificationJobs>;
-let presence: ReturnType<typeof presenceProbe>;
-
-beforeAll(async () => {
-  fcm = new FakeFcm();
-  await fcm.start();
-  service = await startService({ api: true, worker: true, port: 0, messaging: fcm.messaging() });
-  url = service.url!;
-  jobs = notificationJobs();
-  presence = presenceProbe();
-});
-afterAll(async () => {
-  await service.close();
-  await jobs.close();
-  await presence.close();
-  await fcm.close();
-});
+const fcm = new FakeFcm();
+beforeAll(() => fcm.start());
+afterAll(() => fcm.close());
+const service = serviceForTests(() => ({ messaging: fcm.messaging() }));
+const probes = notificationProbesForTests();
 
 const deviceToken = () => `fcm-token-${randomUUID()}`;
 
@@ -55,15 +39,15 @@ async function newUser(options: { devices?: string[]; locale?: string } = {}) {
   const userId = newUserId();
   const userToken = await token(userId, ['customer'], options.locale ? { locale: options.locale } : {});
   for (const device of options.devices ?? []) {
-    expect((await registerDevice(url, userToken, device)).__typename).toBe('RegisterDeviceSuccess');
+    expect((await registerDevice(service.url, userToken, device)).__typename).toBe('RegisterDeviceSuccess');
   }
   return { userId, userToken };
 }
 
 /** Issues an offer to the user and accepts it; returns the deployment id. */
 async function acceptNewOffer(user: { userId: string; userToken: string }, limitCents = 150_000) {
-  const { offerId } = await issueOffer(url, { userId: user.userId, limitCents });
-  const accepted = await acceptOffer(url, offerId, user.userToken);
+  const { offerId } = await issueOffer(service.url, { userId: user.userId, limitCents });
+  const accepted = await acceptOffer(service.url, offerId, user.userToken);
   expect(accepted.__typename).toBe('AcceptOfferSuccess');
   return accepted.deployment.id as string;
 }
@@ -73,10 +57,10 @@ const pushOf = (notificationId: string) => fcm.waitFor((r) => r.body?.message?.d
 describe('a user with a live notifications subscription', () => {
   it('gets the notification in-app (WebSocket); acknowledged in time, it is never pushed', async () => {
     const user = await newUser({ devices: [deviceToken()] });
-    const live = reader(wsSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    const live = reader(wsSubscribe(service.url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
     try {
       const first = live.next();
-      await presence.waitUntilPresent(user.userId);
+      await probes.presence.waitUntilPresent(user.userId);
       const deploymentId = await acceptNewOffer(user, 250_000);
 
       const delivered = (await first).data.notifications;
@@ -89,19 +73,19 @@ describe('a user with a live notifications subscription', () => {
         acknowledgedAt: null,
         deliveries: [{ channel: 'IN_APP', status: 'SENT', error: null }],
       });
-      const ack = await gql(url, ACKNOWLEDGE, { id: delivered.id }, user.userToken);
+      const ack = await gql(service.url, ACKNOWLEDGE, { id: delivered.id }, user.userToken);
       expect(ack.data.acknowledgeNotification).toMatchObject({
         __typename: 'AcknowledgeNotificationSuccess',
         notification: { id: delivered.id, status: 'ACKNOWLEDGED' },
       });
 
       // The fallback check has run: nothing was pushed, and nothing more was recorded.
-      await jobs.finished(delivered.id);
+      await probes.jobs.finished(delivered.id);
       expect(fcm.requestsFor(delivered.id)).toEqual([]);
-      const [stored] = await myNotifications(url, user.userToken);
+      const [stored] = await myNotifications(service.url, user.userToken);
       expect(stored).toMatchObject({ id: delivered.id, status: 'ACKNOWLEDGED', deliveries: [{ channel: 'IN_APP', status: 'SENT' }] });
       expect(stored.acknowledgedAt).not.toBeNull();
-      expect(await myNotifications(url, user.userToken, true)).toEqual([]);
+      expect(await myNotifications(service.url, user.userToken, true)).toEqual([]);
     } finally {
       await live.close();
     }
@@ -110,20 +94,20 @@ describe('a user with a live notifications subscription', () => {
   it('is pushed once when it stays unacknowledged past the fallback delay (SSE)', async () => {
     const device = deviceToken();
     const user = await newUser({ devices: [device] });
-    const live = reader(sseSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    const live = reader(sseSubscribe(service.url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
     try {
       const first = live.next();
-      await presence.waitUntilPresent(user.userId);
+      await probes.presence.waitUntilPresent(user.userId);
       await acceptNewOffer(user);
       const delivered = (await first).data.notifications;
       expect(delivered).toMatchObject({ status: 'DELIVERED', deliveries: [{ channel: 'IN_APP', status: 'SENT' }] });
 
       const push = await pushOf(delivered.id);
       expect(push.body.message.token).toBe(device);
-      await jobs.finished(delivered.id);
+      await probes.jobs.finished(delivered.id);
       expect(fcm.requestsFor(delivered.id)).toHaveLength(1);
 
-      const [stored] = await myNotifications(url, user.userToken);
+      const [stored] = await myNotifications(service.url, user.userToken);
       expect(stored.status).toBe('DELIVERED');
       expect(stored.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
         ['IN_APP', 'SENT'],
@@ -138,14 +122,14 @@ describe('a user with a live notifications subscription', () => {
 
   it('records NOTIFIED in the audit trail; the deployment stays DEPLOYED and a late subscriber gets that newest event', async () => {
     const user = await newUser();
-    const live = reader(wsSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    const live = reader(wsSubscribe(service.url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
     try {
       const first = live.next();
-      await presence.waitUntilPresent(user.userId);
+      await probes.presence.waitUntilPresent(user.userId);
       const deploymentId = await acceptNewOffer(user);
       const delivered = (await first).data.notifications;
 
-      const deployment = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment;
+      const deployment = (await gql(service.url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment;
       expect(deployment.status).toBe('DEPLOYED');
       expect(deployment.events.map((e: any) => [e.sequence, e.type, e.status])).toEqual([
         [1, 'QUEUED', 'QUEUED'],
@@ -156,7 +140,7 @@ describe('a user with a live notifications subscription', () => {
       ]);
       expect(deployment.events[4].detail).toMatchObject({ notificationId: delivered.id, kind: 'CREDIT_DEPLOYED', channel: 'IN_APP' });
 
-      const late = await collect(wsSubscribe(url, LATE_STREAM, { id: deploymentId }, user.userToken));
+      const late = await collect(wsSubscribe(service.url, LATE_STREAM, { id: deploymentId }, user.userToken));
       expect(late.map((m) => m.data!.creditDeployment)).toEqual([{ sequence: 5, type: 'NOTIFIED', status: 'DEPLOYED' }]);
     } finally {
       await live.close();
@@ -169,7 +153,7 @@ describe('a user with no live subscription', () => {
     const device = deviceToken();
     const user = await newUser({ devices: [device] });
     const deploymentId = await acceptNewOffer(user, 123_456);
-    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
     const push = await pushOf(notification.id);
 
     expect(push.method).toBe('POST');
@@ -186,11 +170,11 @@ describe('a user with no live subscription', () => {
       },
     });
 
-    await jobs.finished(notification.id);
-    const [stored] = await myNotifications(url, user.userToken);
+    await probes.jobs.finished(notification.id);
+    const [stored] = await myNotifications(service.url, user.userToken);
     expect(stored.status).toBe('DELIVERED');
     expect(stored.deliveries).toEqual([{ channel: 'PUSH', status: 'SENT', at: expect.any(String), error: null }]);
-    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    const events = (await gql(service.url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
     expect(events.at(-1)).toMatchObject({ type: 'NOTIFIED', status: 'DEPLOYED', detail: { channel: 'PUSH', devices: 1 } });
   });
 
@@ -198,7 +182,7 @@ describe('a user with no live subscription', () => {
     const device = deviceToken();
     const user = await newUser({ devices: [device], locale: 'en' });
     await acceptNewOffer(user, 99_900);
-    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
     expect(notification).toMatchObject({ title: 'Your new credit limit is ready', body: 'Your credit limit is now R$ 999,00.' });
     const push = await pushOf(notification.id);
     expect(push.body.message.notification).toEqual({ title: 'Your new credit limit is ready', body: 'Your credit limit is now R$ 999,00.' });
@@ -209,8 +193,8 @@ describe('a user with no live subscription', () => {
     fcm.replyTo(dead, UNREGISTERED);
     const user = await newUser({ devices: [dead, alive] });
     await acceptNewOffer(user);
-    const first = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
-    await jobs.finished(first.id);
+    const first = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await probes.jobs.finished(first.id);
 
     expect(fcm.requestsFor(first.id).map((r) => [r.body.message.token, r.status])).toEqual(
       expect.arrayContaining([
@@ -219,7 +203,7 @@ describe('a user with no live subscription', () => {
       ]),
     );
     expect(fcm.requestsFor(first.id)).toHaveLength(2);
-    const stored = (await myNotifications(url, user.userToken)).find((n) => n.id === first.id);
+    const stored = (await myNotifications(service.url, user.userToken)).find((n) => n.id === first.id);
     expect(stored.status).toBe('DELIVERED');
     expect(stored.deliveries).toHaveLength(2);
     expect(stored.deliveries.find((d: any) => d.status === 'FAILED').error).toMatch(/registration-token-not-registered/);
@@ -227,8 +211,8 @@ describe('a user with no live subscription', () => {
 
     // The next notification goes to the live device only.
     await acceptNewOffer(user, 300_000);
-    const second = await waitForNotification(url, user.userToken, (n) => n.id !== first.id);
-    await jobs.finished(second.id);
+    const second = await waitForNotification(service.url, user.userToken, (n) => n.id !== first.id);
+    await probes.jobs.finished(second.id);
     expect(fcm.requestsFor(second.id).map((r) => r.body.message.token)).toEqual([alive]);
   });
 
@@ -237,18 +221,18 @@ describe('a user with no live subscription', () => {
     fcm.replyTo(device, INTERNAL);
     const user = await newUser({ devices: [device] });
     const deploymentId = await acceptNewOffer(user);
-    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
-    await jobs.finished(notification.id);
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await probes.jobs.finished(notification.id);
 
     expect(fcm.requestsFor(notification.id).map((r) => r.status)).toEqual([500, 200]);
-    const [stored] = await myNotifications(url, user.userToken);
+    const [stored] = await myNotifications(service.url, user.userToken);
     expect(stored.status).toBe('DELIVERED');
     expect(stored.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
       ['PUSH', 'FAILED'],
       ['PUSH', 'SENT'],
     ]);
     expect(stored.deliveries[0].error).toMatch(/internal-error/);
-    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    const events = (await gql(service.url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
     expect(events.filter((e: any) => e.type === 'NOTIFIED')).toHaveLength(1);
   });
 
@@ -260,26 +244,26 @@ describe('a user with no live subscription', () => {
     fcm.replyTo(device, reply);
     const user = await newUser({ devices: [device] });
     const deploymentId = await acceptNewOffer(user);
-    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
-    await jobs.finished(notification.id);
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await probes.jobs.finished(notification.id);
 
-    const [stored] = await myNotifications(url, user.userToken);
+    const [stored] = await myNotifications(service.url, user.userToken);
     expect(stored).toMatchObject({ status: 'FAILED', deliveries: [{ channel: 'PUSH', status: 'FAILED' }] });
     expect(stored.deliveries[0].error).toMatch(error);
     expect(fcm.requestsFor(notification.id)).toHaveLength(1);
     // Reaching no one is not an event of the deployment: no NOTIFIED.
-    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    const events = (await gql(service.url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
     expect(events.at(-1)).toMatchObject({ type: 'DEPLOYED', status: 'DEPLOYED' });
 
     await acceptNewOffer(user);
-    const next = await waitForNotification(url, user.userToken, (n) => n.id !== notification.id && n.status === 'FAILED');
+    const next = await waitForNotification(service.url, user.userToken, (n) => n.id !== notification.id && n.status === 'FAILED');
     expect(next.deliveries).toMatchObject([{ channel: 'PUSH', status: 'SKIPPED', error: 'the user has no registered device' }]);
   });
 
   it('without any device: the push is SKIPPED with the reason, the notification FAILED', async () => {
     const user = await newUser();
     await acceptNewOffer(user);
-    const notification = await waitForNotification(url, user.userToken, (n) => n.status === 'FAILED');
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.status === 'FAILED');
     expect(notification.deliveries).toEqual([
       { channel: 'PUSH', status: 'SKIPPED', at: expect.any(String), error: 'the user has no registered device' },
     ]);
@@ -292,9 +276,9 @@ describe('a deployment that fails', () => {
     const device = deviceToken();
     const user = await newUser({ devices: [device] });
     const firstDeployment = await acceptNewOffer(user, 100_000);
-    await waitForFinal(url, firstDeployment, user.userToken);
+    await waitForFinal(service.url, firstDeployment, user.userToken);
     const sync = await gql(
-      url,
+      service.url,
       `mutation($input: SyncCreditUsageInput!) { syncCreditUsage(input: $input) { __typename } }`,
       { input: { userId: user.userId, usedCents: 90_000 } },
       await engineToken(),
@@ -302,8 +286,8 @@ describe('a deployment that fails', () => {
     expect(sync.data.syncCreditUsage.__typename).toBe('SyncCreditUsageSuccess');
 
     const failedDeployment = await acceptNewOffer(user, 50_000);
-    expect((await waitForFinal(url, failedDeployment, user.userToken)).status).toBe('FAILED');
-    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYMENT_FAILED');
+    expect((await waitForFinal(service.url, failedDeployment, user.userToken)).status).toBe('FAILED');
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYMENT_FAILED');
     expect(notification).toMatchObject({
       title: 'Não foi possível liberar seu novo limite',
       body: 'Não conseguimos aplicar o limite de R$ 500,00. Toque para ver os detalhes.',
@@ -322,11 +306,11 @@ describe('exactly one notification per event', () => {
   it('holds when the deployment job and the notification job each run twice', async () => {
     const user = await newUser({ devices: [deviceToken()] });
     const deploymentId = await acceptNewOffer(user);
-    const notification = await waitForNotification(url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
-    await jobs.finished(notification.id);
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED');
+    await probes.jobs.finished(notification.id);
 
     // The deployment job again (a crash after its commit): it finds the deployment final.
-    const deployments = new Queue(DEPLOYMENT_QUEUE, { connection: jobs.queue.opts.connection, prefix: config.REDIS_PREFIX });
+    const deployments = new Queue(DEPLOYMENT_QUEUE, { connection: probes.jobs.queue.opts.connection, prefix: config.REDIS_PREFIX });
     try {
       await deployments.remove(deploymentId);
       await enqueueDeployment(deployments, { deploymentId, correlationId: 'rerun' });
@@ -335,14 +319,14 @@ describe('exactly one notification per event', () => {
       await deployments.close();
     }
     // The notification job again: the notification is settled.
-    await jobs.runAgain({ notificationId: notification.id, correlationId: 'rerun' });
-    expect(await jobs.finished(notification.id)).toBe('already-settled');
+    await probes.jobs.runAgain({ notificationId: notification.id, correlationId: 'rerun' });
+    expect(await probes.jobs.finished(notification.id)).toBe('already-settled');
 
-    const all = await myNotifications(url, user.userToken);
+    const all = await myNotifications(service.url, user.userToken);
     expect(all.map((n) => n.id)).toEqual([notification.id]);
     expect(all[0].deliveries).toHaveLength(1);
     expect(fcm.requestsFor(notification.id)).toHaveLength(1);
-    const events = (await gql(url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
+    const events = (await gql(service.url, DEPLOYMENT, { id: deploymentId }, user.userToken)).data.creditDeployment.events;
     expect(events.filter((e: any) => e.type === 'NOTIFIED')).toHaveLength(1);
   });
 });
@@ -351,7 +335,7 @@ describe('the reconciler', () => {
   it('delivers a notification whose job never reached Redis', async () => {
     const device = deviceToken();
     const user = await newUser({ devices: [device] });
-    const { offerId } = await issueOffer(url, { userId: user.userId });
+    const { offerId } = await issueOffer(service.url, { userId: user.userId });
     // As if Redis had been down after the commit: a notification in Postgres, no job.
     const created = await prisma.$transaction((tx) =>
       createNotification(tx, {
@@ -372,28 +356,28 @@ describe('registerDevice', () => {
   it('refuses empty, oversized and malformed tokens', async () => {
     const user = await newUser();
     for (const bad of ['', 'x'.repeat(4097), 'has space']) {
-      expect(await registerDevice(url, user.userToken, bad)).toMatchObject({ __typename: 'ValidationError', field: 'token' });
+      expect(await registerDevice(service.url, user.userToken, bad)).toMatchObject({ __typename: 'ValidationError', field: 'token' });
     }
   });
 
   it('needs a token', async () => {
-    const result = await gql(url, `mutation { registerDevice(token: "t", platform: IOS) { __typename } }`);
+    const result = await gql(service.url, `mutation { registerDevice(token: "t", platform: IOS) { __typename } }`);
     expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
   it('refreshes a known token, and moves a token registered by another user to that user', async () => {
     const shared = deviceToken();
     const previousOwner = await newUser({ devices: [shared] });
-    const again = await registerDevice(url, previousOwner.userToken, shared, 'IOS');
+    const again = await registerDevice(service.url, previousOwner.userToken, shared, 'IOS');
     expect(again.device.platform).toBe('IOS');
 
     const newOwner = await newUser({ devices: [shared] });
     await acceptNewOffer(newOwner);
-    const forNewOwner = await waitForNotification(url, newOwner.userToken, () => true);
+    const forNewOwner = await waitForNotification(service.url, newOwner.userToken, () => true);
     expect((await pushOf(forNewOwner.id)).body.message.token).toBe(shared);
 
     await acceptNewOffer(previousOwner);
-    const forPreviousOwner = await waitForNotification(url, previousOwner.userToken, (n) => n.status === 'FAILED');
+    const forPreviousOwner = await waitForNotification(service.url, previousOwner.userToken, (n) => n.status === 'FAILED');
     expect(forPreviousOwner.deliveries[0]).toMatchObject({ status: 'SKIPPED', error: 'the user has no registered device' });
   });
 });
@@ -402,14 +386,14 @@ describe('acknowledgeNotification', () => {
   it("is the owner's only, and idempotent", async () => {
     const user = await newUser();
     await acceptNewOffer(user);
-    const notification = await waitForNotification(url, user.userToken, () => true);
+    const notification = await waitForNotification(service.url, user.userToken, () => true);
 
     const stranger = await token(newUserId('stranger'));
-    expect((await gql(url, ACKNOWLEDGE, { id: notification.id }, stranger)).data.acknowledgeNotification.__typename).toBe('NotFoundError');
-    expect((await gql(url, ACKNOWLEDGE, { id: 'not-a-uuid' }, user.userToken)).data.acknowledgeNotification.__typename).toBe('NotFoundError');
+    expect((await gql(service.url, ACKNOWLEDGE, { id: notification.id }, stranger)).data.acknowledgeNotification.__typename).toBe('NotFoundError');
+    expect((await gql(service.url, ACKNOWLEDGE, { id: 'not-a-uuid' }, user.userToken)).data.acknowledgeNotification.__typename).toBe('NotFoundError');
 
-    const first = (await gql(url, ACKNOWLEDGE, { id: notification.id }, user.userToken)).data.acknowledgeNotification;
-    const second = (await gql(url, ACKNOWLEDGE, { id: notification.id }, user.userToken)).data.acknowledgeNotification;
+    const first = (await gql(service.url, ACKNOWLEDGE, { id: notification.id }, user.userToken)).data.acknowledgeNotification;
+    const second = (await gql(service.url, ACKNOWLEDGE, { id: notification.id }, user.userToken)).data.acknowledgeNotification;
     expect(first.notification.status).toBe('ACKNOWLEDGED');
     expect(second.notification).toEqual(first.notification);
   });
@@ -417,7 +401,7 @@ describe('acknowledgeNotification', () => {
 
 describe('the notifications subscription', () => {
   it('needs a token', async () => {
-    const messages = await collect(sseSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}));
+    const messages = await collect(sseSubscribe(service.url, NOTIFICATIONS_SUBSCRIPTION, {}));
     expect(messages[0]?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 });

@@ -3,49 +3,34 @@
 // the configuration of the test environment, which has no FCM variables.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUSH_NOT_CONFIGURED } from '../src/realtime/push-sender.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { newUserId, token, wsSubscribe } from './support/client.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import {
   myNotifications,
-  notificationJobs,
   NOTIFICATIONS_SUBSCRIPTION,
-  presenceProbe,
+  notificationProbesForTests,
   reader,
   registerDevice,
   waitForNotification,
 } from './support/notification-fixtures.ts';
+import { serviceForTests } from './support/service.ts';
 
-let service: RunningService;
-let url: string;
-let jobs: ReturnType<typeof notificationJobs>;
-let presence: ReturnType<typeof presenceProbe>;
-
-beforeAll(async () => {
-  service = await startService({ api: true, worker: true, port: 0 });
-  url = service.url!;
-  jobs = notificationJobs();
-  presence = presenceProbe();
-});
-afterAll(async () => {
-  await service.close();
-  await jobs.close();
-  await presence.close();
-});
+const service = serviceForTests();
+const probes = notificationProbesForTests();
 
 async function userWithDevice() {
   const userId = newUserId();
   const userToken = await token(userId);
-  await registerDevice(url, userToken, `fcm-token-${userId}`, 'IOS');
-  const { offerId } = await issueOffer(url, { userId });
+  await registerDevice(service.url, userToken, `fcm-token-${userId}`, 'IOS');
+  const { offerId } = await issueOffer(service.url, { userId });
   return { userId, userToken, offerId };
 }
 
 describe('push not configured', () => {
   it('records the push SKIPPED with the reason, and the notification FAILED, for an absent user', async () => {
     const user = await userWithDevice();
-    await acceptOffer(url, user.offerId, user.userToken);
-    const notification = await waitForNotification(url, user.userToken, (n) => n.status !== 'PENDING');
+    await acceptOffer(service.url, user.offerId, user.userToken);
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.status !== 'PENDING');
     expect(notification).toMatchObject({
       status: 'FAILED',
       deliveries: [{ channel: 'PUSH', status: 'SKIPPED', error: PUSH_NOT_CONFIGURED }],
@@ -54,14 +39,14 @@ describe('push not configured', () => {
 
   it('keeps an in-app delivery DELIVERED and records the fallback push SKIPPED with the reason', async () => {
     const user = await userWithDevice();
-    const live = reader(wsSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    const live = reader(wsSubscribe(service.url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
     try {
       const first = live.next();
-      await presence.waitUntilPresent(user.userId);
-      await acceptOffer(url, user.offerId, user.userToken);
+      await probes.presence.waitUntilPresent(user.userId);
+      await acceptOffer(service.url, user.offerId, user.userToken);
       const delivered = (await first).data.notifications;
-      await jobs.finished(delivered.id);
-      const [stored] = await myNotifications(url, user.userToken);
+      await probes.jobs.finished(delivered.id);
+      const [stored] = await myNotifications(service.url, user.userToken);
       expect(stored.status).toBe('DELIVERED');
       expect(stored.deliveries.map((d: any) => [d.channel, d.status, d.error])).toEqual([
         ['IN_APP', 'SENT', null],

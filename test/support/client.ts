@@ -9,6 +9,10 @@ export interface GraphQLResponse<T = any> {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
+function requestHeaders(accept: string, token?: string, extra: Record<string, string> = {}) {
+  return { 'content-type': 'application/json', accept, ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
+}
+
 export async function gql<T = any>(
   url: string,
   query: string,
@@ -18,12 +22,7 @@ export async function gql<T = any>(
 ): Promise<GraphQLResponse<T> & { status: number; headers: Headers }> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...headers,
-    },
+    headers: requestHeaders('application/graphql-response+json, application/json', token, headers),
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as GraphQLResponse<T>;
@@ -40,11 +39,7 @@ export async function* sseSubscribe<T = any>(
   const controller = new AbortController();
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'text/event-stream',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
+    headers: requestHeaders('text/event-stream', token),
     body: JSON.stringify({ query, variables }),
     signal: controller.signal,
   });

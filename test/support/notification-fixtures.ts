@@ -1,7 +1,7 @@
 // Notifications through the real API, plus the two things a test needs to see from outside the
 // API: whether a user counts as present, and when a notification's job has finished.
 import { Queue, QueueEvents } from 'bullmq';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { config } from '../../src/config.ts';
 import { enqueueNotification, NOTIFICATION_QUEUE, type NotificationJob } from '../../src/jobs/queues.ts';
 import { Presence } from '../../src/realtime/presence.ts';
@@ -105,4 +105,18 @@ export function notificationJobs() {
       await queue.close();
     },
   };
+}
+
+/** The notification job and presence probes of a test file: made before its tests, closed after. */
+export function notificationProbesForTests() {
+  const probes = {} as { jobs: ReturnType<typeof notificationJobs>; presence: ReturnType<typeof presenceProbe> };
+  beforeAll(() => {
+    probes.jobs = notificationJobs();
+    probes.presence = presenceProbe();
+  });
+  afterAll(async () => {
+    await probes.jobs.close();
+    await probes.presence.close();
+  });
+  return probes;
 }
