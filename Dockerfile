@@ -4,7 +4,7 @@ COPY package.json package-lock.json ./
 COPY scripts ./scripts
 COPY prisma ./prisma
 COPY prisma.config.ts tsconfig.json ./
-COPY src/config.ts ./src/config.ts
+COPY src/platform/config.ts ./src/platform/config.ts
 RUN npm ci
 COPY . .
 STOPSIGNAL SIGTERM

@@ -1,10 +1,10 @@
 // Prisma CLI configuration. The database URL comes from the service's own config module,
 // so the CLI and the service always agree on it.
 import { defineConfig } from 'prisma/config';
-import { config } from './src/config.ts';
+import { loadConfig } from './src/platform/config.ts';
 
 export default defineConfig({
   schema: 'prisma/schema.prisma',
   migrations: { path: 'prisma/migrations' },
-  datasource: { url: config.DATABASE_URL },
+  datasource: { url: loadConfig().DATABASE_URL },
 });

@@ -3,7 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { signToken } from '../src/auth.ts';
+import { tokenSigner } from '../src/api/auth.ts';
+import { loadConfig } from '../src/platform/config.ts';
+
+const signToken = tokenSigner(loadConfig().JWT_SECRET);
 
 const ISSUE = `mutation Issue($input: IssueCreditOfferInput!) {
   issueCreditOffer(input: $input) { __typename ... on IssueCreditOfferSuccess { offer { id } } ... on Error { message } } }`;

@@ -3,7 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { config } from '../src/config.ts';
+import { loadConfig } from '../src/platform/config.ts';
+
+const config = loadConfig();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);

@@ -1,6 +1,8 @@
 // What a run measures and how much of it: the defaults fit in 10 minutes on a 2-core machine,
 // --quick in under one. Settings of the service itself come from src/config.ts, as in production.
-import { config } from '../src/config.ts';
+import { loadConfig } from '../src/platform/config.ts';
+
+const config = loadConfig();
 
 export interface BenchOptions {
   quick: boolean;

@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
-import { config } from '../src/config.ts';
+import { loadConfig } from '../src/platform/config.ts';
+
+const config = loadConfig();
 
 /** Deletes every key under the run's prefix (queues, presence): the run leaves nothing behind. */
 export async function removeRedisKeys(prefix: string): Promise<void> {

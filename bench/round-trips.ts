@@ -4,7 +4,7 @@
 // the proxies add latency. Prints per-operation counts and writes bench/results/<ts>-round-trips.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { config } from '../src/config.ts';
+import { loadConfig } from '../src/platform/config.ts';
 import { acceptOffer, engineToken, issueOffer, newUser } from './api-client.ts';
 import { killAllServices, startService, type ServiceProcess } from './children.ts';
 import { perOperation, startPostgresCounter, startRedisCounter, type CountingProxy, type Counts } from './counting-proxy.ts';
@@ -12,6 +12,8 @@ import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './databa
 import { runJourneys } from './journeys.ts';
 import { sleep } from './parallel.ts';
 import { removeRedisKeys } from './redis-keys.ts';
+
+const config = loadConfig();
 
 const RESULTS = new URL('./results/', import.meta.url);
 const journeys = Number(process.argv.find((a) => a.startsWith('--journeys='))?.slice(11) ?? 50);

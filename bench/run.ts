@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { config } from '../src/config.ts';
+import { loadConfig } from '../src/platform/config.ts';
 import { killAllServices, startService, type ServiceProcess } from './children.ts';
 import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { runJourneys, type JourneyResult } from './journeys.ts';
@@ -19,6 +19,8 @@ import { seedQueuedDeployments } from './seed.ts';
 import { runSqlLimit, type SqlLimitResult } from './sql-limit.ts';
 import { runSubscriptionScale, type SubscriptionScaleResult } from './subscriptions.ts';
 import { buildBacklog, drainBacklog, type DrainResult } from './throughput.ts';
+
+const config = loadConfig();
 
 const RESULTS = new URL('./results/', import.meta.url);
 /** Callers building the backlog: as many as the busiest journey level. */

@@ -4,13 +4,16 @@
 // the full journey, and its accept -> DEPLOYED is measured against that idle crowd.
 import type { Client } from 'graphql-ws';
 import type pg from 'pg';
-import { signToken } from '../src/auth.ts';
+import { tokenSigner } from '../src/api/auth.ts';
+import { loadConfig } from '../src/platform/config.ts';
 import { openSocket, watchDeployment } from './api-client.ts';
 import { runJourneys } from './journeys.ts';
 import { forEachLimit, sleep } from './parallel.ts';
 import { cpuSeconds, memoryMiB } from './proc.ts';
 import { seedQueuedDeployments } from './seed.ts';
 import type { LatencySummary } from './stats.ts';
+
+const signToken = tokenSigner(loadConfig().JWT_SECRET);
 
 export interface SubscriptionLevel {
   subscriptions: number;

@@ -7,10 +7,14 @@ import type { ResultOf, TypedDocumentNode } from '@graphql-typed-document-node/c
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { signToken } from '../src/auth.ts';
-import { config } from '../src/config.ts';
+import { tokenSigner } from '../src/api/auth.ts';
+import { loadConfig } from '../src/platform/config.ts';
 import { graphql } from '../src/generated/graphql/index.ts';
 import type { DemoProfileQuery } from '../src/generated/graphql/graphql.ts';
+
+const signToken = tokenSigner(loadConfig().JWT_SECRET);
+
+const config = loadConfig();
 
 const { values } = parseArgs({ options: { url: { type: 'string', default: `http://127.0.0.1:${config.PORT}` } } });
 const url = values.url!;

@@ -1,6 +1,10 @@
 // Prints a development token: npm run token -- --user <id> [--role credit-engine] [--locale en]
 import { parseArgs } from 'node:util';
-import { signToken, type Role } from '../src/auth.ts';
+import { tokenSigner } from '../src/api/auth.ts';
+import type { Role } from '../src/domain/viewer.ts';
+import { loadConfig } from '../src/platform/config.ts';
+
+const signToken = tokenSigner(loadConfig().JWT_SECRET);
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,7 @@
 // Process entry: `node --import tsx src/main.ts [all|api|worker]`. SIGTERM/SIGINT drain and exit.
-import { prisma } from './db.ts';
-import { logger } from './logger.ts';
+import { loadConfig } from './platform/config.ts';
+import { prisma } from './platform/db.ts';
+import { createLogger } from './platform/logger.ts';
 import { startService } from './service.ts';
 
 const ROLES = { all: { api: true, worker: true }, api: { api: true, worker: false }, worker: { api: false, worker: true } };
@@ -10,7 +11,9 @@ if (!(role in ROLES)) {
   process.exit(2);
 }
 
-const service = await startService(ROLES[role]);
+const config = loadConfig();
+const logger = createLogger(config.LOG_LEVEL);
+const service = await startService({ ...ROLES[role], config, logger });
 if (service.url) logger.info(`GraphQL (and GraphiQL) at ${service.url}/graphql`);
 
 let stopping = false;

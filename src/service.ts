@@ -1,16 +1,19 @@
 // Starts the parts of the service a process runs (API, worker, or both) and stops them in order.
+// With main.ts, the only reader of the configuration: everything below is given its values.
 import type { Messaging } from 'firebase-admin/messaging';
-import { config } from './config.ts';
+import { createAuthenticator } from './api/auth.ts';
+import { createApiServer } from './api/server.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
-import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue } from './jobs/queues.ts';
+import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue, type QueueSettings } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
-import { logger } from './logger.ts';
-import { firebasePushFromConfig } from './realtime/firebase.ts';
+import { loadConfig, type Config } from './platform/config.ts';
+import { connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { closeRedis, createRedis } from './platform/redis.ts';
+import { firebasePushFromConfig } from './push/firebase.ts';
+import { createPushSender } from './push/push-sender.ts';
 import { Presence } from './realtime/presence.ts';
 import { Realtime } from './realtime/pubsub.ts';
-import { createPushSender } from './realtime/push-sender.ts';
-import { closeRedis, createRedis } from './redis.ts';
-import { createApiServer, databaseReady } from './server.ts';
 
 export interface ServiceOptions {
   api: boolean;
@@ -19,6 +22,10 @@ export interface ServiceOptions {
   host?: string;
   /** The Firebase Messaging that pushes go through; null turns push off. Default: from the configuration. */
   messaging?: Messaging | null;
+  /** Default: the environment's. */
+  config?: Config;
+  /** Default: one at the configured level. */
+  logger?: Logger;
 }
 
 export interface RunningService {
@@ -27,19 +34,35 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/** The database settings of the configuration. */
+export function databaseSettings(config: Config): DatabaseSettings {
+  return { url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS };
+}
+
 export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const config = options.config ?? loadConfig();
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const { api, worker, port = config.PORT, host = config.HOST } = options;
-  const realtime = new Realtime();
-  const presenceConnection = createRedis('publisher');
-  const presence = new Presence(presenceConnection, { logger });
-  const deploymentQueue = createDeploymentQueue();
+  connectDatabase(databaseSettings(config));
+  const redis = { url: config.REDIS_URL, logger };
+  const queues: QueueSettings = { redis, prefix: config.REDIS_PREFIX };
+  const realtime = new Realtime({ ...redis, prefix: config.REDIS_PREFIX });
+  const presenceConnection = createRedis('publisher', redis);
+  const presence = new Presence(presenceConnection, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, logger });
+  const deploymentQueue = createDeploymentQueue(queues, { attempts: config.DEPLOYMENT_ATTEMPTS, backoffMs: config.DEPLOYMENT_BACKOFF_MS });
   const services = { realtime, deploymentQueue, presence };
 
-  const workers = worker ? startWorkers(options.messaging, { deploymentQueue, realtime, presence }) : null;
+  const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
   const apiServer = api
     ? createApiServer({
         services,
         logger,
+        authenticate: createAuthenticator({
+          jwtSecret: config.JWT_SECRET,
+          jwksUrl: config.JWT_JWKS_URL,
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+        }),
         ready: async () => (await databaseReady()) && (await realtime.ping()),
       })
     : null;
@@ -68,16 +91,32 @@ interface Shared {
 }
 
 /** The deployment and notification workers, and push (said once here when it is off). */
-function startWorkers(messaging: Messaging | null | undefined, { deploymentQueue, realtime, presence }: Shared) {
+function startWorkers(config: Config, logger: Logger, messaging: Messaging | null | undefined, { deploymentQueue, realtime, presence }: Shared) {
   const firebase = messaging === undefined ? firebasePushFromConfig(config) : null;
   const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
   else logger.info({ projectId: config.FCM_PROJECT_ID }, 'push notifications through FCM');
 
-  const notificationQueue = createNotificationQueue();
-  const offerExpiryQueue = createOfferExpiryQueue();
-  const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, logger });
-  const notificationWorker = startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger });
+  const queues: QueueSettings = { redis: { url: config.REDIS_URL, logger }, prefix: config.REDIS_PREFIX };
+  const settings = {
+    ...queues,
+    concurrency: config.WORKER_CONCURRENCY,
+    jobLockMs: config.JOB_LOCK_MS,
+    reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+    reconcileGraceMs: config.RECONCILE_GRACE_MS,
+  };
+  const notificationQueue = createNotificationQueue(queues, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
+  const offerExpiryQueue = createOfferExpiryQueue(queues);
+  const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, logger, settings });
+  const notificationWorker = startNotificationWorker({
+    notificationQueue,
+    offerExpiryQueue,
+    realtime,
+    presence,
+    push,
+    logger,
+    settings: { ...settings, pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS, offerExpiryIntervalMs: config.OFFER_EXPIRY_INTERVAL_MS },
+  });
   return {
     async close() {
       await Promise.all([deploymentWorker.close(), notificationWorker.close()]);

@@ -1,10 +1,13 @@
 // Who may do what: tokens, roles, and other users' objects.
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { signToken } from '../src/auth.ts';
+import { tokenSigner } from '../src/api/auth.ts';
+import { loadConfig } from '../src/platform/config.ts';
 import { engineToken, gql, newUserId, sseSubscribe, token, wsSubscribe } from './support/client.ts';
 import { acceptOffer, DEPLOYMENT, ISSUE_OFFER, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
+
+const signToken = tokenSigner(loadConfig().JWT_SECRET);
 
 const service = serviceForTests();
 

@@ -1,6 +1,6 @@
 // Configuration is parsed once, and a bad value stops the start with every problem named.
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.ts';
+import { parseConfig } from '../src/platform/config.ts';
 
 describe('parseConfig', () => {
   it('has local defaults that need no .env', () => {

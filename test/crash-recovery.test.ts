@@ -3,12 +3,14 @@
 // transaction applies each offer exactly once.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { config } from '../src/config.ts';
-import { prisma } from '../src/db.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { prisma } from '../src/platform/db.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { killHard, spawnService, stopGracefully } from './support/processes.ts';
 import { waitUntil } from './support/wait.ts';
 import { serviceForTests } from './support/service.ts';
+
+const config = loadConfig();
 
 // The API only: workers are separate processes, spawned and killed by the test.
 const service = serviceForTests({ worker: false });

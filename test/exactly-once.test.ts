@@ -1,8 +1,8 @@
 // A deployment job that runs more than once (a stalled job taken over while the first run is
 // still going, or a run after a crash that followed the commit) applies the offer once.
 import { describe, expect, it } from 'vitest';
-import { prisma } from '../src/db.ts';
-import { applyCreditOffer, startAttempt } from '../src/deployments.ts';
+import { prisma } from '../src/platform/db.ts';
+import { applyCreditOffer, startAttempt } from '../src/domain/deployments.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
 

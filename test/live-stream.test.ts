@@ -5,6 +5,7 @@ import { Realtime } from '../src/realtime/pubsub.ts';
 import { startService, type RunningService } from '../src/service.ts';
 import { gql, wsSubscribe, sseSubscribe } from './support/client.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer } from './support/fixtures.ts';
+import { testConfig, testRedis } from './support/settings.ts';
 
 const STREAM = /* GraphQL */ `
   subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status deployment { status } } }
@@ -57,7 +58,7 @@ describe('a subscriber that joins before the worker runs', () => {
 
 describe('Redis subscriptions', () => {
   it('are all in place when many are opened at once on a fresh connection (ioredis#2037)', async () => {
-    const realtime = new Realtime();
+    const realtime = new Realtime({ ...testRedis, prefix: testConfig.REDIS_PREFIX });
     const keys = Array.from({ length: 16 }, (_, i) => `race-${Date.now()}-${i}`);
     const received = new Set<string>();
     const all = new Promise<void>((resolve) => {

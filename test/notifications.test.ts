@@ -3,10 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { config } from '../src/config.ts';
-import { prisma } from '../src/db.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { prisma } from '../src/platform/db.ts';
 import { DEPLOYMENT_QUEUE, enqueueDeployment } from '../src/jobs/queues.ts';
-import { createNotification } from '../src/notifications.ts';
+import { createNotification } from '../src/domain/notifications.ts';
 import { collect, engineToken, gql, newUserId, sseSubscribe, token, wsSubscribe } from './support/client.ts';
 import { FakeFcm, FCM_ACCESS_TOKEN, FCM_PROJECT, INTERNAL, INVALID_TOKEN, UNREGISTERED } from './support/fake-fcm.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer, waitForFinal } from './support/fixtures.ts';
@@ -21,6 +21,8 @@ import {
 } from './support/notification-fixtures.ts';
 import { waitUntil } from './support/wait.ts';
 import { serviceForTests } from './support/service.ts';
+
+const config = loadConfig();
 
 const LATE_STREAM = /* GraphQL */ `
   subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status } }

@@ -1,8 +1,8 @@
 // Offers past their expiry: expired by the scheduled job, once each, with one OFFER_EXPIRED
 // notification each, however many workers (and extra runs) race for them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../src/db.ts';
-import { expireDueOffers } from '../src/offer-expiry.ts';
+import { prisma } from '../src/platform/db.ts';
+import { expireDueOffers } from '../src/domain/offer-expiry.ts';
 import { startService, type RunningService } from '../src/service.ts';
 import { newUserId, sseSubscribe, token } from './support/client.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';

@@ -1,7 +1,7 @@
 // Issuing, accepting and declining offers: validation, idempotency and the typed errors.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { prisma } from '../src/db.ts';
+import { prisma } from '../src/platform/db.ts';
 import { engineToken, gql, newUserId, token } from './support/client.ts';
 import { ACCEPT_OFFER, acceptOffer, ISSUE_OFFER, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';

@@ -3,21 +3,22 @@
 // Here the passage of time is what is tested, so these tests wait for it.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Presence } from '../src/realtime/presence.ts';
-import { closeRedis, createRedis } from '../src/redis.ts';
+import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { newUserId } from './support/client.ts';
+import { presenceOptions, testRedis } from './support/settings.ts';
 import { waitUntil } from './support/wait.ts';
 
 const TTL_MS = 400;
-const observerConnection = createRedis('publisher');
-const observer = new Presence(observerConnection);
+const observerConnection = createRedis('publisher', testRedis);
+const observer = new Presence(observerConnection, presenceOptions());
 afterAll(() => closeRedis(observerConnection));
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('presence', () => {
   it('lasts beyond the TTL while its process keeps the heartbeat, and ends at once when the subscription leaves', async () => {
-    const connection = createRedis('publisher');
-    const api = new Presence(connection, { ttlMs: TTL_MS });
+    const connection = createRedis('publisher', testRedis);
+    const api = new Presence(connection, presenceOptions(TTL_MS));
     const userId = newUserId();
     try {
       const member = await api.enter(userId);
@@ -33,8 +34,8 @@ describe('presence', () => {
   });
 
   it('counts each subscription: a user with two stays present until the last one leaves', async () => {
-    const [a, b] = [createRedis('publisher'), createRedis('publisher')];
-    const [apiA, apiB] = [new Presence(a, { ttlMs: TTL_MS }), new Presence(b, { ttlMs: TTL_MS })];
+    const [a, b] = [createRedis('publisher', testRedis), createRedis('publisher', testRedis)];
+    const [apiA, apiB] = [new Presence(a, presenceOptions(TTL_MS)), new Presence(b, presenceOptions(TTL_MS))];
     const userId = newUserId();
     try {
       const first = await apiA.enter(userId);
@@ -50,8 +51,8 @@ describe('presence', () => {
   });
 
   it('of a process that died without leaving ends after the TTL', async () => {
-    const connection = createRedis('publisher');
-    const crashed = new Presence(connection, { ttlMs: TTL_MS });
+    const connection = createRedis('publisher', testRedis);
+    const crashed = new Presence(connection, presenceOptions(TTL_MS));
     const userId = newUserId();
     await crashed.enter(userId);
     const since = Date.now();

@@ -2,8 +2,8 @@
 // setup is an error at start rather than push silently off.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.ts';
-import { firebasePushFromConfig } from '../src/realtime/firebase.ts';
+import { parseConfig } from '../src/platform/config.ts';
+import { firebasePushFromConfig } from '../src/push/firebase.ts';
 
 // A real key (firebase-admin parses it at start); no token is ever requested with it here.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

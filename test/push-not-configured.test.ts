@@ -2,7 +2,7 @@
 // is recorded SKIPPED with the reason, never silently dropped. (This file's service starts with
 // the configuration of the test environment, which has no FCM variables.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PUSH_NOT_CONFIGURED } from '../src/realtime/push-sender.ts';
+import { PUSH_NOT_CONFIGURED } from '../src/push/push-sender.ts';
 import { newUserId, token, wsSubscribe } from './support/client.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import {

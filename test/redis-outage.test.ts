@@ -8,7 +8,7 @@ const proxy = await startTcpProxy(6379);
 // Before any module of the service reads its configuration.
 process.env.REDIS_URL = proxy.url;
 const { startService } = await import('../src/service.ts');
-const { prisma } = await import('../src/db.ts');
+const { prisma } = await import('../src/platform/db.ts');
 const { acceptOffer, issueOffer, waitForFinal } = await import('./support/fixtures.ts');
 
 let service: Awaited<ReturnType<typeof startService>>;

@@ -8,8 +8,8 @@ import { startTcpProxy } from './support/tcp-proxy.ts';
 
 const proxy = await startTcpProxy(6379);
 process.env.REDIS_URL = proxy.url; // before any module of the service reads its configuration
-const { config } = await import('../src/config.ts');
-const { prisma } = await import('../src/db.ts');
+const config = (await import('../src/platform/config.ts')).loadConfig();
+const { prisma } = await import('../src/platform/db.ts');
 const { startService } = await import('../src/service.ts');
 const { wsSubscribe } = await import('./support/client.ts');
 const { acceptOffer, issueOffer, waitForFinal } = await import('./support/fixtures.ts');

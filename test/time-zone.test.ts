@@ -10,8 +10,8 @@ await admin.connect();
 await admin.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET timezone TO 'America/Sao_Paulo'`);
 await admin.end();
 
-const { prisma } = await import('../src/db.ts');
-const { expireDueOffers } = await import('../src/offer-expiry.ts');
+const { prisma } = await import('../src/platform/db.ts');
+const { expireDueOffers } = await import('../src/domain/offer-expiry.ts');
 const { startService } = await import('../src/service.ts');
 const { acceptOffer, issueOffer } = await import('./support/fixtures.ts');
 

@@ -1,11 +1,13 @@
 // How a deployment ends when it cannot simply be applied: refused at once, or retried.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { config } from '../src/config.ts';
-import { prisma } from '../src/db.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { prisma } from '../src/platform/db.ts';
 import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
+
+const config = loadConfig();
 
 const service = serviceForTests();
 

@@ -3,7 +3,7 @@
 // settled: after an in-app delivery it moves itself to the delayed set until the push fallback is
 // due; a transient push failure makes it fail and retry with backoff.
 import { DelayedError, type Job } from 'bullmq';
-import { progressNotification, type DeliveryDeps } from '../notification-delivery.ts';
+import { progressNotification, type DeliveryDeps } from '../domain/notification-delivery.ts';
 import type { NotificationJob } from './queues.ts';
 
 export function createDeliverNotificationProcessor(deps: DeliveryDeps) {

@@ -1,28 +1,32 @@
 // The deployment job: a thin shell around the steps in ../deployments.ts, deciding between
 // retry (transient error) and the end (applied, refused, or out of attempts).
 import { UnrecoverableError, type Job } from 'bullmq';
-import { applyCreditOffer, failDeployment, newestEvent, scheduleRetry, startAttempt } from '../deployments.ts';
-import { publishEvents } from '../deployment-events.ts';
-import type { Logger } from '../logger.ts';
+import { applyCreditOffer, failDeployment, newestEvent, scheduleRetry, startAttempt } from '../domain/deployments.ts';
+import type { Logger } from '../platform/logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { enqueueNotifications, type DeploymentJob, type NotificationQueue } from './queues.ts';
-import type { DeploymentEvent, Notification } from '../db.ts';
-import { undeliveredNotificationsOf } from '../notifications.ts';
+import type { DeploymentEvent, Notification } from '../platform/db.ts';
+import { undeliveredNotificationsOf } from '../domain/notifications.ts';
 
 export interface DeployCreditDeps {
   realtime: Realtime;
   /** Where the notification of the deployment's end goes (delivered by the notifications worker). */
   notificationQueue: NotificationQueue;
   logger: Logger;
-  maxAttempts: number;
-  backoffMs: number;
 }
 
-export function createDeployCreditProcessor({ realtime, notificationQueue, logger, maxAttempts, backoffMs }: DeployCreditDeps) {
+/** The delay before the next attempt, as BullMQ computes it from the job's options (exponential). */
+function retryDelayMs(job: Job, attempt: number): number {
+  const { backoff } = job.opts;
+  const delay = typeof backoff === 'number' ? backoff : (backoff?.delay ?? 0);
+  return typeof backoff === 'object' && backoff.type === 'fixed' ? delay : delay * 2 ** (attempt - 1);
+}
+
+export function createDeployCreditProcessor({ realtime, notificationQueue, logger }: DeployCreditDeps) {
   /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
   async function publish(log: Logger, events: (DeploymentEvent | null)[]) {
     try {
-      await publishEvents(realtime, events.filter((e): e is DeploymentEvent => e !== null));
+      await realtime.publishDeploymentEvents(events.filter((e): e is DeploymentEvent => e !== null));
     } catch (error) {
       log.warn({ err: error }, 'could not publish deployment events');
     }
@@ -56,8 +60,8 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
       outcome = await applyCreditOffer(deploymentId);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (attempt < maxAttempts) {
-        const retryInMs = backoffMs * 2 ** (attempt - 1);
+      if (attempt < (job.opts.attempts ?? 1)) {
+        const retryInMs = retryDelayMs(job, attempt);
         log.warn({ err: error, retryInMs }, 'deployment attempt failed; retrying');
         await publish(log, [await scheduleRetry(deploymentId, attempt, message, retryInMs)]);
         throw error;

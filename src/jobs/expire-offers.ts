@@ -1,8 +1,8 @@
 // The offer expiry job, made by the job scheduler every OFFER_EXPIRY_INTERVAL_MS: expires what
 // is due and hands the OFFER_EXPIRED notifications to the notifications worker.
 import type { Job } from 'bullmq';
-import type { Logger } from '../logger.ts';
-import { expireDueOffers } from '../offer-expiry.ts';
+import type { Logger } from '../platform/logger.ts';
+import { expireDueOffers } from '../domain/offer-expiry.ts';
 import { enqueueNotifications, type NotificationQueue } from './queues.ts';
 
 export interface ExpireOffersDeps {

@@ -1,10 +1,8 @@
 // Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
 // worker, and the notification reconciler, with their connections and shutdown.
-import { config } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import type { Presence } from '../realtime/presence.ts';
+import type { PresenceCheck, PushSender } from '../domain/ports.ts';
+import type { Logger } from '../platform/logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
-import type { PushSender } from '../realtime/push-sender.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
 import { createExpireOffersProcessor } from './expire-offers.ts';
 import {
@@ -15,45 +13,54 @@ import {
   type NotificationQueue,
   type OfferExpiryQueue,
 } from './queues.ts';
-import { startQueueWorker } from './queue-worker.ts';
-import { createNotificationReconciler, startReconciler } from './reconciler.ts';
+import { startQueueWorker, type WorkerSettings } from './queue-worker.ts';
+import { createNotificationReconciler, startReconciler, type ReconcileSettings } from './reconciler.ts';
+
+export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSettings {
+  /** A notification delivered in-app and not acknowledged within this long is also pushed. */
+  pushFallbackAfterMs: number;
+  /** How often PENDING offers past their expiry are expired. */
+  offerExpiryIntervalMs: number;
+}
 
 export interface NotificationWorkerDeps {
   notificationQueue: NotificationQueue;
   offerExpiryQueue: OfferExpiryQueue;
   realtime: Realtime;
-  presence: Pick<Presence, 'isPresent'>;
+  presence: PresenceCheck;
   push: PushSender;
   logger: Logger;
+  settings: NotificationWorkerSettings;
 }
 
-export function startNotificationWorker({ notificationQueue, offerExpiryQueue, realtime, presence, push, logger }: NotificationWorkerDeps) {
+export function startNotificationWorker(deps: NotificationWorkerDeps) {
+  const { notificationQueue, offerExpiryQueue, realtime, presence, push, logger, settings } = deps;
   const log = logger.child({ component: 'notification-worker' });
-  const processor = createDeliverNotificationProcessor({ realtime, presence, push, fallbackMs: config.PUSH_FALLBACK_AFTER_MS, logger: log });
-  const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log);
+  const processor = createDeliverNotificationProcessor({ live: realtime, presence, push, fallbackMs: settings.pushFallbackAfterMs, logger: log });
+  const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
   const expiryLog = logger.child({ component: 'offer-expiry' });
   const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog });
-  const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, 1);
+  const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });
   // Every worker upserts the same scheduler, on the reconciler's first run (at once); when Redis
   // is down then, the next runs try again. The start itself never waits for Redis.
   let scheduled = false;
   const ensureScheduled = async () => {
     if (scheduled) return;
-    await scheduleOfferExpiry(offerExpiryQueue, config.OFFER_EXPIRY_INTERVAL_MS);
+    await scheduleOfferExpiry(offerExpiryQueue, settings.offerExpiryIntervalMs);
     scheduled = true;
   };
 
   const reconcileNotifications = createNotificationReconciler({
     queue: notificationQueue,
-    realtime,
+    live: realtime,
     logger: log,
-    graceMs: config.RECONCILE_GRACE_MS,
+    graceMs: settings.reconcileGraceMs,
   });
   const reconcile = async () => {
     await ensureScheduled();
     return reconcileNotifications();
   };
-  const reconciler = startReconciler(reconcile, config.RECONCILE_INTERVAL_MS, log);
+  const reconciler = startReconciler(reconcile, settings.reconcileIntervalMs, log);
 
   return {
     /** Stops taking jobs and waits for the running ones to finish. */

@@ -2,24 +2,26 @@
 // service's prefix, crash recovery through job locks, errors logged, and a close that also
 // closes the connection (BullMQ leaves a connection it was given open).
 import { Worker, type Processor } from 'bullmq';
-import { config } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import { closeRedis, createRedis } from '../redis.ts';
+import type { Logger } from '../platform/logger.ts';
+import { closeRedis, createRedis } from '../platform/redis.ts';
+import type { QueueSettings } from './queues.ts';
 
-export function startQueueWorker<Data, Result>(
-  queueName: string,
-  processor: Processor<Data, Result>,
-  log: Logger,
-  concurrency = config.WORKER_CONCURRENCY,
-) {
-  const connection = createRedis('worker');
+export interface WorkerSettings extends QueueSettings {
+  /** Jobs run at once by this worker. */
+  concurrency: number;
+  /** How long a job's lock lasts without renewal: after a crash, the job is taken over after about this long. */
+  jobLockMs: number;
+}
+
+export function startQueueWorker<Data, Result>(queueName: string, processor: Processor<Data, Result>, log: Logger, settings: WorkerSettings) {
+  const connection = createRedis('worker', settings.redis);
   const worker = new Worker<Data, Result>(queueName, processor, {
     connection,
-    prefix: config.REDIS_PREFIX,
-    concurrency,
+    prefix: settings.prefix,
+    concurrency: settings.concurrency,
     // After a crash, a job's lock expires and another worker takes the job over.
-    lockDuration: config.JOB_LOCK_MS,
-    stalledInterval: Math.max(500, Math.floor(config.JOB_LOCK_MS / 2)),
+    lockDuration: settings.jobLockMs,
+    stalledInterval: Math.max(500, Math.floor(settings.jobLockMs / 2)),
     maxStalledCount: 3,
   });
   worker.on('error', (error) => log.error({ err: error, queue: queueName }, 'worker error'));

@@ -1,10 +1,21 @@
 // The BullMQ queues (deployments, notifications, offer expiry): names, job payloads and options,
 // and how jobs are added.
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import { config } from '../config.ts';
 import type { Redis } from 'ioredis';
-import { logger, type Logger } from '../logger.ts';
-import { closeRedis, createRedis } from '../redis.ts';
+import type { Logger } from '../platform/logger.ts';
+import { closeRedis, createRedis, type RedisSettings } from '../platform/redis.ts';
+
+/** Where the queues live: the Redis (and its logger) and the prefix of every key. */
+export interface QueueSettings {
+  redis: RedisSettings;
+  prefix: string;
+}
+
+/** A queue's attempts and the first retry delay (each next one doubles it). */
+export interface RetrySettings {
+  attempts: number;
+  backoffMs: number;
+}
 
 /** Finished jobs are kept a while for inspection, then removed. */
 const RETENTION: DefaultJobOptions = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } };
@@ -13,10 +24,15 @@ const RETENTION: DefaultJobOptions = { removeOnComplete: { age: 24 * 3600, count
  * A producer of the queue: its connection fails fast when Redis is down (what is committed in
  * Postgres is enqueued later by the reconcilers), and its errors are logged, not thrown.
  */
-function createQueue<Data>(name: string, defaultJobOptions: DefaultJobOptions, redisUrl: string): Queue<Data> {
-  const queue = new Queue<Data>(name, { connection: createRedis('producer', redisUrl), prefix: config.REDIS_PREFIX, defaultJobOptions });
-  queue.on('error', (error) => logger.warn({ err: error, queue: name }, 'queue connection error'));
+function createQueue<Data>(name: string, defaultJobOptions: DefaultJobOptions, settings: QueueSettings): Queue<Data> {
+  const queue = new Queue<Data>(name, { connection: createRedis('producer', settings.redis), prefix: settings.prefix, defaultJobOptions });
+  queue.on('error', (error) => settings.redis.logger.warn({ err: error, queue: name }, 'queue connection error'));
   return queue;
+}
+
+/** Job options of a queue that retries: the processors read attempts and backoff from here. */
+function retryOptions({ attempts, backoffMs }: RetrySettings): DefaultJobOptions {
+  return { attempts, backoff: { type: 'exponential', delay: backoffMs }, ...RETENTION };
 }
 
 export const DEPLOYMENT_QUEUE = 'credit-deployments';
@@ -28,9 +44,8 @@ export interface DeploymentJob {
 
 export type DeploymentQueue = Queue<DeploymentJob>;
 
-export function createDeploymentQueue(redisUrl = config.REDIS_URL): DeploymentQueue {
-  const backoff = { type: 'exponential', delay: config.DEPLOYMENT_BACKOFF_MS };
-  return createQueue(DEPLOYMENT_QUEUE, { attempts: config.DEPLOYMENT_ATTEMPTS, backoff, ...RETENTION }, redisUrl);
+export function createDeploymentQueue(settings: QueueSettings, retry: RetrySettings): DeploymentQueue {
+  return createQueue(DEPLOYMENT_QUEUE, retryOptions(retry), settings);
 }
 
 /**
@@ -51,9 +66,8 @@ export interface NotificationJob {
 export type NotificationQueue = Queue<NotificationJob>;
 
 /** Attempts and backoff are the push's: only a transiently failed push makes a job retry. */
-export function createNotificationQueue(redisUrl = config.REDIS_URL): NotificationQueue {
-  const backoff = { type: 'exponential', delay: config.PUSH_BACKOFF_MS };
-  return createQueue(NOTIFICATION_QUEUE, { attempts: config.PUSH_ATTEMPTS, backoff, ...RETENTION }, redisUrl);
+export function createNotificationQueue(settings: QueueSettings, retry: RetrySettings): NotificationQueue {
+  return createQueue(NOTIFICATION_QUEUE, retryOptions(retry), settings);
 }
 
 /** Adds the notification's job; the job id is the notification id, so adding it again is a no-op. */
@@ -80,9 +94,9 @@ const OFFER_EXPIRY_SCHEDULER = 'expire-offers';
 
 export type OfferExpiryQueue = Queue<Record<string, never>>;
 
-export function createOfferExpiryQueue(redisUrl = config.REDIS_URL): OfferExpiryQueue {
+export function createOfferExpiryQueue(settings: QueueSettings): OfferExpiryQueue {
   // The scheduler sets its jobs' options (scheduleOfferExpiry).
-  return createQueue(OFFER_EXPIRY_QUEUE, {}, redisUrl);
+  return createQueue(OFFER_EXPIRY_QUEUE, {}, settings);
 }
 
 /**

@@ -3,17 +3,23 @@
 // Runs on worker start and periodically; safe with several workers, since job ids are the
 // deployment (notification) ids.
 import type { Queue } from 'bullmq';
-import { prisma } from '../db.ts';
-import { failDeployment } from '../deployments.ts';
-import { publishEvents } from '../deployment-events.ts';
-import type { Logger } from '../logger.ts';
-import type { Realtime } from '../realtime/pubsub.ts';
-import { abandonNotification } from '../notification-delivery.ts';
+import { prisma } from '../platform/db.ts';
+import { failDeployment } from '../domain/deployments.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { LiveUpdates } from '../domain/ports.ts';
+import { abandonNotification } from '../domain/notification-delivery.ts';
 import { enqueueDeployment, enqueueNotification, type DeploymentQueue, type NotificationQueue } from './queues.ts';
+
+/** How often the reconcilers run, and how old an item must be before they touch it. */
+export interface ReconcileSettings {
+  reconcileIntervalMs: number;
+  /** Items younger than this are left alone: their job is probably being added right now. */
+  reconcileGraceMs: number;
+}
 
 export interface ReconcilerDeps {
   queue: DeploymentQueue;
-  realtime: Realtime;
+  live: LiveUpdates;
   logger: Logger;
   /** Deployments younger than this are left alone: their job is probably being added right now. */
   graceMs: number;
@@ -51,7 +57,7 @@ async function reconcileJobs(
   return { enqueued, failed };
 }
 
-export function createReconciler({ queue, realtime, logger, graceMs }: ReconcilerDeps) {
+export function createReconciler({ queue, live, logger, graceMs }: ReconcilerDeps) {
   return async function reconcileDeployments(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const open = await prisma.creditDeployment.findMany({
       where: { status: { in: ['QUEUED', 'PROCESSING', 'RETRYING'] }, queuedAt: { lt: new Date(now.getTime() - graceMs) } },
@@ -70,7 +76,7 @@ export function createReconciler({ queue, realtime, logger, graceMs }: Reconcile
         // The job gave up without recording the end (e.g. stalled too often): record it now.
         // Its notification is PENDING with no job: the notification reconciler sends it.
         const ending = await failDeployment(deployment.id, `processing stopped: ${reason}`);
-        if (ending) await publishEvents(realtime, ending.events);
+        if (ending) await live.publishDeploymentEvents(ending.events);
       },
     );
   };
@@ -78,7 +84,7 @@ export function createReconciler({ queue, realtime, logger, graceMs }: Reconcile
 
 export interface NotificationReconcilerDeps {
   queue: NotificationQueue;
-  realtime: Realtime;
+  live: LiveUpdates;
   logger: Logger;
   /** Notifications younger (pushes due more recently) than this are left alone. */
   graceMs: number;
@@ -88,7 +94,7 @@ export interface NotificationReconcilerDeps {
  * Enqueues notifications with no job: PENDING ones, and in-app ones whose push fallback is
  * overdue. A job that gave up is recorded as a failed delivery.
  */
-export function createNotificationReconciler({ queue, realtime, logger, graceMs }: NotificationReconcilerDeps) {
+export function createNotificationReconciler({ queue, live, logger, graceMs }: NotificationReconcilerDeps) {
   return async function reconcileNotifications(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const before = new Date(now.getTime() - graceMs);
     const open = await prisma.notification.findMany({
@@ -111,7 +117,7 @@ export function createNotificationReconciler({ queue, realtime, logger, graceMs 
       },
       async (notification, reason) => {
         const log = logger.child({ notificationId: notification.id, correlationId: notification.correlationId });
-        await abandonNotification({ realtime, logger: log }, notification.id, reason, now);
+        await abandonNotification({ live, logger: log }, notification.id, reason, now);
       },
     );
   };

@@ -1,32 +1,26 @@
 // Worker wiring: the deployment worker and the reconciler, with their connections and shutdown.
-import { config } from '../config.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../platform/logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { createDeployCreditProcessor } from './deploy-credit.ts';
 import { DEPLOYMENT_QUEUE, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
-import { startQueueWorker } from './queue-worker.ts';
-import { createReconciler, startReconciler } from './reconciler.ts';
+import { startQueueWorker, type WorkerSettings } from './queue-worker.ts';
+import { createReconciler, startReconciler, type ReconcileSettings } from './reconciler.ts';
 
 export interface WorkerDeps {
   queue: DeploymentQueue;
   notificationQueue: NotificationQueue;
   realtime: Realtime;
   logger: Logger;
+  settings: WorkerSettings & ReconcileSettings;
 }
 
-export function startDeploymentWorker({ queue, notificationQueue, realtime, logger }: WorkerDeps) {
+export function startDeploymentWorker({ queue, notificationQueue, realtime, logger, settings }: WorkerDeps) {
   const log = logger.child({ component: 'deployment-worker' });
-  const processor = createDeployCreditProcessor({
-    realtime,
-    notificationQueue,
-    logger: log,
-    maxAttempts: config.DEPLOYMENT_ATTEMPTS,
-    backoffMs: config.DEPLOYMENT_BACKOFF_MS,
-  });
-  const deploymentWorker = startQueueWorker<DeploymentJob, string>(DEPLOYMENT_QUEUE, processor, log);
+  const processor = createDeployCreditProcessor({ realtime, notificationQueue, logger: log });
+  const deploymentWorker = startQueueWorker<DeploymentJob, string>(DEPLOYMENT_QUEUE, processor, log, settings);
 
-  const reconcile = createReconciler({ queue, realtime, logger: log, graceMs: config.RECONCILE_GRACE_MS });
-  const reconciler = startReconciler(reconcile, config.RECONCILE_INTERVAL_MS, log);
+  const reconcile = createReconciler({ queue, live: realtime, logger: log, graceMs: settings.reconcileGraceMs });
+  const reconciler = startReconciler(reconcile, settings.reconcileIntervalMs, log);
 
   return {
     /** Stops taking jobs and waits for the running ones to finish. */

@@ -2,9 +2,9 @@
 // first, then read Postgres, and send each event once, in sequence order, whatever the order
 // or duplication of Redis messages.
 import { Repeater } from 'graphql-yoga';
-import type { DeploymentEvent } from '../db.ts';
-import { isFinal } from '../deployment-events.ts';
-import { eventsAfter, newestEvent } from '../deployments.ts';
+import type { DeploymentEvent } from '../platform/db.ts';
+import { isFinal } from '../domain/deployment-events.ts';
+import { eventsAfter, newestEvent } from '../domain/deployments.ts';
 import type { Realtime } from './pubsub.ts';
 
 export interface DeploymentStreamOptions {

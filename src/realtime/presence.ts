@@ -6,8 +6,8 @@
 // come from Redis' own clock (TIME), so the clocks of the API hosts do not matter.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { config } from '../config.ts';
-import type { Logger } from '../logger.ts';
+import type { PresenceCheck } from '../domain/ports.ts';
+import type { Logger } from '../platform/logger.ts';
 
 const NOW_MS = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -26,12 +26,14 @@ const COUNT_LIVE = `${NOW_MS}
 return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')`;
 
 export interface PresenceOptions {
+  /** Prefix of the keys (the service's Redis prefix). */
+  prefix: string;
   /** How long a subscription counts as live without a heartbeat. */
-  ttlMs?: number;
+  ttlMs: number;
   logger?: Logger;
 }
 
-export class Presence {
+export class Presence implements PresenceCheck {
   private readonly ttlMs: number;
   private readonly members = new Map<string, string>(); // member -> userId, this process' subscriptions
   private timer: NodeJS.Timeout | null = null;
@@ -39,13 +41,13 @@ export class Presence {
 
   constructor(
     private readonly redis: Redis,
-    private readonly options: PresenceOptions = {},
+    private readonly options: PresenceOptions,
   ) {
-    this.ttlMs = options.ttlMs ?? config.PRESENCE_TTL_MS;
+    this.ttlMs = options.ttlMs;
   }
 
   private key(userId: string): string {
-    return `${config.REDIS_PREFIX}:presence:${userId}`;
+    return `${this.options.prefix}:presence:${userId}`;
   }
 
   /** Marks a live subscription of the user; returns its handle for `leave`. */

@@ -1,9 +1,9 @@
 // Typed Redis pub/sub between workers and API processes. Payloads are small: ids, status,
 // sequence. Subscribers reload from Postgres what they show.
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import { config } from '../config.ts';
-import { closeRedis, createRedis } from '../redis.ts';
-import type { CreditDeploymentStatus } from '../db.ts';
+import type { LiveUpdates } from '../domain/ports.ts';
+import type { CreditDeploymentStatus, DeploymentEvent } from '../platform/db.ts';
+import { closeRedis, createRedis, type RedisSettings } from '../platform/redis.ts';
 
 export interface DeploymentChanged {
   deploymentId: string;
@@ -25,17 +25,23 @@ export interface RealtimeEvents {
 
 export type Topic = keyof RealtimeEvents;
 
-export function channel(topic: Topic, key: string): string {
-  return `${config.REDIS_PREFIX}:${topic}:${key}`;
+export interface RealtimeSettings extends RedisSettings {
+  /** Prefix of every channel (the service's Redis prefix). */
+  prefix: string;
 }
 
-export class Realtime {
-  private readonly publisher = createRedis('publisher');
-  private readonly subscriber = createRedis('subscriber');
-  private readonly pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber });
+export class Realtime implements LiveUpdates {
+  private readonly publisher: ReturnType<typeof createRedis>;
+  private readonly subscriber: ReturnType<typeof createRedis>;
+  private readonly pubsub: RedisPubSub;
   private readonly reconnectListeners = new Set<() => void>();
+  private readonly prefix: string;
 
-  constructor() {
+  constructor(settings: RealtimeSettings) {
+    this.prefix = settings.prefix;
+    this.publisher = createRedis('publisher', settings);
+    this.subscriber = createRedis('subscriber', settings);
+    this.pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber });
     // Messages published while the subscriber was disconnected are gone: tell the streams, so
     // they re-read what they show from Postgres.
     let connectedBefore = false;
@@ -51,13 +57,41 @@ export class Realtime {
     return () => this.reconnectListeners.delete(listener);
   }
 
+  channel(topic: Topic, key: string): string {
+    return `${this.prefix}:${topic}:${key}`;
+  }
+
   publish<T extends Topic>(topic: T, key: string, payload: RealtimeEvents[T]): Promise<void> {
-    return this.pubsub.publish(channel(topic, key), payload);
+    return this.pubsub.publish(this.channel(topic, key), payload);
+  }
+
+  /**
+   * One message per deployment, for its newest event, is enough: a stream that wakes reads every
+   * event it has not sent from the trail.
+   */
+  async publishDeploymentEvents(events: readonly DeploymentEvent[]): Promise<void> {
+    const newest = new Map<string, DeploymentEvent>();
+    for (const event of events) {
+      const known = newest.get(event.deploymentId);
+      if (!known || event.sequence > known.sequence) newest.set(event.deploymentId, event);
+    }
+    for (const event of newest.values()) {
+      await this.publish('deployment', event.deploymentId, {
+        deploymentId: event.deploymentId,
+        sequence: event.sequence,
+        type: event.type,
+        status: event.status,
+      });
+    }
+  }
+
+  publishNotification(userId: string, notificationId: string): Promise<void> {
+    return this.publish('notifications', userId, { notificationId, userId });
   }
 
   /** Resolves once Redis confirms the subscription: messages published after that are received. */
   subscribe<T extends Topic>(topic: T, key: string, onMessage: (payload: RealtimeEvents[T]) => void): Promise<number> {
-    return this.pubsub.subscribe(channel(topic, key), onMessage);
+    return this.pubsub.subscribe(this.channel(topic, key), onMessage);
   }
 
   unsubscribe(subscriptionId: number): void {

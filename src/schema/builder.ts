@@ -1,8 +1,8 @@
 // The Pothos builder. It defines no types: each lives in its own file beside its queries and mutations.
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
-import type { Context } from '../context.ts';
-import { prisma } from '../db.ts';
+import type { Context } from './context.ts';
+import { prisma } from '../platform/db.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 
@@ -21,5 +21,6 @@ export const builder = new SchemaBuilder<{
   plugins: [PrismaPlugin],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
-  prisma: { client: prisma, dmmf: getDatamodel(), filterConnectionTotalCount: true, onUnusedQuery: null },
+  // A function: the client is made by the process's entry after this module loads.
+  prisma: { client: () => prisma, dmmf: getDatamodel(), filterConnectionTotalCount: true, onUnusedQuery: null },
 });

@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
-import { canSeeAll, requireViewer, type Viewer } from '../auth.ts';
-import { prisma, type DeploymentEvent } from '../db.ts';
-import { isUuid } from '../errors.ts';
+import { canSeeAll, type Viewer } from '../domain/viewer.ts';
+import { requireViewer } from './guards.ts';
+import { prisma, type DeploymentEvent } from '../platform/db.ts';
+import { isUuid } from '../domain/errors.ts';
 import { deploymentStream } from '../realtime/deployment-stream.ts';
 import { builder } from './builder.ts';
 import { CreditDeploymentStatusEnum } from './enums.ts';

@@ -1,9 +1,10 @@
-import { canSeeAll, requireRole, requireViewer } from '../auth.ts';
-import { prisma, type CreditDeployment, type CreditOffer } from '../db.ts';
-import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError } from '../errors.ts';
+import { canSeeAll } from '../domain/viewer.ts';
+import { requireRole, requireViewer } from './guards.ts';
+import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
+import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError } from '../domain/errors.ts';
 import { enqueueDeployment } from '../jobs/queues.ts';
-import { acceptOffer, declineOffer, issueCreditOffer } from '../offers.ts';
-import { rememberLocale } from '../users.ts';
+import { acceptOffer, declineOffer, issueCreditOffer } from '../domain/offers.ts';
+import { rememberLocale } from '../domain/users.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';

@@ -1,6 +1,6 @@
-import { requireRole } from '../auth.ts';
-import { syncCreditUsage } from '../profiles.ts';
-import { prisma } from '../db.ts';
+import { requireRole } from './guards.ts';
+import { syncCreditUsage } from '../domain/profiles.ts';
+import { prisma } from '../platform/db.ts';
 import { builder } from './builder.ts';
 import { NotFoundErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';
 import { MoneyRef } from './money.ts';

@@ -1,8 +1,8 @@
-import { requireViewer } from '../auth.ts';
-import type { Device } from '../db.ts';
-import { registerDevice } from '../devices.ts';
-import { ValidationError } from '../errors.ts';
-import { rememberLocale } from '../users.ts';
+import { requireViewer } from './guards.ts';
+import type { Device } from '../platform/db.ts';
+import { registerDevice } from '../domain/devices.ts';
+import { ValidationError } from '../domain/errors.ts';
+import { rememberLocale } from '../domain/users.ts';
 import { builder } from './builder.ts';
 import { DevicePlatformEnum } from './enums.ts';
 import { resultUnion, ValidationErrorRef } from './errors.ts';

@@ -6,7 +6,7 @@ import {
   NotificationChannel,
   NotificationKind,
   NotificationStatus,
-} from '../db.ts';
+} from '../platform/db.ts';
 import { builder } from './builder.ts';
 
 export const CreditOfferStatusEnum = builder.enumType('CreditOfferStatus', {

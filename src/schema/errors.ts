@@ -1,6 +1,6 @@
 // The typed errors of mutation results, and a helper to build the result unions.
 import type { ObjectRef } from '@pothos/core';
-import { NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from '../errors.ts';
+import { NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from '../domain/errors.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 

@@ -1,4 +1,4 @@
-import { formatMoney, type Money } from '../money.ts';
+import { formatMoney, type Money } from '../domain/money.ts';
 import { builder } from './builder.ts';
 
 export const MoneyRef = builder.objectRef<Money>('Money').implement({

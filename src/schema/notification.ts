@@ -1,7 +1,7 @@
-import { requireViewer } from '../auth.ts';
-import { prisma, type Notification } from '../db.ts';
-import { NotFoundError } from '../errors.ts';
-import { acknowledgeNotification } from '../notifications.ts';
+import { requireViewer } from './guards.ts';
+import { prisma, type Notification } from '../platform/db.ts';
+import { NotFoundError } from '../domain/errors.ts';
+import { acknowledgeNotification } from '../domain/notifications.ts';
 import { notificationStream } from '../realtime/notification-stream.ts';
 import { builder } from './builder.ts';
 import { DeliveryStatusEnum, NotificationChannelEnum, NotificationKindEnum, NotificationStatusEnum } from './enums.ts';

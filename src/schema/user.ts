@@ -1,6 +1,6 @@
-import { requireViewer } from '../auth.ts';
-import { prisma } from '../db.ts';
-import { languageOf } from '../notification-content.ts';
+import { requireViewer } from './guards.ts';
+import { prisma } from '../platform/db.ts';
+import { languageOf } from '../domain/notification-content.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NodeRef } from './node.ts';

@@ -2,7 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { signToken, type Role } from '../../src/auth.ts';
+import { tokenSigner } from '../../src/api/auth.ts';
+import type { Role } from '../../src/domain/viewer.ts';
+import { loadConfig } from '../../src/platform/config.ts';
+
+const signToken = tokenSigner(loadConfig().JWT_SECRET);
 
 export interface GraphQLResponse<T = any> {
   data?: T | null;

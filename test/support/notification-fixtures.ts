@@ -2,12 +2,15 @@
 // API: whether a user counts as present, and when a notification's job has finished.
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { config } from '../../src/config.ts';
+import { loadConfig } from '../../src/platform/config.ts';
 import { enqueueNotification, NOTIFICATION_QUEUE, type NotificationJob } from '../../src/jobs/queues.ts';
 import { Presence } from '../../src/realtime/presence.ts';
-import { createRedis } from '../../src/redis.ts';
+import { createRedis } from '../../src/platform/redis.ts';
 import { gql } from './client.ts';
+import { presenceOptions, testRedis } from './settings.ts';
 import { waitUntil } from './wait.ts';
+
+const config = loadConfig();
 
 export const NOTIFICATION_FIELDS = /* GraphQL */ `
   id kind status title body deepLink createdAt acknowledgedAt
@@ -69,8 +72,8 @@ export function reader<T>(stream: AsyncGenerator<T>) {
 
 /** Presence as the workers see it, from a connection of the test's own. */
 export function presenceProbe() {
-  const redis = createRedis('publisher');
-  const presence = new Presence(redis);
+  const redis = createRedis('publisher', testRedis);
+  const presence = new Presence(redis, presenceOptions());
   return {
     isPresent: (userId: string) => presence.isPresent(userId),
     /** Resolves once the user's subscription counts as live in Redis. */

@@ -26,3 +26,9 @@ Object.assign(process.env, {
   PUSH_BACKOFF_MS: '100',
   OFFER_EXPIRY_INTERVAL_MS: '200',
 });
+
+// The file's own Prisma client, as an entry makes it (files query before and beside their service).
+const { loadConfig } = await import('../../src/platform/config.ts');
+const { connectDatabase } = await import('../../src/platform/db.ts');
+const { databaseSettings } = await import('../../src/service.ts');
+connectDatabase(databaseSettings(loadConfig()));

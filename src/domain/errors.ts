@@ -1,6 +1,6 @@
 // Expected failures of domain operations. They are returned (not thrown) and become the typed
 // members of the mutation result unions.
-import type { CreditOfferStatus } from './db.ts';
+import type { CreditOfferStatus } from '../platform/db.ts';
 
 export class NotFoundError {
   constructor(readonly message = 'Not found') {}

@@ -1,5 +1,5 @@
 // What a notification says: title and body in the user's language, and where it leads in the app.
-import type { NotificationKind } from './db.ts';
+import type { NotificationKind } from '../platform/db.ts';
 import { formatMoney, type Money } from './money.ts';
 
 export type Language = 'pt-BR' | 'en';

@@ -1,7 +1,7 @@
 // Applying an accepted offer to the user's credit profile: the steps of a deployment, each one
 // transaction that also appends its audit events (and, at the end, creates the user's notification).
 // Callers publish the returned events and enqueue the notification after commit.
-import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type Notification, type Tx } from './db.ts';
+import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type Notification, type Tx } from '../platform/db.ts';
 import { appendEvent, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
 import { notifyDeploymentEnd } from './notifications.ts';

@@ -1,5 +1,5 @@
 // Credit profiles: the credit engine reports the credit in use; the limit changes only through deployments.
-import { prisma } from './db.ts';
+import { prisma } from '../platform/db.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 
 /**

@@ -1,7 +1,7 @@
 // Offers: issued by the credit engine, accepted or declined by their user.
 import { createHash } from 'node:crypto';
-import type { Viewer } from './auth.ts';
-import { prisma, Prisma, type CreditDeployment, type CreditOffer } from './db.ts';
+import type { Viewer } from './viewer.ts';
+import { prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { isCurrencyCode } from './money.ts';
 

@@ -1,7 +1,7 @@
 // Notifications: created in the transaction of the event they report (exactly one per event),
 // delivered later by the notifications worker, acknowledged by their user.
-import type { Viewer } from './auth.ts';
-import { prisma, type Notification, type NotificationKind, type Tx } from './db.ts';
+import type { Viewer } from './viewer.ts';
+import { prisma, type Notification, type NotificationKind, type Tx } from '../platform/db.ts';
 import { isUuid, NotFoundError } from './errors.ts';
 import { deploymentLink, notificationText, offerLink } from './notification-content.ts';
 import type { Money } from './money.ts';

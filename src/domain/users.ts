@@ -1,7 +1,7 @@
 // Users: created by their first valid token (or an offer issued to them); their language
 // preference comes from the token's `locale` claim.
-import type { Viewer } from './auth.ts';
-import { prisma } from './db.ts';
+import type { Viewer } from './viewer.ts';
+import { prisma } from '../platform/db.ts';
 import { languageOf } from './notification-content.ts';
 
 /**

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { cert, deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getMessaging, type Messaging } from 'firebase-admin/messaging';
-import type { Config } from '../config.ts';
+import type { Config } from '../platform/config.ts';
 
 export interface FirebasePush {
   messaging: Messaging;

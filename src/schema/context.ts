@@ -1,11 +1,11 @@
 // What every resolver gets: who is calling, where from, a logger carrying the correlation id,
 // and the process's realtime and queue handles.
-import type { AuthResult } from './auth.ts';
-import type { DeploymentQueue } from './jobs/queues.ts';
-import type { Logger } from './logger.ts';
-import type { RequestOrigin } from './offers.ts';
-import type { Presence } from './realtime/presence.ts';
-import type { Realtime } from './realtime/pubsub.ts';
+import type { AuthResult } from '../domain/viewer.ts';
+import type { DeploymentQueue } from '../jobs/queues.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { RequestOrigin } from '../domain/offers.ts';
+import type { Presence } from '../realtime/presence.ts';
+import type { Realtime } from '../realtime/pubsub.ts';
 
 export interface Services {
   realtime: Realtime;

@@ -1,7 +1,6 @@
 // Redis connections, each set up for its role (see BullMQ's "going to production" guide).
 import { Redis, type RedisOptions } from 'ioredis';
-import { config } from './config.ts';
-import { logger } from './logger.ts';
+import type { Logger } from './logger.ts';
 
 type Role = 'producer' | 'worker' | 'subscriber' | 'publisher';
 
@@ -17,7 +16,13 @@ const roleOptions: Record<Role, RedisOptions> = {
   publisher: { maxRetriesPerRequest: 2 },
 };
 
-export function createRedis(role: Role, url: string = config.REDIS_URL): Redis {
+/** Where a process's Redis is, and where its connection errors are logged. */
+export interface RedisSettings {
+  url: string;
+  logger: Logger;
+}
+
+export function createRedis(role: Role, { url, logger }: RedisSettings): Redis {
   const redis = new Redis(url, { ...roleOptions[role], connectionName: `credit-${role}` });
   redis.on('error', (error) => logger.warn({ err: error, role }, 'redis connection error'));
   return redis;

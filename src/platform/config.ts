@@ -1,4 +1,4 @@
-// The service's settings, parsed once from the environment. Nothing else reads process.env.
+// The service's settings, parsed from the environment by the entries. Nothing else reads process.env.
 import { z } from 'zod';
 
 const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production-0123456789';
@@ -97,13 +97,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
 }
 
-function load(): Config {
+/**
+ * The configuration of this process, from its environment: for the entries (main.ts, service.ts,
+ * scripts, the bench and the tests' harness) only; everything else is given the values it needs.
+ * A bad value stops the process with the message.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   try {
-    return parseConfig(process.env);
+    return parseConfig(env);
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);
   }
 }
-
-export const config: Config = load();

@@ -1,7 +1,6 @@
 // The audit trail of a deployment. Every status change appends an event in the same
 // transaction; the live stream is read from these events, so the two cannot disagree.
-import type { CreditDeployment, CreditDeploymentStatus, DeploymentEvent, Prisma, Tx } from './db.ts';
-import type { Realtime } from './realtime/pubsub.ts';
+import type { CreditDeployment, CreditDeploymentStatus, DeploymentEvent, Prisma, Tx } from '../platform/db.ts';
 
 export const FINAL_STATUSES: readonly CreditDeploymentStatus[] = ['DEPLOYED', 'FAILED'];
 
@@ -41,25 +40,4 @@ export async function appendEvent(
     },
   });
   return { deployment: updated, event: created };
-}
-
-/**
- * Tells live subscribers (in any API process) about committed events. One message per
- * deployment, for its newest event, is enough: a stream that wakes reads every event it has not
- * sent from the trail.
- */
-export async function publishEvents(realtime: Realtime, events: readonly DeploymentEvent[]): Promise<void> {
-  const newest = new Map<string, DeploymentEvent>();
-  for (const event of events) {
-    const known = newest.get(event.deploymentId);
-    if (!known || event.sequence > known.sequence) newest.set(event.deploymentId, event);
-  }
-  for (const event of newest.values()) {
-    await realtime.publish('deployment', event.deploymentId, {
-      deploymentId: event.deploymentId,
-      sequence: event.sequence,
-      type: event.type,
-      status: event.status,
-    });
-  }
 }

@@ -4,17 +4,15 @@
 // notification in-app at once, and a push after `fallbackMs` unless they acknowledged it by then;
 // a user with none gets the push at once. Each call looks at the notification as stored and takes
 // the next step, so running it twice, or after a crash, neither skips nor repeats a delivery.
-import { prisma, type Device, type Notification, type NotificationDelivery, type Prisma, type Tx } from './db.ts';
-import { appendEvent, publishEvents } from './deployment-events.ts';
+import { prisma, type Device, type Notification, type NotificationDelivery, type Prisma, type Tx } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import { appendEvent } from './deployment-events.ts';
 import { activeDevicesOf } from './devices.ts';
-import type { Logger } from './logger.ts';
-import type { Presence } from './realtime/presence.ts';
-import type { Realtime } from './realtime/pubsub.ts';
-import type { PushMessage, PushSender } from './realtime/push-sender.ts';
+import type { LiveUpdates, PresenceCheck, PushMessage, PushSender } from './ports.ts';
 
 export interface DeliveryDeps {
-  presence: Pick<Presence, 'isPresent'>;
-  realtime: Realtime;
+  presence: PresenceCheck;
+  live: LiveUpdates;
   push: PushSender;
   /** How long an in-app notification may stay unacknowledged before it is pushed too. */
   fallbackMs: number;
@@ -65,9 +63,9 @@ async function deliverInApp(deps: DeliveryDeps, notification: Notification, opti
   if (events === null) return progressNotification(deps, notification.id, options);
   // Committed first, so subscribers read it as DELIVERED. A lost message is what the push fallback is for.
   await bestEffort(deps.logger, 'could not publish the in-app notification', () =>
-    deps.realtime.publish('notifications', notification.userId, { notificationId: notification.id, userId: notification.userId }),
+    deps.live.publishNotification(notification.userId, notification.id),
   );
-  await bestEffort(deps.logger, 'could not publish the audit event', () => publishEvents(deps.realtime, events));
+  await bestEffort(deps.logger, 'could not publish the audit event', () => deps.live.publishDeploymentEvents(events));
   return { kind: 'wait', until: pushDueAt };
 }
 
@@ -137,7 +135,7 @@ interface PushRecord {
  * Records the attempts, drops devices whose token is dead, and moves the notification on:
  * DELIVERED when any device got it; FAILED when nothing could deliver it and the push is settled.
  */
-async function recordPush(deps: Pick<DeliveryDeps, 'realtime' | 'logger'>, notification: Notification, record: PushRecord): Promise<DeliveryStep> {
+async function recordPush(deps: Pick<DeliveryDeps, 'live' | 'logger'>, notification: Notification, record: PushRecord): Promise<DeliveryStep> {
   const sent = (record.reachedBefore ?? 0) + record.deliveries.filter((d) => d.status === 'SENT').length;
   const events = await prisma.$transaction(async (tx) => {
     for (const device of record.invalidDevices ?? []) {
@@ -159,7 +157,7 @@ async function recordPush(deps: Pick<DeliveryDeps, 'realtime' | 'logger'>, notif
     });
     return changed && sent > 0 ? recordNotified(tx, changed, { channel: 'PUSH', devices: sent }) : [];
   });
-  await bestEffort(deps.logger, 'could not publish the audit event', () => publishEvents(deps.realtime, events));
+  await bestEffort(deps.logger, 'could not publish the audit event', () => deps.live.publishDeploymentEvents(events));
   const outcome = sent > 0 ? 'pushed' : record.deliveries.every((d) => d.status === 'SKIPPED') ? 'push-skipped' : 'push-failed';
   return { kind: 'done', outcome };
 }
@@ -211,7 +209,7 @@ async function bestEffort(log: Logger, message: string, work: () => Promise<unkn
  * Settles a notification whose job gave up for a reason other than the push (e.g. the database
  * was unreachable on every attempt): the failure is recorded as a delivery, never dropped silently.
  */
-export async function abandonNotification(deps: Pick<DeliveryDeps, 'realtime' | 'logger'>, id: string, reason: string, now = new Date()) {
+export async function abandonNotification(deps: Pick<DeliveryDeps, 'live' | 'logger'>, id: string, reason: string, now = new Date()) {
   const notification = await prisma.notification.findUnique({ where: { id } });
   if (!notification || notification.status === 'ACKNOWLEDGED' || notification.status === 'FAILED' || notification.pushSettledAt) return;
   const failed: NewDelivery = { status: 'FAILED', error: `delivery stopped: ${reason}`, deviceId: null, providerMessageId: null };

@@ -1,34 +1,8 @@
-// Push through Firebase Cloud Messaging (HTTP v1), one message per device. The sender is made
+// Push through Firebase Cloud Messaging (HTTP v1), one message per device: the domain's PushSender. The sender is made
 // from a firebase-admin `Messaging` (or null: push is off), so tests can give it a real
 // firebase-admin app that talks to a local fake FCM server.
 import type { Message, Messaging } from 'firebase-admin/messaging';
-
-export interface PushMessage {
-  notificationId: string;
-  kind: string;
-  title: string;
-  body: string;
-  deepLink: string;
-  /** A newer push with the same key replaces an older one still on the device. */
-  collapseKey: string;
-  /** The app icon's badge (iOS): the user's unacknowledged notifications. */
-  badge: number;
-}
-
-/**
- * Why a send failed, which decides what happens next: `invalid-token` drops the device and is
- * never retried; `rejected` (a message FCM will never accept) is not retried either;
- * `transient` (FCM down, quota, network) is retried with backoff.
- */
-export type PushFailure = 'invalid-token' | 'rejected' | 'transient';
-
-export type PushResult = { ok: true; messageId: string } | { ok: false; failure: PushFailure; error: string };
-
-export interface PushSender {
-  /** Null when push is on; otherwise why it is off (recorded on every skipped delivery). */
-  readonly disabledReason: string | null;
-  send(token: string, message: PushMessage): Promise<PushResult>;
-}
+import type { PushFailure, PushMessage, PushSender } from '../domain/ports.ts';
 
 export const PUSH_NOT_CONFIGURED =
   'push is not configured: set FCM_PROJECT_ID and GOOGLE_APPLICATION_CREDENTIALS or FCM_SERVICE_ACCOUNT_JSON';

@@ -7,11 +7,10 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { authenticate } from './auth.ts';
-import type { Context, Services } from './context.ts';
-import { prisma } from './db.ts';
-import type { Logger } from './logger.ts';
-import { schema } from './schema/index.ts';
+import type { Authenticate } from './auth.ts';
+import type { Context, Services } from '../schema/context.ts';
+import type { Logger } from '../platform/logger.ts';
+import { schema } from '../schema/index.ts';
 
 const GRAPHQL_PATH = '/graphql';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -50,11 +49,12 @@ function infoFromNode(req: IncomingMessage, authorization: string | null): Reque
 export interface ApiServerDeps {
   services: Services;
   logger: Logger;
+  authenticate: Authenticate;
   /** Checks the process's own dependencies for /ready. */
   ready: () => Promise<boolean>;
 }
 
-export function createApiServer({ services, logger, ready }: ApiServerDeps) {
+export function createApiServer({ services, logger, authenticate, ready }: ApiServerDeps) {
   const correlationIds = new WeakMap<Request, string>();
   // Echo the correlation id, so a client can quote it when something goes wrong.
   const correlationHeader: Plugin = {
@@ -154,10 +154,4 @@ export function createApiServer({ services, logger, ready }: ApiServerDeps) {
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
-}
-
-/** Postgres answers. */
-export async function databaseReady(): Promise<boolean> {
-  await prisma.$queryRaw`SELECT 1`;
-  return true;
 }

@@ -2,7 +2,7 @@
 // transaction. Safe with several workers at once: the conditional update takes each offer's row
 // lock, and a concurrent run waits for it and then no longer matches the offer.
 import { randomUUID } from 'node:crypto';
-import { prisma, Prisma } from './db.ts';
+import { prisma, Prisma } from '../platform/db.ts';
 import { createNotification } from './notifications.ts';
 
 const BATCH = 200;

@@ -1,7 +1,7 @@
 // Devices: the push tokens of a user's phones. A token belongs to one user at a time: the last
 // one to register it (a shared or resold phone, a new login) receives its pushes.
-import type { Viewer } from './auth.ts';
-import { prisma, type Device, type DevicePlatform } from './db.ts';
+import type { Viewer } from './viewer.ts';
+import { prisma, type Device, type DevicePlatform } from '../platform/db.ts';
 import { ValidationError } from './errors.ts';
 
 /** FCM tokens are about 150-250 characters; anything far outside that is not a token. */

@@ -1,0 +1,43 @@
+// What the domain needs from outside, as small interfaces: the layers above implement them
+// (realtime: live updates and presence; push: the FCM sender), so the rules never import a transport.
+import type { DeploymentEvent } from '../platform/db.ts';
+
+/** Tells live subscribers (in any API process) about committed changes. */
+export interface LiveUpdates {
+  /** One message per deployment, for its newest event: a stream that wakes reads the rest from the trail. */
+  publishDeploymentEvents(events: readonly DeploymentEvent[]): Promise<void>;
+  /** A notification delivered in-app to the user's live `notifications` subscriptions. */
+  publishNotification(userId: string, notificationId: string): Promise<void>;
+}
+
+/** Whether a user has a live `notifications` subscription in any API process. */
+export interface PresenceCheck {
+  isPresent(userId: string): Promise<boolean>;
+}
+
+export interface PushMessage {
+  notificationId: string;
+  kind: string;
+  title: string;
+  body: string;
+  deepLink: string;
+  /** A newer push with the same key replaces an older one still on the device. */
+  collapseKey: string;
+  /** The app icon's badge (iOS): the user's unacknowledged notifications. */
+  badge: number;
+}
+
+/**
+ * Why a send failed, which decides what happens next: `invalid-token` drops the device and is
+ * never retried; `rejected` (a message the provider will never accept) is not retried either;
+ * `transient` (provider down, quota, network) is retried with backoff.
+ */
+export type PushFailure = 'invalid-token' | 'rejected' | 'transient';
+
+export type PushResult = { ok: true; messageId: string } | { ok: false; failure: PushFailure; error: string };
+
+export interface PushSender {
+  /** Null when push is on; otherwise why it is off (recorded on every skipped delivery). */
+  readonly disabledReason: string | null;
+  send(token: string, message: PushMessage): Promise<PushResult>;
+}

@@ -1,0 +1,20 @@
+// Who is calling: the user a valid token names, with their roles. The API authenticates; the
+// domain and the schema only read the viewer.
+
+export type Role = 'customer' | 'credit-engine' | 'ops';
+export const ROLES: readonly Role[] = ['customer', 'credit-engine', 'ops'];
+
+export interface Viewer {
+  userId: string;
+  roles: Role[];
+  /** From the token's `locale` claim, when present. */
+  locale?: string;
+}
+
+/** What authentication found: a viewer, or why there is none. */
+export type AuthResult = { viewer: Viewer } | { viewer: null; reason: string };
+
+/** Staff and services may read any user's objects; customers only their own. */
+export function canSeeAll(viewer: Viewer): boolean {
+  return viewer.roles.includes('ops') || viewer.roles.includes('credit-engine');
+}

@@ -1,0 +1,63 @@
+// The Prisma client: one per process, a module singleton (never in the GraphQL context), made
+// by the process's entry with connectDatabase before anything queries.
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../generated/prisma/client.ts';
+
+export interface DatabaseSettings {
+  url: string;
+  poolSize: number;
+  /** A transaction waiting longer than this for a row lock fails. */
+  lockTimeoutMs: number;
+}
+
+function createClient(settings: DatabaseSettings) {
+  return new PrismaClient({
+    adapter: new PrismaPg({
+      connectionString: settings.url,
+      max: settings.poolSize,
+      // Waiting on a lock held by a stuck transaction fails instead of hanging: a deployment retries.
+      options: `-c lock_timeout=${settings.lockTimeoutMs}`,
+    }),
+    // Bursts (many accepts of one offer at once) queue for a pooled connection and a row lock.
+    transactionOptions: { maxWait: 10_000, timeout: 15_000 },
+  });
+}
+
+export type Db = ReturnType<typeof createClient>;
+
+/** The process's client: set by connectDatabase (a live binding, so importers see it once set). */
+export let prisma: Db = undefined as unknown as Db;
+
+/** Makes the process's client on the first call; later calls return it (one pool per process). */
+export function connectDatabase(settings: DatabaseSettings): Db {
+  prisma ??= createClient(settings);
+  return prisma;
+}
+/** Postgres answers (for /ready). */
+export async function databaseReady(): Promise<boolean> {
+  await prisma.$queryRaw`SELECT 1`;
+  return true;
+}
+
+/** A client inside `prisma.$transaction(async (tx) => ...)`. */
+export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
+
+export { Prisma } from '../generated/prisma/client.ts';
+export type {
+  CreditDeployment,
+  CreditOffer,
+  CreditProfile,
+  DeploymentEvent,
+  Device,
+  Notification,
+  NotificationDelivery,
+} from '../generated/prisma/client.ts';
+export {
+  CreditDeploymentStatus,
+  CreditOfferStatus,
+  DeliveryStatus,
+  DevicePlatform,
+  NotificationChannel,
+  NotificationKind,
+  NotificationStatus,
+} from '../generated/prisma/enums.ts';
