@@ -3,6 +3,7 @@
 import type { Viewer } from './viewer.ts';
 import { prisma, type Device, type DevicePlatform } from '../platform/db.ts';
 import { ValidationError } from './errors.ts';
+import { ensureUser } from './users.ts';
 
 /** FCM tokens are about 150-250 characters; anything far outside that is not a token. */
 const MAX_TOKEN_LENGTH = 4096;
@@ -19,7 +20,7 @@ function validateToken(token: string): ValidationError | null {
 export async function registerDevice(viewer: Viewer, token: string, platform: DevicePlatform, now = new Date()): Promise<Device | ValidationError> {
   const invalid = validateToken(token);
   if (invalid) return invalid;
-  await prisma.user.upsert({ where: { id: viewer.userId }, create: { id: viewer.userId }, update: {} });
+  await ensureUser(viewer);
   // One statement: concurrent registrations of the same token end with one row, the last writer's.
   return prisma.device.upsert({
     where: { token },

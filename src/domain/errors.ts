@@ -1,28 +1,44 @@
-// Expected failures of domain operations. They are returned (not thrown) and become the typed
-// members of the mutation result unions.
+// Expected failures of domain operations. They are returned (not thrown): a domain operation
+// gives back its entity or one of these, and the schema maps them to the typed members of the
+// mutation result unions.
 import type { CreditOfferStatus } from '../platform/db.ts';
 
-export class NotFoundError {
-  constructor(readonly message = 'Not found') {}
+/** The one base of every expected failure. */
+export abstract class DomainError {
+  abstract readonly message: string;
 }
 
-export class ValidationError {
+export function isDomainError(value: unknown): value is DomainError {
+  return value instanceof DomainError;
+}
+
+export class NotFoundError extends DomainError {
+  constructor(readonly message = 'Not found') {
+    super();
+  }
+}
+
+export class ValidationError extends DomainError {
   constructor(
     readonly message: string,
     readonly field: string | null = null,
-  ) {}
+  ) {
+    super();
+  }
 }
 
-export class OfferExpiredError {
+export class OfferExpiredError extends DomainError {
   readonly message: string;
   constructor(readonly expiredAt: Date) {
+    super();
     this.message = `The offer expired at ${expiredAt.toISOString()}`;
   }
 }
 
-export class OfferNotPendingError {
+export class OfferNotPendingError extends DomainError {
   readonly message: string;
   constructor(readonly status: CreditOfferStatus) {
+    super();
     this.message = `The offer is ${status}, not PENDING`;
   }
 }

@@ -4,6 +4,7 @@ import type { Viewer } from './viewer.ts';
 import { prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { isCurrencyCode } from './money.ts';
+import { rememberLocale } from './users.ts';
 
 const MAX_RATE_BPS = 100_000;
 
@@ -112,29 +113,49 @@ export function consentTerms(offer: CreditOffer) {
   return { terms, termsHash };
 }
 
-export type AcceptResult =
-  | { deployment: CreditDeployment; created: boolean }
-  | NotFoundError
-  | OfferExpiredError
-  | OfferNotPendingError;
+export type AcceptResult = CreditDeployment | NotFoundError | OfferExpiredError | OfferNotPendingError;
+
+/** Why an offer that is not open for an answer cannot take one: it expired, or it is past PENDING. */
+function notOpen(offer: CreditOffer, now: Date): OfferExpiredError | OfferNotPendingError {
+  if (offer.status === 'EXPIRED' || (offer.status === 'PENDING' && offer.expiresAt <= now)) {
+    return new OfferExpiredError(offer.expiresAt);
+  }
+  return new OfferNotPendingError(offer.status);
+}
+
+const isOpen = (offer: CreditOffer, now: Date) => offer.status === 'PENDING' && offer.expiresAt > now;
 
 /**
  * Records the acceptance, its consent and a QUEUED deployment with its first audit event, all or
  * nothing. Idempotent: accepting an accepted offer returns its deployment. The caller enqueues
- * the job. Two round trips: the offer's terms are read first (they never change after issue),
- * then one statement writes everything, guarded by the offer still being PENDING.
+ * the job when the deployment awaits one (`awaitsJob`). Two round trips: the offer's terms are
+ * read first (they never change after issue), then one statement writes everything, guarded by
+ * the offer still being PENDING.
  */
 export async function acceptOffer(viewer: Viewer, offerId: string, origin: RequestOrigin, now = new Date()): Promise<AcceptResult> {
   if (!isUuid(offerId)) return new NotFoundError('Offer not found');
-  const offer = await prisma.creditOffer.findUnique({ where: { id: offerId }, include: { deployment: true } });
-  if (!offer || offer.userId !== viewer.userId) return new NotFoundError('Offer not found');
-  if (offer.status === 'PENDING' && offer.expiresAt > now) {
+  // Before the deployment exists: its notification is written in the language stored here.
+  await rememberLocale(viewer);
+  const offer = await ownOffer(viewer, offerId);
+  if (!offer) return new NotFoundError('Offer not found');
+  if (isOpen(offer, now)) {
     const created = await recordAcceptance(offer, origin, now);
-    if (created) return { deployment: created, created: true };
-    // A concurrent accept won: answer with its deployment.
-    return explainNotAccepted(viewer, offerId, now);
+    if (created) return created;
+    // A concurrent accept won: answer as it left the offer.
+    const after = await ownOffer(viewer, offerId);
+    if (!after) return new NotFoundError('Offer not found');
+    return after.deployment ?? notOpen(after, now);
   }
-  return explanation(offer, now);
+  return offer.deployment ?? notOpen(offer, now);
+}
+
+function ownOffer(viewer: Viewer, offerId: string) {
+  return prisma.creditOffer.findFirst({ where: { id: offerId, userId: viewer.userId }, include: { deployment: true } });
+}
+
+/** A deployment still QUEUED needs its job (adding it again is a no-op: job ids are deployment ids). */
+export function awaitsJob(deployment: Pick<CreditDeployment, 'status'>): boolean {
+  return deployment.status === 'QUEUED';
 }
 
 /**
@@ -170,32 +191,17 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: 
   return rows[0] ?? null;
 }
 
-/** Why an offer could not be accepted now, or its deployment when it already was. */
-async function explainNotAccepted(viewer: Viewer, offerId: string, now: Date): Promise<AcceptResult> {
-  const offer = await prisma.creditOffer.findUnique({ where: { id: offerId }, include: { deployment: true } });
-  if (!offer || offer.userId !== viewer.userId) return new NotFoundError('Offer not found');
-  return explanation(offer, now);
-}
-
-function explanation(offer: CreditOffer & { deployment: CreditDeployment | null }, now: Date): AcceptResult {
-  if (offer.deployment) return { deployment: offer.deployment, created: false };
-  if (offer.status === 'EXPIRED' || (offer.status === 'PENDING' && offer.expiresAt <= now)) {
-    return new OfferExpiredError(offer.expiresAt);
-  }
-  return new OfferNotPendingError(offer.status);
-}
-
-export async function declineOffer(viewer: Viewer, offerId: string, now = new Date()) {
+export async function declineOffer(
+  viewer: Viewer,
+  offerId: string,
+  now = new Date(),
+): Promise<CreditOffer | NotFoundError | OfferExpiredError | OfferNotPendingError> {
   if (!isUuid(offerId)) return new NotFoundError('Offer not found');
   const [declined] = await prisma.creditOffer.updateManyAndReturn({
     where: { id: offerId, userId: viewer.userId, status: 'PENDING', expiresAt: { gt: now } },
     data: { status: 'DECLINED', declinedAt: now },
   });
-  if (declined) return { offer: declined };
-  const offer = await prisma.creditOffer.findUnique({ where: { id: offerId } });
-  if (!offer || offer.userId !== viewer.userId) return new NotFoundError('Offer not found');
-  if (offer.status === 'EXPIRED' || (offer.status === 'PENDING' && offer.expiresAt <= now)) {
-    return new OfferExpiredError(offer.expiresAt);
-  }
-  return new OfferNotPendingError(offer.status);
+  if (declined) return declined;
+  const offer = await prisma.creditOffer.findFirst({ where: { id: offerId, userId: viewer.userId } });
+  return offer ? notOpen(offer, now) : new NotFoundError('Offer not found');
 }

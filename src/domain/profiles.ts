@@ -1,21 +1,23 @@
 // Credit profiles: the credit engine reports the credit in use; the limit changes only through deployments.
-import { prisma } from '../platform/db.ts';
+import { prisma, type CreditProfile } from '../platform/db.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 
 /**
  * Records the credit in use now and recomputes what is available, in one statement (no lost
  * update against a deployment changing the limit at the same moment).
  */
-export async function syncCreditUsage(userId: string, usedCents: number): Promise<{ userId: string } | NotFoundError | ValidationError> {
+export async function syncCreditUsage(userId: string, usedCents: number): Promise<CreditProfile | NotFoundError | ValidationError> {
   if (!Number.isSafeInteger(usedCents) || usedCents < 0) {
     return new ValidationError('usedCents must be a whole number of minor units, zero or more', 'input.usedCents');
   }
-  const updated = await prisma.$executeRaw`
+  const [updated] = await prisma.$queryRaw<CreditProfile[]>`
     UPDATE credit_profiles
        SET used_cents = ${BigInt(usedCents)},
            available_cents = GREATEST(limit_cents - ${BigInt(usedCents)}, 0),
            version = version + 1,
            updated_at = now()
-     WHERE user_id = ${userId}`;
-  return updated === 1 ? { userId } : new NotFoundError('This user has no credit profile');
+     WHERE user_id = ${userId}
+    RETURNING user_id AS "userId", currency, limit_cents AS "limitCents", used_cents AS "usedCents", available_cents AS "availableCents",
+              interest_rate_bps AS "interestRateBps", version, last_limit_change_at AS "lastLimitChangeAt", updated_at AS "updatedAt"`;
+  return updated ?? new NotFoundError('This user has no credit profile');
 }

@@ -1,19 +1,23 @@
 // Users: created by their first valid token (or an offer issued to them); their language
-// preference comes from the token's `locale` claim.
-import type { Viewer } from './viewer.ts';
+// preference comes from the token's `locale` claim. One rule for it, whoever writes the user.
 import { prisma } from '../platform/db.ts';
 import { languageOf } from './notification-content.ts';
+import type { Viewer } from './viewer.ts';
 
 /**
- * Stores the language of the token's `locale` claim on the user (creating the user when new), so
- * that notifications written later by the workers, with no token at hand, use it. One statement,
- * which writes only when the preference changes.
+ * The viewer's user row, created when new; the language of the token's `locale` claim, when it
+ * names one we write in, is stored so that notifications written later by the workers, with no
+ * token at hand, use it. One statement, which writes only when something changes.
  */
-export async function rememberLocale(viewer: Viewer): Promise<void> {
+export async function ensureUser(viewer: Viewer): Promise<void> {
   const locale = languageOf(viewer.locale);
-  if (!locale) return;
   await prisma.$executeRaw`
     INSERT INTO users (id, locale) VALUES (${viewer.userId}, ${locale})
     ON CONFLICT (id) DO UPDATE SET locale = EXCLUDED.locale
-     WHERE users.locale IS DISTINCT FROM EXCLUDED.locale`;
+     WHERE EXCLUDED.locale IS NOT NULL AND users.locale IS DISTINCT FROM EXCLUDED.locale`;
+}
+
+/** ensureUser where the user surely exists already: nothing to do unless the token names a language. */
+export async function rememberLocale(viewer: Viewer): Promise<void> {
+  if (languageOf(viewer.locale)) await ensureUser(viewer);
 }

@@ -56,6 +56,22 @@ export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJ
   await queue.add('deploy', job, { jobId: job.deploymentId });
 }
 
+/**
+ * Enqueues a committed deployment, best effort: when Redis is down, the reconciler enqueues it
+ * once Redis answers again (it is in Postgres with no job).
+ */
+export async function enqueueDeploymentBestEffort(
+  queue: DeploymentQueue,
+  deployment: { id: string; correlationId: string },
+  log: Logger,
+): Promise<void> {
+  try {
+    await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
+  } catch (error) {
+    log.warn({ err: error, deploymentId: deployment.id }, 'could not enqueue the deployment; the reconciler will');
+  }
+}
+
 export const NOTIFICATION_QUEUE = 'credit-notifications';
 
 export interface NotificationJob {

@@ -1,13 +1,12 @@
 import { canSeeAll } from '../domain/viewer.ts';
 import { requireRole, requireViewer } from './guards.ts';
 import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
-import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError } from '../domain/errors.ts';
-import { enqueueDeployment } from '../jobs/queues.ts';
-import { acceptOffer, declineOffer, issueCreditOffer } from '../domain/offers.ts';
-import { rememberLocale } from '../domain/users.ts';
+import { isDomainError, isUuid } from '../domain/errors.ts';
+import { enqueueDeploymentBestEffort } from '../jobs/queues.ts';
+import { acceptOffer, awaitsJob, declineOffer, issueCreditOffer } from '../domain/offers.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
-import { NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';
+import { NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef, payload, resultUnion, ValidationErrorRef } from './errors.ts';
 import { CreditDeploymentRef } from './credit-deployment.ts';
 import { MoneyRef } from './money.ts';
 import { NodeRef } from './node.ts';
@@ -75,8 +74,7 @@ builder.mutationField('issueCreditOffer', (t) =>
     args: { input: t.arg({ type: IssueCreditOfferInput }) },
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
-      const result = await issueCreditOffer(input);
-      return 'id' in result ? { offer: result } : result;
+      return payload(await issueCreditOffer(input), 'offer');
     },
   }),
 );
@@ -101,24 +99,12 @@ builder.mutationField('acceptOffer', (t) =>
     description: "The offer's owner. Returns at once; the deployment runs in a background worker.",
     args: { offerId: t.arg.id() },
     resolve: async (_root, { offerId }, ctx) => {
-      const viewer = requireViewer(ctx.auth);
-      // Before the deployment exists: its notification is written in the language stored here.
-      await rememberLocale(viewer);
-      const result = await acceptOffer(viewer, offerId, ctx.origin);
-      if (result instanceof NotFoundError || result instanceof OfferExpiredError || result instanceof OfferNotPendingError) {
-        return result;
+      const result = await acceptOffer(requireViewer(ctx.auth), offerId, ctx.origin);
+      if (!isDomainError(result)) {
+        if (awaitsJob(result)) await enqueueDeploymentBestEffort(ctx.services.deploymentQueue, result, ctx.log);
+        ctx.log.info({ deploymentId: result.id, offerId }, 'offer accepted');
       }
-      const { deployment } = result;
-      if (result.created || deployment.status === 'QUEUED') {
-        try {
-          await enqueueDeployment(ctx.services.deploymentQueue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
-        } catch (error) {
-          // The acceptance is committed; the reconciler enqueues it once Redis answers again.
-          ctx.log.warn({ err: error, deploymentId: deployment.id }, 'could not enqueue the deployment; the reconciler will');
-        }
-      }
-      ctx.log.info({ deploymentId: deployment.id, offerId, created: result.created }, 'offer accepted');
-      return { deployment };
+      return payload(result, 'deployment');
     },
   }),
 );
@@ -129,6 +115,6 @@ builder.mutationField('declineOffer', (t) =>
   t.field({
     type: DeclineOfferResult,
     args: { offerId: t.arg.id() },
-    resolve: async (_root, { offerId }, ctx) => declineOffer(requireViewer(ctx.auth), offerId),
+    resolve: async (_root, { offerId }, ctx) => payload(await declineOffer(requireViewer(ctx.auth), offerId), 'offer'),
   }),
 );

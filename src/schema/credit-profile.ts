@@ -1,8 +1,8 @@
 import { requireRole } from './guards.ts';
 import { syncCreditUsage } from '../domain/profiles.ts';
-import { prisma } from '../platform/db.ts';
+import type { CreditProfile } from '../platform/db.ts';
 import { builder } from './builder.ts';
-import { NotFoundErrorRef, resultUnion, ValidationErrorRef } from './errors.ts';
+import { NotFoundErrorRef, payload, resultUnion, ValidationErrorRef } from './errors.ts';
 import { MoneyRef } from './money.ts';
 
 export const CreditProfileRef = builder.prismaObject('CreditProfile', {
@@ -37,13 +37,8 @@ const SyncCreditUsageInput = builder.inputType('SyncCreditUsageInput', {
   }),
 });
 
-const SyncCreditUsageSuccess = builder.objectRef<{ userId: string }>('SyncCreditUsageSuccess').implement({
-  fields: (t) => ({
-    profile: t.prismaField({
-      type: 'CreditProfile',
-      resolve: (query, parent) => prisma.creditProfile.findUniqueOrThrow({ ...query, where: { userId: parent.userId } }),
-    }),
-  }),
+const SyncCreditUsageSuccess = builder.objectRef<{ profile: CreditProfile }>('SyncCreditUsageSuccess').implement({
+  fields: (t) => ({ profile: t.field({ type: CreditProfileRef, resolve: (p) => p.profile }) }),
 });
 
 const SyncCreditUsageResult = resultUnion('SyncCreditUsageResult', SyncCreditUsageSuccess, [
@@ -58,7 +53,7 @@ builder.mutationField('syncCreditUsage', (t) =>
     args: { input: t.arg({ type: SyncCreditUsageInput }) },
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
-      return syncCreditUsage(input.userId, input.usedCents);
+      return payload(await syncCreditUsage(input.userId, input.usedCents), 'profile');
     },
   }),
 );

@@ -1,11 +1,10 @@
 import { requireViewer } from './guards.ts';
 import type { Device } from '../platform/db.ts';
 import { registerDevice } from '../domain/devices.ts';
-import { ValidationError } from '../domain/errors.ts';
-import { rememberLocale } from '../domain/users.ts';
+import { isDomainError } from '../domain/errors.ts';
 import { builder } from './builder.ts';
 import { DevicePlatformEnum } from './enums.ts';
-import { resultUnion, ValidationErrorRef } from './errors.ts';
+import { payload, resultUnion, ValidationErrorRef } from './errors.ts';
 
 export const DeviceRef = builder.prismaObject('Device', {
   fields: (t) => ({
@@ -27,12 +26,9 @@ builder.mutationField('registerDevice', (t) =>
     description: "Registers (or refreshes) a push token of the authenticated user's device.",
     args: { token: t.arg.string(), platform: t.arg({ type: DevicePlatformEnum }) },
     resolve: async (_root, { token, platform }, ctx) => {
-      const viewer = requireViewer(ctx.auth);
-      await rememberLocale(viewer);
-      const result = await registerDevice(viewer, token, platform);
-      if (result instanceof ValidationError) return result;
-      ctx.log.info({ deviceId: result.id, platform }, 'device registered');
-      return { device: result };
+      const result = await registerDevice(requireViewer(ctx.auth), token, platform);
+      if (!isDomainError(result)) ctx.log.info({ deviceId: result.id, platform }, 'device registered');
+      return payload(result, 'device');
     },
   }),
 );

@@ -1,6 +1,7 @@
-// The typed errors of mutation results, and a helper to build the result unions.
+// The typed errors of mutation results, a helper to build the result unions, and one to map a
+// domain result (its entity, or a domain error) to a member of them.
 import type { ObjectRef } from '@pothos/core';
-import { NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from '../domain/errors.ts';
+import { isDomainError, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError, type DomainError } from '../domain/errors.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 
@@ -63,4 +64,14 @@ export function resultUnion<Success extends object, Errors extends object>(
     types: [success, ...errors],
     resolveType: (value) => ERROR_TYPE_NAMES.get(value.constructor) ?? success.name,
   });
+}
+
+/** A domain result as its union's member: the error as it is, the entity in its success payload under `key`. */
+export function payload<Result, Key extends string>(
+  result: Result,
+  key: Key,
+): Extract<Result, DomainError> | Record<Key, Exclude<Result, DomainError>> {
+  return isDomainError(result)
+    ? (result as Extract<Result, DomainError>)
+    : ({ [key]: result } as Record<Key, Exclude<Result, DomainError>>);
 }

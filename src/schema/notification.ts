@@ -1,11 +1,10 @@
 import { requireViewer } from './guards.ts';
 import { prisma, type Notification } from '../platform/db.ts';
-import { NotFoundError } from '../domain/errors.ts';
 import { acknowledgeNotification } from '../domain/notifications.ts';
 import { notificationStream } from '../realtime/notification-stream.ts';
 import { builder } from './builder.ts';
 import { DeliveryStatusEnum, NotificationChannelEnum, NotificationKindEnum, NotificationStatusEnum } from './enums.ts';
-import { NotFoundErrorRef, resultUnion } from './errors.ts';
+import { NotFoundErrorRef, payload, resultUnion } from './errors.ts';
 import { NodeRef } from './node.ts';
 
 builder.prismaObject('NotificationDelivery', {
@@ -17,7 +16,7 @@ builder.prismaObject('NotificationDelivery', {
   }),
 });
 
-builder.prismaObject('Notification', {
+const NotificationRef = builder.prismaObject('Notification', {
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -37,10 +36,8 @@ builder.prismaObject('Notification', {
 
 const AcknowledgeNotificationSuccess = builder.objectRef<{ notification: Notification }>('AcknowledgeNotificationSuccess').implement({
   fields: (t) => ({
-    notification: t.prismaField({
-      type: 'Notification',
-      resolve: (query, parent) => prisma.notification.findUniqueOrThrow({ ...query, where: { id: parent.notification.id } }),
-    }),
+    // The full row is at hand: relations a client asks for are loaded by the Prisma plugin.
+    notification: t.field({ type: NotificationRef, resolve: (parent) => parent.notification }),
   }),
 });
 
@@ -51,8 +48,7 @@ builder.mutationField('acknowledgeNotification', (t) =>
     type: AcknowledgeNotificationResult,
     args: { id: t.arg.id() },
     resolve: async (_root, { id }, ctx) => {
-      const result = await acknowledgeNotification(requireViewer(ctx.auth), id);
-      return result instanceof NotFoundError ? result : { notification: result };
+      return payload(await acknowledgeNotification(requireViewer(ctx.auth), id), 'notification');
     },
   }),
 );

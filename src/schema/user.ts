@@ -1,6 +1,6 @@
 import { requireViewer } from './guards.ts';
 import { prisma } from '../platform/db.ts';
-import { languageOf } from '../domain/notification-content.ts';
+import { ensureUser } from '../domain/users.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NodeRef } from './node.ts';
@@ -34,17 +34,11 @@ builder.queryField('me', (t) =>
   t.prismaField({
     type: 'User',
     description: 'The authenticated user. UNAUTHENTICATED without a token.',
-    resolve: (query, _root, _args, ctx) => {
+    resolve: async (query, _root, _args, ctx) => {
       const viewer = requireViewer(ctx.auth);
-      // A valid token is proof of the user: the first request creates them. The token's language
-      // is kept for the notifications written later, without a token at hand.
-      const locale = languageOf(viewer.locale);
-      return prisma.user.upsert({
-        ...query,
-        where: { id: viewer.userId },
-        create: { id: viewer.userId, locale },
-        update: locale ? { locale } : {},
-      });
+      // A valid token is proof of the user: the first request creates them.
+      await ensureUser(viewer);
+      return prisma.user.findUniqueOrThrow({ ...query, where: { id: viewer.userId } });
     },
   }),
 );
