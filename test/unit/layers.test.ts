@@ -8,7 +8,8 @@ function cruise(path: string) {
   return { exitCode: run.status, output: run.stdout + run.stderr };
 }
 
-describe('the layer rule', () => {
+// A process each (a few seconds, more on a busy machine).
+describe('the layer rule', { timeout: 30_000 }, () => {
   it('finds no import against the arrows in src/', () => {
     const { exitCode, output } = cruise('src');
     expect(output).toContain('no dependency violations found');
