@@ -1,7 +1,15 @@
 // Applying an accepted offer to the user's credit profile: the steps of a deployment, each one
 // transaction that also appends its audit events (and, at the end, creates the user's notification).
 // Callers publish the returned events and enqueue the notification after commit.
-import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type Notification, type Tx } from '../platform/db.ts';
+import {
+  prisma,
+  Prisma,
+  type CreditDeploymentStatus,
+  type DeploymentEvent,
+  type DeploymentFailureCode,
+  type Notification,
+  type Tx,
+} from '../platform/db.ts';
 import { appendEvent, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
 import { notifyDeploymentEnd } from './notifications.ts';
@@ -60,19 +68,30 @@ export interface Ending {
 
 export type ApplyOutcome =
   | ({ kind: 'deployed' } & Ending)
-  | ({ kind: 'failed'; reason: string } & Ending)
+  | ({ kind: 'failed' } & Failure & Ending)
   | { kind: 'already-final'; events: []; notification: null };
 
+/** Why a deployment ended FAILED: the stable code, and the words for people. */
+export interface Failure {
+  code: DeploymentFailureCode;
+  reason: string;
+}
+
 /** Why the offer cannot be applied, or null when it can. Permanent: retrying cannot change it. */
-function refusal(profile: LockedProfile, deployment: LockedDeployment): string | null {
-  if (deployment.offerStatus !== 'ACCEPTED') return `the offer is no longer valid (it is ${deployment.offerStatus})`;
+function refusal(profile: LockedProfile, deployment: LockedDeployment): Failure | null {
+  if (deployment.offerStatus !== 'ACCEPTED') {
+    return { code: 'OFFER_NOT_VALID', reason: `the offer is no longer valid (it is ${deployment.offerStatus})` };
+  }
   if (profile.currency !== deployment.currency && profile.limitCents > 0n) {
-    return `the offer is in ${deployment.currency} but the credit profile is in ${profile.currency}`;
+    return {
+      code: 'CURRENCY_MISMATCH',
+      reason: `the offer is in ${deployment.currency} but the credit profile is in ${profile.currency}`,
+    };
   }
   if (deployment.newLimitCents < profile.usedCents) {
     const limit = formatMoney({ cents: deployment.newLimitCents, currency: deployment.currency });
     const used = formatMoney({ cents: profile.usedCents, currency: profile.currency });
-    return `the offered limit ${limit} is below the credit in use ${used}`;
+    return { code: 'LIMIT_BELOW_USAGE', reason: `the offered limit ${limit} is below the credit in use ${used}` };
   }
   return null;
 }
@@ -105,8 +124,8 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
     if (!deployment || isFinal(deployment.status)) return { kind: 'already-final', events: [], notification: null };
     const { interestRateBps } = deployment;
     const profile = await lockProfile(tx, deployment.userId, deployment.currency, interestRateBps);
-    const reason = refusal(profile, deployment);
-    if (reason) return { kind: 'failed', reason, ...(await recordFailure(tx, deployment, reason, now)) };
+    const failure = refusal(profile, deployment);
+    if (failure) return { kind: 'failed', ...failure, ...(await recordFailure(tx, deployment, failure, now)) };
 
     const limitCents = deployment.newLimitCents;
     const availableCents = limitCents > profile.usedCents ? limitCents - profile.usedCents : 0n;
@@ -134,24 +153,24 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
   });
 }
 
-async function recordFailure(tx: Tx, deployment: LockedDeployment, reason: string, now: Date): Promise<Ending> {
+async function recordFailure(tx: Tx, deployment: LockedDeployment, { code, reason }: Failure, now: Date): Promise<Ending> {
   await tx.creditOffer.update({ where: { id: deployment.offerId }, data: { status: 'FAILED' } });
   const { event } = await appendEvent(tx, deployment, {
     type: 'FAILED',
     status: 'FAILED',
-    detail: { reason },
-    changes: { failureReason: reason, completedAt: now, processingMs: elapsedMs(deployment.queuedAt, now) },
+    detail: { code, reason },
+    changes: { failureCode: code, failureReason: reason, completedAt: now, processingMs: elapsedMs(deployment.queuedAt, now) },
   });
   const notification = await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYMENT_FAILED');
   return { events: [event], notification };
 }
 
 /** Ends a deployment FAILED (no-op, null, when already final). */
-export async function failDeployment(id: string, reason: string, now = new Date()): Promise<Ending | null> {
+export async function failDeployment(id: string, failure: Failure, now = new Date()): Promise<Ending | null> {
   return prisma.$transaction(async (tx) => {
     const deployment = await lockDeployment(tx, id);
     if (!deployment || isFinal(deployment.status)) return null;
-    return recordFailure(tx, deployment, reason, now);
+    return recordFailure(tx, deployment, failure, now);
   });
 }
 

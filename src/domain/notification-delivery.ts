@@ -9,6 +9,7 @@ import type { Logger } from '../platform/logger.ts';
 import { appendEvent } from './deployment-events.ts';
 import { activeDevicesOf } from './devices.ts';
 import type { LiveUpdates, PresenceCheck, PushMessage, PushSender } from './ports.ts';
+import { UNACKNOWLEDGED } from './notifications.ts';
 
 export interface DeliveryDeps {
   presence: PresenceCheck;
@@ -185,7 +186,7 @@ async function recordNotified(tx: Tx, notification: Notification, detail: Prisma
 }
 
 async function pushMessage(notification: Notification): Promise<PushMessage> {
-  const unacknowledged = await prisma.notification.count({ where: { userId: notification.userId, status: { not: 'ACKNOWLEDGED' } } });
+  const unacknowledged = await prisma.notification.count({ where: { userId: notification.userId, ...UNACKNOWLEDGED } });
   return {
     notificationId: notification.id,
     kind: notification.kind,

@@ -1,7 +1,7 @@
 // Notifications: created in the transaction of the event they report (exactly one per event),
 // delivered later by the notifications worker, acknowledged by their user.
 import type { Viewer } from './viewer.ts';
-import { prisma, type Notification, type NotificationKind, type Tx } from '../platform/db.ts';
+import { prisma, type Notification, type NotificationKind, type Prisma, type Tx } from '../platform/db.ts';
 import { isUuid, NotFoundError } from './errors.ts';
 import { deploymentLink, notificationText, offerLink } from './notification-content.ts';
 import type { Money } from './money.ts';
@@ -68,6 +68,13 @@ export function undeliveredNotificationsOf(deploymentId: string) {
     select: { id: true, correlationId: true },
   });
 }
+
+/**
+ * The notifications the user has not acknowledged (the app's badge). Acknowledging sets
+ * acknowledgedAt with the status ACKNOWLEDGED, and nothing clears it; this form, with no
+ * parameter, is the one that the partial index of unacknowledged notifications is proven to serve.
+ */
+export const UNACKNOWLEDGED = { acknowledgedAt: null } satisfies Prisma.NotificationWhereInput;
 
 /** Marks the viewer's notification seen; its pending push is then not sent. Idempotent. */
 export async function acknowledgeNotification(viewer: Viewer, id: string, now = new Date()): Promise<Notification | NotFoundError> {

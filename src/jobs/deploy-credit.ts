@@ -67,7 +67,10 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
         throw error;
       }
       log.error({ err: error }, 'deployment attempts exhausted');
-      const ending = await failDeployment(deploymentId, `gave up after ${attempt} attempts: ${message}`);
+      const ending = await failDeployment(deploymentId, {
+        code: 'RETRIES_EXHAUSTED',
+        reason: `gave up after ${attempt} attempts: ${message}`,
+      });
       await publish(log, ending?.events ?? []);
       await notify(log, [ending?.notification ?? null]);
       throw new UnrecoverableError(message);

@@ -75,7 +75,7 @@ export function createReconciler({ queue, live, logger, graceMs }: ReconcilerDep
       async (deployment, reason) => {
         // The job gave up without recording the end (e.g. stalled too often): record it now.
         // Its notification is PENDING with no job: the notification reconciler sends it.
-        const ending = await failDeployment(deployment.id, `processing stopped: ${reason}`);
+        const ending = await failDeployment(deployment.id, { code: 'RETRIES_EXHAUSTED', reason: `processing stopped: ${reason}` });
         if (ending) await live.publishDeploymentEvents(ending.events);
       },
     );

@@ -56,6 +56,7 @@ export {
   CreditDeploymentStatus,
   CreditOfferStatus,
   DeliveryStatus,
+  DeploymentFailureCode,
   DevicePlatform,
   NotificationChannel,
   NotificationKind,

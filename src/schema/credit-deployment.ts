@@ -5,7 +5,7 @@ import { prisma, type DeploymentEvent } from '../platform/db.ts';
 import { isUuid } from '../domain/errors.ts';
 import { deploymentStream } from '../realtime/deployment-stream.ts';
 import { builder } from './builder.ts';
-import { CreditDeploymentStatusEnum } from './enums.ts';
+import { CreditDeploymentStatusEnum, DeploymentFailureCodeEnum } from './enums.ts';
 import { MoneyRef } from './money.ts';
 import { NodeRef } from './node.ts';
 
@@ -27,6 +27,11 @@ export const CreditDeploymentRef = builder.prismaObject('CreditDeployment', {
       type: MoneyRef,
       select: { newLimitCents: true, currency: true },
       resolve: (d) => ({ cents: d.newLimitCents, currency: d.currency }),
+    }),
+    failureCode: t.expose('failureCode', {
+      type: DeploymentFailureCodeEnum,
+      nullable: true,
+      description: 'Why it ended FAILED; null otherwise.',
     }),
     failureReason: t.exposeString('failureReason', { nullable: true }),
     correlationId: t.exposeString('correlationId', {

@@ -2,6 +2,7 @@ import {
   CreditDeploymentStatus,
   CreditOfferStatus,
   DeliveryStatus,
+  DeploymentFailureCode,
   DevicePlatform,
   NotificationChannel,
   NotificationKind,
@@ -17,6 +18,10 @@ export const CreditOfferStatusEnum = builder.enumType('CreditOfferStatus', {
     FAILED: { value: CreditOfferStatus.FAILED },
     EXPIRED: { value: CreditOfferStatus.EXPIRED },
     DECLINED: { value: CreditOfferStatus.DECLINED },
+    SUPERSEDED: {
+      value: CreditOfferStatus.SUPERSEDED,
+      description: 'The user accepted another of their offers: this one can no longer be accepted.',
+    },
   } as const,
 });
 
@@ -30,6 +35,32 @@ export const CreditDeploymentStatusEnum = builder.enumType('CreditDeploymentStat
     },
     DEPLOYED: { value: CreditDeploymentStatus.DEPLOYED },
     FAILED: { value: CreditDeploymentStatus.FAILED },
+  } as const,
+});
+
+export const DeploymentFailureCodeEnum = builder.enumType('DeploymentFailureCode', {
+  description: 'Why a deployment ended FAILED: stable codes, so an app can show its own words.',
+  values: {
+    LIMIT_BELOW_USAGE: {
+      value: DeploymentFailureCode.LIMIT_BELOW_USAGE,
+      description: 'The offered limit is below the credit the user has in use.',
+    },
+    CURRENCY_MISMATCH: {
+      value: DeploymentFailureCode.CURRENCY_MISMATCH,
+      description: "The offer is in another currency than the user's credit profile.",
+    },
+    OFFER_NOT_VALID: {
+      value: DeploymentFailureCode.OFFER_NOT_VALID,
+      description: 'The offer was no longer valid when the worker came to apply it.',
+    },
+    SUPERSEDED: {
+      value: DeploymentFailureCode.SUPERSEDED,
+      description: 'A later acceptance of the same user was applied first; this one changed nothing.',
+    },
+    RETRIES_EXHAUSTED: {
+      value: DeploymentFailureCode.RETRIES_EXHAUSTED,
+      description: 'Transient trouble (database, network) outlasted the retry horizon; nothing was applied.',
+    },
   } as const,
 });
 

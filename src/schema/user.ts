@@ -1,31 +1,75 @@
 import { requireViewer } from './guards.ts';
 import { prisma } from '../platform/db.ts';
 import { ensureUser } from '../domain/users.ts';
+import { UNACKNOWLEDGED } from '../domain/notifications.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NodeRef } from './node.ts';
+import { newestFirst, olderThan, pageArgs, pageOf } from './pages.ts';
+
 
 builder.prismaObject('User', {
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
     creditProfile: t.relation('creditProfile', { nullable: true, description: 'Null until the user has a credit profile.' }),
-    offers: t.relation('offers', {
-      description: 'Newest first.',
-      args: { status: t.arg({ type: CreditOfferStatusEnum, required: false }) },
-      query: (args) => ({ where: args.status ? { status: args.status } : {}, orderBy: { createdAt: 'desc' } }),
+    offers: t.prismaField({
+      type: ['CreditOffer'],
+      description: 'Newest first, a page (see Lists above).',
+      args: { status: t.arg({ type: CreditOfferStatusEnum, required: false }), ...pageArgs },
+      resolve: async (query, user, { status, ...args }) => {
+        const { take, after } = await pageOf(args, (id) =>
+          prisma.creditOffer
+            .findFirst({ where: { id, userId: user.id }, select: { id: true, createdAt: true } })
+            .then((offer) => offer && { id: offer.id, at: offer.createdAt }),
+        );
+        return prisma.creditOffer.findMany({
+          ...query,
+          where: { userId: user.id, ...(status ? { status } : {}), ...olderThan('createdAt', after) },
+          orderBy: newestFirst('createdAt'),
+          take,
+        });
+      },
     }),
-    deployments: t.relation('deployments', {
-      description: 'Newest first.',
-      query: { orderBy: { queuedAt: 'desc' } },
+    deployments: t.prismaField({
+      type: ['CreditDeployment'],
+      description: 'Newest first, a page (see Lists above).',
+      args: pageArgs,
+      resolve: async (query, user, args) => {
+        const { take, after } = await pageOf(args, (id) =>
+          prisma.creditDeployment
+            .findFirst({ where: { id, userId: user.id }, select: { id: true, queuedAt: true } })
+            .then((deployment) => deployment && { id: deployment.id, at: deployment.queuedAt }),
+        );
+        return prisma.creditDeployment.findMany({
+          ...query,
+          where: { userId: user.id, ...olderThan('queuedAt', after) },
+          orderBy: newestFirst('queuedAt'),
+          take,
+        });
+      },
     }),
-    notifications: t.relation('notifications', {
-      description: 'Newest first.',
-      args: { unacknowledgedOnly: t.arg.boolean({ required: false, defaultValue: false }) },
-      query: (args) => ({
-        where: args.unacknowledgedOnly ? { status: { not: 'ACKNOWLEDGED' } } : {},
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+    notifications: t.prismaField({
+      type: ['Notification'],
+      description: 'Newest first, a page (see Lists above).',
+      args: { unacknowledgedOnly: t.arg.boolean({ required: false, defaultValue: false }), ...pageArgs },
+      resolve: async (query, user, { unacknowledgedOnly, ...args }) => {
+        const { take, after } = await pageOf(args, (id) =>
+          prisma.notification
+            .findFirst({ where: { id, userId: user.id }, select: { id: true, createdAt: true } })
+            .then((notification) => notification && { id: notification.id, at: notification.createdAt }),
+        );
+        return prisma.notification.findMany({
+          ...query,
+          where: { userId: user.id, ...(unacknowledgedOnly ? UNACKNOWLEDGED : {}), ...olderThan('createdAt', after) },
+          orderBy: newestFirst('createdAt'),
+          take,
+        });
+      },
+    }),
+    unacknowledgedNotificationCount: t.relationCount('notifications', {
+      description: "Notifications not yet acknowledged: the app's badge.",
+      where: UNACKNOWLEDGED,
     }),
   }),
 });
