@@ -27,7 +27,7 @@ export const ACCEPT_OFFER = /* GraphQL */ `
 export const DEPLOYMENT = /* GraphQL */ `
   query Deployment($id: ID!) {
     creditDeployment(id: $id) {
-      id status attempts failureReason correlationId processingMs queuedAt startedAt completedAt
+      id status attempts failureCode failureReason correlationId processingMs queuedAt startedAt completedAt
       previousLimit { cents } newLimit { cents }
       offer { id status }
       events { sequence type status detail }
