@@ -23,11 +23,26 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/unit/**'],
+          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/fault/**'],
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/test-env.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // The fault suites start their own PostgreSQL and Redis, stop and kill them, and time
+        // outages by the wall clock: one file at a time, after the other projects.
+        extends: true,
+        test: {
+          name: 'fault',
+          include: ['test/fault/**/*.test.ts'],
+          setupFiles: ['test/fault/fault-env.ts'],
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],
