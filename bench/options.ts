@@ -1,6 +1,6 @@
 // What a run measures and how much of it: the defaults fit in 10 minutes on a 2-core machine,
 // --quick in under one. Settings of the service itself come from src/config.ts, as in production.
-import { loadConfig } from '../src/platform/config.ts';
+import { databasePoolSize, loadConfig } from '../src/platform/config.ts';
 
 const config = loadConfig();
 
@@ -93,6 +93,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     keepDatabase: argv.includes('--keep-db'),
     cpuProfile: argv.includes('--cpu-prof'),
     workerConcurrency: config.WORKER_CONCURRENCY,
-    databasePoolSize: config.DATABASE_POOL_SIZE,
+    databasePoolSize: databasePoolSize(config),
   };
 }

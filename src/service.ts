@@ -6,7 +6,7 @@ import { createApiServer } from './api/server.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue, type QueueSettings } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
-import { loadConfig, type Config } from './platform/config.ts';
+import { databasePoolSize, loadConfig, type Config } from './platform/config.ts';
 import { connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { closeRedis, createRedis } from './platform/redis.ts';
@@ -34,22 +34,33 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** The database settings of the configuration. */
-export function databaseSettings(config: Config): DatabaseSettings {
-  return { url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS };
+/** The database settings of the configuration, for a process that runs the workers or not. */
+export function databaseSettings(config: Config, worker = true): DatabaseSettings {
+  return {
+    url: config.DATABASE_URL,
+    poolSize: databasePoolSize(config, worker),
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
 }
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const { api, worker, port = config.PORT, host = config.HOST } = options;
-  connectDatabase(databaseSettings(config));
+  connectDatabase(databaseSettings(config, worker));
   const redis = { url: config.REDIS_URL, logger };
   const queues: QueueSettings = { redis, prefix: config.REDIS_PREFIX };
   const realtime = new Realtime({ ...redis, prefix: config.REDIS_PREFIX });
   const presenceConnection = createRedis('publisher', redis);
   const presence = new Presence(presenceConnection, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, logger });
-  const deploymentQueue = createDeploymentQueue(queues, { attempts: config.DEPLOYMENT_ATTEMPTS, backoffMs: config.DEPLOYMENT_BACKOFF_MS });
+  const deploymentQueue = createDeploymentQueue(queues, {
+    backoffMs: config.DEPLOYMENT_BACKOFF_MS,
+    maxBackoffMs: config.DEPLOYMENT_BACKOFF_MAX_MS,
+    retryHorizonMs: config.DEPLOYMENT_RETRY_HORIZON_MS,
+  });
   const services = { realtime, deploymentQueue, presence };
 
   const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
@@ -104,6 +115,7 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
     jobLockMs: config.JOB_LOCK_MS,
     reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: config.RECONCILE_GRACE_MS,
+    retryHorizonMs: config.DEPLOYMENT_RETRY_HORIZON_MS,
   };
   const notificationQueue = createNotificationQueue(queues, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
   const offerExpiryQueue = createOfferExpiryQueue(queues);

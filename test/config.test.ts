@@ -9,18 +9,18 @@ describe('parseConfig', () => {
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/credit_deployment',
       REDIS_URL: 'redis://127.0.0.1:6379',
       PORT: 4000,
-      DEPLOYMENT_ATTEMPTS: 3,
+      DEPLOYMENT_RETRY_HORIZON_MS: 3_600_000,
     });
   });
 
   it('names every bad variable in one error', () => {
-    const parse = () => parseConfig({ PORT: 'eighty', DATABASE_URL: 'not a url', DEPLOYMENT_ATTEMPTS: '0', LOG_LEVEL: 'loud' });
+    const parse = () => parseConfig({ PORT: 'eighty', DATABASE_URL: 'not a url', WORKER_CONCURRENCY: '0', LOG_LEVEL: 'loud' });
     expect(parse).toThrow(/PORT/);
     try {
       parse();
     } catch (error) {
       const message = (error as Error).message;
-      for (const name of ['PORT', 'DATABASE_URL', 'DEPLOYMENT_ATTEMPTS', 'LOG_LEVEL']) expect(message).toContain(name);
+      for (const name of ['PORT', 'DATABASE_URL', 'WORKER_CONCURRENCY', 'LOG_LEVEL']) expect(message).toContain(name);
     }
   });
 

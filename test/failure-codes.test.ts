@@ -21,8 +21,8 @@ afterAll(() => db.end());
 const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input: $input) { __typename } }';
 
 /** Runs the worker (deployments, notifications, reconciler) of the service while `work` runs. */
-async function withWorker<T>(work: () => Promise<T>): Promise<T> {
-  const worker = await startService({ api: false, worker: true });
+async function withWorker<T>(work: () => Promise<T>, settings: Partial<typeof config> = {}): Promise<T> {
+  const worker = await startService({ api: false, worker: true, config: { ...config, ...settings } });
   try {
     return await work();
   } finally {
@@ -72,7 +72,8 @@ describe('failureCode', () => {
       return deployAnother(userId, userToken, { limitCents: 50_000 });
     });
     expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'LIMIT_BELOW_USAGE' });
-    expect(deployment.failureReason).toMatch(/below the credit in use/);
+    // For people, in the user's language (pt-BR without a preference); the technical reason is for ops.
+    expect(deployment.failureReason).toBe('O limite oferecido de R$ 500,00 é menor que o crédito que você já está usando.');
     expect(deployment.events.at(-1)).toMatchObject({ type: 'FAILED', detail: { code: 'LIMIT_BELOW_USAGE' } });
   });
 
@@ -82,7 +83,7 @@ describe('failureCode', () => {
       return deployAnother(userId, userToken, { currency: 'USD' });
     });
     expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'CURRENCY_MISMATCH' });
-    expect(deployment.failureReason).toMatch(/in USD but the credit profile is in BRL/);
+    expect(deployment.failureReason).toBe('O limite de US$ 2.000,00 está em uma moeda diferente da sua conta de crédito.');
   });
 
   it('is OFFER_NOT_VALID when the offer is no longer ACCEPTED when the worker comes to it', async () => {
@@ -93,31 +94,33 @@ describe('failureCode', () => {
 
     const deployment = await withWorker(() => waitForFinal(service.url, accepted.deployment.id, userToken));
     expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'OFFER_NOT_VALID', attempts: 1 });
-    expect(deployment.failureReason).toMatch(/no longer valid/);
+    expect(deployment.failureReason).toBe('A oferta de limite de R$ 1.500,00 não era mais válida quando fomos aplicá-la.');
   });
 
-  it('is RETRIES_EXHAUSTED when transient errors outlast the attempts', async () => {
-    const deployment = await withWorker(async () => {
-      const { userId, userToken } = await userWithProfile(100_000);
-      const lock = await lockProfile(userId);
-      try {
-        return await deployAnother(userId, userToken);
-      } finally {
-        await lock.release();
-      }
-    });
-    expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'RETRIES_EXHAUSTED', attempts: config.DEPLOYMENT_ATTEMPTS });
-    expect(deployment.failureReason).toMatch(/^gave up after/);
+  it('is RETRIES_EXHAUSTED when transient errors outlast the retry horizon', async () => {
+    const deployment = await withWorker(
+      async () => {
+        const { userId, userToken } = await userWithProfile(100_000);
+        const lock = await lockProfile(userId);
+        try {
+          return await deployAnother(userId, userToken);
+        } finally {
+          await lock.release();
+        }
+      },
+      { DEPLOYMENT_RETRY_HORIZON_MS: 1_500 },
+    );
+    expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'RETRIES_EXHAUSTED' });
+    expect(deployment.attempts).toBeGreaterThan(1);
+    expect(deployment.failureReason).toBe('Não conseguimos aplicar o limite de R$ 2.000,00 por uma instabilidade em nossos sistemas. Nada foi alterado.');
+    const retries = deployment.events.filter((e: { type: string }) => e.type === 'RETRY_SCHEDULED');
+    expect(retries.map((e: { detail: { code: string } }) => e.detail.code)).toEqual(retries.map(() => 'DATABASE_BUSY'));
   });
 
-  it('is RETRIES_EXHAUSTED when the job gave up without recording the end (processing stopped)', async () => {
-    const { offerId, userToken } = await issueOffer(service.url);
-    const accepted = await acceptOffer(service.url, offerId, userToken);
-    const deploymentId: string = accepted.deployment.id;
-
-    // A worker that loses the job for good without touching the deployment, as a crash loop would.
+  /** A worker that loses the deployment's job for good without touching the deployment, as a crash loop would. */
+  async function loseJob(deploymentId: string) {
     const { hostname, port } = new URL(config.REDIS_URL);
-    const failed = new Promise<void>((resolve) => {
+    await new Promise<void>((resolve) => {
       const lost = new Worker<DeploymentJob>(
         DEPLOYMENT_QUEUE,
         async () => {
@@ -129,12 +132,26 @@ describe('failureCode', () => {
         if (job?.id === deploymentId) void lost.close().then(resolve);
       });
     });
-    await failed;
+  }
 
-    // The reconciler (on the worker's start) finds the deployment open and its job failed.
+  it('is none when BullMQ gave up on the job within the retry horizon: the reconciler retries it, DEPLOYED', async () => {
+    const { offerId, userToken } = await issueOffer(service.url);
+    const deploymentId: string = (await acceptOffer(service.url, offerId, userToken)).deployment.id;
+    await loseJob(deploymentId);
+
     const deployment = await withWorker(() => waitForFinal(service.url, deploymentId, userToken));
+    expect(deployment).toMatchObject({ status: 'DEPLOYED', failureCode: null, failureReason: null, attempts: 1 });
+  });
+
+  it('is RETRIES_EXHAUSTED when BullMQ gave up on the job and the retry horizon has passed', async () => {
+    const { offerId, userToken } = await issueOffer(service.url);
+    const deploymentId: string = (await acceptOffer(service.url, offerId, userToken)).deployment.id;
+    await loseJob(deploymentId);
+
+    // The reconciler (on the worker's start) finds the deployment open, its job failed, the horizon past.
+    const deployment = await withWorker(() => waitForFinal(service.url, deploymentId, userToken), { DEPLOYMENT_RETRY_HORIZON_MS: 0 });
     expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'RETRIES_EXHAUSTED', attempts: 0 });
-    expect(deployment.failureReason).toBe('processing stopped: the job was lost');
+    expect(deployment.failureReason).toBe('Não conseguimos aplicar o limite de R$ 1.500,00 por uma instabilidade em nossos sistemas. Nada foi alterado.');
   });
 });
 

@@ -6,6 +6,9 @@ import { prisma } from '../src/platform/db.ts';
 import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
+import { waitUntil } from './support/wait.ts';
+
+const retriesOf = (deploymentId: string) => prisma.deploymentEvent.count({ where: { deploymentId, type: 'RETRY_SCHEDULED' } });
 
 const config = loadConfig();
 
@@ -45,8 +48,9 @@ describe('a permanent refusal', () => {
     const deployment = await waitForFinal(service.url, (await acceptOffer(service.url, second.offerId, userToken)).deployment.id, userToken);
     expect(deployment.status).toBe('FAILED');
     expect(deployment.attempts).toBe(1);
-    expect(deployment.failureReason).toMatch(/below the credit in use/);
-    expect(deployment.failureReason).toContain('R$ 900,00');
+    // Public text in the user's language (pt-BR without a preference), rendered from the code.
+    expect(deployment.failureReason).toBe('O limite oferecido de R$ 500,00 é menor que o crédito que você já está usando.');
+    expect(deployment.events.at(-1).detail).toEqual({ code: 'LIMIT_BELOW_USAGE' });
     expect(deployment.offer.status).toBe('FAILED');
     expect(deployment.previousLimit).toBeNull();
     expect(deployment.events.map((e: { type: string }) => e.type)).toEqual(['QUEUED', 'PROCESSING_STARTED', 'FAILED']);
@@ -76,29 +80,36 @@ describe('a transient failure', () => {
     const deployment = await waitForFinal(service.url, accepted.deployment.id, userToken);
     expect(deployment.attempts).toBe(2);
     const retry = deployment.events.find((e: { type: string }) => e.type === 'RETRY_SCHEDULED');
-    expect(retry.detail).toMatchObject({ attempt: 1, retryInMs: config.DEPLOYMENT_BACKOFF_MS });
+    // A public code, and the delay: between half and all of the first backoff (jitter).
+    expect(retry.detail).toMatchObject({ attempt: 1, code: 'DATABASE_BUSY' });
+    expect(Object.keys(retry.detail).sort()).toEqual(['attempt', 'code', 'retryInMs']);
+    expect(retry.detail.retryInMs).toBeGreaterThanOrEqual(config.DEPLOYMENT_BACKOFF_MS / 2);
+    expect(retry.detail.retryInMs).toBeLessThanOrEqual(config.DEPLOYMENT_BACKOFF_MS);
     const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
     expect(profile).toMatchObject({ limitCents: 200_000n, version: 2 });
   });
 
-  it('ends FAILED after the configured attempts, with the reason, the profile untouched', async () => {
+  it('a profile locked for many attempts keeps the deployment RETRYING, then it is DEPLOYED once', async () => {
     const { userId, userToken } = await userWithProfile(100_000);
     const lock = await lockProfile(userId);
-    try {
-      const second = await issueOffer(service.url, { userId, limitCents: 300_000 });
-      const deployment = await waitForFinal(service.url, (await acceptOffer(service.url, second.offerId, userToken)).deployment.id, userToken);
-      expect(deployment.status).toBe('FAILED');
-      expect(deployment.attempts).toBe(config.DEPLOYMENT_ATTEMPTS);
-      expect(deployment.failureReason).toMatch(new RegExp(`gave up after ${config.DEPLOYMENT_ATTEMPTS} attempts`));
-      const retries = deployment.events.filter((e: { type: string }) => e.type === 'RETRY_SCHEDULED');
-      expect(retries.map((e: { detail: { retryInMs: number } }) => e.detail.retryInMs)).toEqual([
-        config.DEPLOYMENT_BACKOFF_MS,
-        config.DEPLOYMENT_BACKOFF_MS * 2,
-      ]);
-    } finally {
-      await lock.release();
+    const second = await issueOffer(service.url, { userId, limitCents: 300_000 });
+    const { deployment: accepted } = await acceptOffer(service.url, second.offerId, userToken);
+    // Five failed attempts: more than the three after which a deployment used to end FAILED.
+    await waitUntil(async () => (await retriesOf(accepted.id)) >= 5, 'five failed attempts', 30_000);
+    expect((await prisma.creditDeployment.findUniqueOrThrow({ where: { id: accepted.id } })).status).toBe('RETRYING');
+    await lock.release();
+
+    const deployment = await waitForFinal(service.url, accepted.id, userToken, 30_000);
+    expect(deployment.status).toBe('DEPLOYED');
+    const retries = deployment.events.filter((e: { type: string }) => e.type === 'RETRY_SCHEDULED');
+    expect(retries.map((e: { detail: { attempt: number } }) => e.detail.attempt)).toEqual(retries.map((_: unknown, i: number) => i + 1));
+    // Capped exponential backoff: each full delay doubles up to the cap; jitter takes at most half.
+    for (const [i, retry] of retries.entries()) {
+      const full = Math.min(config.DEPLOYMENT_BACKOFF_MAX_MS, config.DEPLOYMENT_BACKOFF_MS * 2 ** i);
+      expect(retry.detail.retryInMs).toBeGreaterThanOrEqual(full / 2);
+      expect(retry.detail.retryInMs).toBeLessThanOrEqual(full);
     }
     const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
-    expect(profile).toMatchObject({ limitCents: 100_000n, version: 1 });
+    expect(profile).toMatchObject({ limitCents: 300_000n, version: 2 });
   });
 });

@@ -1,15 +1,8 @@
 // Applying an accepted offer to the user's credit profile: the steps of a deployment, each one
 // transaction that also appends its audit events (and, at the end, creates the user's notification).
 // Callers publish the returned events and enqueue the notification after commit.
-import {
-  prisma,
-  Prisma,
-  type CreditDeploymentStatus,
-  type DeploymentEvent,
-  type DeploymentFailureCode,
-  type Notification,
-  type Tx,
-} from '../platform/db.ts';
+import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type DeploymentFailureCode, type Notification, type Tx } from '../platform/db.ts';
+import type { TransientFailureCode } from './transient-failures.ts';
 import { appendEvent, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
 import { notifyDeploymentEnd } from './notifications.ts';
@@ -66,16 +59,17 @@ export interface Ending {
   notification: Notification | null;
 }
 
+/** Why a deployment ends FAILED: the public code, and for ops (logs, the stored reason) what exactly. */
+export interface Failure {
+  code: DeploymentFailureCode;
+  /** For ops, in English; customers read the text rendered from the code instead. */
+  reason: string;
+}
+
 export type ApplyOutcome =
   | ({ kind: 'deployed' } & Ending)
   | ({ kind: 'failed' } & Failure & Ending)
   | { kind: 'already-final'; events: []; notification: null };
-
-/** Why a deployment ended FAILED: the stable code, and the words for people. */
-export interface Failure {
-  code: DeploymentFailureCode;
-  reason: string;
-}
 
 /** Why the offer cannot be applied, or null when it can. Permanent: retrying cannot change it. */
 function refusal(profile: LockedProfile, deployment: LockedDeployment): Failure | null {
@@ -83,10 +77,7 @@ function refusal(profile: LockedProfile, deployment: LockedDeployment): Failure 
     return { code: 'OFFER_NOT_VALID', reason: `the offer is no longer valid (it is ${deployment.offerStatus})` };
   }
   if (profile.currency !== deployment.currency && profile.limitCents > 0n) {
-    return {
-      code: 'CURRENCY_MISMATCH',
-      reason: `the offer is in ${deployment.currency} but the credit profile is in ${profile.currency}`,
-    };
+    return { code: 'CURRENCY_MISMATCH', reason: `the offer is in ${deployment.currency} but the credit profile is in ${profile.currency}` };
   }
   if (deployment.newLimitCents < profile.usedCents) {
     const limit = formatMoney({ cents: deployment.newLimitCents, currency: deployment.currency });
@@ -124,8 +115,8 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
     if (!deployment || isFinal(deployment.status)) return { kind: 'already-final', events: [], notification: null };
     const { interestRateBps } = deployment;
     const profile = await lockProfile(tx, deployment.userId, deployment.currency, interestRateBps);
-    const failure = refusal(profile, deployment);
-    if (failure) return { kind: 'failed', ...failure, ...(await recordFailure(tx, deployment, failure, now)) };
+    const refused = refusal(profile, deployment);
+    if (refused) return { kind: 'failed', ...refused, ...(await recordFailure(tx, deployment, refused, now)) };
 
     const limitCents = deployment.newLimitCents;
     const availableCents = limitCents > profile.usedCents ? limitCents - profile.usedCents : 0n;
@@ -153,13 +144,13 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
   });
 }
 
-async function recordFailure(tx: Tx, deployment: LockedDeployment, { code, reason }: Failure, now: Date): Promise<Ending> {
+async function recordFailure(tx: Tx, deployment: LockedDeployment, failure: Failure, now: Date): Promise<Ending> {
   await tx.creditOffer.update({ where: { id: deployment.offerId }, data: { status: 'FAILED' } });
   const { event } = await appendEvent(tx, deployment, {
     type: 'FAILED',
     status: 'FAILED',
-    detail: { code, reason },
-    changes: { failureCode: code, failureReason: reason, completedAt: now, processingMs: elapsedMs(deployment.queuedAt, now) },
+    detail: { code: failure.code },
+    changes: { failureCode: failure.code, failureReason: failure.reason, completedAt: now, processingMs: elapsedMs(deployment.queuedAt, now) },
   });
   const notification = await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYMENT_FAILED');
   return { events: [event], notification };
@@ -174,17 +165,53 @@ export async function failDeployment(id: string, failure: Failure, now = new Dat
   });
 }
 
-/** Records that an attempt failed transiently and another follows after `retryInMs`. */
-export async function scheduleRetry(id: string, attempt: number, error: string, retryInMs: number): Promise<DeploymentEvent | null> {
+/** A failed attempt, as the worker saw it. */
+export interface FailedAttempt {
+  attempt: number;
+  code: TransientFailureCode;
+  /** When the next attempt starts after this one (public: the customer sees it). */
+  retryInMs: number;
+  /** It failed after the retry horizon: no retry; the deployment ends FAILED, RETRIES_EXHAUSTED. */
+  pastHorizon: boolean;
+}
+
+export type AttemptFailureOutcome =
+  | { kind: 'retrying'; events: DeploymentEvent[] }
+  | ({ kind: 'exhausted' } & Failure & Ending)
+  | { kind: 'already-final' };
+
+/**
+ * Records failed attempts: a RETRY_SCHEDULED event (RETRYING) for each, with its public code,
+ * or, for the first that failed after the horizon, the end: FAILED with RETRIES_EXHAUSTED and
+ * nothing applied. Several at once when attempts failed while the database was unreachable.
+ */
+export async function recordFailedAttempts(id: string, attempts: FailedAttempt[], now = new Date()): Promise<AttemptFailureOutcome> {
   return prisma.$transaction(async (tx) => {
     const deployment = await lockDeployment(tx, id);
-    if (!deployment || isFinal(deployment.status)) return null;
-    const { event } = await appendEvent(tx, deployment, {
-      type: 'RETRY_SCHEDULED',
-      status: 'RETRYING',
-      detail: { attempt, error, retryInMs },
-    });
-    return event;
+    if (!deployment || isFinal(deployment.status)) return { kind: 'already-final' };
+    // A job whose update failed after recording may bring the same attempts again: one event each.
+    const recorded = await tx.$queryRaw<{ attempt: number }[]>`
+      SELECT (detail->>'attempt')::int AS attempt FROM deployment_events WHERE deployment_id = ${id}::uuid AND type = 'RETRY_SCHEDULED'`;
+    const known = new Set(recorded.map((r) => r.attempt));
+    const events: DeploymentEvent[] = [];
+    for (const failed of attempts) {
+      if (known.has(failed.attempt)) continue;
+      if (failed.pastHorizon) {
+        const failure: Failure = {
+          code: 'RETRIES_EXHAUSTED',
+          reason: `transient trouble outlasted the retry horizon: attempt ${failed.attempt} failed with ${failed.code}`,
+        };
+        const ending = await recordFailure(tx, deployment, failure, now);
+        return { kind: 'exhausted', ...failure, events: [...events, ...ending.events], notification: ending.notification };
+      }
+      const { event } = await appendEvent(tx, deployment, {
+        type: 'RETRY_SCHEDULED',
+        status: 'RETRYING',
+        detail: { attempt: failed.attempt, code: failed.code, retryInMs: failed.retryInMs },
+      });
+      events.push(event);
+    }
+    return { kind: 'retrying', events };
   });
 }
 

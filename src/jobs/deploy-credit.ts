@@ -1,28 +1,39 @@
-// The deployment job: a thin shell around the steps in ../deployments.ts, deciding between
-// retry (transient error) and the end (applied, refused, or out of attempts).
+// The deployment job: a thin shell around the steps in ../deployments.ts. Business refusals end
+// it at once; anything thrown is transient trouble (classified for the customer's event and the
+// logs) and is retried with the queue's backoff until the retry horizon, counted from the first
+// attempt, has passed. An attempt that fails while the database is unreachable cannot record its
+// RETRY_SCHEDULED event: the job keeps it (in Redis) and the next attempt that reaches the
+// database writes it first.
 import { UnrecoverableError, type Job } from 'bullmq';
-import { applyCreditOffer, failDeployment, newestEvent, scheduleRetry, startAttempt } from '../domain/deployments.ts';
+import {
+  applyCreditOffer,
+  newestEvent,
+  recordFailedAttempts,
+  startAttempt,
+  type AttemptFailureOutcome,
+  type FailedAttempt,
+} from '../domain/deployments.ts';
+import { classifyTransient } from '../domain/transient-failures.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { enqueueNotifications, type DeploymentJob, type NotificationQueue } from './queues.ts';
 import type { DeploymentEvent, Notification } from '../platform/db.ts';
 import { undeliveredNotificationsOf } from '../domain/notifications.ts';
+import { backoffOf, retryDelayMs } from './retry-backoff.ts';
 
 export interface DeployCreditDeps {
   realtime: Realtime;
   /** Where the notification of the deployment's end goes (delivered by the notifications worker). */
   notificationQueue: NotificationQueue;
   logger: Logger;
+  /** Transient trouble is retried this long from the first attempt; then the deployment ends FAILED. */
+  retryHorizonMs: number;
 }
 
-/** The delay before the next attempt, as BullMQ computes it from the job's options (exponential). */
-function retryDelayMs(job: Job, attempt: number): number {
-  const { backoff } = job.opts;
-  const delay = typeof backoff === 'number' ? backoff : (backoff?.delay ?? 0);
-  return typeof backoff === 'object' && backoff.type === 'fixed' ? delay : delay * 2 ** (attempt - 1);
-}
+/** When the retry horizon of a job's deployment started: its first attempt (or, for older jobs, its creation). */
+export const horizonStartOf = (job: Job<DeploymentJob>) => job.data.firstAttemptAt ?? job.timestamp;
 
-export function createDeployCreditProcessor({ realtime, notificationQueue, logger }: DeployCreditDeps) {
+export function createDeployCreditProcessor({ realtime, notificationQueue, logger, retryHorizonMs }: DeployCreditDeps) {
   /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
   async function publish(log: Logger, events: (DeploymentEvent | null)[]) {
     try {
@@ -38,11 +49,30 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
     await enqueueNotifications(notificationQueue, jobs, log);
   }
 
-  return async function deployCredit(job: Job<DeploymentJob>): Promise<string> {
-    const { deploymentId, correlationId } = job.data;
-    const attempt = job.attemptsMade + 1;
-    const log = logger.child({ correlationId, deploymentId, jobId: job.id, attempt });
+  /** Announces recorded failures; ends the job for good when they ended the deployment. */
+  async function settleFailures(log: Logger, outcome: AttemptFailureOutcome): Promise<void> {
+    if (outcome.kind === 'already-final') return;
+    await publish(log, outcome.events);
+    if (outcome.kind === 'exhausted') {
+      await notify(log, [outcome.notification]);
+      // The line an alert matches: a customer's deployment lost to an outage longer than the horizon.
+      log.error({ failureCode: outcome.code, reason: outcome.reason, retryHorizonMs }, 'deployment FAILED: retries exhausted');
+      throw new UnrecoverableError(outcome.code);
+    }
+  }
 
+  /** Writes what earlier attempts could not (the database was unreachable then), then forgets it. */
+  async function recordEarlierFailures(job: Job<DeploymentJob>, log: Logger): Promise<void> {
+    const unrecorded = job.data.unrecorded ?? [];
+    if (unrecorded.length === 0) return;
+    const outcome = await recordFailedAttempts(job.data.deploymentId, unrecorded);
+    await job.updateData({ ...job.data, unrecorded: [] });
+    await settleFailures(log, outcome);
+  }
+
+  async function attemptDeployment(job: Job<DeploymentJob>, log: Logger): Promise<string> {
+    const { deploymentId } = job.data;
+    await recordEarlierFailures(job, log);
     const started = await startAttempt(deploymentId);
     if (!started) {
       // Already final: a repeated run (crash after commit, stalled job). Re-announce the end in
@@ -55,34 +85,62 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
     await publish(log, [started]);
     log.info('deployment attempt started');
 
-    let outcome;
-    try {
-      outcome = await applyCreditOffer(deploymentId);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (attempt < (job.opts.attempts ?? 1)) {
-        const retryInMs = retryDelayMs(job, attempt);
-        log.warn({ err: error, retryInMs }, 'deployment attempt failed; retrying');
-        await publish(log, [await scheduleRetry(deploymentId, attempt, message, retryInMs)]);
-        throw error;
-      }
-      log.error({ err: error }, 'deployment attempts exhausted');
-      const ending = await failDeployment(deploymentId, {
-        code: 'RETRIES_EXHAUSTED',
-        reason: `gave up after ${attempt} attempts: ${message}`,
-      });
-      await publish(log, ending?.events ?? []);
-      await notify(log, [ending?.notification ?? null]);
-      throw new UnrecoverableError(message);
-    }
-
+    const outcome = await applyCreditOffer(deploymentId);
     await publish(log, outcome.events);
     await notify(log, [outcome.notification]);
     if (outcome.kind === 'failed') {
-      log.warn({ reason: outcome.reason }, 'deployment refused');
-      throw new UnrecoverableError(outcome.reason);
+      log.warn({ failureCode: outcome.code, reason: outcome.reason }, 'deployment refused');
+      throw new UnrecoverableError(outcome.code);
     }
     log.info({ outcome: outcome.kind }, 'deployment finished');
     return outcome.kind;
+  }
+
+  /** Best effort: with Redis down too, the job cannot even be moved; its lock expires and it runs again. */
+  async function keepInJob(job: Job<DeploymentJob>, data: DeploymentJob, log: Logger) {
+    try {
+      await job.updateData(data);
+    } catch (error) {
+      log.warn({ err: error }, 'could not update the job');
+    }
+  }
+
+  /** Records the failed attempt (or keeps it in the job when the database is out of reach) and rethrows for BullMQ's backoff. */
+  async function onTransientFailure(job: Job<DeploymentJob>, attempt: number, error: unknown, log: Logger): Promise<never> {
+    const { code, cause } = classifyTransient(error);
+    const now = Date.now();
+    const firstAttemptAt = job.data.firstAttemptAt ?? (attempt === 1 ? (job.processedOn ?? now) : job.timestamp);
+    const failed: FailedAttempt = {
+      attempt,
+      code,
+      retryInMs: retryDelayMs(backoffOf(job), attempt, job.id ?? job.data.deploymentId),
+      pastHorizon: now - firstAttemptAt >= retryHorizonMs,
+    };
+    // The raw error goes to the logs (with the correlation id), never to the customer.
+    log.warn({ err: error, code, cause, retryInMs: failed.retryInMs, pastHorizon: failed.pastHorizon }, 'deployment attempt failed');
+    const pending = [...(job.data.unrecorded ?? []), failed];
+    let outcome: AttemptFailureOutcome;
+    try {
+      outcome = await recordFailedAttempts(job.data.deploymentId, pending);
+    } catch (recordError) {
+      log.warn({ err: recordError }, 'could not record the failed attempt; the next attempt will');
+      await keepInJob(job, { ...job.data, firstAttemptAt, unrecorded: pending }, log);
+      throw error;
+    }
+    await keepInJob(job, { ...job.data, firstAttemptAt, unrecorded: [] }, log);
+    await settleFailures(log, outcome);
+    throw error;
+  }
+
+  return async function deployCredit(job: Job<DeploymentJob>): Promise<string> {
+    const { deploymentId, correlationId } = job.data;
+    const attempt = job.attemptsMade + 1;
+    const log = logger.child({ correlationId, deploymentId, jobId: job.id, attempt });
+    try {
+      return await attemptDeployment(job, log);
+    } catch (error) {
+      if (error instanceof UnrecoverableError) throw error;
+      return onTransientFailure(job, attempt, error, log);
+    }
   };
 }

@@ -1,7 +1,7 @@
 // A BullMQ worker as every queue of the service runs it: its own blocking connection, the
 // service's prefix, crash recovery through job locks, errors logged, and a close that also
 // closes the connection (BullMQ leaves a connection it was given open).
-import { Worker, type Processor } from 'bullmq';
+import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
 import { closeRedis, createRedis } from '../platform/redis.ts';
 import type { QueueSettings } from './queues.ts';
@@ -13,7 +13,14 @@ export interface WorkerSettings extends QueueSettings {
   jobLockMs: number;
 }
 
-export function startQueueWorker<Data, Result>(queueName: string, processor: Processor<Data, Result>, log: Logger, settings: WorkerSettings) {
+export function startQueueWorker<Data, Result>(
+  queueName: string,
+  processor: Processor<Data, Result>,
+  log: Logger,
+  settings: WorkerSettings,
+  /** BullMQ's advanced settings, e.g. the backoffStrategy of custom backoff types. */
+  advanced?: WorkerOptions['settings'],
+) {
   const connection = createRedis('worker', settings.redis);
   const worker = new Worker<Data, Result>(queueName, processor, {
     connection,
@@ -23,6 +30,7 @@ export function startQueueWorker<Data, Result>(queueName: string, processor: Pro
     lockDuration: settings.jobLockMs,
     stalledInterval: Math.max(500, Math.floor(settings.jobLockMs / 2)),
     maxStalledCount: 3,
+    ...(advanced ? { settings: advanced } : {}),
   });
   worker.on('error', (error) => log.error({ err: error, queue: queueName }, 'worker error'));
   // Processors log their failures with what they mean (retry, refusal...); this is the trace.

@@ -4,6 +4,8 @@ import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.ts';
 import { closeRedis, createRedis, type RedisSettings } from '../platform/redis.ts';
+import type { FailedAttempt } from '../domain/deployments.ts';
+import { attemptsCovering, cappedBackoff } from './retry-backoff.ts';
 
 /** Where the queues live: the Redis (and its logger) and the prefix of every key. */
 export interface QueueSettings {
@@ -40,12 +42,31 @@ export const DEPLOYMENT_QUEUE = 'credit-deployments';
 export interface DeploymentJob {
   deploymentId: string;
   correlationId: string;
+  /** When the first attempt ran (ms since the epoch): the retry horizon counts from it. Set by the first failure. */
+  firstAttemptAt?: number;
+  /** Failed attempts not yet in the audit trail (the database was unreachable): the next attempt records them. */
+  unrecorded?: FailedAttempt[];
+}
+
+/** How the deployment queue retries transient trouble. */
+export interface DeploymentRetrySettings {
+  /** The first retry's delay; each next one doubles it. */
+  backoffMs: number;
+  /** No retry waits longer than this. */
+  maxBackoffMs: number;
+  /** Retries go on this long from the first attempt (the processor stops them). */
+  retryHorizonMs: number;
 }
 
 export type DeploymentQueue = Queue<DeploymentJob>;
 
-export function createDeploymentQueue(settings: QueueSettings, retry: RetrySettings): DeploymentQueue {
-  return createQueue(DEPLOYMENT_QUEUE, retryOptions(retry), settings);
+/**
+ * Capped exponential backoff with jitter, and enough attempts to outlast the retry horizon: the
+ * processor decides when retrying stops; the worker's backoffStrategy reads the delays from here.
+ */
+export function createDeploymentQueue(settings: QueueSettings, retry: DeploymentRetrySettings): DeploymentQueue {
+  const backoff = cappedBackoff(retry.backoffMs, retry.maxBackoffMs);
+  return createQueue(DEPLOYMENT_QUEUE, { attempts: attemptsCovering(backoff, retry.retryHorizonMs), backoff, ...RETENTION }, settings);
 }
 
 /**

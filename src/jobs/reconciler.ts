@@ -2,13 +2,13 @@
 // never reached Redis (Redis down at accept, crash between commit and enqueue) are enqueued here.
 // Runs on worker start and periodically; safe with several workers, since job ids are the
 // deployment (notification) ids.
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { prisma } from '../platform/db.ts';
 import { failDeployment } from '../domain/deployments.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { LiveUpdates } from '../domain/ports.ts';
 import { abandonNotification } from '../domain/notification-delivery.ts';
-import { enqueueDeployment, enqueueNotification, type DeploymentQueue, type NotificationQueue } from './queues.ts';
+import { enqueueDeployment, enqueueNotification, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
 
 /** How often the reconcilers run, and how old an item must be before they touch it. */
 export interface ReconcileSettings {
@@ -23,6 +23,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Deployments younger than this are left alone: their job is probably being added right now. */
   graceMs: number;
+  /** A job that gave up within this long of its first attempt is retried, not settled FAILED. */
+  retryHorizonMs: number;
 }
 
 const BATCH = 500;
@@ -32,15 +34,19 @@ interface OpenItem {
   correlationId: string;
 }
 
+interface OpenDeployment extends OpenItem {
+  startedAt: Date | null;
+}
+
 /**
  * The reconciliation of open items (deployments or notifications) against their jobs, whose ids
  * are the items' ids: an item with no job is enqueued; one whose job gave up is settled.
  */
-async function reconcileJobs(
-  items: OpenItem[],
+async function reconcileJobs<Item extends OpenItem>(
+  items: Item[],
   queue: Queue<any>,
-  enqueue: (item: OpenItem) => Promise<void>,
-  settleAbandoned: (item: OpenItem, reason: string) => Promise<void>,
+  enqueue: (item: Item) => Promise<void>,
+  settleAbandoned: (item: Item, job: Job) => Promise<void>,
 ): Promise<{ enqueued: number; failed: number }> {
   let enqueued = 0;
   let failed = 0;
@@ -50,18 +56,18 @@ async function reconcileJobs(
       await enqueue(item);
       enqueued += 1;
     } else if ((await job.getState()) === 'failed') {
-      await settleAbandoned(item, job.failedReason || 'job failed');
+      await settleAbandoned(item, job);
       failed += 1;
     }
   }
   return { enqueued, failed };
 }
 
-export function createReconciler({ queue, live, logger, graceMs }: ReconcilerDeps) {
+export function createReconciler({ queue, live, logger, graceMs, retryHorizonMs }: ReconcilerDeps) {
   return async function reconcileDeployments(now = new Date()): Promise<{ enqueued: number; failed: number }> {
-    const open = await prisma.creditDeployment.findMany({
+    const open: OpenDeployment[] = await prisma.creditDeployment.findMany({
       where: { status: { in: ['QUEUED', 'PROCESSING', 'RETRYING'] }, queuedAt: { lt: new Date(now.getTime() - graceMs) } },
-      select: { id: true, correlationId: true },
+      select: { id: true, correlationId: true, startedAt: true },
       orderBy: { queuedAt: 'asc' },
       take: BATCH,
     });
@@ -69,14 +75,31 @@ export function createReconciler({ queue, live, logger, graceMs }: ReconcilerDep
       open,
       queue,
       async (deployment) => {
-        await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
+        // A job lost with Redis's data: its retry horizon still counts from the first attempt.
+        const firstAttemptAt = deployment.startedAt?.getTime();
+        await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId, ...(firstAttemptAt ? { firstAttemptAt } : {}) });
         logger.info({ deploymentId: deployment.id, correlationId: deployment.correlationId }, 'reconciler enqueued a deployment with no job');
       },
-      async (deployment, reason) => {
-        // The job gave up without recording the end (e.g. stalled too often): record it now.
+      async (deployment, job) => {
+        // BullMQ gave up on the job (stalled too often, attempts spent) without its end recorded.
+        // Within the horizon that is no reason to fail the customer: the job runs again.
+        const log = logger.child({ deploymentId: deployment.id, correlationId: deployment.correlationId });
+        const firstAttemptAt = (job.data as DeploymentJob).firstAttemptAt ?? job.timestamp;
+        if (now.getTime() - firstAttemptAt < retryHorizonMs) {
+          await job.retry('failed');
+          log.warn({ failedReason: job.failedReason }, 'reconciler retried a deployment job that gave up');
+          return;
+        }
+        // Past the horizon: the end, as the processor would have recorded it.
         // Its notification is PENDING with no job: the notification reconciler sends it.
-        const ending = await failDeployment(deployment.id, { code: 'RETRIES_EXHAUSTED', reason: `processing stopped: ${reason}` });
-        if (ending) await live.publishDeploymentEvents(ending.events);
+        const ending = await failDeployment(deployment.id, {
+          code: 'RETRIES_EXHAUSTED',
+          reason: `the job gave up after the retry horizon (${job.attemptsMade} attempts)`,
+        });
+        if (ending) {
+          await live.publishDeploymentEvents(ending.events);
+          log.error({ failureCode: 'RETRIES_EXHAUSTED', failedReason: job.failedReason }, 'deployment FAILED: retries exhausted');
+        }
       },
     );
   };
@@ -115,7 +138,8 @@ export function createNotificationReconciler({ queue, live, logger, graceMs }: N
         await enqueueNotification(queue, { notificationId: notification.id, correlationId: notification.correlationId });
         logger.info({ notificationId: notification.id, correlationId: notification.correlationId }, 'reconciler enqueued a notification with no job');
       },
-      async (notification, reason) => {
+      async (notification, job) => {
+        const reason = job.failedReason || 'job failed';
         const log = logger.child({ notificationId: notification.id, correlationId: notification.correlationId });
         await abandonNotification({ live, logger: log }, notification.id, reason, now);
       },

@@ -5,21 +5,29 @@ import { createDeployCreditProcessor } from './deploy-credit.ts';
 import { DEPLOYMENT_QUEUE, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
 import { startQueueWorker, type WorkerSettings } from './queue-worker.ts';
 import { createReconciler, startReconciler, type ReconcileSettings } from './reconciler.ts';
+import { backoffStrategy } from './retry-backoff.ts';
 
 export interface WorkerDeps {
   queue: DeploymentQueue;
   notificationQueue: NotificationQueue;
   realtime: Realtime;
   logger: Logger;
-  settings: WorkerSettings & ReconcileSettings;
+  settings: WorkerSettings & ReconcileSettings & { retryHorizonMs: number };
 }
 
 export function startDeploymentWorker({ queue, notificationQueue, realtime, logger, settings }: WorkerDeps) {
   const log = logger.child({ component: 'deployment-worker' });
-  const processor = createDeployCreditProcessor({ realtime, notificationQueue, logger: log });
-  const deploymentWorker = startQueueWorker<DeploymentJob, string>(DEPLOYMENT_QUEUE, processor, log, settings);
+  const processor = createDeployCreditProcessor({ realtime, notificationQueue, logger: log, retryHorizonMs: settings.retryHorizonMs });
+  // Retry delays come from each job's backoff options (capped exponential with jitter).
+  const deploymentWorker = startQueueWorker<DeploymentJob, string>(DEPLOYMENT_QUEUE, processor, log, settings, { backoffStrategy });
 
-  const reconcile = createReconciler({ queue, live: realtime, logger: log, graceMs: settings.reconcileGraceMs });
+  const reconcile = createReconciler({
+    queue,
+    live: realtime,
+    logger: log,
+    graceMs: settings.reconcileGraceMs,
+    retryHorizonMs: settings.retryHorizonMs,
+  });
   const reconciler = startReconciler(reconcile, settings.reconcileIntervalMs, log);
 
   return {

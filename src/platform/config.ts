@@ -36,10 +36,16 @@ const schema = z
     JWT_JWKS_URL: z.url().optional(),
     JWT_ISSUER: z.string().optional(),
     JWT_AUDIENCE: z.string().optional(),
-    /** Processing attempts of a deployment before it ends FAILED. */
-    DEPLOYMENT_ATTEMPTS: intFrom(1).max(50).default(3),
-    /** First retry delay; each next one doubles it. */
-    DEPLOYMENT_BACKOFF_MS: intFrom(0).default(1000),
+    /**
+     * How long, from its first attempt, a deployment keeps retrying transient trouble (database or
+     * Redis down, failing over, locked rows). The first attempt that fails after it ends FAILED
+     * (RETRIES_EXHAUSTED). Longer than any managed database failover.
+     */
+    DEPLOYMENT_RETRY_HORIZON_MS: intFrom(0).default(3_600_000),
+    /** First retry delay; each next one doubles it, up to DEPLOYMENT_BACKOFF_MAX_MS, with jitter. */
+    DEPLOYMENT_BACKOFF_MS: intFrom(1).default(1000),
+    /** The longest wait between two attempts of a deployment. */
+    DEPLOYMENT_BACKOFF_MAX_MS: intFrom(1).default(60_000),
     WORKER_CONCURRENCY: intFrom(1).max(500).default(16),
     /** How long a worker's lock on a job lasts without renewal: after a crash, the job is picked up again after about this long. */
     JOB_LOCK_MS: intFrom(1000).default(30_000),
@@ -47,10 +53,22 @@ const schema = z
     RECONCILE_INTERVAL_MS: intFrom(100).default(10_000),
     /** A non-final deployment this old with no job behind it is enqueued again. */
     RECONCILE_GRACE_MS: intFrom(0).default(5_000),
-    /** Connections per process. More than WORKER_CONCURRENCY: a job waiting on a row lock holds one. */
-    DATABASE_POOL_SIZE: intFrom(1).max(200).default(20),
+    /**
+     * Connections per process. Default: one per job the process can run at once (the deployment and
+     * the notification workers, WORKER_CONCURRENCY each; a job waiting on a row lock holds one), plus
+     * DATABASE_API_CONNECTIONS for the API and the reconcilers.
+     */
+    DATABASE_POOL_SIZE: intFrom(1).max(500).optional(),
+    /** Connections kept for the API's requests and the periodic reconcilers, on top of the workers' jobs. */
+    DATABASE_API_CONNECTIONS: intFrom(1).max(200).default(10),
+    /** Opening a connection gives up after this long (then the operation fails as unavailable, and a job retries). */
+    DATABASE_CONNECT_TIMEOUT_MS: intFrom(100).default(5_000),
     /** A transaction waiting longer than this for a row lock fails (and a deployment retries). */
     DATABASE_LOCK_TIMEOUT_MS: intFrom(1).default(5_000),
+    /** Any statement running longer than this is cancelled by the server. */
+    DATABASE_STATEMENT_TIMEOUT_MS: intFrom(1).default(30_000),
+    /** A session idle inside an open transaction this long is ended by the server, releasing its locks. */
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(1).default(60_000),
     /** A notification delivered in-app and not acknowledged within this long is also pushed. */
     PUSH_FALLBACK_AFTER_MS: intFrom(0).default(30_000),
     /** Push attempts (per notification) when the provider fails transiently. */
@@ -86,6 +104,17 @@ const schema = z
   });
 
 export type Config = z.infer<typeof schema>;
+
+/**
+ * Connections of one process's pool: the configured size, or one per job its workers can run at
+ * once (deployments and notifications, WORKER_CONCURRENCY each) plus the API's and reconcilers' share.
+ */
+export function databasePoolSize(
+  config: Pick<Config, 'DATABASE_POOL_SIZE' | 'WORKER_CONCURRENCY' | 'DATABASE_API_CONNECTIONS'>,
+  worker = true,
+): number {
+  return config.DATABASE_POOL_SIZE ?? (worker ? 2 * config.WORKER_CONCURRENCY : 0) + config.DATABASE_API_CONNECTIONS;
+}
 
 /** Parses the environment; on any bad value, one error naming every bad variable. */
 export function parseConfig(env: Record<string, string | undefined>): Config {

@@ -6,8 +6,30 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 export interface DatabaseSettings {
   url: string;
   poolSize: number;
+  /** Opening a connection gives up after this long. */
+  connectTimeoutMs: number;
   /** A transaction waiting longer than this for a row lock fails. */
   lockTimeoutMs: number;
+  /** The server cancels a statement running longer than this. */
+  statementTimeoutMs: number;
+  /** The server ends a session idle inside an open transaction this long, releasing its locks. */
+  idleInTransactionTimeoutMs: number;
+}
+
+/**
+ * Session settings travel as startup parameters, so every pooled connection has them from its
+ * first statement. Behind PgBouncer in transaction mode (which does not forward them), set the
+ * same values on the role instead: ALTER ROLE ... SET statement_timeout = ..., and so on.
+ */
+function sessionSettings(settings: DatabaseSettings): string {
+  return [
+    // Waiting on a lock held by a stuck transaction fails instead of hanging: a deployment retries.
+    `-c lock_timeout=${settings.lockTimeoutMs}`,
+    // A runaway statement cannot hold a connection (and its locks) forever...
+    `-c statement_timeout=${settings.statementTimeoutMs}`,
+    // ...nor can a session that opened a transaction and went quiet (a hung process, a lost client).
+    `-c idle_in_transaction_session_timeout=${settings.idleInTransactionTimeoutMs}`,
+  ].join(' ');
 }
 
 function createClient(settings: DatabaseSettings) {
@@ -15,8 +37,9 @@ function createClient(settings: DatabaseSettings) {
     adapter: new PrismaPg({
       connectionString: settings.url,
       max: settings.poolSize,
-      // Waiting on a lock held by a stuck transaction fails instead of hanging: a deployment retries.
-      options: `-c lock_timeout=${settings.lockTimeoutMs}`,
+      // With the server unreachable (down, failing over), an operation fails within this instead of hanging.
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      options: sessionSettings(settings),
     }),
     // Bursts (many accepts of one offer at once) queue for a pooled connection and a row lock.
     transactionOptions: { maxWait: 10_000, timeout: 15_000 },

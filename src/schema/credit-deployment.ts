@@ -3,6 +3,7 @@ import { canSeeAll, type Viewer } from '../domain/viewer.ts';
 import { requireViewer } from './guards.ts';
 import { prisma, type DeploymentEvent } from '../platform/db.ts';
 import { isUuid } from '../domain/errors.ts';
+import { failureText } from '../domain/failure-text.ts';
 import { deploymentStream } from '../realtime/deployment-stream.ts';
 import { builder } from './builder.ts';
 import { CreditDeploymentStatusEnum, DeploymentFailureCodeEnum } from './enums.ts';
@@ -33,7 +34,17 @@ export const CreditDeploymentRef = builder.prismaObject('CreditDeployment', {
       nullable: true,
       description: 'Why it ended FAILED; null otherwise.',
     }),
-    failureReason: t.exposeString('failureReason', { nullable: true }),
+    failureReason: t.string({
+      nullable: true,
+      description: "Why it ended FAILED, for people, in the user's language; never internal error text.",
+      // Rendered from the code in the viewer's language (their token's, else the one stored for
+      // the user): the stored reason is for ops and may name technical causes.
+      select: { status: true, failureCode: true, newLimitCents: true, currency: true, user: { select: { locale: true } } },
+      resolve: (d, _args, ctx) =>
+        d.status === 'FAILED'
+          ? failureText(d.failureCode, { cents: d.newLimitCents, currency: d.currency }, ctx.auth.viewer?.locale ?? d.user.locale)
+          : null,
+    }),
     correlationId: t.exposeString('correlationId', {
       description: 'Carried from the accepting request through the job, the logs and the audit trail.',
     }),

@@ -1,3 +1,4 @@
+import { publicEventDetail } from '../domain/failure-text.ts';
 import { builder } from './builder.ts';
 import { CreditDeploymentStatusEnum } from './enums.ts';
 
@@ -10,6 +11,7 @@ builder.prismaObject('DeploymentEvent', {
     }),
     status: t.expose('status', { type: CreditDeploymentStatusEnum, description: "The deployment's status after this event." }),
     at: t.expose('at', { type: 'DateTime' }),
-    detail: t.expose('detail', { type: 'JSON', nullable: true }),
+    // Codes and public fields only: raw error text that rows written by older releases hold is left out.
+    detail: t.field({ type: 'JSON', nullable: true, resolve: (event) => publicEventDetail(event.detail) }),
   }),
 });

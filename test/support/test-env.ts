@@ -16,6 +16,7 @@ Object.assign(process.env, {
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   PORT: '0',
   DEPLOYMENT_BACKOFF_MS: '200',
+  DEPLOYMENT_BACKOFF_MAX_MS: '800',
   JOB_LOCK_MS: '2000',
   RECONCILE_INTERVAL_MS: '300',
   RECONCILE_GRACE_MS: '300',
