@@ -59,6 +59,19 @@ describe('issueCreditOffer', () => {
     expect(await prisma.creditOffer.count({ where: { externalRef: input.externalRef } })).toBe(1);
   });
 
+  it('10 offers issued at once to a user never seen before: all 10 issued, one user row', async () => {
+    const userId = newUserId('burst');
+    const engine = await engineToken();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => gql(service.url, ISSUE_OFFER, { input: { ...validInput(), userId, limitCents: 100_000 + i } }, engine)),
+    );
+    expect(results.map((r) => r.errors?.[0]?.extensions?.code ?? r.data.issueCreditOffer.__typename)).toEqual(
+      Array(10).fill('IssueCreditOfferSuccess'),
+    );
+    expect(await prisma.creditOffer.count({ where: { userId } })).toBe(10);
+    expect(await prisma.user.count({ where: { id: userId } })).toBe(1);
+  });
+
   it('refuses an externalRef reused with different terms', async () => {
     const input = { ...validInput(), externalRef: `ref-conflict-${Date.now()}` };
     await gql(service.url, ISSUE_OFFER, { input }, await engineToken());

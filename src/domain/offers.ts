@@ -4,7 +4,7 @@ import type { Viewer } from './viewer.ts';
 import { prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { isCurrencyCode } from './money.ts';
-import { rememberLocale } from './users.ts';
+import { ensureUser, rememberLocale } from './users.ts';
 
 const MAX_RATE_BPS = 100_000;
 
@@ -59,9 +59,12 @@ export async function issueCreditOffer(input: IssueOfferInput, now = new Date())
     if (existing) return sameTerms(existing, input) ? existing : conflictingRef();
   }
   try {
+    // The user row first, atomically: Prisma's connectOrCreate reads then inserts, and ten offers
+    // issued at once to a new user raced on that insert.
+    await ensureUser({ userId: input.userId, roles: [] });
     return await prisma.creditOffer.create({
       data: {
-        user: { connectOrCreate: { where: { id: input.userId }, create: { id: input.userId } } },
+        userId: input.userId,
         limitCents: BigInt(input.limitCents),
         interestRateBps: input.interestRateBps,
         currency: input.currency ?? 'BRL',
