@@ -18,6 +18,8 @@ interface LockedDeployment {
   queuedAt: Date;
   offerStatus: string;
   interestRateBps: number;
+  /** The user's acceptance sequence of this deployment (0 for ones accepted before sequences existed). */
+  acceptanceSequence: number;
   /** The user's language, for the notification of the end. */
   locale: string | null;
 }
@@ -30,7 +32,8 @@ async function lockDeployment(tx: Tx, id: string): Promise<LockedDeployment | nu
   const rows = await tx.$queryRaw<LockedDeployment[]>`
     SELECT d.id, d.status::text AS status, d.offer_id AS "offerId", d.user_id AS "userId",
            d.correlation_id AS "correlationId", d.currency, d.new_limit_cents AS "newLimitCents",
-           d.queued_at AS "queuedAt", o.status::text AS "offerStatus", o.interest_rate_bps AS "interestRateBps", u.locale
+           d.queued_at AS "queuedAt", o.status::text AS "offerStatus", o.interest_rate_bps AS "interestRateBps",
+           coalesce(d.acceptance_sequence, 0) AS "acceptanceSequence", u.locale
       FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
      WHERE d.id = ${id}::uuid FOR UPDATE OF d`;
   return rows[0] ?? null;
@@ -76,6 +79,12 @@ function refusal(profile: LockedProfile, deployment: LockedDeployment): Failure 
   if (deployment.offerStatus !== 'ACCEPTED') {
     return { code: 'OFFER_NOT_VALID', reason: `the offer is no longer valid (it is ${deployment.offerStatus})` };
   }
+  if (deployment.acceptanceSequence < profile.appliedAcceptanceSequence) {
+    return {
+      code: 'SUPERSEDED',
+      reason: `acceptance ${deployment.acceptanceSequence} reached the worker after acceptance ${profile.appliedAcceptanceSequence} was applied`,
+    };
+  }
   if (profile.currency !== deployment.currency && profile.limitCents > 0n) {
     return { code: 'CURRENCY_MISMATCH', reason: `the offer is in ${deployment.currency} but the credit profile is in ${profile.currency}` };
   }
@@ -92,6 +101,8 @@ interface LockedProfile {
   usedCents: bigint;
   currency: string;
   version: number;
+  /** The acceptance whose terms the profile holds. */
+  appliedAcceptanceSequence: number;
 }
 
 /** The user's profile, created empty on the first deployment, locked for the transaction. */
@@ -100,7 +111,7 @@ async function lockProfile(tx: Tx, userId: string, currency: string, interestRat
     INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, available_cents, interest_rate_bps, version, updated_at)
     VALUES (${userId}, ${currency}, 0, 0, 0, ${interestRateBps}, 0, now())
     ON CONFLICT (user_id) DO UPDATE SET updated_at = credit_profiles.updated_at
-    RETURNING limit_cents AS "limitCents", used_cents AS "usedCents", currency, version`;
+    RETURNING limit_cents AS "limitCents", used_cents AS "usedCents", currency, version, applied_acceptance_sequence AS "appliedAcceptanceSequence"`;
   return rows[0]!;
 }
 
@@ -124,7 +135,8 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
     const events = await tx.$queryRaw<DeploymentEvent[]>`
       WITH p AS (
         UPDATE credit_profiles SET currency = ${deployment.currency}, limit_cents = ${limitCents}, available_cents = ${availableCents},
-               interest_rate_bps = ${interestRateBps}, version = version + 1, last_limit_change_at = ${now}, updated_at = ${now}
+               interest_rate_bps = ${interestRateBps}, version = version + 1, last_limit_change_at = ${now}, updated_at = ${now},
+               applied_acceptance_sequence = ${deployment.acceptanceSequence}
          WHERE user_id = ${deployment.userId} RETURNING version),
       o AS (UPDATE credit_offers SET status = 'DEPLOYED' WHERE id = ${deployment.offerId}::uuid),
       d AS (
@@ -152,7 +164,7 @@ async function recordFailure(tx: Tx, deployment: LockedDeployment, failure: Fail
     detail: { code: failure.code },
     changes: { failureCode: failure.code, failureReason: failure.reason, completedAt: now, processingMs: elapsedMs(deployment.queuedAt, now) },
   });
-  const notification = await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYMENT_FAILED');
+  const notification = await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYMENT_FAILED', failure.code);
   return { events: [event], notification };
 }
 

@@ -46,9 +46,26 @@ const TEXTS: Record<Language, Texts> = {
   },
 };
 
-/** Title and body; Brazilian Portuguese unless the user prefers English. Amounts as the currency writes them. */
-export function notificationText(kind: NotificationKind, amount: Money, userLocale: string | null) {
-  return TEXTS[languageOf(userLocale) ?? 'pt-BR'][kind](formatMoney(amount));
+/** A failure that is no failure to the user: a newer acceptance of theirs was applied instead. */
+const SUPERSEDED_TEXTS: Record<Language, (amount: string) => { title: string; body: string }> = {
+  'pt-BR': (amount) => ({
+    title: 'Sua oferta mais recente foi aplicada',
+    body: `Você aceitou uma oferta mais recente, e é ela que vale: o limite de ${amount} não foi aplicado.`,
+  }),
+  en: (amount) => ({
+    title: 'Your newest offer is the one applied',
+    body: `You accepted a newer offer, and that is the one that counts: the ${amount} limit was not applied.`,
+  }),
+};
+
+/**
+ * Title and body; Brazilian Portuguese unless the user prefers English. Amounts as the currency
+ * writes them. A failed deployment superseded by a newer acceptance says so.
+ */
+export function notificationText(kind: NotificationKind, amount: Money, userLocale: string | null, failureCode?: string | null) {
+  const language = languageOf(userLocale) ?? 'pt-BR';
+  if (kind === 'CREDIT_DEPLOYMENT_FAILED' && failureCode === 'SUPERSEDED') return SUPERSEDED_TEXTS[language](formatMoney(amount));
+  return TEXTS[language][kind](formatMoney(amount));
 }
 
 export const deploymentLink = (deploymentId: string) => `app://credit/deployments/${deploymentId}`;

@@ -1,7 +1,7 @@
 // Notifications: created in the transaction of the event they report (exactly one per event),
 // delivered later by the notifications worker, acknowledged by their user.
 import type { Viewer } from './viewer.ts';
-import { prisma, type Notification, type NotificationKind, type Prisma, type Tx } from '../platform/db.ts';
+import { prisma, type DeploymentFailureCode, type Notification, type NotificationKind, type Prisma, type Tx } from '../platform/db.ts';
 import { isUuid, NotFoundError } from './errors.ts';
 import { deploymentLink, notificationText, offerLink } from './notification-content.ts';
 import type { Money } from './money.ts';
@@ -15,6 +15,8 @@ interface NewNotification {
   correlationId: string;
   /** The user's stored language, when the caller has read it already (otherwise read here). */
   locale?: string | null;
+  /** Why a deployment failed, when it did: some codes have their own words. */
+  failureCode?: DeploymentFailureCode | null;
 }
 
 /**
@@ -24,7 +26,7 @@ interface NewNotification {
 export async function createNotification(tx: Tx, input: NewNotification): Promise<Notification | null> {
   const locale =
     input.locale !== undefined ? input.locale : (await tx.user.findUnique({ where: { id: input.userId }, select: { locale: true } }))?.locale;
-  const { title, body } = notificationText(input.kind, input.amount, locale ?? null);
+  const { title, body } = notificationText(input.kind, input.amount, locale ?? null, input.failureCode);
   const subjectId = 'deploymentId' in input.subject ? input.subject.deploymentId : input.subject.offerId;
   const deepLink = 'deploymentId' in input.subject ? deploymentLink(subjectId) : offerLink(subjectId);
   // Raw: Prisma never caches the plan of createManyAndReturn (it compiles it on every call).
@@ -50,7 +52,12 @@ interface EndedDeployment {
 }
 
 /** The notification of a deployment's end, in the transaction that ends it. */
-export function notifyDeploymentEnd(tx: Tx, deployment: EndedDeployment, kind: 'CREDIT_DEPLOYED' | 'CREDIT_DEPLOYMENT_FAILED') {
+export function notifyDeploymentEnd(
+  tx: Tx,
+  deployment: EndedDeployment,
+  kind: 'CREDIT_DEPLOYED' | 'CREDIT_DEPLOYMENT_FAILED',
+  failureCode: DeploymentFailureCode | null = null,
+) {
   return createNotification(tx, {
     userId: deployment.userId,
     kind,
@@ -58,6 +65,7 @@ export function notifyDeploymentEnd(tx: Tx, deployment: EndedDeployment, kind: '
     amount: { cents: deployment.newLimitCents, currency: deployment.currency },
     correlationId: deployment.correlationId,
     locale: deployment.locale,
+    failureCode,
   });
 }
 

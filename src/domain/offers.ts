@@ -163,34 +163,47 @@ export function awaitsJob(deployment: Pick<CreditDeployment, 'status'>): boolean
 
 /**
  * The conditional UPDATE takes the offer's row lock: of concurrent accepts exactly one matches;
- * the others wait for it to commit, then match nothing and insert nothing.
+ * the others wait for it to commit, then match nothing and insert nothing. The user's row is
+ * locked first, so acceptances of one user take their sequence numbers (1, 2, 3...) one at a
+ * time, and the user's other PENDING offers become SUPERSEDED in the same transaction: the
+ * latest acceptance is the one whose terms the profile ends on.
  */
 async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: Date): Promise<CreditDeployment | null> {
   const { terms, termsHash } = consentTerms(offer);
-  const rows = await prisma.$queryRaw<CreditDeployment[]>`
+  const [, rows] = await prisma.$transaction([
+    prisma.$queryRaw`SELECT 1 FROM users WHERE id = ${offer.userId} FOR UPDATE`,
+    prisma.$queryRaw<CreditDeployment[]>`
     WITH o AS (
       UPDATE credit_offers SET status = 'ACCEPTED', accepted_at = ${now}
        WHERE id = ${offer.id}::uuid AND status = 'PENDING' AND expires_at > ${now}
       RETURNING id),
+    u AS (
+      UPDATE users SET last_acceptance_sequence = last_acceptance_sequence + 1
+       WHERE id = ${offer.userId} AND EXISTS (SELECT 1 FROM o)
+      RETURNING last_acceptance_sequence AS sequence),
+    s AS (
+      UPDATE credit_offers SET status = 'SUPERSEDED'
+       WHERE user_id = ${offer.userId} AND status = 'PENDING' AND id <> ${offer.id}::uuid AND EXISTS (SELECT 1 FROM o)),
     c AS (
       INSERT INTO acceptance_consents (id, offer_id, user_id, accepted_at, ip_address, user_agent, terms, terms_hash, correlation_id)
       SELECT gen_random_uuid(), o.id, ${offer.userId}, ${now}, ${origin.ipAddress}, ${origin.userAgent},
              ${JSON.stringify(terms)}::jsonb, ${termsHash}, ${origin.correlationId}
         FROM o),
     d AS (
-      INSERT INTO credit_deployments (id, offer_id, user_id, status, currency, new_limit_cents, correlation_id, last_sequence, queued_at)
-      SELECT gen_random_uuid(), o.id, ${offer.userId}, 'QUEUED', ${offer.currency}, ${offer.limitCents}, ${origin.correlationId}, 1, ${now}
-        FROM o
+      INSERT INTO credit_deployments (id, offer_id, user_id, status, currency, new_limit_cents, correlation_id, last_sequence, queued_at, acceptance_sequence)
+      SELECT gen_random_uuid(), o.id, ${offer.userId}, 'QUEUED', ${offer.currency}, ${offer.limitCents}, ${origin.correlationId}, 1, ${now}, u.sequence
+        FROM o, u
       RETURNING *),
     e AS (
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       SELECT d.id, 1, 'QUEUED', 'QUEUED', ${origin.correlationId}, jsonb_build_object('offerId', d.offer_id::text)
         FROM d)
     SELECT id, offer_id AS "offerId", user_id AS "userId", status::text AS status, attempts, currency,
-           previous_limit_cents AS "previousLimitCents", new_limit_cents AS "newLimitCents", failure_reason AS "failureReason",
-           correlation_id AS "correlationId", last_sequence AS "lastSequence", queued_at AS "queuedAt",
-           started_at AS "startedAt", completed_at AS "completedAt", processing_ms AS "processingMs"
-      FROM d`;
+           previous_limit_cents AS "previousLimitCents", new_limit_cents AS "newLimitCents", failure_code::text AS "failureCode",
+           failure_reason AS "failureReason", correlation_id AS "correlationId", last_sequence AS "lastSequence", queued_at AS "queuedAt",
+           started_at AS "startedAt", completed_at AS "completedAt", processing_ms AS "processingMs", acceptance_sequence AS "acceptanceSequence"
+      FROM d`,
+  ]);
   return rows[0] ?? null;
 }
 
