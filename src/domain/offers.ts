@@ -163,16 +163,16 @@ export function awaitsJob(deployment: Pick<CreditDeployment, 'status'>): boolean
 
 /**
  * The conditional UPDATE takes the offer's row lock: of concurrent accepts exactly one matches;
- * the others wait for it to commit, then match nothing and insert nothing. The user's row is
- * locked first, so acceptances of one user take their sequence numbers (1, 2, 3...) one at a
- * time, and the user's other PENDING offers become SUPERSEDED in the same transaction: the
- * latest acceptance is the one whose terms the profile ends on.
+ * the others wait for it to commit, then match nothing and insert nothing (nor touch the user).
+ * The winner takes the user's next acceptance sequence (the user row's lock orders acceptances
+ * of one user) and marks the user's other PENDING offers SUPERSEDED, in the same statement: the
+ * latest acceptance is the one whose terms the profile ends on. Offers locked by a concurrent
+ * statement are skipped rather than waited for: one being accepted at the same moment takes the
+ * next sequence itself, so waiting for it could only deadlock.
  */
 async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: Date): Promise<CreditDeployment | null> {
   const { terms, termsHash } = consentTerms(offer);
-  const [, rows] = await prisma.$transaction([
-    prisma.$queryRaw`SELECT 1 FROM users WHERE id = ${offer.userId} FOR UPDATE`,
-    prisma.$queryRaw<CreditDeployment[]>`
+  const rows = await prisma.$queryRaw<CreditDeployment[]>`
     WITH o AS (
       UPDATE credit_offers SET status = 'ACCEPTED', accepted_at = ${now}
        WHERE id = ${offer.id}::uuid AND status = 'PENDING' AND expires_at > ${now}
@@ -183,7 +183,9 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: 
       RETURNING last_acceptance_sequence AS sequence),
     s AS (
       UPDATE credit_offers SET status = 'SUPERSEDED'
-       WHERE user_id = ${offer.userId} AND status = 'PENDING' AND id <> ${offer.id}::uuid AND EXISTS (SELECT 1 FROM o)),
+       WHERE id IN (SELECT p.id FROM credit_offers p, u
+                     WHERE p.user_id = ${offer.userId} AND p.status = 'PENDING' AND p.id <> ${offer.id}::uuid
+                       FOR UPDATE OF p SKIP LOCKED)),
     c AS (
       INSERT INTO acceptance_consents (id, offer_id, user_id, accepted_at, ip_address, user_agent, terms, terms_hash, correlation_id)
       SELECT gen_random_uuid(), o.id, ${offer.userId}, ${now}, ${origin.ipAddress}, ${origin.userAgent},
@@ -202,8 +204,7 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: 
            previous_limit_cents AS "previousLimitCents", new_limit_cents AS "newLimitCents", failure_code::text AS "failureCode",
            failure_reason AS "failureReason", correlation_id AS "correlationId", last_sequence AS "lastSequence", queued_at AS "queuedAt",
            started_at AS "startedAt", completed_at AS "completedAt", processing_ms AS "processingMs", acceptance_sequence AS "acceptanceSequence"
-      FROM d`,
-  ]);
+      FROM d`;
   return rows[0] ?? null;
 }
 
