@@ -9,7 +9,7 @@ import { startDeploymentWorker } from './jobs/worker.ts';
 import { databasePoolSize, loadConfig, type Config } from './platform/config.ts';
 import { connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
-import { closeRedis, createRedis } from './platform/redis.ts';
+import { closeRedis, createRedis, evictionPolicy } from './platform/redis.ts';
 import { firebasePushFromConfig } from './push/firebase.ts';
 import { createPushSender } from './push/push-sender.ts';
 import { Presence } from './realtime/presence.ts';
@@ -46,10 +46,35 @@ export function databaseSettings(config: Config, worker = true): DatabaseSetting
   };
 }
 
+/**
+ * BullMQ's keys must never be evicted (an evicted job is a lost deployment): any other
+ * maxmemory-policy stops a production start and is warned about elsewhere, with the fix.
+ * A Redis that does not answer within 2 s (or hides CONFIG) is not waited for: warned about.
+ */
+export async function checkRedisEvictionPolicy(config: Config, logger: Logger): Promise<void> {
+  const redis = createRedis('publisher', { url: config.REDIS_URL, logger });
+  try {
+    const policy = await Promise.race([evictionPolicy(redis), new Promise<null>((resolve) => setTimeout(resolve, 2_000, null).unref())]);
+    if (policy === 'noeviction') return;
+    if (policy === null) {
+      logger.warn('could not read the Redis maxmemory-policy; it must be noeviction, or queued jobs can be evicted and lost');
+      return;
+    }
+    const message =
+      `Redis maxmemory-policy is "${policy}": Redis may evict the queues' keys and lose jobs. ` +
+      'Fix: CONFIG SET maxmemory-policy noeviction (and set it in redis.conf or the managed service\'s parameters).';
+    if (config.NODE_ENV === 'production') throw new Error(message);
+    logger.warn({ maxmemoryPolicy: policy }, message);
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const { api, worker, port = config.PORT, host = config.HOST } = options;
+  await checkRedisEvictionPolicy(config, logger);
   connectDatabase(databaseSettings(config, worker));
   const redis = { url: config.REDIS_URL, logger };
   const queues: QueueSettings = { redis, prefix: config.REDIS_PREFIX };

@@ -41,14 +41,15 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
   const expiryLog = logger.child({ component: 'offer-expiry' });
   const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog });
   const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });
-  // Every worker upserts the same scheduler, on the reconciler's first run (at once); when Redis
-  // is down then, the next runs try again. The start itself never waits for Redis.
-  let scheduled = false;
-  const ensureScheduled = async () => {
-    if (scheduled) return;
-    await scheduleOfferExpiry(offerExpiryQueue, settings.offerExpiryIntervalMs);
-    scheduled = true;
-  };
+  // Every worker makes sure the scheduler exists now, and again on a timer of its own: a scheduler
+  // is a Redis key, and a Redis restart that loses the data (or a flush) would otherwise stop
+  // offers expiring until a worker restarts.
+  // When Redis is down, the next tick tries again; the start itself never waits for Redis.
+  const scheduler = startReconciler(
+    () => scheduleOfferExpiry(offerExpiryQueue, settings.offerExpiryIntervalMs),
+    Math.max(settings.reconcileIntervalMs, Math.min(settings.offerExpiryIntervalMs, 60_000)),
+    expiryLog,
+  );
 
   const reconcileNotifications = createNotificationReconciler({
     queue: notificationQueue,
@@ -56,16 +57,12 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
     logger: log,
     graceMs: settings.reconcileGraceMs,
   });
-  const reconcile = async () => {
-    await ensureScheduled();
-    return reconcileNotifications();
-  };
-  const reconciler = startReconciler(reconcile, settings.reconcileIntervalMs, log);
+  const reconciler = startReconciler(reconcileNotifications, settings.reconcileIntervalMs, log);
 
   return {
     /** Stops taking jobs and waits for the running ones to finish. */
     async close() {
-      await reconciler.stop();
+      await Promise.all([reconciler.stop(), scheduler.stop()]);
       await Promise.all([deliveryWorker.close(), expiryWorker.close()]);
     },
   };

@@ -137,10 +137,12 @@ export function createOfferExpiryQueue(settings: QueueSettings): OfferExpiryQueu
 }
 
 /**
- * One scheduler for the whole service, whatever the number of workers: every worker upserts the
- * same scheduler id on start, and BullMQ makes one job per interval.
+ * One scheduler for the whole service, whatever the number of workers: every worker makes sure
+ * the same scheduler id exists, and BullMQ makes one job per interval. Only a missing scheduler
+ * is (re)created: upserting an existing one would move its next run further away each time.
  */
 export async function scheduleOfferExpiry(queue: OfferExpiryQueue, everyMs: number): Promise<void> {
+  if (await queue.getJobScheduler(OFFER_EXPIRY_SCHEDULER)) return;
   await queue.upsertJobScheduler(
     OFFER_EXPIRY_SCHEDULER,
     { every: everyMs },

@@ -23,7 +23,8 @@ process.once('exit', () => {
   for (const server of servers) server.kill('SIGKILL');
 });
 
-export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
+/** `args`: more redis-server options, e.g. ['--maxmemory-policy', 'allkeys-lru']. */
+export async function startThrowawayRedis(args: string[] = []): Promise<ThrowawayRedis> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let server: ChildProcess | null = null;
@@ -45,7 +46,7 @@ export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
     port,
     url,
     async start() {
-      server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+      server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...args], {
         stdio: 'ignore',
       });
       servers.add(server);
