@@ -8,6 +8,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Authenticate } from './auth.ts';
+import { unavailableAwareMasking } from './unavailable.ts';
 import type { Context, Services } from '../schema/context.ts';
 import type { Logger } from '../platform/logger.ts';
 import { schema } from '../schema/index.ts';
@@ -67,7 +68,7 @@ export function createApiServer({ services, logger, authenticate, ready }: ApiSe
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    maskedErrors: true,
+    maskedErrors: unavailableAwareMasking(logger),
     landingPage: false,
     renderGraphiQL,
     graphiql: { title: 'Credit deployment API', subscriptionsProtocol: 'SSE' },

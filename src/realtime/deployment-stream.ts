@@ -42,6 +42,9 @@ class Wakeup {
   }
 }
 
+/** How soon a stream reads the trail again after the database did not answer. */
+const RETRY_READ_MS = 1_000;
+
 export function deploymentStream(realtime: Realtime, deploymentId: string, options: DeploymentStreamOptions = {}) {
   // Spread over ±20%: streams opened together must not all poll together.
   const pollMs = (options.pollMs ?? 60_000) * (0.8 + 0.4 * Math.random());
@@ -64,7 +67,16 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
         if (isFinal(newest.status)) return;
       }
       while (!stopped) {
-        for (const event of await eventsAfter(deploymentId, sent)) {
+        let events: DeploymentEvent[];
+        try {
+          events = await eventsAfter(deploymentId, sent);
+        } catch {
+          // The database is unreachable (restarting, failing over): the stream stays open and
+          // reads again shortly, sending what happened meanwhile once it answers.
+          await wakeup.wait(RETRY_READ_MS, stop);
+          continue;
+        }
+        for (const event of events) {
           await push(event);
           sent = event.sequence;
           if (isFinal(event.status)) return;
