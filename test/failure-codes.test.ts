@@ -83,7 +83,7 @@ describe('failureCode', () => {
       return deployAnother(userId, userToken, { currency: 'USD' });
     });
     expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'CURRENCY_MISMATCH' });
-    expect(deployment.failureReason).toBe('O limite de US$ 2.000,00 está em uma moeda diferente da sua conta de crédito.');
+    expect(deployment.failureReason).toBe('O limite de $2,000.00 está em uma moeda diferente da sua conta de crédito.');
   });
 
   it('is OFFER_NOT_VALID when the offer is no longer ACCEPTED when the worker comes to it', async () => {
