@@ -14,7 +14,7 @@ const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 export interface ServiceProcess {
-  role: 'api' | 'worker';
+  role: 'api' | 'worker' | 'one-process';
   pid: number;
   /** Base URL of the API; null for a worker. */
   url: string | null;
@@ -30,14 +30,16 @@ const running = new Set<ChildProcess>();
  * busy bench must not slow the service down by reading its log late (pino writes synchronously).
  */
 export async function startService(
-  role: 'api' | 'worker',
+  role: 'api' | 'worker' | 'one-process',
   env: Record<string, string>,
   logFile: string,
   nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
+  // 'one-process': API and worker in one process from source, as `npm start` ran before the supervisor.
+  const entry = role === 'one-process' ? ['--import', 'tsx', 'bench/one-process.ts'] : ['dist/src/main.js', role];
   const fd = openSync(logFile, 'a');
   const logStart = fstatSync(fd).size;
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js', role], {
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: root,
     env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', fd, fd],

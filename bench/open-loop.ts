@@ -50,11 +50,12 @@ const DEPLOYED_DEADLINE_MS = 120_000;
 /** `count` users, each with an open graphql-ws connection and a live `notifications` subscription. */
 export async function openUsers(url: string, count: number): Promise<OpenLoopUsers> {
   const users = await Promise.all(Array.from({ length: count }, (_, i) => newUser(`open${i}`)));
-  const sockets: Client[] = [];
+  // sockets[i] is users[i]'s: an accept's deployment is watched on its own user's socket.
+  const sockets: Client[] = new Array<Client>(count);
   let received = 0;
-  await forEachLimit(users, 50, async (user) => {
+  await forEachLimit(users, 50, async (user, i) => {
     const socket = await openSocket(url, user.token);
-    sockets.push(socket);
+    sockets[i] = socket;
     await new Promise<void>((resolve, reject) => {
       // The subscription is live once the server has it; graphql-ws says nothing until a message,
       // so a small query on the same socket after it (served in order) confirms the connection works.

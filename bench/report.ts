@@ -37,7 +37,7 @@ export interface BenchResults {
   /** Figure 6, one row per offered rate (medians of the repetitions). */
   openLoop: OpenLoopRun[];
   /** `npm start` as a newcomer runs it: start-up (migration included) and the one-user rows. */
-  newcomer: { startupMs: number; journeys: JourneyResult[] } | null;
+  newcomer: { startupMs: number; journeys: JourneyResult[]; oneProcess: JourneyResult[] } | null;
   backlogAccept: { concurrency: number; acceptMs: LatencySummary; offersPerSecond: number } | null;
   throughput: DrainResult[];
   sqlLimit: SqlLimitResult[];
@@ -118,10 +118,14 @@ export function printResults(r: BenchResults): void {
     const cpu = j.cpu ? `CPU/journey: API ${j.cpu.apiMsPerJourney} ms, worker ${j.cpu.workerMsPerJourney} ms; machine ${j.cpu.machineBusyPercent}% busy` : '';
     rows.push([`accept -> DEPLOYED, ${j.users} users`, j.acceptToDeployedMs.count, ...lat(j.acceptToDeployedMs), cpu]);
   }
-  for (const j of r.newcomer?.journeys ?? []) {
-    rows.push([`acceptOffer, ${j.users} users, npm start`, j.acceptMs.count, ...lat(j.acceptMs), `${j.journeysPerSecond} journeys/s`]);
+  const besides = [
+    ...(r.newcomer?.journeys ?? []).map((j) => ({ j, where: 'npm start' })),
+    ...(r.newcomer?.oneProcess ?? []).map((j) => ({ j, where: 'one process (before)' })),
+  ];
+  for (const { j, where } of besides) {
+    rows.push([`acceptOffer, ${j.users} users, ${where}`, j.acceptMs.count, ...lat(j.acceptMs), `${j.journeysPerSecond} journeys/s`]);
     const cpu = j.cpu ? `CPU/journey: all processes ${j.cpu.apiMsPerJourney} ms; machine ${j.cpu.machineBusyPercent}% busy` : '';
-    rows.push([`accept -> DEPLOYED, ${j.users} users, npm start`, j.acceptToDeployedMs.count, ...lat(j.acceptToDeployedMs), cpu]);
+    rows.push([`accept -> DEPLOYED, ${j.users} users, ${where}`, j.acceptToDeployedMs.count, ...lat(j.acceptToDeployedMs), cpu]);
   }
   if (r.backlogAccept) {
     const b = r.backlogAccept;

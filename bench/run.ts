@@ -65,7 +65,7 @@ interface Environment {
 
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 let processCount = 0;
-function start(env: Environment, role: 'api' | 'worker', extra: Record<string, string> = {}): Promise<ServiceProcess> {
+function start(env: Environment, role: 'api' | 'worker' | 'one-process', extra: Record<string, string> = {}): Promise<ServiceProcess> {
   const name = `${role}-${++processCount}`;
   const file = fileURLToPath(new URL(`${stamp}-${name}.log`, RESULTS));
   const profiles = fileURLToPath(new URL(`${stamp}-profiles/${name}`, RESULTS));
@@ -106,6 +106,12 @@ const workerDrainer = (env: Environment, count: number) => async (): Promise<Dra
     pids: async () => workers.map((w) => w.pid),
     stop: async () => void (await Promise.all(workers.map((w) => w.stop()))),
   };
+};
+
+/** Before the supervisor, `npm start` was API and worker in one process: the drain's before/after row. */
+const oneProcessDrainer = (env: Environment) => async (): Promise<Drainer> => {
+  const service = await start(env, 'one-process');
+  return { label: 'one process (API + worker, npm start before)', workers: 1, pids: async () => [service.pid], stop: service.stop };
 };
 
 /** `npm start` as the drain's drainer: its CPU is that of its whole process tree (the API idles). */
@@ -195,16 +201,27 @@ async function measureOpenLoop(env: Environment, target: Measured): Promise<Open
   return rates.map((r) => medianRun(runs.get(r)!));
 }
 
-/** `npm start` as a newcomer runs it: start-up, and the one-user rows against it. */
+/**
+ * `npm start` as a newcomer runs it: start-up, and the one-user rows against it; then the same
+ * rows against API and worker in one process (what `npm start` was before the supervisor).
+ */
 async function measureNewcomer(env: Environment) {
   log('npm start: one-user journeys');
   const service = await startNpmStart(env);
+  let journeys: JourneyResult[];
   try {
     const tree = await processTree(service.pid);
-    const journeys = await measureJourneys(env, { url: service.url, apiPids: tree, workerPids: [] }, [1]);
-    return { startupMs: service.startupMs, journeys };
+    journeys = await measureJourneys(env, { url: service.url, apiPids: tree, workerPids: [] }, [1]);
   } finally {
     await service.stop();
+  }
+  log('API and worker in one process (npm start before): one-user journeys');
+  const one = await start(env, 'one-process');
+  try {
+    const oneProcess = await measureJourneys(env, { url: one.url!, apiPids: [one.pid], workerPids: [] }, [1]);
+    return { startupMs: service.startupMs, journeys, oneProcess };
+  } finally {
+    await one.stop();
   }
 }
 
@@ -218,12 +235,21 @@ async function measureThroughput(env: Environment, url: string) {
   const sqlLimit: SqlLimitResult[] = [];
   let backlogAccept = null;
   let serviceWrites: RowCounts | null = null;
-  const drainers = [workerDrainer(env, 1), workerDrainer(env, 2), ...(env.options.newcomer ? [newcomerDrainer(env)] : [])];
-  for (const [i, drainer] of drainers.entries()) {
+  const drainers = [
+    { name: '1 worker process', start: workerDrainer(env, 1) },
+    { name: '2 worker processes', start: workerDrainer(env, 2) },
+    ...(env.options.newcomer
+      ? [
+          { name: 'npm start', start: newcomerDrainer(env) },
+          { name: 'API and worker in one process (npm start before)', start: oneProcessDrainer(env) },
+        ]
+      : []),
+  ];
+  for (const [i, { name, start: drainer }] of drainers.entries()) {
     log(`backlog: accepting ${backlog} offers with no worker running`);
     const built = await buildBacklog(url, backlog, BACKLOG_CALLERS);
     backlogAccept ??= { concurrency: built.concurrency, acceptMs: built.acceptMs, offersPerSecond: built.offersPerSecond };
-    log(`draining: ${i === 2 ? 'npm start' : `${i + 1} worker process(es)`}`);
+    log(`draining: ${name}`);
     const before = await rowCounts(env.db);
     throughput.push(await drainBacklog(env.db, built, drainer, workerConcurrency));
     if (i === 0) serviceWrites = gainedPer(before, await rowCounts(env.db), backlog);
