@@ -1,6 +1,8 @@
-// The service under test, run as production runs it: `node --import tsx src/main.ts api|worker`,
-// one OS process each, spawned directly (not through npx) so the pid we hold is node itself:
-// /proc/<pid> is the process we measure, and a signal stops it.
+// The service under test, run as production runs it: the production build (`npm run build`),
+// `node dist/src/main.js api|worker`, one OS process each, spawned directly (not through npm) so
+// the pid we hold is node itself: /proc/<pid> is the process we measure, and a signal stops it.
+// And `npm start` as a newcomer runs it (migrate, then the supervisor with its two children),
+// stopped as Ctrl-C stops it: SIGINT to its process group.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +14,7 @@ const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 export interface ServiceProcess {
-  role: 'api' | 'worker';
+  role: 'api' | 'worker' | 'one-process';
   pid: number;
   /** Base URL of the API; null for a worker. */
   url: string | null;
@@ -28,14 +30,16 @@ const running = new Set<ChildProcess>();
  * busy bench must not slow the service down by reading its log late (pino writes synchronously).
  */
 export async function startService(
-  role: 'api' | 'worker',
+  role: 'api' | 'worker' | 'one-process',
   env: Record<string, string>,
   logFile: string,
   nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
+  // 'one-process': API and worker in one process from source, as `npm start` ran before the supervisor.
+  const entry = role === 'one-process' ? ['--import', 'tsx', 'bench/one-process.ts'] : ['dist/src/main.js', role];
   const fd = openSync(logFile, 'a');
   const logStart = fstatSync(fd).size;
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', role], {
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: root,
     env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', fd, fd],
@@ -47,7 +51,7 @@ export async function startService(
     exitCode = code;
     running.delete(child);
   });
-  const started = await waitForStart(logFile, logStart, () => exitCode !== undefined);
+  const [started] = await waitForStart(logFile, logStart, 1, () => exitCode !== undefined);
   if (!started) {
     child.kill('SIGKILL');
     throw new Error(`${role} ${exitCode === undefined ? `did not start within ${STARTUP_TIMEOUT_MS} ms` : `exited with ${exitCode}`}; see ${logFile}`);
@@ -56,18 +60,16 @@ export async function startService(
   return { role, pid: child.pid!, url, stop: () => stopChild(child, () => exitCode !== undefined) };
 }
 
-/** The 'service started' log entry (it carries the API's URL), or null when the process died first. */
-async function waitForStart(logFile: string, from: number, hasExited: () => boolean): Promise<Record<string, unknown> | null> {
+/** The first `count` 'service started' log entries (the API's carries its URL); [] when the process died first. */
+async function waitForStart(logFile: string, from: number, count: number, hasExited: () => boolean): Promise<Record<string, unknown>[]> {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   while (Date.now() < deadline && !hasExited()) {
     const text = (await readFile(logFile)).subarray(from).toString('utf8');
-    for (const line of text.split('\n')) {
-      const entry = parseLine(line);
-      if (entry?.msg === 'service started') return entry;
-    }
+    const started = text.split('\n').map(parseLine).filter((entry) => entry?.msg === 'service started');
+    if (started.length >= count) return started.slice(0, count) as Record<string, unknown>[];
     await sleep(50);
   }
-  return null;
+  return [];
 }
 
 function parseLine(line: string): Record<string, unknown> | null {
@@ -88,7 +90,69 @@ async function stopChild(child: ChildProcess, hasExited: () => boolean): Promise
   clearTimeout(timer);
 }
 
-/** Last resort on failure or Ctrl-C: kill whatever is left, by pid. */
+export interface NewcomerService {
+  /** The `npm start` process: the root of its process tree. */
+  pid: number;
+  url: string;
+  /** From spawning `npm start` to both children having logged 'service started' (migration included). */
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `npm start` in its own process group, as a terminal runs it, with the service's settings in
+ * its environment. Stopped as Ctrl-C stops it: SIGINT to the whole group.
+ */
+export async function startNewcomer(env: Record<string, string>, logFile: string): Promise<NewcomerService> {
+  const fd = openSync(logFile, 'a');
+  const logStart = fstatSync(fd).size;
+  const began = performance.now();
+  const child = spawn('npm', ['start'], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', fd, fd],
+    detached: true,
+  });
+  closeSync(fd);
+  running.add(child);
+  groups.add(child.pid!);
+  let exitCode: number | null | undefined;
+  child.on('exit', (code) => {
+    exitCode = code;
+    running.delete(child);
+  });
+  const started = await waitForStart(logFile, logStart, 2, () => exitCode !== undefined);
+  const url = started.map((entry) => entry.url).find((u): u is string => typeof u === 'string');
+  if (!url) {
+    killGroup(child.pid!, 'SIGKILL');
+    throw new Error(`npm start ${exitCode === undefined ? `did not start within ${STARTUP_TIMEOUT_MS} ms` : `exited with ${exitCode}`}; see ${logFile}`);
+  }
+  const startupMs = Math.round(performance.now() - began);
+  const stop = async () => {
+    if (exitCode !== undefined) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    killGroup(child.pid!, 'SIGINT');
+    const timer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), STOP_TIMEOUT_MS * 3);
+    await exited;
+    clearTimeout(timer);
+    groups.delete(child.pid!);
+  };
+  return { pid: child.pid!, url, startupMs, stop };
+}
+
+/** Process groups started here (npm start's), so a failing run can still kill them all. */
+const groups = new Set<number>();
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Last resort on failure or Ctrl-C: kill whatever is left, by pid (and npm start's group, by its id). */
 export function killAllServices(): void {
   for (const child of running) child.kill('SIGKILL');
+  for (const pgid of groups) killGroup(pgid, 'SIGKILL');
 }

@@ -3,7 +3,7 @@
 // round trip and accept -> DEPLOYED are timed; issuing is set-up.
 import type { Client } from 'graphql-ws';
 import { acceptOffer, engineToken, issueOffer, newUser, openSocket, untilDeployed, type User } from './api-client.ts';
-import { since, summarize, type LatencySummary } from './stats.ts';
+import { median, medianSummary, since, summarize, type LatencySummary } from './stats.ts';
 
 export interface JourneyResult {
   users: number;
@@ -58,5 +58,27 @@ export async function runJourneys(url: string, users: number, total: number): Pr
     journeysPerSecond: Math.round((total / elapsedMs) * 1000 * 10) / 10,
     acceptMs: summarize(samples.accept),
     acceptToDeployedMs: summarize(samples.deployed),
+  };
+}
+
+/** Repetitions of one level: each figure the median of the repetitions' (latency rows are medians of 3 runs). */
+export function medianJourney(runs: JourneyResult[]): JourneyResult {
+  const cpus = runs.map((r) => r.cpu).filter((c) => c !== undefined);
+  const med = <T>(items: T[], pick: (x: T) => number) => median(items.map(pick));
+  return {
+    users: runs[0]!.users,
+    journeys: runs.reduce((n, r) => n + r.journeys, 0),
+    journeysPerSecond: med(runs, (r) => r.journeysPerSecond),
+    acceptMs: medianSummary(runs.map((r) => r.acceptMs)),
+    acceptToDeployedMs: medianSummary(runs.map((r) => r.acceptToDeployedMs)),
+    ...(cpus.length > 0
+      ? {
+          cpu: {
+            apiMsPerJourney: med(cpus, (c) => c.apiMsPerJourney),
+            workerMsPerJourney: med(cpus, (c) => c.workerMsPerJourney),
+            machineBusyPercent: med(cpus, (c) => c.machineBusyPercent),
+          },
+        }
+      : {}),
   };
 }

@@ -30,6 +30,16 @@ export interface BenchOptions {
   cpuProfile: boolean;
   workerConcurrency: number;
   databasePoolSize: number;
+  /** Latency rows (closed and open loop) are the median of this many runs. */
+  repetitions: number;
+  /** Offered accept rates of the open loop, per second. */
+  openLoopRates: number[];
+  /** Length of each open-loop window, seconds. */
+  openLoopSeconds: number;
+  /** Users of the open loop, each with its socket and `notifications` subscription open throughout. */
+  openLoopUsers: number;
+  /** Also run `npm start` as a newcomer does (drain and one-user latency beside the split processes). */
+  newcomer: boolean;
 }
 
 const FULL = {
@@ -40,6 +50,10 @@ const FULL = {
   subscriptionLevels: [1000, 10_000],
   activeSamples: 200,
   idleWindowMs: 10_000,
+  repetitions: 3,
+  openLoopRates: [50, 100, 200, 400],
+  openLoopSeconds: 10,
+  openLoopUsers: 500,
 };
 
 const QUICK = {
@@ -50,6 +64,10 @@ const QUICK = {
   subscriptionLevels: [1000],
   activeSamples: 20,
   idleWindowMs: 3_000,
+  repetitions: 1,
+  openLoopRates: [50, 200],
+  openLoopSeconds: 3,
+  openLoopUsers: 100,
 };
 
 function flag(argv: string[], name: string): string | undefined {
@@ -65,7 +83,8 @@ function positive(value: string | undefined, name: string): number | undefined {
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--backlog=N] [--subscriptions=1000,10000]
-                      [--per-socket=N] [--log-level=info] [--keep-db] [--cpu-prof]`;
+                      [--per-socket=N] [--log-level=info] [--keep-db] [--cpu-prof]
+                      [--rates=50,100,200,400] [--window=10] [--repetitions=3] [--no-newcomer]`;
 
 /** Start-up is detected from the 'service started' line, an info entry: quieter levels would hide it. */
 function logLevel(level: string): string {
@@ -74,12 +93,13 @@ function logLevel(level: string): string {
 }
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const known = /^--(quick|keep-db|cpu-prof|help|(backlog|subscriptions|per-socket|log-level)=.*)$/;
+  const known = /^--(quick|keep-db|cpu-prof|no-newcomer|help|(backlog|subscriptions|per-socket|log-level|rates|window|repetitions)=.*)$/;
   const unknown = argv.filter((a) => !known.test(a));
   if (unknown.length > 0 || argv.includes('--help')) throw new Error(`${unknown.length ? `unknown: ${unknown.join(' ')}\n` : ''}${USAGE}`);
   const quick = argv.includes('--quick');
   const base = quick ? QUICK : FULL;
   const subscriptions = flag(argv, 'subscriptions');
+  const rates = flag(argv, 'rates');
   const backlog = positive(flag(argv, 'backlog'), 'backlog') ?? base.backlog;
   return {
     quick,
@@ -92,6 +112,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     logLevel: logLevel(flag(argv, 'log-level') ?? 'info'),
     keepDatabase: argv.includes('--keep-db'),
     cpuProfile: argv.includes('--cpu-prof'),
+    repetitions: positive(flag(argv, 'repetitions'), 'repetitions') ?? base.repetitions,
+    openLoopRates: rates ? rates.split(',').map((r) => positive(r, 'rates')!).sort((a, b) => a - b) : base.openLoopRates,
+    openLoopSeconds: positive(flag(argv, 'window'), 'window') ?? base.openLoopSeconds,
+    newcomer: !argv.includes('--no-newcomer'),
     workerConcurrency: config.WORKER_CONCURRENCY,
     databasePoolSize: databasePoolSize(config),
   };

@@ -1,5 +1,5 @@
 // What Linux says about a process and the machine (/proc): memory, CPU time.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** USER_HZ: 100 on every Linux build Node supports. */
 const CLOCK_TICKS = 100;
@@ -29,4 +29,22 @@ export async function machineBusySeconds(): Promise<number> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
+}
+
+/** `pid` and every process below it (npm start: npm, its shell, the supervisor and its children). */
+export async function processTree(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(parents.get(tree[i]!) ?? []));
+  return tree;
 }

@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick]`: starts the service (API and worker as separate processes, as in
-// production) against a fresh database and Redis prefix, measures it, prints a table and writes
+// `npm run bench [-- --quick]`: builds the service (`npm run build`) and starts the build (API and
+// worker as separate processes, as in production) against a fresh database and Redis prefix,
+// measures it, and `npm start` as a newcomer runs it beside; prints a table and writes
 // bench/results/<timestamp>.json. Whatever happens, the processes are stopped and the database
 // and Redis keys removed. See bench/README.md for what each figure means.
 import { execFileSync } from 'node:child_process';
@@ -7,18 +8,21 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/platform/config.ts';
-import { killAllServices, startService, type ServiceProcess } from './children.ts';
+import { killAllServices, startNewcomer, startService, type NewcomerService, type ServiceProcess } from './children.ts';
 import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './database.ts';
-import { runJourneys, type JourneyResult } from './journeys.ts';
+import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
+import { medianJourney, runJourneys, type JourneyResult } from './journeys.ts';
 import { describeMachine, openFilesLimit } from './machine.ts';
+import { medianRun, openUsers, runOpenLoop, type OpenLoopRun } from './open-loop.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
-import { cpuSeconds, machineBusySeconds } from './proc.ts';
+import { cpuSeconds, machineBusySeconds, processTree } from './proc.ts';
 import { removeRedisKeys } from './redis-keys.ts';
 import { compare, judgeTargets, printResults, writeResults, type BenchResults } from './report.ts';
+import { compareWrites, gainedPer, rowCounts, type RowCounts, type WritesComparison } from './row-counts.ts';
 import { seedQueuedDeployments } from './seed.ts';
 import { runSqlLimit, type SqlLimitResult } from './sql-limit.ts';
 import { runSubscriptionScale, type SubscriptionScaleResult } from './subscriptions.ts';
-import { buildBacklog, drainBacklog, type DrainResult } from './throughput.ts';
+import { buildBacklog, drainBacklog, type Drainer, type DrainResult } from './throughput.ts';
 
 const config = loadConfig();
 
@@ -61,12 +65,23 @@ interface Environment {
 
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 let processCount = 0;
-function start(env: Environment, role: 'api' | 'worker', extra: Record<string, string> = {}): Promise<ServiceProcess> {
+function start(env: Environment, role: 'api' | 'worker' | 'one-process', extra: Record<string, string> = {}): Promise<ServiceProcess> {
   const name = `${role}-${++processCount}`;
   const file = fileURLToPath(new URL(`${stamp}-${name}.log`, RESULTS));
   const profiles = fileURLToPath(new URL(`${stamp}-profiles/${name}`, RESULTS));
   const nodeArgs = env.options.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : [];
   return startService(role, { ...env.serviceEnv, ...extra }, file, nodeArgs);
+}
+
+function startNpmStart(env: Environment): Promise<NewcomerService> {
+  const file = fileURLToPath(new URL(`${stamp}-npm-start-${++processCount}.log`, RESULTS));
+  return startNewcomer(env.serviceEnv, file);
+}
+
+/** `npm run build`: the bench measures the production build, so it builds what is checked out. */
+function build(): void {
+  log('npm run build');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** The commit measured, and whether the code differed from it (uncommitted changes under src/ or prisma/). */
@@ -81,6 +96,29 @@ function codeVersion(): { commit: string; dirty: boolean } {
 
 const startWorkers = (env: Environment, count: number, extra: Record<string, string> = {}) => () =>
   Promise.all(Array.from({ length: count }, () => start(env, 'worker', extra)));
+
+/** Worker processes of the build, as the drain's drainer. */
+const workerDrainer = (env: Environment, count: number) => async (): Promise<Drainer> => {
+  const workers = await startWorkers(env, count)();
+  return {
+    label: `${count} worker(s) x concurrency ${env.options.workerConcurrency}`,
+    workers: count,
+    pids: async () => workers.map((w) => w.pid),
+    stop: async () => void (await Promise.all(workers.map((w) => w.stop()))),
+  };
+};
+
+/** Before the supervisor, `npm start` was API and worker in one process: the drain's before/after row. */
+const oneProcessDrainer = (env: Environment) => async (): Promise<Drainer> => {
+  const service = await start(env, 'one-process');
+  return { label: 'one process (API + worker, npm start before)', workers: 1, pids: async () => [service.pid], stop: service.stop };
+};
+
+/** `npm start` as the drain's drainer: its CPU is that of its whole process tree (the API idles). */
+const newcomerDrainer = (env: Environment) => async (): Promise<Drainer> => {
+  const service = await startNpmStart(env);
+  return { label: 'npm start (API + worker, supervised)', workers: 1, pids: () => processTree(service.pid), stop: service.stop };
+};
 
 async function prepare(options: BenchOptions): Promise<Environment> {
   assertLoopback(config.REDIS_URL, 'REDIS_URL');
@@ -98,16 +136,25 @@ async function prepare(options: BenchOptions): Promise<Environment> {
     LOG_LEVEL: options.logLevel,
     WORKER_CONCURRENCY: String(options.workerConcurrency),
     DATABASE_POOL_SIZE: String(options.databasePoolSize),
+    ...EDGE_SETTINGS_FOR_BENCH,
   };
   return { options, databaseUrl, db, serviceEnv };
 }
 
+interface Measured {
+  url: string;
+  apiPids: number[];
+  workerPids: number[];
+}
+
+const cpuOf = async (pids: number[]) => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+
 /** A level of journeys, with the CPU time API and worker spent on it. */
-async function journeysWithCpu(api: ServiceProcess, worker: ServiceProcess, users: number, total: number): Promise<JourneyResult> {
-  const usage = () => Promise.all([cpuSeconds(api.pid), cpuSeconds(worker.pid), machineBusySeconds()]);
+async function journeysWithCpu(target: Measured, users: number, total: number): Promise<JourneyResult> {
+  const usage = () => Promise.all([cpuOf(target.apiPids), cpuOf(target.workerPids), machineBusySeconds()]);
   const before = await usage();
   const start = performance.now();
-  const result = await runJourneys(api.url!, users, total);
+  const result = await runJourneys(target.url, users, total);
   const seconds = (performance.now() - start) / 1000;
   const [apiCpu, workerCpu, busy] = (await usage()).map((x, i) => x - before[i]!) as [number, number, number];
   const perJourney = (s: number) => Math.round((s / total) * 1000 * 100) / 100;
@@ -115,17 +162,67 @@ async function journeysWithCpu(api: ServiceProcess, worker: ServiceProcess, user
   return { ...result, cpu: { apiMsPerJourney: perJourney(apiCpu), workerMsPerJourney: perJourney(workerCpu), machineBusyPercent } };
 }
 
-/** Figures 1 and 2 with API and one worker running. */
-async function measureJourneys(env: Environment, api: ServiceProcess, worker: ServiceProcess): Promise<JourneyResult[]> {
+/** Figures 1 and 2 with API and one worker running; each level the median of `repetitions` runs. */
+async function measureJourneys(env: Environment, target: Measured, levels: number[]): Promise<JourneyResult[]> {
   log(`warm-up: ${env.options.warmupJourneys} journeys`);
-  await runJourneys(api.url!, 8, env.options.warmupJourneys);
+  await runJourneys(target.url, 8, env.options.warmupJourneys);
   const results: JourneyResult[] = [];
-  for (const users of env.options.userLevels) {
+  for (const users of levels) {
     const total = env.options.journeys[users] ?? users * 20;
-    log(`journeys: ${users} users, ${total} journeys`);
-    results.push(await journeysWithCpu(api, worker, users, total));
+    const runs: JourneyResult[] = [];
+    for (let rep = 1; rep <= env.options.repetitions; rep++) {
+      log(`journeys: ${users} users, ${total} journeys (run ${rep} of ${env.options.repetitions})`);
+      runs.push(await journeysWithCpu(target, users, total));
+    }
+    results.push(medianJourney(runs));
   }
   return results;
+}
+
+/**
+ * Figure 6: the open loop at each offered rate, `repetitions` rounds of all rates (a round goes
+ * through every rate, so the machine's drift spreads over all of them), each rate the median.
+ */
+async function measureOpenLoop(env: Environment, target: Measured): Promise<OpenLoopRun[]> {
+  const { openLoopRates: rates, openLoopSeconds: seconds, openLoopUsers, repetitions } = env.options;
+  log(`open loop: opening ${openLoopUsers} users' sockets and notifications subscriptions`);
+  const people = await openUsers(target.url, openLoopUsers);
+  const runs = new Map<number, OpenLoopRun[]>(rates.map((r) => [r, []]));
+  try {
+    for (let rep = 1; rep <= repetitions; rep++) {
+      for (const perSecond of rates) {
+        log(`open loop: ${perSecond} accepts/s for ${seconds} s (run ${rep} of ${repetitions})`);
+        runs.get(perSecond)!.push(await runOpenLoop({ url: target.url, db: env.db, people, perSecond, seconds, servicePids: () => [...target.apiPids, ...target.workerPids] }));
+      }
+    }
+  } finally {
+    await people.close();
+  }
+  return rates.map((r) => medianRun(runs.get(r)!));
+}
+
+/**
+ * `npm start` as a newcomer runs it: start-up, and the one-user rows against it; then the same
+ * rows against API and worker in one process (what `npm start` was before the supervisor).
+ */
+async function measureNewcomer(env: Environment) {
+  log('npm start: one-user journeys');
+  const service = await startNpmStart(env);
+  let journeys: JourneyResult[];
+  try {
+    const tree = await processTree(service.pid);
+    journeys = await measureJourneys(env, { url: service.url, apiPids: tree, workerPids: [] }, [1]);
+  } finally {
+    await service.stop();
+  }
+  log('API and worker in one process (npm start before): one-user journeys');
+  const one = await start(env, 'one-process');
+  try {
+    const oneProcess = await measureJourneys(env, { url: one.url!, apiPids: [one.pid], workerPids: [] }, [1]);
+    return { startupMs: service.startupMs, journeys, oneProcess };
+  } finally {
+    await one.stop();
+  }
 }
 
 /**
@@ -137,20 +234,37 @@ async function measureThroughput(env: Environment, url: string) {
   const throughput: DrainResult[] = [];
   const sqlLimit: SqlLimitResult[] = [];
   let backlogAccept = null;
-  for (const workers of [1, 2]) {
+  let serviceWrites: RowCounts | null = null;
+  const drainers = [
+    { name: '1 worker process', start: workerDrainer(env, 1) },
+    { name: '2 worker processes', start: workerDrainer(env, 2) },
+    ...(env.options.newcomer
+      ? [
+          { name: 'npm start', start: newcomerDrainer(env) },
+          { name: 'API and worker in one process (npm start before)', start: oneProcessDrainer(env) },
+        ]
+      : []),
+  ];
+  for (const [i, { name, start: drainer }] of drainers.entries()) {
     log(`backlog: accepting ${backlog} offers with no worker running`);
     const built = await buildBacklog(url, backlog, BACKLOG_CALLERS);
     backlogAccept ??= { concurrency: built.concurrency, acceptMs: built.acceptMs, offersPerSecond: built.offersPerSecond };
-    log(`draining with ${workers} worker process(es)`);
-    throughput.push(await drainBacklog(env.db, built, startWorkers(env, workers), workerConcurrency));
+    log(`draining: ${name}`);
+    const before = await rowCounts(env.db);
+    throughput.push(await drainBacklog(env.db, built, drainer, workerConcurrency));
+    if (i === 0) serviceWrites = gainedPer(before, await rowCounts(env.db), backlog);
   }
+  let sqlWrites: RowCounts | null = null;
   for (const workers of [1, 2]) {
     const connections = workers * databasePoolSize;
     log(`plain SQL limit: ${backlog} deployments over ${connections} connections`);
     const seeded = await seedQueuedDeployments(env.db, Array.from({ length: backlog }, (_, i) => `bench-sql-${workers}-${i}`));
+    const before = await rowCounts(env.db);
     sqlLimit.push(await runSqlLimit(env.databaseUrl, seeded, connections));
+    sqlWrites ??= gainedPer(before, await rowCounts(env.db), backlog);
   }
-  return { throughput, sqlLimit, backlogAccept };
+  const writes: WritesComparison = compareWrites(serviceWrites!, sqlWrites!);
+  return { throughput, sqlLimit, backlogAccept, writes };
 }
 
 /** Figure 5, on a fresh API process, so its memory is the subscriptions' and not earlier phases'. */
@@ -182,14 +296,20 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   // Read first: others may commit while the run goes on.
   const code = codeVersion();
+  build();
   const env = await prepare(options);
   const machine = await describeMachine(env.databaseUrl, config.REDIS_URL);
   const api = await start(env, 'api');
+  // The drains first, on a quiet database: the rows they write are compared with the SQL loop's,
+  // and the open loop leaves notification jobs behind (push fallbacks, PUSH_FALLBACK_AFTER_MS later).
+  const { throughput, sqlLimit, backlogAccept, writes } = await measureThroughput(env, api.url!);
   const worker = await start(env, 'worker');
-  const journeys = await measureJourneys(env, api, worker);
+  const split: Measured = { url: api.url!, apiPids: [api.pid], workerPids: [worker.pid] };
+  const journeys = await measureJourneys(env, split, options.userLevels);
+  const openLoop = options.openLoopRates.length > 0 ? await measureOpenLoop(env, split) : [];
   await worker.stop();
-  const { throughput, sqlLimit, backlogAccept } = await measureThroughput(env, api.url!);
   await api.stop();
+  const newcomer = options.newcomer ? await measureNewcomer(env) : null;
   const subscriptions = options.subscriptionLevels.length > 0 ? await measureSubscriptions(env) : null;
 
   const partial = {
@@ -200,10 +320,13 @@ async function main(): Promise<void> {
     machine,
     settings: { ...env.serviceEnv, DATABASE_URL: undefined, database: new URL(env.databaseUrl).pathname.slice(1), ...options },
     journeys,
+    openLoop,
+    newcomer,
     backlogAccept,
     throughput,
     sqlLimit,
     comparison: compare(throughput, sqlLimit, options.databasePoolSize),
+    writes,
     subscriptions,
   };
   const results: BenchResults = { ...partial, targets: judgeTargets(partial) };

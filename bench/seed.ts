@@ -27,3 +27,19 @@ export async function seedQueuedDeployments(db: pg.Pool, userIds: string[]): Pro
   );
   return rows;
 }
+
+/**
+ * PENDING offers as issueCreditOffer leaves them (the user created if new, the offer row), one
+ * per entry of `userIds`, in that order: the set-up of the open loop, which times accepts only.
+ */
+export async function seedPendingOffers(db: pg.Pool, userIds: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH wanted AS (SELECT u AS user_id, gen_random_uuid() AS offer_id, ord FROM unnest($1::text[]) WITH ORDINALITY AS t(u, ord)),
+          users AS (INSERT INTO users (id) SELECT DISTINCT user_id FROM wanted ON CONFLICT DO NOTHING),
+          offers AS (INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, status, expires_at)
+                     SELECT offer_id, user_id, 150000, 250, 'BRL', 'PENDING', now() + interval '1 hour' FROM wanted)
+     SELECT offer_id AS id FROM wanted ORDER BY ord`,
+    [userIds],
+  );
+  return rows.map((r) => r.id);
+}

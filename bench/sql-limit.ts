@@ -1,7 +1,10 @@
 // Figure 4: the database's own limit. What one deployment writes (src/deployments.ts: the
-// PROCESSING_STARTED step and applyCreditOffer, with the notification it creates), done as one
-// hand-written transaction per deployment over plain pg: no GraphQL, no queue, no ORM, one
-// commit instead of two. Keep it in step with src/deployments.ts when that changes.
+// PROCESSING_STARTED step and applyCreditOffer, with the notification it creates; and the
+// notification's delivery, src/notification-delivery.ts, for a user who is not in the app with
+// push off: a SKIPPED push recorded, the notification settled FAILED), done as one hand-written
+// transaction per deployment over plain pg: no GraphQL, no queue, no ORM, one commit instead of
+// three. The bench compares the rows each table gained per deployment here and in the service's
+// drain (bench/row-counts.ts): a difference means this loop is out of step with the service.
 import pg from 'pg';
 import type { SeededDeployment } from './seed.ts';
 import { since } from './stats.ts';
@@ -54,7 +57,12 @@ const INSERT_EVENTS = `INSERT INTO deployment_events (deployment_id, sequence, t
 
 /** notifyDeploymentEnd: one notification per deployment end, deduplicated by its key. */
 const INSERT_NOTIFICATION = `INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, correlation_id)
-VALUES (gen_random_uuid(), $1, 'CREDIT_DEPLOYED', $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING`;
+VALUES (gen_random_uuid(), $1, 'CREDIT_DEPLOYED', $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
+
+/** recordPush with push off: the SKIPPED delivery, the push settled, the notification FAILED (it reached no one). */
+const SKIP_PUSH = `WITH delivery AS (INSERT INTO notification_deliveries (notification_id, channel, status, at, error)
+                                VALUES ($1, 'PUSH', 'SKIPPED', $2, 'push is not configured'))
+UPDATE notifications SET push_settled_at = $2, status = 'FAILED' WHERE id = $1 AND status = 'PENDING'`;
 
 /** Text of the same length as the service's (its pt-BR wording); what it says does not matter here. */
 function notification(d: Locked, deploymentId: string): unknown[] {
@@ -85,7 +93,8 @@ async function deploy(client: pg.PoolClient, id: string): Promise<void> {
     const { last_sequence } = (await client.query(FINISH_DEPLOYMENT, [id, now, profile.limit_cents, processingMs])).rows[0];
     const detail = { previousLimitCents: String(profile.limit_cents), newLimitCents: String(limit), availableCents: String(available), interestRateBps: d.interest_rate_bps, profileVersion: version };
     await client.query(INSERT_EVENTS, [id, last_sequence, d.correlation_id, detail]);
-    await client.query(INSERT_NOTIFICATION, notification(d, id));
+    const created = (await client.query<{ id: string }>(INSERT_NOTIFICATION, notification(d, id))).rows[0];
+    if (created) await client.query(SKIP_PUSH, [created.id, now]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK');

@@ -32,3 +32,22 @@ export function summarize(samplesMs: number[]): LatencySummary {
 
 /** Milliseconds since `start` (a performance.now() value). */
 export const since = (start: number) => performance.now() - start;
+
+/** The middle value (the lower one of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** Repetitions of one latency row: each figure is the median of the repetitions' figures; count is their sum. */
+export function medianSummary(runs: LatencySummary[]): LatencySummary {
+  const med = (pick: (s: LatencySummary) => number) => median(runs.map(pick));
+  return {
+    count: runs.reduce((n, r) => n + r.count, 0),
+    p50: med((s) => s.p50),
+    p95: med((s) => s.p95),
+    p99: med((s) => s.p99),
+    max: med((s) => s.max),
+    mean: med((s) => s.mean),
+  };
+}

@@ -5,7 +5,6 @@
 import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import { acceptOffer, engineToken, issueOffer, newUser } from './api-client.ts';
-import type { ServiceProcess } from './children.ts';
 import { cpuSeconds, machineBusySeconds } from './proc.ts';
 import { since, summarize, type LatencySummary } from './stats.ts';
 
@@ -40,7 +39,18 @@ export async function buildBacklog(url: string, size: number, concurrency: numbe
   return { deploymentIds, acceptMs: summarize(acceptMs), concurrency, offersPerSecond };
 }
 
+/** What drains the backlog: worker processes, or `npm start` (its whole process tree). */
+export interface Drainer {
+  /** How the row is labelled, e.g. '1 worker(s) x concurrency 16' or 'npm start'. */
+  label: string;
+  workers: number;
+  /** The processes whose CPU counts as the drain's (read once they are up). */
+  pids(): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
 export interface DrainResult {
+  label: string;
   workers: number;
   concurrencyPerWorker: number;
   deployments: number;
@@ -51,7 +61,7 @@ export interface DrainResult {
   workerStartupMs: number;
   /** Postgres commits in the bench database per deployment (pg_stat_database), worker and reconciler. */
   commitsPerDeployment: number;
-  /** CPU time of the worker process(es) per deployment: what a deployment costs in Node. */
+  /** CPU time of the worker process(es) (npm start: all its processes) per deployment: what a deployment costs in Node. */
   workerCpuMsPerDeployment: number;
   /** Share of the machine's CPU (all cores) busy while draining, anything included. */
   machineBusyPercent: number;
@@ -94,9 +104,27 @@ interface Drain {
   machineBusySeconds: number;
 }
 
+/**
+ * Bounded wait until the deployments' notifications took their delivery step (for users not in
+ * the app, at once: a push, or SKIPPED with push off), so the rows they write are all there.
+ */
+async function waitUntilNotified(db: pg.Pool, ids: string[]): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  for (let polls = 1; Date.now() < deadline; polls++) {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM notifications WHERE deployment_id = ANY($1::uuid[]) AND status = 'PENDING' AND push_settled_at IS NULL`,
+      [ids],
+    );
+    if (rows[0].n === 0) return polls;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  throw new Error('the backlog\'s notifications were not delivered within 60 s; see the worker logs');
+}
+
 /** Waits for the drain, measuring CPU from the moment the workers are up (start-up excluded). */
-async function watchDrain(db: pg.Pool, ids: string[], workers: ServiceProcess[]): Promise<Drain> {
-  const workerCpu = async () => (await Promise.all(workers.map((w) => cpuSeconds(w.pid)))).reduce((a, b) => a + b, 0);
+async function watchDrain(db: pg.Pool, ids: string[], drainer: Drainer): Promise<Drain> {
+  const pids = await drainer.pids();
+  const workerCpu = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
   const cpuBefore = await workerCpu();
   const busyBefore = await machineBusySeconds();
   const start = performance.now();
@@ -113,29 +141,32 @@ async function watchDrain(db: pg.Pool, ids: string[], workers: ServiceProcess[])
 export async function drainBacklog(
   db: pg.Pool,
   backlog: Backlog,
-  startWorkers: () => Promise<ServiceProcess[]>,
+  startDrainer: () => Promise<Drainer>,
   concurrencyPerWorker: number,
 ): Promise<DrainResult> {
   const ids = backlog.deploymentIds;
   const commitsBefore = await commits(db);
   const spawnedAt = performance.now();
-  const workers = await startWorkers();
+  const drainer = await startDrainer();
   const workerStartupMs = since(spawnedAt);
   let drain: Drain;
+  let notifiedPolls: number;
   try {
-    drain = await watchDrain(db, ids, workers);
+    drain = await watchDrain(db, ids, drainer);
+    notifiedPolls = await waitUntilNotified(db, ids);
   } finally {
     // Stopping also flushes the workers' statistics to pg_stat_database (a backend reports on exit).
-    await Promise.all(workers.map((w) => w.stop()));
+    await drainer.stop();
   }
   const { rows } = await db.query(
     `SELECT extract(epoch FROM max(completed_at) - min(started_at))::float AS seconds FROM credit_deployments WHERE id = ANY($1::uuid[])`,
     [ids],
   );
   const seconds = rows[0].seconds as number;
-  const ownQueries = drain.polls + 3;
+  const ownQueries = drain.polls + notifiedPolls + 3;
   return {
-    workers: workers.length,
+    label: drainer.label,
+    workers: drainer.workers,
     concurrencyPerWorker,
     deployments: ids.length,
     seconds: Math.round(seconds * 100) / 100,

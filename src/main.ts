@@ -1,39 +1,73 @@
-// Process entry: `node --import tsx src/main.ts [all|api|worker]`. SIGTERM/SIGINT drain and exit.
+// Process entry: `node dist/src/main.js [all|api|worker]` (the build, `npm run build`), or from
+// source `node --import tsx src/main.ts [all|api|worker]`. `all` (what `npm start` runs)
+// supervises two processes, the API and the worker, so each has a core of its own; `api` and
+// `worker` run that part in this process. SIGTERM/SIGINT drain and exit.
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from './platform/config.ts';
-import { prisma } from './platform/db.ts';
 import { createLogger } from './platform/logger.ts';
-import { startService } from './service.ts';
+import { superviseService, type ChildRole } from './platform/supervisor.ts';
 
-const ROLES = { all: { api: true, worker: true }, api: { api: true, worker: false }, worker: { api: false, worker: true } };
-const role = (process.argv[2] ?? 'all') as keyof typeof ROLES;
-if (!(role in ROLES)) {
-  console.error(`usage: main.ts [${Object.keys(ROLES).join('|')}]`);
+const role = process.argv[2] ?? 'all';
+if (role !== 'all' && role !== 'api' && role !== 'worker') {
+  console.error('usage: main [all|api|worker]');
   process.exit(2);
 }
 
+// Read first, in every process: a bad setting stops the start with one message, before any child starts.
 const config = loadConfig();
-const logger = createLogger(config.LOG_LEVEL);
-const service = await startService({ ...ROLES[role], config, logger });
-if (service.url) logger.info(`GraphQL (and GraphiQL) at ${service.url}/graphql`);
+const logger = createLogger(config.LOG_LEVEL).child({ role });
+if (role === 'all') supervise();
+else await runPart(role);
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    logger.error('shutdown took too long; exiting');
-    process.exit(1);
-  }, 30_000);
-  force.unref();
-  try {
-    await service.close();
-    await prisma.$disconnect();
-    process.exit(0);
-  } catch (error) {
-    logger.error({ err: error }, 'shutdown failed');
-    process.exit(1);
+/** The API and the worker as child processes: this file again, with this process's Node flags (tsx or none). */
+function supervise(): void {
+  const entry = fileURLToPath(import.meta.url);
+  const supervisor = superviseService({
+    roles: ['api', 'worker'],
+    command: (child: ChildRole) => ({ file: process.execPath, args: [...process.execArgv, entry, child] }),
+    logger,
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    process.exit((await supervisor.stop()) ? 0 : 1);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function runPart(part: 'api' | 'worker'): Promise<void> {
+  // Loaded here, not above: the supervisor needs none of it (Prisma, GraphQL, BullMQ).
+  const [db, { startService }] = await Promise.all([import('./platform/db.ts'), import('./service.ts')]);
+  const service = await startService({ api: part === 'api', worker: part === 'worker', config, logger });
+  if (service.url) logger.info(`GraphQL (and GraphiQL) at ${service.url}/graphql`);
+
+  let stopping = false;
+  async function shutdown(signal: string) {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    try {
+      await service.close();
+      await db.prisma.$disconnect();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Started by the supervisor (it opened an IPC channel): if it is gone, even by SIGKILL, drain and exit too.
+  if (process.channel) {
+    process.channel.unref();
+    process.on('disconnect', () => void shutdown('supervisor gone'));
   }
 }
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
