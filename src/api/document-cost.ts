@@ -1,0 +1,94 @@
+// The cost of a document, as the contract's header defines it: 1 per field; a list field
+// multiplies the cost of its selection by its `first` (20 where it has none, 100 at most, since
+// a larger `first` is refused anyway). graphql-armor's cost limit is static per field, so it
+// cannot see that `offers(first: 100)` is a hundred times `offers(first: 1)`; this rule can,
+// because it reads `first` from the document or from the request's variables.
+import {
+  getNamedType,
+  getNullableType,
+  GraphQLError,
+  isInterfaceType,
+  isListType,
+  isObjectType,
+  Kind,
+  type ASTVisitor,
+  type FieldNode,
+  type GraphQLNamedType,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValidationRule,
+  type ValueNode,
+} from 'graphql';
+
+export const DEFAULT_PAGE = 20;
+export const MAX_PAGE = 100;
+
+type Variables = Record<string, unknown> | null | undefined;
+
+/** The `first` a list field will use: a literal, a variable's value, or the default page. */
+function pageSize(field: FieldNode, variables: Variables): number {
+  const arg = field.arguments?.find((a) => a.name.value === 'first');
+  const value = arg ? valueOf(arg.value, variables) : null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) return DEFAULT_PAGE;
+  return Math.min(Math.floor(value), MAX_PAGE);
+}
+
+function valueOf(node: ValueNode, variables: Variables): unknown {
+  if (node.kind === Kind.INT) return Number(node.value);
+  if (node.kind === Kind.VARIABLE) return variables?.[node.name.value];
+  return null;
+}
+
+/** The cost of one selection set on `type`; fragments count where they are spread. */
+export function selectionCost(
+  context: ValidationContext,
+  selectionSet: SelectionSetNode,
+  type: GraphQLNamedType | undefined,
+  variables: Variables,
+  spreading: ReadonlySet<string> = new Set(),
+): number {
+  let cost = 0;
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value.startsWith('__')) continue;
+      const definition = isObjectType(type) || isInterfaceType(type) ? type.getFields()[selection.name.value] : undefined;
+      if (!definition) {
+        cost += 1; // an unknown field: another rule reports it
+        continue;
+      }
+      const inner = selection.selectionSet
+        ? selectionCost(context, selection.selectionSet, getNamedType(definition.type), variables, spreading)
+        : 0;
+      const times = isListType(getNullableType(definition.type)) ? pageSize(selection, variables) : 1;
+      cost += 1 + times * inner;
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      const on = selection.typeCondition ? context.getSchema().getType(selection.typeCondition.name.value) : type;
+      cost += selectionCost(context, selection.selectionSet, on ?? undefined, variables, spreading);
+    } else {
+      const name = selection.name.value;
+      const fragment = context.getFragment(name);
+      if (!fragment || spreading.has(name)) continue; // unknown or cyclic: other rules report it
+      const on = context.getSchema().getType(fragment.typeCondition.name.value) ?? undefined;
+      cost += selectionCost(context, fragment.selectionSet, on, variables, new Set([...spreading, name]));
+    }
+  }
+  return cost;
+}
+
+/** A validation rule refusing operations that cost more than `maxCost`. */
+export function costLimitRule(maxCost: number, variables: Variables): ValidationRule {
+  return (context: ValidationContext): ASTVisitor => ({
+    OperationDefinition(operation) {
+      const root = context.getSchema().getRootType(operation.operation) ?? undefined;
+      const cost = selectionCost(context, operation.selectionSet, root, variables);
+      if (cost > maxCost) {
+        context.reportError(
+          new GraphQLError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, {
+            nodes: [operation],
+            extensions: { code: 'QUERY_TOO_COSTLY' },
+          }),
+        );
+      }
+    },
+  });
+}

@@ -1,0 +1,45 @@
+// Limits on the documents clients send, the same on HTTP, SSE and WebSocket (all three go
+// through yoga's envelop): depth, aliases, tokens and directives by graphql-armor, the cost by
+// our rule (it multiplies by `first`), introspection and field suggestions off unless enabled.
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { costLimitRule } from './document-cost.ts';
+
+export interface DocumentLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  maxCost: number;
+  /** Introspection and "did you mean" suggestions: for staging and development. */
+  exposeSchema: boolean;
+}
+
+/** The contract's numbers. */
+export const CONTRACT_LIMITS: Omit<DocumentLimits, 'exposeSchema'> = {
+  maxDepth: 10,
+  maxAliases: 15,
+  maxTokens: 2000,
+  maxDirectives: 50,
+  maxCost: 10_000,
+};
+
+export function documentLimitsPlugins(limits: DocumentLimits): Plugin[] {
+  const armor = EnvelopArmorPlugin({
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, flattenFragments: true },
+    maxAliases: { n: limits.maxAliases },
+    maxTokens: { n: limits.maxTokens },
+    maxDirectives: { n: limits.maxDirectives },
+    costLimit: { enabled: false }, // static per field; ours multiplies by `first`
+    blockFieldSuggestion: { enabled: !limits.exposeSchema },
+  }) as Plugin;
+  const cost: Plugin = {
+    onValidate({ addValidationRule, context }) {
+      const variables = (context as { params?: { variables?: Record<string, unknown> } }).params?.variables;
+      addValidationRule(costLimitRule(limits.maxCost, variables));
+      if (!limits.exposeSchema) addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+  return [armor, cost];
+}
