@@ -1,0 +1,212 @@
+// The edge, as an attacker meets it: documents too deep, too wide, too long, too costly;
+// documents that are not the app's; the schema's shape. The service runs as in production
+// (customers may send only persisted operations; no introspection, no suggestions, no GraphiQL).
+// Each limit is sent as a raw document under the ops role (which may send documents), and each
+// refusal is followed by an honest request that is served.
+import { buildSchema, parse, validate } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { costLimitRule } from '../src/api/document-cost.ts';
+import manifest from '../src/generated/graphql/persisted-documents.json' with { type: 'json' };
+import { prisma } from '../src/platform/db.ts';
+import { gql, gqlPersisted, newUserId, sseSubscribe, token } from './support/client.ts';
+import { issueOffer } from './support/fixtures.ts';
+import { presenceProbe } from './support/notification-fixtures.ts';
+import { serviceForTests } from './support/service.ts';
+import { testConfig } from './support/settings.ts';
+
+const service = serviceForTests({
+  config: { ...testConfig, GRAPHQL_ALLOW_DOCUMENTS: false, GRAPHQL_EXPOSE_SCHEMA: false, GRAPHIQL: false },
+});
+
+const opsToken = () => token('ops-person', ['ops']);
+const hashOf = (name: string) => {
+  const entry = Object.entries(manifest).find(([, document]) => new RegExp(`(query|mutation|subscription) ${name}\\b`).test(document));
+  if (!entry) throw new Error(`no persisted operation ${name}`);
+  return entry[0];
+};
+
+async function honestRequestServed() {
+  const userId = newUserId();
+  const result = await gqlPersisted(service.url, hashOf('AppProfile'), {}, await token(userId));
+  expect(result.status).toBe(200);
+  expect(result.data.me.id).toBe(userId);
+}
+
+/** `me { offers { user { offers { ... } } } }`, `levels` fields deep. */
+function deepDocument(levels: number): string {
+  let body = 'id';
+  for (let level = levels - 1; level >= 1; level -= 1) body = `${level % 2 === 1 ? 'offers' : 'user'} { ${body} }`;
+  return `{ me { ${body} } }`;
+}
+
+describe('document limits (raw documents under the ops role)', () => {
+  it('refuses a document deeper than 10 levels, running nothing', async () => {
+    const result = await gql(service.url, deepDocument(26), {}, await opsToken());
+    expect(result.status).toBe(400);
+    expect(result.data).toBeUndefined();
+    expect(result.errors?.[0]?.message).toMatch(/depth limit of 10 exceeded/);
+    await honestRequestServed();
+  });
+
+  it('refuses more than 15 aliases, creating no user', async () => {
+    const users = await prisma.user.count();
+    const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: me { id }`).join(' ');
+    const result = await gql(service.url, `{ ${aliases} }`, {}, await token(newUserId(), ['ops']));
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.message).toMatch(/Aliases limit of 15 exceeded/);
+    expect(await prisma.user.count()).toBe(users);
+    await honestRequestServed();
+  });
+
+  it('refuses more than 2,000 tokens (1,000 aliases never reach the alias count)', async () => {
+    const users = await prisma.user.count();
+    const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: me { id }`).join(' ');
+    const result = await gql(service.url, `{ ${aliases} }`, {}, await token(newUserId(), ['ops']));
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.message).toMatch(/Token limit of 2000 exceeded/);
+    expect(await prisma.user.count()).toBe(users);
+    await honestRequestServed();
+  });
+
+  it('refuses more than 50 directives', async () => {
+    const ids = Array.from({ length: 51 }, () => 'id @include(if: true)').join(' ');
+    const result = await gql(service.url, `{ me { ${ids} } }`, {}, await opsToken());
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.message).toMatch(/Directives limit of 50 exceeded/);
+    await honestRequestServed();
+  });
+
+  it('refuses lists nested into a cost above 10,000 (each list counts 20 without `first`)', async () => {
+    const { userId } = await issueOffer(service.url);
+    const nested = '{ me { offers { user { offers { user { offers { user { id } } } } } } } }';
+    const result = await gql(service.url, nested, {}, await token(userId, ['ops']));
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.message).toMatch(/Query cost limit of 10000 exceeded, found 16842/);
+    await honestRequestServed();
+  });
+
+  it('counts a list field `first` times, from a literal or a variable', () => {
+    const schema = buildSchema(`
+      type Query { items(first: Int = 20): [Item!]! }
+      type Item { id: ID! children(first: Int = 20): [Item!]! }
+    `);
+    const costOf = (document: string, variables = {}) => {
+      const errors = validate(schema, parse(document), [costLimitRule(0, variables)]);
+      return Number(/found (\d+)/.exec(errors[0]?.message ?? '')?.[1]);
+    };
+    expect(costOf('{ items { id } }')).toBe(1 + 20 * 1);
+    expect(costOf('{ items(first: 2) { id children(first: 3) { id } } }')).toBe(1 + 2 * (1 + 1 + 3 * 1));
+    expect(costOf('query ($n: Int) { items(first: $n) { id } }', { n: 100 })).toBe(1 + 100);
+    expect(costOf('query ($n: Int) { items(first: $n) { id } }', { n: 5000 })).toBe(1 + 100); // over 100 is refused as input
+    expect(costOf('{ items { ...F } } fragment F on Item { id children { id } }')).toBe(1 + 20 * (1 + 1 + 20));
+  });
+});
+
+describe('persisted operations in production', () => {
+  it('refuses a document that is not persisted from a customer token, on HTTP', async () => {
+    const userId = newUserId();
+    const result = await gql(service.url, '{ me { id } }', {}, await token(userId));
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(await prisma.user.count({ where: { id: userId } })).toBe(0);
+    await honestRequestServed();
+  });
+
+  it('refuses an unknown hash, registering nothing', async () => {
+    const result = await gqlPersisted(service.url, 'f'.repeat(64), {}, await token(newUserId()));
+    expect(result.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const again = await gqlPersisted(service.url, 'f'.repeat(64), {}, await token(newUserId()), '{ me { id } }');
+    expect(again.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_ONLY');
+  });
+
+  it('runs the same document from a staff token', async () => {
+    const result = await gql(service.url, '{ me { id } }', {}, await opsToken());
+    expect(result.errors).toBeUndefined();
+    expect(result.data.me.id).toBe('ops-person');
+  });
+
+  it('takes the hash as Relay sends it (doc_id)', async () => {
+    const userId = newUserId();
+    const response = await fetch(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(userId)}` },
+      body: JSON.stringify({ doc_id: hashOf('AppProfile').replace('sha256:', ''), variables: {} }),
+    });
+    expect(((await response.json()) as any).data.me.id).toBe(userId);
+  });
+
+  it('runs every operation of the manifest within the limits, on its transport', async () => {
+    const userId = newUserId();
+    const userToken = await token(userId);
+    const probe = presenceProbe();
+    try {
+      for (const [hash, document] of Object.entries(manifest)) {
+        const operation = /(query|mutation|subscription) (\w+)/.exec(document)!;
+        const variables = sampleVariables(operation[2]!);
+        if (operation[1] === 'subscription') {
+          const stream = sseSubscribe(service.url, undefined, variables, userToken, hash);
+          if (operation[2] === 'AppNotificationStream') {
+            // A live stream sends nothing until there is news: accepted means present.
+            const first = stream.next();
+            await probe.waitUntilPresent(userId);
+            await stream.return(undefined);
+            void first.catch(() => {});
+          } else {
+            const first = (await stream.next()).value;
+            await stream.return(undefined);
+            expect(first?.errors?.[0]?.extensions?.code, operation[2]).toBe('NOT_FOUND'); // ran: a random id is nobody's
+          }
+        } else {
+          const result = await gqlPersisted(service.url, hash, variables, userToken);
+          expect(result.status, operation[2]).toBe(200);
+          expect(result.errors, operation[2]).toBeUndefined();
+        }
+      }
+    } finally {
+      await probe.close();
+    }
+  });
+});
+
+function sampleVariables(operation: string): Record<string, unknown> {
+  const id = '00000000-0000-4000-8000-000000000000';
+  switch (operation) {
+    case 'AppRegisterDevice':
+      return { token: `fcm-${newUserId()}`, platform: 'ANDROID' };
+    case 'AppAcceptOffer':
+    case 'AppDeclineOffer':
+      return { offerId: id };
+    case 'AppDeployment':
+    case 'AppDeploymentStream':
+    case 'AppAcknowledgeNotification':
+    case 'DemoAcceptOffer':
+    case 'DemoWatchDeployment':
+    case 'BenchWatch':
+      return { id, offerId: id };
+    case 'DemoIssueOffer':
+    case 'BenchIssue':
+      return { input: { userId: newUserId(), limitCents: 1000, interestRateBps: 100, expiresAt: new Date(Date.now() + 60_000).toISOString() } };
+    case 'BenchAccept':
+      return { offerId: id };
+    default:
+      return {};
+  }
+}
+
+describe('the schema is not advertised in production', () => {
+  it('refuses introspection', async () => {
+    const result = await gql(service.url, '{ __schema { types { name } } }', {}, await opsToken());
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.message).toMatch(/introspection/i);
+  });
+
+  it('suggests no field names', async () => {
+    const result = await gql(service.url, '{ me { idd } }', {}, await opsToken());
+    expect(result.errors?.[0]?.message).not.toMatch(/Did you mean/);
+  });
+
+  it('serves no GraphiQL page', async () => {
+    const response = await fetch(`${service.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(await response.text()).not.toMatch(/graphiql/i);
+  });
+});
