@@ -8,4 +8,5 @@ COPY src/platform/config.ts ./src/platform/config.ts
 RUN npm ci
 COPY . .
 STOPSIGNAL SIGTERM
-CMD ["npm", "run", "start:api"]
+# Production: NODE_ENV unset means production (no development secret, persisted operations only).
+CMD ["node", "--import", "tsx", "src/main.ts", "api"]

@@ -11,7 +11,7 @@ const { values } = parseArgs({
     user: { type: 'string', default: 'dev-user' },
     role: { type: 'string', multiple: true, default: ['customer'] },
     locale: { type: 'string' },
-    expires: { type: 'string', default: '12h' },
+    expires: { type: 'string', default: '1h' }, // the longest the service accepts (JWT_MAX_LIFETIME_S)
   },
 });
 const roles = values.role as Role[];

@@ -2,7 +2,9 @@
 // With main.ts, the only reader of the configuration: everything below is given its values.
 import type { Messaging } from 'firebase-admin/messaging';
 import { createAuthenticator } from './api/auth.ts';
-import { createApiServer } from './api/server.ts';
+import { CONTRACT_LIMITS } from './api/document-limits.ts';
+import { RateLimits } from './api/rate-limits.ts';
+import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue, type QueueSettings } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
@@ -14,6 +16,7 @@ import { firebasePushFromConfig } from './push/firebase.ts';
 import { createPushSender } from './push/push-sender.ts';
 import { Presence } from './realtime/presence.ts';
 import { Realtime } from './realtime/pubsub.ts';
+import { SubscriptionQuota } from './realtime/subscription-quota.ts';
 
 export interface ServiceOptions {
   api: boolean;
@@ -89,7 +92,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const services = { realtime, deploymentQueue, presence };
 
   const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
-  const apiServer = api
+  const edge = api ? startEdge(config, logger) : null;
+  const apiServer = edge
     ? createApiServer({
         services,
         logger,
@@ -98,7 +102,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           jwksUrl: config.JWT_JWKS_URL,
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
+          maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
+          clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
         }),
+        ...edge.deps,
         ready: async () => (await databaseReady()) && (await realtime.ping()),
       })
     : null;
@@ -110,12 +117,58 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     async close() {
       // Stop taking requests and end subscriptions, let running jobs finish, then close connections.
       await apiServer?.close();
+      await edge?.close();
       await presence.close();
       await workers?.close();
       await closeQueue(deploymentQueue);
       await closeRedis(presenceConnection);
       await realtime.close();
       logger.info('service stopped');
+    },
+  };
+}
+
+/** The public edge's settings and its Redis-backed counters (rate limits, subscription slots). */
+function startEdge(config: Config, logger: Logger) {
+  const connection = createRedis('producer', { url: config.REDIS_URL, logger });
+  const rateLimits = new RateLimits(
+    connection,
+    config.REDIS_PREFIX,
+    {
+      userMutationsPerMinute: config.RATE_LIMIT_USER_MUTATIONS_PER_MINUTE,
+      serviceMutationsPerMinute: config.RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE,
+      anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
+    },
+    {
+      // Every refusal passes here: the one place to count them.
+      refused: ({ limit, key, retryAfterSeconds }) => logger.warn({ limit, key, retryAfterSeconds }, 'rate limited'),
+      failingOpen: (error) => logger.error({ err: error }, 'rate limits cannot reach Redis: requests pass unlimited until it answers'),
+      recovered: () => logger.info('rate limits reach Redis again'),
+    },
+  );
+  const subscriptionQuota = new SubscriptionQuota(connection, {
+    prefix: config.REDIS_PREFIX,
+    maxPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
+    ttlMs: config.SUBSCRIPTION_SLOT_TTL_MS,
+    onError: (error) => logger.warn({ err: error }, 'subscription slots cannot reach Redis: subscriptions pass uncounted'),
+  });
+  const edge: EdgeSettings = {
+    limits: { ...CONTRACT_LIMITS, exposeSchema: config.GRAPHQL_EXPOSE_SCHEMA },
+    allowDocuments: config.GRAPHQL_ALLOW_DOCUMENTS,
+    graphiql: config.GRAPHIQL,
+    corsOrigins: config.CORS_ORIGINS,
+    trustedProxies: config.TRUSTED_PROXIES,
+    maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+    maxWsPayloadBytes: config.WS_MAX_PAYLOAD_BYTES,
+    maxSubscriptionsPerSocket: config.MAX_SUBSCRIPTIONS_PER_SOCKET,
+    maxSubscriptionsPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
+  };
+  return {
+    deps: { edge, rateLimits, subscriptionQuota },
+    async close() {
+      await subscriptionQuota.close();
+      await closeRedis(connection);
     },
   };
 }

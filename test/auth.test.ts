@@ -48,12 +48,11 @@ describe('authentication', () => {
     expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
-  it('refuses a WebSocket subscription without a valid token', async () => {
-    const messages = [];
-    for await (const m of wsSubscribe(service.url, 'subscription { creditDeployment(id: "x") { sequence } }', {}, await forged())) {
-      messages.push(m);
-    }
-    expect(messages[0]?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  it('closes a WebSocket without a valid token with 4403 (at connection_init, before any subscription)', async () => {
+    const consume = async () => {
+      for await (const _ of wsSubscribe(service.url, 'subscription { creditDeployment(id: "x") { sequence } }', {}, await forged()));
+    };
+    await expect(consume()).rejects.toMatchObject({ code: 4403 });
   });
 
   it('refuses an SSE subscription without a token', async () => {

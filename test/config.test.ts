@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/platform/config.ts';
 
 describe('parseConfig', () => {
-  it('has local defaults that need no .env', () => {
-    const config = parseConfig({});
+  it('has local defaults that need no .env (in development)', () => {
+    const config = parseConfig({ NODE_ENV: 'development' });
     expect(config).toMatchObject({
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/credit_deployment',
       REDIS_URL: 'redis://127.0.0.1:6379',
@@ -26,7 +26,28 @@ describe('parseConfig', () => {
 
   it('refuses the development JWT secret in production', () => {
     expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
+    expect(() => parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'dev-only-secret-do-not-use-in-production-0123456789' })).toThrow(/JWT_SECRET/);
     expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!' }).NODE_ENV).toBe('production');
+  });
+
+  it('treats an unset NODE_ENV as production: no secret, no start; no development conveniences', () => {
+    expect(() => parseConfig({})).toThrow(/JWT_SECRET: set JWT_SECRET or JWT_JWKS_URL/);
+    const config = parseConfig({ JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!' });
+    expect(config).toMatchObject({ NODE_ENV: 'production', GRAPHQL_ALLOW_DOCUMENTS: false, GRAPHQL_EXPOSE_SCHEMA: false, GRAPHIQL: false, CORS_ORIGINS: [] });
+    expect(parseConfig({ NODE_ENV: 'test' }).GRAPHQL_ALLOW_DOCUMENTS).toBe(true);
+    expect(parseConfig({ JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', GRAPHQL_ALLOW_DOCUMENTS: 'true' }).GRAPHQL_ALLOW_DOCUMENTS).toBe(true);
+  });
+
+  it('needs an issuer and an audience with a JWKS, and a clock tolerance of at most 5 s', () => {
+    expect(() => parseConfig({ JWT_JWKS_URL: 'https://id.example.test/jwks.json' })).toThrow(/JWT_JWKS_URL: tokens from a JWKS need JWT_ISSUER and JWT_AUDIENCE/);
+    const jwks = { JWT_JWKS_URL: 'https://id.example.test/jwks.json', JWT_ISSUER: 'https://id.example.test/', JWT_AUDIENCE: 'app' };
+    expect(parseConfig(jwks).JWT_JWKS_URL).toBe(jwks.JWT_JWKS_URL);
+    expect(() => parseConfig({ NODE_ENV: 'test', JWT_CLOCK_TOLERANCE_S: '30' })).toThrow(/JWT_CLOCK_TOLERANCE_S/);
+  });
+
+  it('reads the CORS allowlist as origins', () => {
+    expect(parseConfig({ NODE_ENV: 'test', CORS_ORIGINS: 'https://a.example, https://b.example:8443' }).CORS_ORIGINS).toEqual(['https://a.example', 'https://b.example:8443']);
+    expect(() => parseConfig({ NODE_ENV: 'test', CORS_ORIGINS: 'https://a.example/path' })).toThrow(/CORS_ORIGINS/);
   });
 
   it('refuses a short secret', () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { costLimitRule } from '../src/api/document-cost.ts';
 import manifest from '../src/generated/graphql/persisted-documents.json' with { type: 'json' };
 import { prisma } from '../src/platform/db.ts';
-import { gql, gqlPersisted, newUserId, sseSubscribe, token } from './support/client.ts';
+import { engineToken, gql, gqlPersisted, newUserId, sseSubscribe, token } from './support/client.ts';
 import { issueOffer } from './support/fixtures.ts';
 import { presenceProbe } from './support/notification-fixtures.ts';
 import { serviceForTests } from './support/service.ts';
@@ -137,29 +137,33 @@ describe('persisted operations in production', () => {
 
   it('runs every operation of the manifest within the limits, on its transport', async () => {
     const userId = newUserId();
-    const userToken = await token(userId);
+    const tokens = { customer: await token(userId), engine: await engineToken() };
     const probe = presenceProbe();
     try {
       for (const [hash, document] of Object.entries(manifest)) {
-        const operation = /(query|mutation|subscription) (\w+)/.exec(document)!;
-        const variables = sampleVariables(operation[2]!);
-        if (operation[1] === 'subscription') {
-          const stream = sseSubscribe(service.url, undefined, variables, userToken, hash);
-          if (operation[2] === 'AppNotificationStream') {
-            // A live stream sends nothing until there is news: accepted means present.
-            const first = stream.next();
-            await probe.waitUntilPresent(userId);
-            await stream.return(undefined);
-            void first.catch(() => {});
-          } else {
-            const first = (await stream.next()).value;
-            await stream.return(undefined);
-            expect(first?.errors?.[0]?.extensions?.code, operation[2]).toBe('NOT_FOUND'); // ran: a random id is nobody's
-          }
+        const [, kind, name] = /(query|mutation|subscription) (\w+)/.exec(document)!;
+        const { variables, as } = sample(name!);
+        if (name === 'AppNotificationStream') {
+          // A live stream sends nothing until there is news: it runs once the user counts as present.
+          const controller = new AbortController();
+          const response = await fetch(`${service.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${tokens.customer}` },
+            body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: hash.replace('sha256:', '') } } }),
+            signal: controller.signal,
+          });
+          expect(response.status).toBe(200);
+          await probe.waitUntilPresent(userId);
+          controller.abort();
+        } else if (kind === 'subscription') {
+          const stream = sseSubscribe(service.url, undefined, variables, tokens[as], hash);
+          const first = (await stream.next()).value;
+          await stream.return(undefined);
+          expect(first?.errors?.[0]?.extensions?.code, name).toBe('NOT_FOUND'); // it ran: a random id is nobody's
         } else {
-          const result = await gqlPersisted(service.url, hash, variables, userToken);
-          expect(result.status, operation[2]).toBe(200);
-          expect(result.errors, operation[2]).toBeUndefined();
+          const result = await gqlPersisted(service.url, hash, variables, tokens[as]);
+          expect(result.status, name).toBe(200);
+          expect(result.errors, name).toBeUndefined();
         }
       }
     } finally {
@@ -168,29 +172,13 @@ describe('persisted operations in production', () => {
   });
 });
 
-function sampleVariables(operation: string): Record<string, unknown> {
+/** Variables each operation can run with, and who sends it. */
+function sample(operation: string): { variables: Record<string, unknown>; as: 'customer' | 'engine' } {
   const id = '00000000-0000-4000-8000-000000000000';
-  switch (operation) {
-    case 'AppRegisterDevice':
-      return { token: `fcm-${newUserId()}`, platform: 'ANDROID' };
-    case 'AppAcceptOffer':
-    case 'AppDeclineOffer':
-      return { offerId: id };
-    case 'AppDeployment':
-    case 'AppDeploymentStream':
-    case 'AppAcknowledgeNotification':
-    case 'DemoAcceptOffer':
-    case 'DemoWatchDeployment':
-    case 'BenchWatch':
-      return { id, offerId: id };
-    case 'DemoIssueOffer':
-    case 'BenchIssue':
-      return { input: { userId: newUserId(), limitCents: 1000, interestRateBps: 100, expiresAt: new Date(Date.now() + 60_000).toISOString() } };
-    case 'BenchAccept':
-      return { offerId: id };
-    default:
-      return {};
-  }
+  const input = { userId: newUserId(), limitCents: 1000, interestRateBps: 100, expiresAt: new Date(Date.now() + 60_000).toISOString() };
+  if (/Issue/.test(operation)) return { variables: { input }, as: 'engine' };
+  if (operation === 'AppRegisterDevice') return { variables: { token: `fcm-${newUserId()}`, platform: 'ANDROID' }, as: 'customer' };
+  return { variables: { id, offerId: id }, as: 'customer' };
 }
 
 describe('the schema is not advertised in production', () => {

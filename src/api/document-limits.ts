@@ -2,7 +2,7 @@
 // through yoga's envelop): depth, aliases, tokens and directives by graphql-armor, the cost by
 // our rule (it multiplies by `first`), introspection and field suggestions off unless enabled.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import { NoSchemaIntrospectionCustomRule, type GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { costLimitRule } from './document-cost.ts';
 
@@ -26,11 +26,13 @@ export const CONTRACT_LIMITS: Omit<DocumentLimits, 'exposeSchema'> = {
 };
 
 export function documentLimitsPlugins(limits: DocumentLimits): Plugin[] {
+  // Reported as validation errors (a 400 with no data), not thrown out of validation.
+  const asValidationError = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
   const armor = EnvelopArmorPlugin({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, flattenFragments: true },
-    maxAliases: { n: limits.maxAliases },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, flattenFragments: true, ...asValidationError },
+    maxAliases: { n: limits.maxAliases, ...asValidationError },
     maxTokens: { n: limits.maxTokens },
-    maxDirectives: { n: limits.maxDirectives },
+    maxDirectives: { n: limits.maxDirectives, ...asValidationError },
     costLimit: { enabled: false }, // static per field; ours multiplies by `first`
     blockFieldSuggestion: { enabled: !limits.exposeSchema },
   }) as Plugin;

@@ -2,8 +2,11 @@
 // Each limit is a budget per minute for one key: a user, a service token, an IP address.
 // When Redis does not answer, requests go through (the service keeps serving) and that is
 // logged once per outage. Every refusal goes through `refused`, the one place to count them.
+import { getOperationAST, GraphQLError, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Viewer } from '../domain/viewer.ts';
 
 export interface RateLimitSettings {
   /** Per user and per mutation: acceptOffer, declineOffer, registerDevice, acknowledgeNotification. */
@@ -77,4 +80,59 @@ export class RateLimits {
       return null;
     }
   }
+}
+
+/** The refusal as the contract states it: RATE_LIMITED with retryAfterSeconds (HTTP 429 and Retry-After). */
+export function rateLimitedError({ retryAfterSeconds }: RateLimitRefusal): GraphQLError {
+  return new GraphQLError(`Too many requests: try again in ${retryAfterSeconds} s`, {
+    extensions: {
+      code: 'RATE_LIMITED',
+      retryAfterSeconds,
+      http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+    },
+  });
+}
+
+/** How many times each root field is selected (aliases count each time). */
+export function rootFieldCounts(document: DocumentNode, operationName?: string | null): Map<string, number> {
+  const counts = new Map<string, number>();
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return counts;
+  const fragments = new Map(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+  );
+  const visit = (selectionSet: SelectionSetNode, depth: number) => {
+    if (depth > 10) return; // fragment cycles are refused by validation
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) counts.set(selection.name.value, (counts.get(selection.name.value) ?? 0) + 1);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet, depth + 1);
+      else {
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) visit(fragment.selectionSet, depth + 1);
+      }
+    }
+  };
+  visit(operation.selectionSet, 0);
+  return operation.operation === 'mutation' ? counts : new Map();
+}
+
+/**
+ * Per user and per service token on the mutations that need it, before anything runs: the whole
+ * operation is refused when any of its limited fields is over (so nothing of it changes anything).
+ */
+export function mutationRateLimitPlugin(limits: RateLimits, viewerOf: (context: unknown) => Viewer | null): Plugin {
+  const USER = new Set<string>(USER_LIMITED_FIELDS);
+  const SERVICE = new Set<string>(SERVICE_LIMITED_FIELDS);
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const viewer = viewerOf(args.contextValue);
+      if (!viewer) return; // anonymous requests are limited per IP; resolvers refuse them
+      for (const [field, count] of rootFieldCounts(args.document, args.operationName)) {
+        const limit = USER.has(field) ? 'user-mutation' : SERVICE.has(field) ? 'service-mutation' : null;
+        if (!limit) continue;
+        const refusal = await limits.consume(limit, `${field}:${viewer.userId}`, count);
+        if (refusal) return setResultAndStopExecution({ errors: [rateLimitedError(refusal)] });
+      }
+    },
+  };
 }

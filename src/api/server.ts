@@ -1,17 +1,36 @@
 // The HTTP server: GraphQL over HTTP and SSE (yoga), WebSocket (graphql-ws) on the same path,
-// GraphiQL served offline, /health and /ready.
+// GraphiQL served offline (where enabled), /health and /ready; and the public edge in front of
+// them: document limits, persisted operations, rate limits, stream quotas and token expiry,
+// body and message sizes, CSRF, CORS, security headers (the same rules on every transport).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError, type DocumentNode } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { Authenticate } from './auth.ts';
-import { unavailableAwareMasking } from './unavailable.ts';
-import type { Context, Services } from '../schema/context.ts';
+import { canSeeAll, type AuthResult } from '../domain/viewer.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
+import type { Context, Services } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
+import type { Authenticate } from './auth.ts';
+import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
+import {
+  documentFor,
+  HASH_PARAMS,
+  loadPersistedDocuments,
+  persistedHashOf,
+  persistedNotFoundError,
+  persistedOnlyError,
+} from './persisted-operations.ts';
+import { mutationRateLimitPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
+import { streamGuardPlugin } from './stream-guard.ts';
+import { bodyRefusal, clientIp, securityHeadersPlugin } from './transport.ts';
+import { unavailableAwareMasking } from './unavailable.ts';
 
 const GRAPHQL_PATH = '/graphql';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -26,15 +45,20 @@ interface RequestInfo {
 
 interface ServerContext {
   req?: IncomingMessage;
-  /** Set by the WebSocket transport, which has no fetch Request. */
+  /** Set by the WebSocket transport, which has no fetch Request and authenticates at connection_init. */
   wsInfo?: RequestInfo;
+  wsAuth?: AuthResult;
 }
+
+/** The consent evidence keeps this much of the user agent. */
+const USER_AGENT_MAX = 512;
+const truncate = (text: string | null, max: number) => (text && text.length > max ? text.slice(0, max) : text);
 
 function correlationIdFrom(requestId: string | null): string {
   return requestId && REQUEST_ID.test(requestId) ? requestId : randomUUID();
 }
 
-function infoFromNode(req: IncomingMessage, authorization: string | null): RequestInfo {
+function infoFromNode(req: IncomingMessage, authorization: string | null, trustedProxies: number): RequestInfo {
   const header = (name: string) => {
     const value = req.headers[name];
     return (Array.isArray(value) ? value[0] : value) ?? null;
@@ -43,19 +67,45 @@ function infoFromNode(req: IncomingMessage, authorization: string | null): Reque
     authorization,
     requestId: header('x-request-id'),
     userAgent: header('user-agent'),
-    ipAddress: req.socket.remoteAddress ?? null,
+    ipAddress: clientIp(req, trustedProxies),
   };
+}
+
+/** What the edge enforces, from the configuration. */
+export interface EdgeSettings {
+  limits: DocumentLimits;
+  /** Every caller may send full documents (staging, GraphiQL); otherwise only staff and services. */
+  allowDocuments: boolean;
+  graphiql: boolean;
+  corsOrigins: string[];
+  trustedProxies: number;
+  maxBodyBytes: number;
+  maxWsPayloadBytes: number;
+  maxSubscriptionsPerSocket: number;
+  maxSubscriptionsPerUser: number;
 }
 
 export interface ApiServerDeps {
   services: Services;
   logger: Logger;
   authenticate: Authenticate;
+  edge: EdgeSettings;
+  rateLimits: RateLimits;
+  subscriptionQuota: SubscriptionQuota;
   /** Checks the process's own dependencies for /ready. */
   ready: () => Promise<boolean>;
 }
 
-export function createApiServer({ services, logger, authenticate, ready }: ApiServerDeps) {
+/** Staff and services may send documents of their own; customers, only where the switch allows. */
+const mayRunDocuments = (auth: AuthResult, allowDocuments: boolean) => allowDocuments || (auth.viewer !== null && canSeeAll(auth.viewer));
+
+/** What the WebSocket transport keeps per socket. */
+type SocketExtra = {
+  auth?: AuthResult;
+  expiryTimer?: NodeJS.Timeout;
+};
+
+export function createApiServer({ services, logger, authenticate, edge, rateLimits, subscriptionQuota, ready }: ApiServerDeps) {
   const correlationIds = new WeakMap<Request, string>();
   // Echo the correlation id, so a client can quote it when something goes wrong.
   const correlationHeader: Plugin = {
@@ -65,27 +115,79 @@ export function createApiServer({ services, logger, authenticate, ready }: ApiSe
     },
   };
 
+  // One verification per HTTP request, whoever asks first (the limits, persisted operations, the context).
+  const authByRequest = new WeakMap<Request, Promise<AuthResult>>();
+  const authFor = (request: Request) => {
+    let auth = authByRequest.get(request);
+    if (!auth) {
+      auth = authenticate(request.headers.get('authorization'));
+      authByRequest.set(request, auth);
+    }
+    return auth;
+  };
+
+  const documents = loadPersistedDocuments();
+  const anonymousLimit: Plugin<ServerContext> = {
+    async onParams({ request, context }) {
+      if ((await authFor(request)).viewer) return;
+      const { req } = context as ServerContext;
+      const ip = req ? clientIp(req, edge.trustedProxies) : null;
+      const refusal = await rateLimits.consume('anonymous', ip ?? 'unknown');
+      if (refusal) throw rateLimitedError(refusal);
+    },
+  };
+  const persisted = usePersistedOperations<ServerContext>({
+    getPersistedOperation: (hash) => documents.get(hash.replace(/^sha256:/, '')) ?? null,
+    extractPersistedOperationId: (params) => persistedHashOf(params as Parameters<typeof persistedHashOf>[0]),
+    allowArbitraryOperations: async (request) => mayRunDocuments(await authFor(request), edge.allowDocuments),
+    customErrors: { persistedQueryOnly: () => persistedOnlyError(), notFound: () => persistedNotFoundError(), keyNotFound: () => persistedNotFoundError() },
+  }) as Plugin<ServerContext>;
+  const viewerOf = (context: unknown) => (context as Context).auth?.viewer ?? null;
+  const streamGuard = streamGuardPlugin({
+    callerOf: (context) => {
+      const { auth } = context as Context & ServerContext;
+      if (!auth?.viewer) return null;
+      // A WebSocket closes as a whole at the token's expiry (4403); SSE streams end one by one.
+      return { userId: auth.viewer.userId, expiresAt: (context as ServerContext).wsInfo ? null : auth.expiresAt };
+    },
+    acquire: (userId) => subscriptionQuota.acquire(userId),
+    maxPerUser: edge.maxSubscriptionsPerUser,
+  });
+
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    maskedErrors: unavailableAwareMasking(logger),
+    // Bugs are masked in every environment (no stack traces); an unavailable dependency says so.
+    maskedErrors: { ...unavailableAwareMasking(logger), isDev: false },
     landingPage: false,
+    multipart: false,
+    cors: edge.corsOrigins.length > 0 ? { origin: edge.corsOrigins, credentials: false, methods: ['GET', 'POST'] } : false,
+    extraParamNames: HASH_PARAMS,
     renderGraphiQL,
-    graphiql: { title: 'Credit deployment API', subscriptionsProtocol: 'SSE' },
+    graphiql: edge.graphiql ? { title: 'Credit deployment API', subscriptionsProtocol: 'SSE' } : false,
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
       info: (...args) => logger.info({ yoga: args }, 'yoga'),
       warn: (...args) => logger.warn({ yoga: args }, 'yoga'),
       error: (...args) => logger.error({ err: args[0], yoga: args.slice(1) }, 'yoga error'),
     },
-    plugins: [correlationHeader],
-    context: async ({ request, req, wsInfo }) => {
-      const info = wsInfo ?? infoFromNode(req!, request.headers.get('authorization'));
+    plugins: [
+      correlationHeader,
+      securityHeadersPlugin,
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      anonymousLimit,
+      persisted,
+      ...documentLimitsPlugins(edge.limits),
+      mutationRateLimitPlugin(rateLimits, viewerOf),
+      streamGuard,
+    ],
+    context: async ({ request, req, wsInfo, wsAuth }) => {
+      const info = wsInfo ?? infoFromNode(req!, request.headers.get('authorization'), edge.trustedProxies);
       const correlationId = correlationIdFrom(info.requestId);
       correlationIds.set(request, correlationId);
       return {
-        auth: await authenticate(info.authorization),
-        origin: { correlationId, ipAddress: info.ipAddress, userAgent: info.userAgent },
+        auth: wsAuth ?? (await authFor(request)),
+        origin: { correlationId, ipAddress: info.ipAddress, userAgent: truncate(info.userAgent, USER_AGENT_MAX) },
         log: logger.child({ correlationId }),
         services,
       };
@@ -99,34 +201,76 @@ export function createApiServer({ services, logger, authenticate, ready }: ApiSe
       const ok = await ready().catch(() => false);
       return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' });
     }
+    const refusal = bodyRefusal(req, edge.maxBodyBytes);
+    if (refusal) {
+      const message = refusal === 413 ? `The request body is over ${edge.maxBodyBytes} bytes` : 'A Content-Length is required';
+      res.setHeader('connection', 'close');
+      return sendJson(res, refusal, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+    }
     return yoga(req, res, { req });
   });
 
-  const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH });
-  const wsCleanup = useServer(
+  const wsServer = new WebSocketServer({
+    server,
+    path: GRAPHQL_PATH,
+    maxPayload: edge.maxWsPayloadBytes,
+    // Connects are limited per client address before the handshake: 429 with Retry-After.
+    verifyClient: (info, accept) => {
+      void rateLimits.consume('websocket-connect', clientIp(info.req, edge.trustedProxies) ?? 'unknown').then((refusal) =>
+        refusal ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(refusal.retryAfterSeconds) }) : accept(true),
+      );
+    },
+  });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
+      // No valid token: close 4403 without an ack. At the token's expiry: close 4403, and the
+      // client reconnects with a fresh one.
+      onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
-        const wsInfo = infoFromNode(ctx.extra.request, typeof authorization === 'string' ? authorization : null);
+        const auth = await authenticate(typeof authorization === 'string' ? authorization : null);
+        if (!auth.viewer) return false;
+        ctx.extra.auth = auth;
+        if (auth.expiresAt !== null) {
+          const socket = ctx.extra.socket;
+          ctx.extra.expiryTimer = setTimeout(() => socket.close(4403, 'token expired'), Math.max(0, auth.expiresAt - Date.now()));
+          socket.once('close', () => clearTimeout(ctx.extra.expiryTimer));
+        }
+        return true;
+      },
+      onSubscribe: async (ctx, _id, params) => {
+        const auth = ctx.extra.auth!;
+        // The entry for this operation is already counted.
+        if (Object.keys(ctx.subscriptions).length > edge.maxSubscriptionsPerSocket) {
+          return [new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} operations at a time on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        }
+        const wsInfo = infoFromNode(ctx.extra.request, null, edge.trustedProxies);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           wsInfo,
+          wsAuth: auth,
           request: new Request('http://ws.local/graphql'),
           params,
         });
-        const args = {
+        // A bad document fails this operation only: its errors go to its id, the socket stays.
+        let document: DocumentNode;
+        try {
+          document = parse(documentFor(documents, params as Parameters<typeof documentFor>[1], mayRunDocuments(auth, edge.allowDocuments)));
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax Error: the document could not be parsed')];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
-        return errors.length > 0 ? errors : args;
       },
     },
     wsServer,

@@ -49,3 +49,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(id: string): boolean {
   return UUID.test(id);
 }
+
+// C0 and C1 control characters, DEL. Postgres refuses NUL in text; none belongs in an id.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** An id or reference with control characters names nothing (and never reaches the database). */
+export function hasControlCharacters(text: string): boolean {
+  return CONTROL.test(text);
+}

@@ -11,8 +11,8 @@ export interface Viewer {
   locale?: string;
 }
 
-/** What authentication found: a viewer, or why there is none. */
-export type AuthResult = { viewer: Viewer } | { viewer: null; reason: string };
+/** What authentication found: a viewer (and when the proof expires, ms since the epoch), or why there is none. */
+export type AuthResult = { viewer: Viewer; expiresAt: number | null } | { viewer: null; reason: string };
 
 /** Staff and services may read any user's objects; customers only their own. */
 export function canSeeAll(viewer: Viewer): boolean {

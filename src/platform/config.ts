@@ -5,6 +5,15 @@ const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production-0123456789';
 
 const intFrom = (min: number) => z.coerce.number().int().min(min);
 
+/** "true"/"false" (or 1/0); absent means the environment's default, decided below. */
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** Comma-separated origins, e.g. "https://app.example.com,https://admin.example.com". */
+const originList = z
+  .string()
+  .transform((text) => text.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+  .pipe(z.array(z.url().refine((o) => new URL(o).origin === o, 'each entry must be an origin: scheme://host[:port]')));
+
 /** A Google service account key, inline as JSON (the same content as a key file). */
 const serviceAccountJson = z.string().transform((text, ctx) => {
   let key: unknown;
@@ -24,7 +33,8 @@ const serviceAccountJson = z.string().transform((text, ctx) => {
 
 const schema = z
   .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    /** Unset means production: the development conveniences (the public JWT secret, GraphiQL, ...) need it said. */
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
     DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/credit_deployment'),
     REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
     /** Prefix of every Redis key and channel of this service (queues, pub/sub, presence). */
@@ -32,10 +42,46 @@ const schema = z
     PORT: intFrom(0).max(65535).default(4000),
     HOST: z.string().default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
+    /** HS256 secret; a public development default only with NODE_ENV=development or test. */
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Tokens from an identity provider (RS256 or ES256); needs JWT_ISSUER and JWT_AUDIENCE. */
     JWT_JWKS_URL: z.url().optional(),
     JWT_ISSUER: z.string().optional(),
     JWT_AUDIENCE: z.string().optional(),
+    /** The longest a token may live (exp - iat), in seconds. */
+    JWT_MAX_LIFETIME_S: intFrom(60).max(86_400).default(3600),
+    /** Clock difference tolerated on exp/nbf/iat, in seconds (the contract allows at most 5). */
+    JWT_CLOCK_TOLERANCE_S: intFrom(0).max(5).default(5),
+
+    /** Full GraphQL documents from every caller (staging, GraphiQL); otherwise customers send persisted operations only. Default: off in production. */
+    GRAPHQL_ALLOW_DOCUMENTS: flag.optional(),
+    /** Introspection and field suggestions. Default: off in production. */
+    GRAPHQL_EXPOSE_SCHEMA: flag.optional(),
+    /** The GraphiQL page at /graphql. Default: off in production. */
+    GRAPHIQL: flag.optional(),
+    /** Origins that browsers may call the API from (CORS). Empty: none (the mobile app needs none). */
+    CORS_ORIGINS: originList.default([]),
+    /** Proxies in front of the API that append to X-Forwarded-For; 0 = use the socket's address. */
+    TRUSTED_PROXIES: intFrom(0).max(10).default(0),
+    /** Largest HTTP request body (413 beyond) and WebSocket message (the socket is closed beyond). */
+    HTTP_MAX_BODY_BYTES: intFrom(1024).default(64 * 1024),
+    WS_MAX_PAYLOAD_BYTES: intFrom(1024).default(64 * 1024),
+    /** Live subscriptions per WebSocket, and per user across all API processes. */
+    MAX_SUBSCRIPTIONS_PER_SOCKET: intFrom(1).default(20),
+    MAX_SUBSCRIPTIONS_PER_USER: intFrom(1).default(50),
+    /** A subscription slot of an API process that died comes back after this long. */
+    SUBSCRIPTION_SLOT_TTL_MS: intFrom(300).default(30_000),
+    /** Rate limits (per minute), shared by the API processes through Redis. */
+    RATE_LIMIT_USER_MUTATIONS_PER_MINUTE: intFrom(1).default(60),
+    RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE: intFrom(1).default(60_000),
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: intFrom(1).default(300),
+    RATE_LIMIT_WS_CONNECTS_PER_MINUTE: intFrom(1).default(120),
+    /** Push devices a user may have; registering one more drops the oldest. */
+    MAX_DEVICES_PER_USER: intFrom(1).max(1000).default(10),
+    /** Caps on what the credit engine may offer. */
+    OFFER_MAX_LIMIT_CENTS: intFrom(1).max(Number.MAX_SAFE_INTEGER).default(1_000_000_000),
+    OFFER_MAX_RATE_BPS: intFrom(0).max(1_000_000).default(50_000),
+    OFFER_MAX_EXPIRY_DAYS: intFrom(1).max(3650).default(180),
     /**
      * How long, from its first attempt, a deployment keeps retrying transient trouble (database or
      * Redis down, failing over, locked rows). The first attempt that fails after it ends FAILED
@@ -87,12 +133,16 @@ const schema = z
     FCM_SERVICE_ACCOUNT_JSON: serviceAccountJson.optional(),
   })
   .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production' && env.JWT_SECRET === DEV_JWT_SECRET && !env.JWT_JWKS_URL) {
+    const development = env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
+    if (!development && (env.JWT_SECRET === DEV_JWT_SECRET || (!env.JWT_SECRET && !env.JWT_JWKS_URL))) {
       ctx.addIssue({
         code: 'custom',
         path: ['JWT_SECRET'],
-        message: 'the development secret cannot be used with NODE_ENV=production; set JWT_SECRET or JWT_JWKS_URL',
+        message: `set JWT_SECRET or JWT_JWKS_URL: the public development secret works only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
       });
+    }
+    if (env.JWT_JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'tokens from a JWKS need JWT_ISSUER and JWT_AUDIENCE' });
     }
     if (env.FCM_PROJECT_ID && !env.FCM_SERVICE_ACCOUNT_JSON && !env.GOOGLE_APPLICATION_CREDENTIALS) {
       ctx.addIssue({
@@ -101,9 +151,20 @@ const schema = z
         message: 'push needs a service account: set GOOGLE_APPLICATION_CREDENTIALS or FCM_SERVICE_ACCOUNT_JSON',
       });
     }
+  })
+  .transform((env) => {
+    // Development conveniences default to on only where NODE_ENV says development or test.
+    const development = env.NODE_ENV !== 'production';
+    return {
+      ...env,
+      JWT_SECRET: env.JWT_SECRET ?? DEV_JWT_SECRET,
+      GRAPHQL_ALLOW_DOCUMENTS: env.GRAPHQL_ALLOW_DOCUMENTS ?? development,
+      GRAPHQL_EXPOSE_SCHEMA: env.GRAPHQL_EXPOSE_SCHEMA ?? development,
+      GRAPHIQL: env.GRAPHIQL ?? development,
+    };
   });
 
-export type Config = z.infer<typeof schema>;
+export type Config = z.output<typeof schema>;
 
 /**
  * Connections of one process's pool: the configured size, or one per job its workers can run at

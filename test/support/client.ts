@@ -33,18 +33,41 @@ export async function gql<T = any>(
   return { ...body, status: response.status, headers: response.headers };
 }
 
+/** How Apollo's clients name a persisted operation: its sha256 in extensions.persistedQuery. */
+function persistedExtensions(hash: string | undefined) {
+  return hash ? { extensions: { persistedQuery: { version: 1, sha256Hash: hash.replace(/^sha256:/, '') } } } : {};
+}
+
+/** A persisted operation over HTTP, by hash; with `query` too, as a client registering it would send. */
+export async function gqlPersisted<T = any>(
+  url: string,
+  hash: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+  query?: string,
+): Promise<GraphQLResponse<T> & { status: number; headers: Headers }> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: requestHeaders('application/graphql-response+json, application/json', token),
+    body: JSON.stringify({ ...(query ? { query } : {}), variables, ...persistedExtensions(hash) }),
+  });
+  const body = (await response.json()) as GraphQLResponse<T>;
+  return { ...body, status: response.status, headers: response.headers };
+}
+
 /** A subscription over Server-Sent Events (graphql-yoga's default transport). */
 export async function* sseSubscribe<T = any>(
   url: string,
-  query: string,
+  query: string | undefined,
   variables: Record<string, unknown>,
   token?: string,
+  persistedHash?: string,
 ): AsyncGenerator<GraphQLResponse<T>> {
   const controller = new AbortController();
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: requestHeaders('text/event-stream', token),
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, ...persistedExtensions(persistedHash) }),
     signal: controller.signal,
   });
   const decoder = new TextDecoder();

@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-export function spawnService(role: 'api' | 'worker' | 'all', env: Record<string, string> = {}): ChildProcess {
+/** With `stdout: 'pipe'`, the test reads the process's log lines (JSON) from `child.stdout`. */
+export function spawnService(role: 'api' | 'worker' | 'all', env: Record<string, string> = {}, options: { stdout?: 'pipe' | 'ignore' } = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
   });
   return child;
 }
