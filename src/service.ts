@@ -1,5 +1,7 @@
 // Starts the parts of the service a process runs (API, worker, or both) and stops them in order.
 // With main.ts, the only reader of the configuration: everything below is given its values.
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Messaging } from 'firebase-admin/messaging';
 import { createAuthenticator } from './api/auth.ts';
 import { CONTRACT_LIMITS } from './api/document-limits.ts';
@@ -92,7 +94,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const services = { realtime, deploymentQueue, presence };
 
   const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
-  const edge = api ? startEdge(config, logger) : null;
+  const edge = api ? await startEdge(config, logger) : null;
   const apiServer = edge
     ? createApiServer({
         services,
@@ -129,8 +131,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 }
 
 /** The public edge's settings and its Redis-backed counters (rate limits, subscription slots). */
-function startEdge(config: Config, logger: Logger) {
+async function startEdge(config: Config, logger: Logger) {
+  // Fail-fast commands (no offline queue): with Redis down, limits let requests through at once.
   const connection = createRedis('producer', { url: config.REDIS_URL, logger });
+  // Counted from the first request: wait (a little) for the connection, so as not to fail open at start.
+  await Promise.race([once(connection, 'ready'), delay(2000, undefined, { ref: false })]);
   const rateLimits = new RateLimits(
     connection,
     config.REDIS_PREFIX,

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, type DocumentNode } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -241,10 +241,6 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       },
       onSubscribe: async (ctx, _id, params) => {
         const auth = ctx.extra.auth!;
-        // The entry for this operation is already counted.
-        if (Object.keys(ctx.subscriptions).length > edge.maxSubscriptionsPerSocket) {
-          return [new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} operations at a time on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
-        }
         const wsInfo = infoFromNode(ctx.extra.request, null, edge.trustedProxies);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -263,6 +259,13 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        // Live streams are what a socket holds (queries and mutations come and go).
+        const streams = Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
+        if (getOperationAST(document, params.operationName)?.operation === 'subscription' && streams >= edge.maxSubscriptionsPerSocket) {
+          return [
+            new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} live subscriptions on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }),
+          ];
+        }
         return {
           schema,
           operationName: params.operationName,

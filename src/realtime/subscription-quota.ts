@@ -17,11 +17,11 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1`;
 
-/** KEYS: one set per member; ARGV[1]: ttl ms, ARGV[2..]: the members. */
+/** KEYS: one set per member; ARGV[1]: ttl ms, ARGV[2..]: the members (put back if a late heartbeat let one lapse). */
 const REFRESH = `${NOW_MS}
 local ttl = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, 'XX', now + ttl, ARGV[i + 1])
+  redis.call('ZADD', key, now + ttl, ARGV[i + 1])
   redis.call('PEXPIRE', key, ttl)
 end
 return #KEYS`;
@@ -45,6 +45,7 @@ export interface SubscriptionSlot {
 export class SubscriptionQuota {
   private readonly members = new Map<string, string>(); // member -> key, this process' slots
   private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<unknown> | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -75,6 +76,8 @@ export class SubscriptionQuota {
         released = true;
         if (!this.members.delete(member)) return;
         if (this.members.size === 0) this.stopHeartbeat();
+        // A heartbeat in flight may still carry this member: let it land, or it would put it back.
+        await this.refreshing;
         await this.redis.zrem(key, member).catch((error: unknown) => this.options.onError?.(error));
       },
     };
@@ -83,7 +86,9 @@ export class SubscriptionQuota {
   private async refresh(): Promise<void> {
     const entries = [...this.members];
     if (entries.length === 0) return;
-    await this.redis.eval(REFRESH, entries.length, ...entries.map(([, key]) => key), this.options.ttlMs, ...entries.map(([m]) => m));
+    const refreshing = this.redis.eval(REFRESH, entries.length, ...entries.map(([, key]) => key), this.options.ttlMs, ...entries.map(([m]) => m));
+    this.refreshing = refreshing.catch(() => {});
+    await refreshing;
   }
 
   private startHeartbeat() {
