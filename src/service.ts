@@ -91,7 +91,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     maxBackoffMs: config.DEPLOYMENT_BACKOFF_MAX_MS,
     retryHorizonMs: config.DEPLOYMENT_RETRY_HORIZON_MS,
   });
-  const services = { realtime, deploymentQueue, presence };
+  const caps = {
+    offers: { maxLimitCents: config.OFFER_MAX_LIMIT_CENTS, maxRateBps: config.OFFER_MAX_RATE_BPS, maxExpiryDays: config.OFFER_MAX_EXPIRY_DAYS },
+    maxDevicesPerUser: config.MAX_DEVICES_PER_USER,
+  };
+  const services = { realtime, deploymentQueue, presence, caps };
 
   const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
   const edge = api ? await startEdge(config, logger) : null;

@@ -5,28 +5,63 @@ import { prisma, type Device, type DevicePlatform } from '../platform/db.ts';
 import { ValidationError } from './errors.ts';
 import { ensureUser } from './users.ts';
 
-/** FCM tokens are about 150-250 characters; anything far outside that is not a token. */
-const MAX_TOKEN_LENGTH = 4096;
-const TOKEN = /^[\x21-\x7e]+$/; // printable ASCII, no spaces
+/** FCM tokens are about 150-250 characters, APNs tokens 64 hex digits; anything far longer is not a token. */
+const MAX_TOKEN_LENGTH = 512;
+/** The characters of FCM (base64url with ':') and APNs (hex) tokens. */
+const TOKEN = /^[A-Za-z0-9_:.\-]+$/;
+
+export const DEFAULT_MAX_DEVICES = 10;
 
 function validateToken(token: string): ValidationError | null {
   if (token.length === 0) return new ValidationError('token must not be empty', 'token');
   if (token.length > MAX_TOKEN_LENGTH) return new ValidationError(`token must be at most ${MAX_TOKEN_LENGTH} characters`, 'token');
-  if (!TOKEN.test(token)) return new ValidationError('token must be printable ASCII without spaces', 'token');
+  if (!TOKEN.test(token)) return new ValidationError('token may hold only letters, digits and _ : . -', 'token');
   return null;
 }
 
-/** Stores the token for the viewer, or refreshes it; a token registered by another user moves to the viewer. */
-export async function registerDevice(viewer: Viewer, token: string, platform: DevicePlatform, now = new Date()): Promise<Device | ValidationError> {
+export interface RegisteredDevice {
+  device: Device;
+  /** The user the token belonged to until now, when it moved (a shared or resold phone, or a stolen token). */
+  movedFrom: string | null;
+  /** Devices dropped to keep the user at the maximum. */
+  dropped: number;
+}
+
+/**
+ * Stores the token for the viewer, or refreshes it; a token registered by another user moves to
+ * the viewer. A user keeps at most `maxDevices`: registering one more drops the oldest.
+ */
+export async function registerDevice(
+  viewer: Viewer,
+  token: string,
+  platform: DevicePlatform,
+  maxDevices = DEFAULT_MAX_DEVICES,
+  now = new Date(),
+): Promise<RegisteredDevice | ValidationError> {
   const invalid = validateToken(token);
   if (invalid) return invalid;
   await ensureUser(viewer);
+  const previous = await prisma.device.findUnique({ where: { token }, select: { userId: true } });
   // One statement: concurrent registrations of the same token end with one row, the last writer's.
-  return prisma.device.upsert({
+  const device = await prisma.device.upsert({
     where: { token },
     create: { userId: viewer.userId, token, platform, createdAt: now, refreshedAt: now },
     update: { userId: viewer.userId, platform, refreshedAt: now, invalidatedAt: null, invalidReason: null },
   });
+  return { device, movedFrom: previous && previous.userId !== viewer.userId ? previous.userId : null, dropped: await dropOldest(viewer.userId, maxDevices) };
+}
+
+/** Deletes the user's devices beyond the newest `keep` (by last registration); their delivery records stay, without a device. */
+async function dropOldest(userId: string, keep: number): Promise<number> {
+  const beyond = await prisma.device.findMany({
+    where: { userId },
+    orderBy: [{ refreshedAt: 'desc' }, { createdAt: 'desc' }, { id: 'desc' }],
+    skip: keep,
+    select: { id: true },
+  });
+  if (beyond.length === 0) return 0;
+  const { count } = await prisma.device.deleteMany({ where: { id: { in: beyond.map((d) => d.id) } } });
+  return count;
 }
 
 /** The devices that can receive pushes. */

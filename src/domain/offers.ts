@@ -2,11 +2,20 @@
 import { createHash } from 'node:crypto';
 import type { Viewer } from './viewer.ts';
 import { prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
-import { isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
+import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { isCurrencyCode } from './money.ts';
 import { ensureUser, rememberLocale } from './users.ts';
 
-const MAX_RATE_BPS = 100_000;
+/** What the credit engine may offer at most (configured; a bug or a stolen key should not go further). */
+export interface OfferCaps {
+  maxLimitCents: number;
+  maxRateBps: number;
+  /** How far in the future an offer may expire. */
+  maxExpiryDays: number;
+}
+
+export const DEFAULT_OFFER_CAPS: OfferCaps = { maxLimitCents: 1_000_000_000, maxRateBps: 50_000, maxExpiryDays: 180 };
+const DAY_MS = 86_400_000;
 
 export interface IssueOfferInput {
   userId: string;
@@ -17,16 +26,16 @@ export interface IssueOfferInput {
   externalRef?: string | null;
 }
 
-function validateIssue(input: IssueOfferInput, now: Date): ValidationError | null {
+function validateIssue(input: IssueOfferInput, caps: OfferCaps, now: Date): ValidationError | null {
   const currency = input.currency ?? 'BRL';
-  if (input.userId.trim().length === 0 || input.userId.length > 128) {
-    return new ValidationError('userId must be 1 to 128 characters', 'input.userId');
+  if (input.userId.trim().length === 0 || input.userId.length > 128 || hasControlCharacters(input.userId)) {
+    return new ValidationError('userId must be 1 to 128 characters, without control characters', 'input.userId');
   }
-  if (!Number.isSafeInteger(input.limitCents) || input.limitCents <= 0) {
-    return new ValidationError('limitCents must be a positive whole number of minor units', 'input.limitCents');
+  if (!Number.isSafeInteger(input.limitCents) || input.limitCents <= 0 || input.limitCents > caps.maxLimitCents) {
+    return new ValidationError(`limitCents must be a whole number of minor units from 1 to ${caps.maxLimitCents}`, 'input.limitCents');
   }
-  if (!Number.isInteger(input.interestRateBps) || input.interestRateBps < 0 || input.interestRateBps > MAX_RATE_BPS) {
-    return new ValidationError(`interestRateBps must be between 0 and ${MAX_RATE_BPS}`, 'input.interestRateBps');
+  if (!Number.isInteger(input.interestRateBps) || input.interestRateBps < 0 || input.interestRateBps > caps.maxRateBps) {
+    return new ValidationError(`interestRateBps must be between 0 and ${caps.maxRateBps}`, 'input.interestRateBps');
   }
   if (!isCurrencyCode(currency)) {
     return new ValidationError(`currency must be an ISO 4217 code such as BRL, got '${currency}'`, 'input.currency');
@@ -34,8 +43,11 @@ function validateIssue(input: IssueOfferInput, now: Date): ValidationError | nul
   if (!(input.expiresAt.getTime() > now.getTime())) {
     return new ValidationError('expiresAt must be in the future', 'input.expiresAt');
   }
-  if (input.externalRef != null && (input.externalRef.length === 0 || input.externalRef.length > 200)) {
-    return new ValidationError('externalRef must be 1 to 200 characters', 'input.externalRef');
+  if (input.expiresAt.getTime() > now.getTime() + caps.maxExpiryDays * DAY_MS) {
+    return new ValidationError(`expiresAt must be within ${caps.maxExpiryDays} days`, 'input.expiresAt');
+  }
+  if (input.externalRef != null && (input.externalRef.length === 0 || input.externalRef.length > 200 || hasControlCharacters(input.externalRef))) {
+    return new ValidationError('externalRef must be 1 to 200 characters, without control characters', 'input.externalRef');
   }
   return null;
 }
@@ -51,8 +63,12 @@ function sameTerms(offer: CreditOffer, input: IssueOfferInput): boolean {
 }
 
 /** Idempotent on externalRef: the same key and terms give back the offer issued the first time. */
-export async function issueCreditOffer(input: IssueOfferInput, now = new Date()): Promise<CreditOffer | ValidationError> {
-  const invalid = validateIssue(input, now);
+export async function issueCreditOffer(
+  input: IssueOfferInput,
+  caps: OfferCaps = DEFAULT_OFFER_CAPS,
+  now = new Date(),
+): Promise<CreditOffer | ValidationError> {
+  const invalid = validateIssue(input, caps, now);
   if (invalid) return invalid;
   if (input.externalRef) {
     const existing = await prisma.creditOffer.findUnique({ where: { externalRef: input.externalRef } });

@@ -3,15 +3,22 @@
 import type { AuthResult } from '../domain/viewer.ts';
 import type { DeploymentQueue } from '../jobs/queues.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { RequestOrigin } from '../domain/offers.ts';
+import type { OfferCaps, RequestOrigin } from '../domain/offers.ts';
 import type { Presence } from '../realtime/presence.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
+
+/** Configured caps on what callers may ask for. */
+export interface InputCaps {
+  offers: OfferCaps;
+  maxDevicesPerUser: number;
+}
 
 export interface Services {
   realtime: Realtime;
   deploymentQueue: DeploymentQueue;
   /** Who has a live `notifications` subscription, across API processes. */
   presence: Presence;
+  caps: InputCaps;
 }
 
 export interface Context {

@@ -74,7 +74,7 @@ builder.mutationField('issueCreditOffer', (t) =>
     args: { input: t.arg({ type: IssueCreditOfferInput }) },
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
-      return payload(await issueCreditOffer(input), 'offer');
+      return payload(await issueCreditOffer(input, ctx.services.caps.offers), 'offer');
     },
   }),
 );

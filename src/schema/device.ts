@@ -26,9 +26,14 @@ builder.mutationField('registerDevice', (t) =>
     description: "Registers (or refreshes) a push token of the authenticated user's device.",
     args: { token: t.arg.string(), platform: t.arg({ type: DevicePlatformEnum }) },
     resolve: async (_root, { token, platform }, ctx) => {
-      const result = await registerDevice(requireViewer(ctx.auth), token, platform);
-      if (!isDomainError(result)) ctx.log.info({ deviceId: result.id, platform }, 'device registered');
-      return payload(result, 'device');
+      const viewer = requireViewer(ctx.auth);
+      const result = await registerDevice(viewer, token, platform, ctx.services.caps.maxDevicesPerUser);
+      if (isDomainError(result)) return payload(result, 'device');
+      const { device, movedFrom, dropped } = result;
+      // A token changing hands is normal for a resold phone, and what a stolen token looks like.
+      if (movedFrom) ctx.log.warn({ deviceId: device.id, fromUserId: movedFrom, toUserId: viewer.userId }, 'a device token moved to another user');
+      ctx.log.info({ deviceId: device.id, platform, dropped }, 'device registered');
+      return payload(device, 'device');
     },
   }),
 );
