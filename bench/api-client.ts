@@ -3,30 +3,39 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { graphql } from '../src/generated/graphql/index.ts';
 import { tokenSigner } from '../src/api/auth.ts';
 import { loadConfig } from '../src/platform/config.ts';
 
 const signToken = tokenSigner(loadConfig().JWT_SECRET);
 
-const ISSUE = `mutation Issue($input: IssueCreditOfferInput!) {
-  issueCreditOffer(input: $input) { __typename ... on IssueCreditOfferSuccess { offer { id } } ... on Error { message } } }`;
+// Sent as an app sends them: by the hash codegen put in the persisted-documents manifest.
+const ISSUE = graphql(`mutation BenchIssueOffer($input: IssueCreditOfferInput!) {
+  issueCreditOffer(input: $input) { __typename ... on IssueCreditOfferSuccess { offer { id } } ... on Error { message } } }`);
 
-const ACCEPT = `mutation Accept($offerId: ID!) {
-  acceptOffer(offerId: $offerId) { __typename ... on AcceptOfferSuccess { deployment { id status } } ... on Error { message } } }`;
+const ACCEPT = graphql(`mutation BenchAcceptOffer($offerId: ID!) {
+  acceptOffer(offerId: $offerId) { __typename ... on AcceptOfferSuccess { deployment { id status } } ... on Error { message } } }`);
 
 /** Only what a progress screen needs; `deployment { ... }` would add a query per message. */
-const WATCH = `subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status } }`;
+const WATCH = graphql(`subscription BenchWatchDeployment($id: ID!) { creditDeployment(id: $id) { sequence type status } }`);
+
+/** Apollo's extensions.persistedQuery for a generated document. */
+function persisted(document: unknown) {
+  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  if (!hash) throw new Error('run `npm run codegen`: the document has no persisted hash');
+  return { persistedQuery: { version: 1, sha256Hash: hash.replace(/^sha256:/, '') } };
+}
 
 interface GraphQLBody {
   data?: any;
   errors?: { message: string }[];
 }
 
-async function gql(url: string, query: string, variables: object, token: string): Promise<any> {
+async function gql(url: string, document: unknown, variables: object, token: string): Promise<any> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ variables, extensions: persisted(document) }),
   });
   const body = (await response.json()) as GraphQLBody;
   if (body.errors?.length) throw new Error(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`);
@@ -87,7 +96,7 @@ export function watchDeployment(client: Client, id: string, onStatus: (status: D
   return new Promise((resolve, reject) => {
     let first = true;
     const unsubscribe = client.subscribe<{ creditDeployment: { status: DeploymentStatus } }>(
-      { query: WATCH, variables: { id } },
+      { query: '', variables: { id }, extensions: persisted(WATCH) },
       {
         next: (message) => {
           const status = message.data?.creditDeployment.status;

@@ -5,5 +5,14 @@
 // settings the service reads (src/config.ts), and say why for each; never switch a limit off.
 // The runs' JSON records these values with the other settings.
 export const EDGE_SETTINGS_FOR_BENCH: Record<string, string> = {
-  // e.g. RATE_LIMIT_PER_IP_PER_MINUTE: '60000', // 400 accepts/s plus set-up, all from 127.0.0.1
+  // As in production: customers send persisted operations only (the bench's clients send hashes).
+  GRAPHQL_ALLOW_DOCUMENTS: 'false',
+  // Up to 10,000 idle-subscription sockets are opened from 127.0.0.1 within a minute.
+  RATE_LIMIT_WS_CONNECTS_PER_MINUTE: '1000000',
+  // A few hundred users accept at up to 400/s in total; a user's journeys run back to back.
+  RATE_LIMIT_USER_MUTATIONS_PER_MINUTE: '100000',
+  // One credit-engine token issues every offer of the run (400/s and the backlogs).
+  RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE: '10000000',
+  // Nothing anonymous is measured; raised so that a misconfigured client fails loudly, not slowly.
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000',
 };

@@ -273,7 +273,11 @@ async function measureSubscriptions(env: Environment): Promise<SubscriptionScale
   // Each graphql-ws connection is a descriptor in this process and in the API: stay well below the limit.
   const socketsAllowed = Math.max(1, openFilesLimit() - 2000);
   const perSocket = Math.max(options.subscriptionsPerSocket, Math.ceil(Math.max(...options.subscriptionLevels) / socketsAllowed));
-  const api = await start(env, 'api');
+  // One user per socket: the per-socket and per-user subscription caps must admit perSocket.
+  const api = await start(env, 'api', {
+    MAX_SUBSCRIPTIONS_PER_SOCKET: String(Math.max(20, perSocket)),
+    MAX_SUBSCRIPTIONS_PER_USER: String(Math.max(50, perSocket)),
+  });
   const [worker] = await startWorkers(env, 1, { RECONCILE_GRACE_MS: NEVER_MS })();
   try {
     await runJourneys(api.url!, 1, 20); // warm the fresh process before its baseline is read

@@ -4,7 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { ResultOf, TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { tokenSigner } from '../src/api/auth.ts';
@@ -19,11 +18,21 @@ const config = loadConfig();
 const { values } = parseArgs({ options: { url: { type: 'string', default: `http://127.0.0.1:${config.PORT}` } } });
 const url = values.url!;
 
+/**
+ * How the app names an operation: by the sha256 that codegen put in the persisted-documents
+ * manifest (Apollo's extensions.persistedQuery). In production the service runs only those for customers.
+ */
+function persisted(document: TypedDocumentNode<any, any>) {
+  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  if (!hash) throw new Error('run `npm run codegen`: the document has no persisted hash');
+  return { persistedQuery: { version: 1, sha256Hash: hash.replace(/^sha256:/, '') } };
+}
+
 async function request<R, V>(document: TypedDocumentNode<R, V>, variables: V, token: string): Promise<R> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: print(document), variables }),
+    body: JSON.stringify({ variables, extensions: persisted(document) }),
   }).catch(() => {
     console.error(`Cannot reach the service at ${url}. Start it first: npm start`);
     process.exit(1);
@@ -96,9 +105,11 @@ const { id: deploymentId, correlationId } = accepted.deployment;
 console.log(`  accepted in ${(performance.now() - sentAt).toFixed(1)} ms: deployment ${deploymentId} (correlation id ${correlationId})`);
 console.log('\nLive timeline (WebSocket subscription; ms since the accept was sent):');
 
+// graphql-ws wants a query string: empty, the hash names the operation.
 const stream = client.iterate<ResultOf<typeof WATCH>>({
-  query: print(WATCH),
+  query: '',
   variables: { id: deploymentId },
+  extensions: persisted(WATCH),
 });
 for await (const message of stream) {
   const update = message.data!.creditDeployment;
