@@ -4,7 +4,9 @@
 // Each limit is sent as a raw document under the ops role (which may send documents), and each
 // refusal is followed by an honest request that is served.
 import { buildSchema, parse, validate } from 'graphql';
+import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { costLimitRule } from '../src/api/document-cost.ts';
 import manifest from '../src/generated/graphql/persisted-documents.json' with { type: 'json' };
 import { prisma } from '../src/platform/db.ts';
@@ -123,6 +125,25 @@ describe('persisted operations in production', () => {
     const result = await gql(service.url, '{ me { id } }', {}, await opsToken());
     expect(result.errors).toBeUndefined();
     expect(result.data.me.id).toBe('ops-person');
+  });
+
+  it('applies the same rules on WebSocket: hashes for customers, documents for staff, the limits for all', async () => {
+    const userId = newUserId();
+    const ask = async (jwt: string, payload: { query: string; extensions?: Record<string, unknown> }) => {
+      const client = createClient({ url: `${service.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${jwt}` }, retryAttempts: 0 });
+      try {
+        return await new Promise<any>((resolve) => client.subscribe(payload, { next: resolve, error: (errors) => resolve({ errors }), complete: () => {} }));
+      } finally {
+        await client.dispose();
+      }
+    };
+    const customer = await token(userId);
+    expect((await ask(customer, { query: '{ me { id } }' })).errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    const byHash = { query: '', extensions: { persistedQuery: { version: 1, sha256Hash: hashOf('AppProfile').replace('sha256:', '') } } };
+    expect((await ask(customer, byHash)).data.me.id).toBe(userId);
+    expect((await ask(await opsToken(), { query: '{ me { id } }' })).data.me.id).toBe('ops-person');
+    expect((await ask(await opsToken(), { query: deepDocument(26) })).errors[0].message).toMatch(/depth limit of 10 exceeded/);
+    expect(await prisma.user.count({ where: { id: userId } })).toBe(1);
   });
 
   it('takes the hash as Relay sends it (doc_id)', async () => {
