@@ -1,10 +1,11 @@
 // Prisma CLI configuration. The database URL comes from the service's own config module,
-// so the CLI and the service always agree on it.
+// so the CLI and the service always agree on it (the URL alone: generating a client at
+// `npm ci` needs no secret).
 import { defineConfig } from 'prisma/config';
-import { loadConfig } from './src/platform/config.ts';
+import { loadDatabaseUrl } from './src/platform/config.ts';
 
 export default defineConfig({
   schema: 'prisma/schema.prisma',
   migrations: { path: 'prisma/migrations' },
-  datasource: { url: loadConfig().DATABASE_URL },
+  datasource: { url: loadDatabaseUrl() },
 });

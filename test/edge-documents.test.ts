@@ -87,6 +87,15 @@ describe('document limits (raw documents under the ops role)', () => {
     await honestRequestServed();
   });
 
+  it('multiplies by `first`: two nested pages of 100 cost more than 10,000', async () => {
+    const nested = 'query ($n: Int) { me { offers(first: $n) { id user { offers(first: $n) { id } } } } }';
+    const refused = await gql(service.url, nested, { n: 100 }, await opsToken());
+    expect(refused.status).toBe(400);
+    expect(refused.errors?.[0]?.message).toMatch(/Query cost limit of 10000 exceeded, found 10302/);
+    const served = await gql(service.url, nested, { n: 10 }, await opsToken());
+    expect(served.errors).toBeUndefined();
+  });
+
   it('counts a list field `first` times, from a literal or a variable', () => {
     const schema = buildSchema(`
       type Query { items(first: Int = 20): [Item!]! }
@@ -199,7 +208,8 @@ function sample(operation: string): { variables: Record<string, unknown>; as: 'c
   const input = { userId: newUserId(), limitCents: 1000, interestRateBps: 100, expiresAt: new Date(Date.now() + 60_000).toISOString() };
   if (/Issue/.test(operation)) return { variables: { input }, as: 'engine' };
   if (operation === 'AppRegisterDevice') return { variables: { token: `fcm-${newUserId()}`, platform: 'ANDROID' }, as: 'customer' };
-  return { variables: { id, offerId: id }, as: 'customer' };
+  // Pages at their largest: the manifest must pass the cost limit even so.
+  return { variables: { id, offerId: id, first: 100 }, as: 'customer' };
 }
 
 describe('the schema is not advertised in production', () => {

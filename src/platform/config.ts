@@ -31,11 +31,14 @@ const serviceAccountJson = z.string().transform((text, ctx) => {
   return parsed.data;
 });
 
+/** Alone too: the Prisma CLI needs the URL and nothing else (no secret to generate a client). */
+const databaseUrl = z.url().default('postgres://postgres@127.0.0.1:5432/credit_deployment');
+
 const schema = z
   .object({
     /** Unset means production: the development conveniences (the public JWT secret, GraphiQL, ...) need it said. */
     NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
-    DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/credit_deployment'),
+    DATABASE_URL: databaseUrl,
     REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
     /** Prefix of every Redis key and channel of this service (queues, pub/sub, presence). */
     REDIS_PREFIX: z.string().min(1).default('credit'),
@@ -199,4 +202,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     console.error((error as Error).message);
     process.exit(1);
   }
+}
+
+/** The database URL alone, as the service reads it: for the Prisma CLI (generate, migrate). */
+export function loadDatabaseUrl(env: Record<string, string | undefined> = process.env): string {
+  const result = databaseUrl.safeParse(env.DATABASE_URL || undefined);
+  if (result.success) return result.data;
+  console.error('Invalid configuration:\n  DATABASE_URL: must be a URL');
+  process.exit(1);
 }
