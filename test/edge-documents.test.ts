@@ -93,7 +93,7 @@ describe('document limits (raw documents under the ops role)', () => {
     expect(refused.status).toBe(400);
     expect(refused.errors?.[0]?.message).toMatch(/Query cost limit of 10000 exceeded, found 10302/);
     const served = await gql(service.url, nested, { n: 10 }, await opsToken());
-    expect(served.errors).toBeUndefined();
+    expect(served.errors, JSON.stringify(served.errors)).toBeUndefined();
   });
 
   it('counts a list field `first` times, from a literal or a variable', () => {
@@ -138,7 +138,7 @@ describe('persisted operations in production', () => {
 
   it('applies the same rules on WebSocket: hashes for customers, documents for staff, the limits for all', async () => {
     const userId = newUserId();
-    const ask = async (jwt: string, payload: { query: string; extensions?: Record<string, unknown> }) => {
+    const ask = async (jwt: string, payload: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> }) => {
       const client = createClient({ url: `${service.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${jwt}` }, retryAttempts: 0 });
       try {
         return await new Promise<any>((resolve) => client.subscribe(payload, { next: resolve, error: (errors) => resolve({ errors }), complete: () => {} }));
@@ -152,6 +152,8 @@ describe('persisted operations in production', () => {
     expect((await ask(customer, byHash)).data.me.id).toBe(userId);
     expect((await ask(await opsToken(), { query: '{ me { id } }' })).data.me.id).toBe('ops-person');
     expect((await ask(await opsToken(), { query: deepDocument(26) })).errors[0].message).toMatch(/depth limit of 10 exceeded/);
+    const pages = { query: 'query ($n: Int) { me { offers(first: $n) { id user { offers(first: $n) { id } } } } }', variables: { n: 100 } };
+    expect((await ask(await opsToken(), pages)).errors[0].message).toMatch(/cost limit of 10000 exceeded/);
     expect(await prisma.user.count({ where: { id: userId } })).toBe(1);
   });
 

@@ -5,6 +5,11 @@
 // because it reads `first` from the document or from the request's variables.
 import {
   getNamedType,
+  getOperationAST,
+  TypeInfo,
+  ValidationContext,
+  type DocumentNode,
+  type GraphQLSchema,
   getNullableType,
   GraphQLError,
   isInterfaceType,
@@ -15,7 +20,6 @@ import {
   type FieldNode,
   type GraphQLNamedType,
   type SelectionSetNode,
-  type ValidationContext,
   type ValidationRule,
   type ValueNode,
 } from 'graphql';
@@ -73,6 +77,28 @@ export function selectionCost(
     }
   }
   return cost;
+}
+
+/**
+ * The refusal of an operation that costs more than `maxCost`, or null. Checked when the request's
+ * variables are known (yoga caches validation by document, so a rule could not see them).
+ */
+export function costLimitError(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Variables,
+  maxCost: number,
+): GraphQLError | null {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return null;
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
+  const cost = selectionCost(context, operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, variables);
+  if (cost <= maxCost) return null;
+  return new GraphQLError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, {
+    nodes: [operation],
+    extensions: { code: 'QUERY_TOO_COSTLY', http: { status: 400 } },
+  });
 }
 
 /** A validation rule refusing operations that cost more than `maxCost`. */

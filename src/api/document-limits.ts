@@ -2,9 +2,9 @@
 // through yoga's envelop): depth, aliases, tokens and directives by graphql-armor, the cost by
 // our rule (it multiplies by `first`), introspection and field suggestions off unless enabled.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { NoSchemaIntrospectionCustomRule, type GraphQLError, type ValidationContext } from 'graphql';
+import { NoSchemaIntrospectionCustomRule, type ExecutionArgs, type ExecutionResult, type GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { costLimitRule } from './document-cost.ts';
+import { costLimitError } from './document-cost.ts';
 
 export interface DocumentLimits {
   maxDepth: number;
@@ -36,12 +36,16 @@ export function documentLimitsPlugins(limits: DocumentLimits): Plugin[] {
     costLimit: { enabled: false }, // static per field; ours multiplies by `first`
     blockFieldSuggestion: { enabled: !limits.exposeSchema },
   }) as Plugin;
-  const cost: Plugin = {
-    onValidate({ addValidationRule, context }) {
-      const variables = (context as { params?: { variables?: Record<string, unknown> } }).params?.variables;
-      addValidationRule(costLimitRule(limits.maxCost, variables));
+  const introspection: Plugin = {
+    onValidate({ addValidationRule }) {
       if (!limits.exposeSchema) addValidationRule(NoSchemaIntrospectionCustomRule);
     },
   };
-  return [armor, cost];
+  // The cost depends on the variables (`first: $n`): checked once they are known, before anything runs.
+  const refuseCostly = ({ args, setResultAndStopExecution }: { args: ExecutionArgs; setResultAndStopExecution: (r: ExecutionResult) => void }) => {
+    const error = costLimitError(args.schema, args.document, args.operationName, args.variableValues, limits.maxCost);
+    if (error) setResultAndStopExecution({ errors: [error] });
+  };
+  const cost: Plugin = { onExecute: refuseCostly, onSubscribe: refuseCostly };
+  return [armor, introspection, cost];
 }

@@ -18,6 +18,7 @@ import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
+import { costLimitError } from './document-cost.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
 import {
   documentFor,
@@ -259,6 +260,8 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        const tooCostly = costLimitError(schema, document, params.operationName, params.variables, edge.limits.maxCost);
+        if (tooCostly) return [tooCostly];
         // Live streams are what a socket holds (queries and mutations come and go).
         const streams = Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
         if (getOperationAST(document, params.operationName)?.operation === 'subscription' && streams >= edge.maxSubscriptionsPerSocket) {
