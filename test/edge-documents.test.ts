@@ -153,7 +153,9 @@ describe('persisted operations in production', () => {
     expect((await ask(await opsToken(), { query: '{ me { id } }' })).data.me.id).toBe('ops-person');
     expect((await ask(await opsToken(), { query: deepDocument(26) })).errors[0].message).toMatch(/depth limit of 10 exceeded/);
     const pages = { query: 'query ($n: Int) { me { offers(first: $n) { id user { offers(first: $n) { id } } } } }', variables: { n: 100 } };
-    expect((await ask(await opsToken(), pages)).errors[0].message).toMatch(/cost limit of 10000 exceeded/);
+    const costly = (await ask(await opsToken(), pages)).errors[0];
+    expect(costly.message).toMatch(/cost limit of 10000 exceeded/);
+    expect(costly.extensions).toEqual({ code: 'QUERY_TOO_COSTLY' }); // no HTTP status on a socket
     expect(await prisma.user.count({ where: { id: userId } })).toBe(1);
   });
 

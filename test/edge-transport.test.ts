@@ -110,7 +110,7 @@ describe('WebSocket', () => {
     } finally {
       await killHard(child);
     }
-  });
+  }, 90_000); // a third API process starts (tsx), slow on a loaded 2-core machine
 
   it('closes a socket that sends a message over 64 KiB (a 30 MB one too); new sockets are served', async () => {
     for (const size of [64 * 1024 + 1, 30 * 1024 * 1024]) {

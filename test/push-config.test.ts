@@ -16,24 +16,24 @@ const KEY = JSON.stringify({
 
 describe('push settings', () => {
   it('are off by default, with defaults for the timings', () => {
-    const config = parseConfig({});
+    const config = parseConfig({ NODE_ENV: 'test' });
     expect(config).toMatchObject({ PUSH_FALLBACK_AFTER_MS: 30_000, OFFER_EXPIRY_INTERVAL_MS: 60_000, PUSH_ATTEMPTS: 5 });
     expect(firebasePushFromConfig(config)).toBeNull();
   });
 
   it('refuse a project id without a service account', () => {
-    expect(() => parseConfig({ FCM_PROJECT_ID: 'credit-app' })).toThrow(/FCM_PROJECT_ID: push needs a service account/);
+    expect(() => parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app' })).toThrow(/FCM_PROJECT_ID: push needs a service account/);
   });
 
   it('refuse inline JSON that is not a service account key', () => {
-    expect(() => parseConfig({ FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: '{"project_id": "x"}' })).toThrow(
+    expect(() => parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: '{"project_id": "x"}' })).toThrow(
       /FCM_SERVICE_ACCOUNT_JSON: must be a service account key/,
     );
-    expect(() => parseConfig({ FCM_SERVICE_ACCOUNT_JSON: 'not json' })).toThrow(/FCM_SERVICE_ACCOUNT_JSON: must be the JSON/);
+    expect(() => parseConfig({ NODE_ENV: 'test', FCM_SERVICE_ACCOUNT_JSON: 'not json' })).toThrow(/FCM_SERVICE_ACCOUNT_JSON: must be the JSON/);
   });
 
   it('turn push on with a project id and an inline service account', async () => {
-    const push = firebasePushFromConfig(parseConfig({ FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: KEY }));
+    const push = firebasePushFromConfig(parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: KEY }));
     expect(push).not.toBeNull();
     expect(push!.messaging.app.options.projectId).toBe('credit-app');
     await push!.close();
@@ -41,6 +41,6 @@ describe('push settings', () => {
 
   it('stop the start when the service account cannot be used', () => {
     const broken = JSON.stringify({ ...JSON.parse(KEY), private_key: 'not a key' });
-    expect(() => firebasePushFromConfig(parseConfig({ FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: broken }))).toThrow(/private key/);
+    expect(() => firebasePushFromConfig(parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: broken }))).toThrow(/private key/);
   });
 });

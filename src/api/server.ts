@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -240,6 +240,9 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
         }
         return true;
       },
+      // extensions.http is for HTTP responses (yoga drops it there): not sent on a socket.
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttp) } : undefined),
       onSubscribe: async (ctx, _id, params) => {
         const auth = ctx.extra.auth!;
         const wsInfo = infoFromNode(ctx.extra.request, null, edge.trustedProxies);
@@ -300,6 +303,12 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       await closed;
     },
   };
+}
+
+function withoutHttp(error: GraphQLError): GraphQLFormattedError {
+  const { http: _http, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
+  const formatted = typeof error.toJSON === 'function' ? error.toJSON() : (error as GraphQLFormattedError);
+  return { ...formatted, ...(Object.keys(extensions).length > 0 ? { extensions } : { extensions: undefined }) };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
