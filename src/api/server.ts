@@ -159,7 +159,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     // Bugs are masked in every environment (no stack traces); an unavailable dependency says so.
-    maskedErrors: { ...unavailableAwareMasking(logger), isDev: false },
+    maskedErrors: { ...(unavailableAwareMasking(logger) as object), isDev: false },
     landingPage: false,
     multipart: false,
     cors: edge.corsOrigins.length > 0 ? { origin: edge.corsOrigins, credentials: false, methods: ['GET', 'POST'] } : false,
