@@ -1,0 +1,42 @@
+// A worker killed with SIGKILL after a deployment's commit and before its relay published the
+// event: the event is in the outbox, and the next worker publishes it, once.
+import { afterAll, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { streamProbe } from './support/events.ts';
+import { acceptOffer, issueOffer } from './support/fixtures.ts';
+import { killHard, spawnService, stopGracefully } from './support/processes.ts';
+import { serviceForTests } from './support/service.ts';
+import { waitUntil } from './support/wait.ts';
+
+// The API only: workers are separate processes, spawned and killed by the test.
+const service = serviceForTests({ worker: false });
+const stream = streamProbe();
+afterAll(() => stream.close());
+
+describe('kill -9 of a worker between the apply commit and the relay', () => {
+  it('the event still arrives, once', { timeout: 60_000 }, async () => {
+    // This worker's relay makes no pass for a minute.
+    const first = spawnService('worker', { EVENTS_RELAY_INTERVAL_MS: '60000' });
+    let second: ReturnType<typeof spawnService> | null = null;
+    try {
+      const offer = await issueOffer(service.url, { limitCents: 42_000 });
+      const accepted = await acceptOffer(service.url, offer.offerId, offer.userToken);
+      const deploymentId = accepted.deployment.id as string;
+      await waitUntil(
+        async () => (await prisma.creditDeployment.findUnique({ where: { id: deploymentId } }))?.status === 'DEPLOYED',
+        'the deployment applied',
+      );
+      const outbox = await prisma.outboxEvent.findMany({ where: { userId: offer.userId } });
+      expect(outbox.map((row) => [row.type, row.sentAt])).toEqual([['credit.limit.changed', null]]);
+      await killHard(first);
+      expect(await stream.eventsOf(offer.userId)).toEqual([]);
+
+      second = spawnService('worker');
+      const events = await stream.settledEventsOf(offer.userId, 1);
+      expect(events.map((e) => [e.event.id, e.event.data])).toEqual([[outbox[0]!.id, expect.objectContaining({ newLimitCents: '42000', deploymentId })]]);
+    } finally {
+      await killHard(first);
+      if (second) expect(await stopGracefully(second)).toBe(0);
+    }
+  });
+});

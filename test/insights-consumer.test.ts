@@ -1,0 +1,168 @@
+// The insights consumer and the outbox's safety nets: a consumer killed mid-batch loses nothing
+// and applies nothing twice once another takes its entries over; a Redis that lost everything
+// gets the events back from `npm run events:replay`; retention and lag of the outbox.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { config } from '../src/config.ts';
+import { prisma } from '../src/db.ts';
+import { deleteSentEvents, relayLagMs } from '../src/domain/outbox.ts';
+import { syncCreditUsage } from '../src/domain/profiles.ts';
+import { startInsightsConsumer } from '../src/jobs/insights-consumer.ts';
+import { startOutboxRelay } from '../src/jobs/outbox-relay.ts';
+import { logger } from '../src/logger.ts';
+import { eventStreamKey, eventStreamPublisher } from '../src/realtime/event-stream.ts';
+import { createRedis } from '../src/redis.ts';
+import { outboxDrained, readStream, userWithProfile } from './support/events.ts';
+import { killHard, spawnService, stopGracefully } from './support/processes.ts';
+import { startRedisServer } from './support/redis-server.ts';
+import { waitUntil } from './support/wait.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const key = eventStreamKey(config.REDIS_PREFIX);
+
+/** A relay of the test's own, publishing to `redis`. */
+function relayTo(redis: Redis, streamKey = key) {
+  return startOutboxRelay(
+    eventStreamPublisher(redis, { key: streamKey, maxLength: 100_000 }),
+    { intervalMs: 10, retentionMs: 86_400_000, housekeepingMs: 60_000 },
+    logger,
+  );
+}
+
+/** `count` usage syncs of each user, each changing what is available: one event each. */
+async function changes(users: string[], count: number) {
+  for (let i = 1; i <= count; i += 1) await Promise.all(users.map((userId) => syncCreditUsage(userId, i * 100)));
+}
+
+/** The history as the consumer recorded it: user -> sequences, in order. */
+async function historyOf(users: string[]) {
+  const rows = await prisma.creditHistoryEntry.findMany({ where: { userId: { in: users } }, orderBy: [{ userId: 'asc' }, { sequence: 'asc' }] });
+  return Object.fromEntries(users.map((u) => [u, rows.filter((r) => r.userId === u).map((r) => r.sequence)]));
+}
+
+const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
+
+describe('a consumer killed mid-batch', () => {
+  it('after another consumer takes its entries over, the history has every change exactly once', { timeout: 60_000 }, async () => {
+    // Named so that the stream holds a's events, then b's, then c's.
+    const users = await Promise.all(['a', 'b', 'c'].map((p) => userWithProfile(`${p}-${Date.now()}`)));
+    const [a, b] = users as [string, string, string];
+    const redis = createRedis('publisher');
+    const relay = relayTo(redis);
+    await changes(users, 10);
+    await outboxDrained();
+    await relay.stop();
+
+    // b's first transaction waits on this uncommitted row: the first consumer applies a's events, then hangs on b's.
+    const blocker = new pg.Client({ connectionString: config.DATABASE_URL });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('INSERT INTO insights_users (user_id) VALUES ($1)', [b]);
+
+    const consumerEnv = { INSIGHTS_BATCH: '100', INSIGHTS_CLAIM_IDLE_MS: '500' };
+    const first = spawnService('insights', { ...consumerEnv, INSIGHTS_CONSUMER_NAME: 'first' });
+    let second: ReturnType<typeof spawnService> | null = null;
+    try {
+      await waitUntil(async () => (await historyOf([a]))[a]!.length === 10, "a's events applied by the first consumer");
+      const pending = (await redis.xpending(key, 'insights')) as [number, ...unknown[]];
+      expect(pending[0]).toBe(30); // read, none acknowledged: the batch is not finished
+      await killHard(first);
+      await blocker.query('ROLLBACK');
+
+      second = spawnService('insights', { ...consumerEnv, INSIGHTS_CONSUMER_NAME: 'second' });
+      await waitUntil(async () => Object.values(await historyOf(users)).every((s) => s.length >= 10), 'every change in the history');
+      await waitUntil(async () => ((await redis.xpending(key, 'insights')) as [number])[0] === 0, 'every entry acknowledged');
+      expect(await historyOf(users)).toEqual(Object.fromEntries(users.map((u) => [u, oneToTen])));
+      const insights = await prisma.creditInsight.findMany({ where: { userId: { in: users } } });
+      expect(insights.map((i) => [i.lastSequence, i.availableCents])).toEqual(users.map(() => [10, 1_000_000n - 1_000n]));
+    } finally {
+      await killHard(first);
+      await blocker.end().catch(() => {});
+      if (second) expect(await stopGracefully(second)).toBe(0);
+      await redis.quit();
+    }
+  });
+});
+
+describe('Redis flushed after 50 events', () => {
+  it('events:replay publishes them again and the history is whole, each change once', { timeout: 60_000 }, async () => {
+    const server = await startRedisServer();
+    const redis = new Redis(server.url, { maxRetriesPerRequest: null });
+    const consumerSettings = { key, group: 'insights', batch: 20, blockMs: 100, claimIdleMs: 1_000 };
+    const users = await Promise.all(Array.from({ length: 5 }, (_, i) => userWithProfile(`flush-${i}-${Date.now()}`)));
+    try {
+      const relay = relayTo(redis);
+      // Two users' events are consumed before the loss; three users' are published, never consumed.
+      let consumer = startInsightsConsumer(redis, { ...consumerSettings, consumer: 'before' }, logger);
+      await changes(users.slice(0, 2), 10);
+      await waitUntil(async () => Object.values(await historyOf(users.slice(0, 2))).every((s) => s.length === 10), 'the first 20 changes');
+      await consumer.stop();
+      await changes(users.slice(2), 10);
+      await outboxDrained();
+      await relay.stop();
+      expect(await readStream(redis)).toHaveLength(50);
+
+      await server.flushAll();
+      consumer = startInsightsConsumer(redis, { ...consumerSettings, consumer: 'after' }, logger);
+      const replay = await runReplay(['--from-sequence', '1'], server.url);
+      expect(replay.code, replay.output).toBe(0);
+      expect(replay.output).toMatch(/^50 events published again/m);
+
+      await waitUntil(async () => Object.values(await historyOf(users)).every((s) => s.length === 10), 'the whole history');
+      await waitUntil(async () => ((await redis.xpending(key, 'insights')) as [number])[0] === 0, 'every entry acknowledged');
+      await consumer.stop();
+      expect(await historyOf(users)).toEqual(Object.fromEntries(users.map((u) => [u, oneToTen])));
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
+  });
+
+  it('events:replay refuses bad arguments and publishes nothing', async () => {
+    for (const args of [[], ['--from-sequence', '0'], ['--from-time', 'yesterday'], ['--from-time', '2026-01-01T00:00:00Z', '--user', 'u']]) {
+      const run = await runReplay(args, 'redis://127.0.0.1:1');
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.output).toMatch(/usage: npm run events:replay/);
+    }
+  });
+});
+
+describe('the outbox', () => {
+  it('keeps sent events for the retention period and unsent ones always; its lag is the age of the oldest unsent one', async () => {
+    const userId = await userWithProfile();
+    const day = 86_400_000;
+    const now = Date.now();
+    const row = (sequence: number, ageDays: number, sent: boolean) => ({
+      id: crypto.randomUUID(),
+      userId,
+      sequence,
+      type: 'credit.limit.changed',
+      occurredAt: new Date(now - ageDays * day),
+      sentAt: sent ? new Date(now - ageDays * day) : null,
+      payload: {},
+    });
+    await prisma.outboxEvent.createMany({ data: [row(1, 8, true), row(2, 6, true), row(3, 9, false)] });
+    expect(await deleteSentEvents(new Date(now - 7 * day))).toBe(1);
+    const left = await prisma.outboxEvent.findMany({ where: { userId }, orderBy: { sequence: 'asc' } });
+    expect(left.map((r) => r.sequence)).toEqual([2, 3]);
+    expect(await relayLagMs(new Date(now))).toBe(9 * day);
+    await prisma.outboxEvent.deleteMany({ where: { userId } });
+    expect(await relayLagMs()).toBe(0);
+  });
+});
+
+function runReplay(args: string[], redisUrl: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/events-replay.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, REDIS_URL: redisUrl },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
