@@ -3,11 +3,13 @@
 //   npm run events:replay -- --from-sequence N [--user U]
 //   npm run events:replay -- --from-time 2026-11-29T00:00:00Z
 import { parseArgs } from 'node:util';
-import { config } from '../src/config.ts';
-import { prisma } from '../src/db.ts';
 import { replayEvents, type ReplayFrom } from '../src/domain/outbox.ts';
-import { eventStreamPublisher, eventStreamKey } from '../src/realtime/event-stream.ts';
-import { closeRedis, createRedis } from '../src/redis.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { connectDatabase } from '../src/platform/db.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { closeRedis, createRedis } from '../src/platform/redis.ts';
+import { eventStreamPublisher } from '../src/realtime/event-stream.ts';
+import { databaseSettings, eventStreamSettings } from '../src/service.ts';
 
 const USAGE = 'usage: npm run events:replay -- --from-sequence N [--user U] | --from-time ISO-8601';
 
@@ -36,11 +38,13 @@ function replayFrom(): ReplayFrom {
 }
 
 const from = replayFrom();
-const redis = createRedis('publisher');
-const key = config.EVENTS_STREAM_KEY ?? eventStreamKey(config.REDIS_PREFIX);
+const config = loadConfig();
+const prisma = connectDatabase(databaseSettings(config));
+const redis = createRedis('publisher', { url: config.REDIS_URL, logger: createLogger(config.LOG_LEVEL) });
+const stream = eventStreamSettings(config);
 try {
-  const published = await replayEvents(eventStreamPublisher(redis, { key, maxLength: config.EVENTS_STREAM_MAX_LENGTH }), from);
-  console.log(`${published} events published again on ${key}`);
+  const published = await replayEvents(eventStreamPublisher(redis, stream), from);
+  console.log(`${published} events published again on ${stream.key}`);
 } catch (error) {
   console.error(`replay failed: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -1,7 +1,7 @@
 // A worker killed with SIGKILL after a deployment's commit and before its relay published the
 // event: the event is in the outbox, and the next worker publishes it, once.
 import { afterAll, describe, expect, it } from 'vitest';
-import { prisma } from '../src/db.ts';
+import { prisma } from '../src/platform/db.ts';
 import { streamProbe } from './support/events.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { killHard, spawnService, stopGracefully } from './support/processes.ts';

@@ -3,13 +3,13 @@
 // offers, per-user order under concurrent changes and two more relays, every event valid
 // against the published JSON Schema; and the insights consumer's history through GraphQL.
 import { afterAll, describe, expect, it } from 'vitest';
-import { prisma } from '../src/db.ts';
+import { prisma } from '../src/platform/db.ts';
 import { eventSchemaErrors } from '../src/domain/event-schema.ts';
 import { syncCreditUsage } from '../src/domain/profiles.ts';
 import { startOutboxRelay } from '../src/jobs/outbox-relay.ts';
-import { logger } from '../src/logger.ts';
 import { eventStreamPublisher } from '../src/realtime/event-stream.ts';
-import { createRedis } from '../src/redis.ts';
+import { createRedis } from '../src/platform/redis.ts';
+import { testConfig as config, testRedis } from './support/settings.ts';
 import { engineToken, gql, newUserId, token } from './support/client.ts';
 import { streamProbe, userWithProfile } from './support/events.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
@@ -112,12 +112,12 @@ describe('credit.offer.expired', () => {
 
 describe('order per user', () => {
   it('100 changes of one user arrive once each, in sequence order, with two more relays running', async () => {
-    const relayConnections = [createRedis('publisher'), createRedis('publisher')];
+    const relayConnections = [createRedis('publisher', testRedis), createRedis('publisher', testRedis)];
     const relays = relayConnections.map((redis) =>
       startOutboxRelay(
         eventStreamPublisher(redis, { key: stream.key, maxLength: 100_000 }),
         { intervalMs: 5, retentionMs: 86_400_000, housekeepingMs: 60_000, batch: { users: 10, events: 7 } },
-        logger,
+        testRedis.logger,
       ),
     );
     try {

@@ -6,15 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { config } from '../src/config.ts';
-import { prisma } from '../src/db.ts';
+import { prisma } from '../src/platform/db.ts';
 import { deleteSentEvents, relayLagMs } from '../src/domain/outbox.ts';
 import { syncCreditUsage } from '../src/domain/profiles.ts';
 import { startInsightsConsumer } from '../src/jobs/insights-consumer.ts';
 import { startOutboxRelay } from '../src/jobs/outbox-relay.ts';
-import { logger } from '../src/logger.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/realtime/event-stream.ts';
-import { createRedis } from '../src/redis.ts';
+import { createRedis } from '../src/platform/redis.ts';
+import { testConfig as config, testRedis } from './support/settings.ts';
 import { outboxDrained, readStream, userWithProfile } from './support/events.ts';
 import { killHard, spawnService, stopGracefully } from './support/processes.ts';
 import { startRedisServer } from './support/redis-server.ts';
@@ -28,7 +27,7 @@ function relayTo(redis: Redis, streamKey = key) {
   return startOutboxRelay(
     eventStreamPublisher(redis, { key: streamKey, maxLength: 100_000 }),
     { intervalMs: 10, retentionMs: 86_400_000, housekeepingMs: 60_000 },
-    logger,
+    testRedis.logger,
   );
 }
 
@@ -50,7 +49,7 @@ describe('a consumer killed mid-batch', () => {
     // Named so that the stream holds a's events, then b's, then c's.
     const users = await Promise.all(['a', 'b', 'c'].map((p) => userWithProfile(`${p}-${Date.now()}`)));
     const [a, b] = users as [string, string, string];
-    const redis = createRedis('publisher');
+    const redis = createRedis('publisher', testRedis);
     const relay = relayTo(redis);
     await changes(users, 10);
     await outboxDrained();
@@ -96,7 +95,7 @@ describe('Redis flushed after 50 events', () => {
     try {
       const relay = relayTo(redis);
       // Two users' events are consumed before the loss; three users' are published, never consumed.
-      let consumer = startInsightsConsumer(redis, { ...consumerSettings, consumer: 'before' }, logger);
+      let consumer = startInsightsConsumer(redis, { ...consumerSettings, consumer: 'before' }, testRedis.logger);
       await changes(users.slice(0, 2), 10);
       await waitUntil(async () => Object.values(await historyOf(users.slice(0, 2))).every((s) => s.length === 10), 'the first 20 changes');
       await consumer.stop();
@@ -106,7 +105,7 @@ describe('Redis flushed after 50 events', () => {
       expect(await readStream(redis)).toHaveLength(50);
 
       await server.flushAll();
-      consumer = startInsightsConsumer(redis, { ...consumerSettings, consumer: 'after' }, logger);
+      consumer = startInsightsConsumer(redis, { ...consumerSettings, consumer: 'after' }, testRedis.logger);
       const replay = await runReplay(['--from-sequence', '1'], server.url);
       expect(replay.code, replay.output).toBe(0);
       expect(replay.output).toMatch(/^50 events published again/m);

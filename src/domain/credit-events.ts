@@ -2,7 +2,7 @@
 // the transaction of each change it reports, so nothing is published that did not commit and
 // nothing that committed is lost.
 import { randomUUID } from 'node:crypto';
-import { Prisma } from '../db.ts';
+import { Prisma } from '../platform/db.ts';
 
 /** Raised on any change to an event type's payload; consumers read `version` before `data`. */
 export const EVENT_VERSION = 1;
@@ -90,6 +90,33 @@ export function outboxWrite(event: OutboxWrite): Prisma.Sql {
       RETURNING sequence)`;
 }
 
-/** An amount for `data`: a bigint column or parameter as a decimal string. */
-export const centsText = (cents: Prisma.Sql | bigint | null) =>
-  cents === null ? Prisma.sql`NULL::text` : typeof cents === 'bigint' ? Prisma.sql`${cents.toString()}::text` : Prisma.sql`(${cents})::text`;
+export interface LimitChange {
+  userId: string;
+  correlationId: string;
+  occurredAt: Date;
+  currency: string;
+  /** Null when the user had no credit line before. */
+  previousLimitCents: bigint | null;
+  newLimitCents: bigint;
+  availableCents: bigint;
+  usedCents: bigint;
+  interestRateBps: number;
+  offerId: string;
+  deploymentId: string;
+}
+
+/** The outbox CTEs (see outboxWrite) of a limit change made by a deployment. */
+export function limitChangedByDeployment(change: LimitChange): Prisma.Sql {
+  const cents = (value: bigint | null) => (value === null ? null : value.toString());
+  return outboxWrite({
+    type: CREDIT_LIMIT_CHANGED,
+    userId: change.userId,
+    correlationId: change.correlationId,
+    occurredAt: change.occurredAt,
+    data: Prisma.sql`jsonb_build_object(
+      'reason', 'OFFER_ACCEPTED'::text, 'currency', ${change.currency}::text,
+      'previousLimitCents', ${cents(change.previousLimitCents)}::text, 'newLimitCents', ${cents(change.newLimitCents)}::text,
+      'availableCents', ${cents(change.availableCents)}::text, 'usedCents', ${cents(change.usedCents)}::text,
+      'interestRateBps', ${change.interestRateBps}::int, 'offerId', ${change.offerId}::text, 'deploymentId', ${change.deploymentId}::text)`,
+  });
+}

@@ -1,8 +1,8 @@
 // The insights consumer's state (an example of a downstream service, docs/events.md): a user's
 // credit history built from their credit.limit.changed events, and a summary (limit,
 // utilisation, last increase). Events are applied in the user's sequence order, each once.
-import { prisma, type CreditHistoryEntry } from '../db.ts';
-import { isUuid } from '../errors.ts';
+import { prisma, type CreditHistoryEntry } from '../platform/db.ts';
+import { isUuid } from './errors.ts';
 import { CREDIT_LIMIT_CHANGED, type CreditEvent } from './credit-events.ts';
 
 export interface AppliedEvents {

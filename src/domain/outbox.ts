@@ -1,21 +1,8 @@
 // The outbox's side of publishing (docs/events.md): claiming unsent events in order per user,
 // replaying sent ones, retention, and the relay's lag. Publishing itself is a port: the relay
 // hands the rows to it inside the claiming transaction and marks them sent only after it returns.
-import { prisma, Prisma, type Tx } from '../db.ts';
-
-/** An event as stored: `payload` is the envelope's JSON text, published as is. */
-export interface OutboxRow {
-  id: string;
-  userId: string;
-  sequence: number;
-  type: string;
-  payload: string;
-}
-
-/** Where events go (the Redis stream). Must publish the rows in the order given, or throw. */
-export interface EventPublisher {
-  publish(rows: OutboxRow[]): Promise<void>;
-}
+import { prisma, Prisma, type Tx } from '../platform/db.ts';
+import type { EventPublisher, OutboxRow } from './ports.ts';
 
 /**
  * Advisory lock key space of "a user's events are being published". One holder per user at a

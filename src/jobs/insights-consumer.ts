@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { applyUserEvents } from '../domain/credit-history.ts';
 import type { CreditEvent } from '../domain/credit-events.ts';
 import { eventSchemaErrors } from '../domain/event-schema.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../platform/logger.ts';
 
 export interface InsightsConsumerSettings {
   /** The events stream's key. */

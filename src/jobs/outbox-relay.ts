@@ -1,8 +1,9 @@
 // The outbox relay of a worker process: moves committed events to the Redis stream, in order per
 // user, as fast as they come (a pass right after a pass that found work, else every intervalMs);
 // deletes sent events past retention; watches its lag (the age of the oldest unsent event).
-import type { Logger } from '../logger.ts';
-import { deleteSentEvents, relayLagMs, relayUnsentEvents, type EventPublisher, type RelayBatch } from '../domain/outbox.ts';
+import type { Logger } from '../platform/logger.ts';
+import { deleteSentEvents, relayLagMs, relayUnsentEvents, type RelayBatch } from '../domain/outbox.ts';
+import type { EventPublisher } from '../domain/ports.ts';
 
 export interface OutboxRelaySettings {
   intervalMs: number;

@@ -1,7 +1,7 @@
 // The Redis Stream of downstream events (docs/events.md): one entry per event, fields
 // `type`, `userId`, `sequence` (for routing without parsing) and `event` (the envelope's JSON).
 import type { Redis } from 'ioredis';
-import type { EventPublisher, OutboxRow } from '../domain/outbox.ts';
+import type { EventPublisher, OutboxRow } from '../domain/ports.ts';
 
 export interface EventStreamSettings {
   /** The stream's key. */

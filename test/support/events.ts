@@ -1,11 +1,11 @@
 // The events stream and the outbox as a downstream system sees them, from the test's own connections.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { config } from '../../src/config.ts';
-import { prisma } from '../../src/db.ts';
+import { prisma } from '../../src/platform/db.ts';
 import type { CreditEvent } from '../../src/domain/credit-events.ts';
 import { eventStreamKey } from '../../src/realtime/event-stream.ts';
-import { createRedis } from '../../src/redis.ts';
+import { createRedis } from '../../src/platform/redis.ts';
+import { testConfig as config, testRedis } from './settings.ts';
 import { waitUntil } from './wait.ts';
 
 export interface StreamEvent {
@@ -29,7 +29,7 @@ export const outboxDrained = (userId?: string) =>
   waitUntil(async () => (await prisma.outboxEvent.count({ where: { sentAt: null, ...(userId ? { userId } : {}) } })) === 0, 'the outbox to drain');
 
 export function streamProbe(key = eventStreamKey(config.REDIS_PREFIX)) {
-  const redis = createRedis('publisher');
+  const redis = createRedis('publisher', testRedis);
   const eventsOf = async (userId: string) => (await readStream(redis, key)).filter((e) => e.event.userId === userId);
   return {
     redis,
