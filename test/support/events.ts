@@ -25,8 +25,8 @@ export async function readStream(redis: Redis, key = eventStreamKey(config.REDIS
 }
 
 /** Resolves when none of the user's events waits in the outbox (the relay has published them all). */
-export const outboxDrained = (userId?: string) =>
-  waitUntil(async () => (await prisma.outboxEvent.count({ where: { sentAt: null, ...(userId ? { userId } : {}) } })) === 0, 'the outbox to drain');
+export const outboxDrained = (userId?: string, timeoutMs?: number) =>
+  waitUntil(async () => (await prisma.outboxEvent.count({ where: { sentAt: null, ...(userId ? { userId } : {}) } })) === 0, 'the outbox to drain', timeoutMs);
 
 export function streamProbe(key = eventStreamKey(config.REDIS_PREFIX)) {
   const redis = createRedis('publisher', testRedis);
@@ -36,9 +36,9 @@ export function streamProbe(key = eventStreamKey(config.REDIS_PREFIX)) {
     key,
     eventsOf,
     /** The user's events once the outbox has none of theirs left unsent and at least `count` are on the stream. */
-    async settledEventsOf(userId: string, count = 1) {
-      await waitUntil(async () => (await eventsOf(userId)).length >= count, `${count} events of ${userId} on the stream`);
-      await outboxDrained(userId);
+    async settledEventsOf(userId: string, count = 1, timeoutMs?: number) {
+      await waitUntil(async () => (await eventsOf(userId)).length >= count, `${count} events of ${userId} on the stream`, timeoutMs);
+      await outboxDrained(userId, timeoutMs);
       return eventsOf(userId);
     },
     close: () => redis.quit(),

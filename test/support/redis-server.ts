@@ -18,6 +18,7 @@ export async function startRedisServer() {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  admin.on('error', () => {}); // refused until the server listens: the ping below waits for it
   await waitUntil(() => admin.ping().then((pong) => pong === 'PONG', () => false), `redis-server on ${port}`, 10_000);
   return {
     url,
