@@ -41,7 +41,8 @@ const CreditLimitChangeRef = builder.objectRef<CreditHistoryEntry>('CreditLimitC
 builder.prismaObjectField('User', 'creditHistory', (t) =>
   t.field({
     type: [CreditLimitChangeRef],
-    description: 'Changes of the credit line, newest first, a page (see Lists above).',
+    description:
+      'Changes of the credit line, newest first, a page (see Lists above). Kept by the insights consumer of the events stream: a change shows shortly after it commits.',
     args: { first: t.arg.int({ required: false, defaultValue: 20 }), after: t.arg.id({ required: false }) },
     resolve: async (user, { first, after }) => {
       try {
