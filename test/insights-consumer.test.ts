@@ -133,6 +133,48 @@ describe('Redis flushed after 50 events', () => {
   });
 });
 
+describe('the consumer and what it does not understand', () => {
+  it('moves past an event of a type added later; leaves an event that breaks the schema pending, and the user waits', async () => {
+    const streamKey = `${key}:unknown-${Date.now()}`;
+    const redis = createRedis('publisher', testRedis);
+    const [newer, broken] = [`newer-${Date.now()}`, `broken-${Date.now()}`];
+    const change = (userId: string, sequence: number) => ({
+      id: crypto.randomUUID(),
+      type: 'credit.limit.changed',
+      version: 1,
+      occurredAt: new Date().toISOString(),
+      userId,
+      sequence,
+      correlationId: 'test',
+      data: {
+        reason: 'USAGE_SYNC', currency: 'BRL', previousLimitCents: '1000', newLimitCents: '1000', availableCents: '900', usedCents: '100',
+        interestRateBps: 250, offerId: null, deploymentId: null,
+      },
+    });
+    const entries = [
+      { ...change(newer, 1), type: 'credit.card.issued', data: { cardId: 'c-1' } },
+      change(newer, 2),
+      { ...change(broken, 1), data: { ...change(broken, 1).data, creditScore: 700 } },
+      change(broken, 2),
+    ];
+    for (const event of entries) await redis.xadd(streamKey, '*', 'event', JSON.stringify(event));
+    const consumer = startInsightsConsumer(
+      redis,
+      { key: streamKey, group: 'insights', consumer: 'only', batch: 10, blockMs: 50, claimIdleMs: 60_000 },
+      testRedis.logger,
+    );
+    try {
+      await waitUntil(async () => (await historyOf([newer]))[newer]!.length === 1, 'the known event after the unknown one');
+      await waitUntil(async () => ((await redis.xpending(streamKey, 'insights')) as [number])[0] === 2, 'the broken user entries pending');
+      expect(await historyOf([newer, broken])).toEqual({ [newer]: [2], [broken]: [] });
+    } finally {
+      await consumer.stop();
+      await redis.del(streamKey);
+      await redis.quit();
+    }
+  });
+});
+
 describe('the outbox', () => {
   it('keeps sent events for the retention period and unsent ones always; its lag is the age of the oldest unsent one', async () => {
     const userId = await userWithProfile();
