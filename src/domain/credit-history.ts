@@ -2,7 +2,6 @@
 // credit history built from their credit.limit.changed events, and a summary (limit,
 // utilisation, last increase). Events are applied in the user's sequence order, each once.
 import { prisma, type CreditHistoryEntry } from '../platform/db.ts';
-import { isUuid } from './errors.ts';
 import { CREDIT_LIMIT_CHANGED, type CreditEvent } from './credit-events.ts';
 
 export interface AppliedEvents {
@@ -81,26 +80,4 @@ function record(event: Extract<CreditEvent, { type: typeof CREDIT_LIMIT_CHANGED 
     availableCents: BigInt(data.availableCents),
     deploymentId: data.deploymentId,
   };
-}
-
-export class PageInputError extends Error {}
-
-/**
- * A page of a user's credit history, newest first by (at, id): `first` entries (1 to 100, 20 when
- * absent) after the entry `after`. An `after` that is malformed, unknown or not the user's, or a
- * `first` out of range, is a PageInputError.
- */
-export async function creditHistoryPage(userId: string, first: number | null | undefined, after: string | null | undefined) {
-  const size = first ?? 20;
-  if (!Number.isInteger(size) || size < 1 || size > 100) throw new PageInputError('first must be between 1 and 100');
-  let cursor: { at: Date; id: string } | null = null;
-  if (after !== null && after !== undefined) {
-    cursor = isUuid(after) ? await prisma.creditHistoryEntry.findFirst({ where: { id: after, userId }, select: { at: true, id: true } }) : null;
-    if (!cursor) throw new PageInputError('after is not an entry of this list');
-  }
-  return prisma.creditHistoryEntry.findMany({
-    where: { userId, ...(cursor ? { OR: [{ at: { lt: cursor.at } }, { at: cursor.at, id: { lt: cursor.id } }] } : {}) },
-    orderBy: [{ at: 'desc' }, { id: 'desc' }],
-    take: size,
-  });
 }

@@ -1,10 +1,9 @@
 // User.creditHistory: the changes of a user's credit line over time, as the insights consumer
 // recorded them from the events stream (docs/events.md), for the app's "your limit over time".
-import { GraphQLError } from 'graphql';
-import { creditHistoryPage, PageInputError } from '../domain/credit-history.ts';
-import { CreditLimitChangeReason, type CreditHistoryEntry } from '../platform/db.ts';
+import { CreditLimitChangeReason, prisma, type CreditHistoryEntry } from '../platform/db.ts';
 import { builder } from './builder.ts';
 import { MoneyRef } from './money.ts';
+import { newestFirst, olderThan, pageArgs, pageOf } from './pages.ts';
 
 const CreditLimitChangeReasonEnum = builder.enumType('CreditLimitChangeReason', {
   values: {
@@ -43,14 +42,12 @@ builder.prismaObjectField('User', 'creditHistory', (t) =>
     type: [CreditLimitChangeRef],
     description:
       'Changes of the credit line, newest first, a page (see Lists above). Kept by the insights consumer of the events stream: a change shows shortly after it commits.',
-    args: { first: t.arg.int({ required: false, defaultValue: 20 }), after: t.arg.id({ required: false }) },
-    resolve: async (user, { first, after }) => {
-      try {
-        return await creditHistoryPage(user.id, first, after);
-      } catch (error) {
-        if (error instanceof PageInputError) throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT' } });
-        throw error;
-      }
+    args: pageArgs,
+    resolve: async (user, args) => {
+      const { take, after } = await pageOf(args, (id) =>
+        prisma.creditHistoryEntry.findFirst({ where: { id, userId: user.id }, select: { id: true, at: true } }),
+      );
+      return prisma.creditHistoryEntry.findMany({ where: { userId: user.id, ...olderThan('at', after) }, orderBy: newestFirst('at'), take });
     },
   }),
 );
