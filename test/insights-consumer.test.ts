@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
-import { deleteSentEvents, relayLagMs } from '../src/domain/outbox.ts';
+import { deleteSentEvents, relayLagMs, relayUnsentEvents } from '../src/domain/outbox.ts';
+import type { OutboxRow } from '../src/domain/ports.ts';
 import { syncCreditUsage } from '../src/domain/profiles.ts';
 import { startInsightsConsumer } from '../src/jobs/insights-consumer.ts';
 import { startOutboxRelay } from '../src/jobs/outbox-relay.ts';
@@ -123,6 +124,44 @@ describe('Redis flushed after 50 events', () => {
     } finally {
       redis.disconnect();
       await server.stop();
+    }
+  });
+});
+
+describe('a relay that dies between XADD and marking the rows sent', () => {
+  it('leaves them unsent: they go out again, and the consumer applies each change once', async () => {
+    const streamKey = `${key}:dying-relay-${Date.now()}`;
+    const redis = createRedis('publisher', testRedis);
+    const consumerRedis = createRedis('worker', testRedis);
+    const userId = await userWithProfile(`dying-${Date.now()}`);
+    const publisher = eventStreamPublisher(redis, { key: streamKey, maxLength: 100_000 });
+    const consumer = startInsightsConsumer(
+      consumerRedis,
+      { key: streamKey, group: 'insights', consumer: 'only', batch: 10, blockMs: 50, claimIdleMs: 60_000 },
+      testRedis.logger,
+    );
+    try {
+      await changes([userId], 3);
+      // The relay's process dies after XADD, before its commit: the transaction rolls back.
+      const dying = {
+        async publish(rows: OutboxRow[]) {
+          await publisher.publish(rows);
+          throw new Error('killed');
+        },
+      };
+      await expect(relayUnsentEvents(dying, { users: 10, events: 100 })).rejects.toThrow('killed');
+      expect(await prisma.outboxEvent.count({ where: { userId, sentAt: null } })).toBe(3);
+      expect(await relayUnsentEvents(publisher, { users: 10, events: 100 })).toBe(3);
+
+      const published = (await readStream(redis, streamKey)).map((e) => e.event.sequence);
+      expect(published).toEqual([1, 2, 3, 1, 2, 3]);
+      await waitUntil(async () => (await historyOf([userId]))[userId]!.length === 3, 'the history');
+      await waitUntil(async () => ((await redis.xpending(streamKey, 'insights')) as [number])[0] === 0, 'every entry acknowledged');
+      expect(await historyOf([userId])).toEqual({ [userId]: [1, 2, 3] });
+    } finally {
+      await consumer.stop();
+      await redis.del(streamKey);
+      await Promise.all([redis.quit(), consumerRedis.quit()]);
     }
   });
 });
