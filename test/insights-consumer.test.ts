@@ -43,6 +43,14 @@ async function historyOf(users: string[]) {
   return Object.fromEntries(users.map((u) => [u, rows.filter((r) => r.userId === u).map((r) => r.sequence)]));
 }
 
+/** Whether the group has read the stream to its end and acknowledged everything. */
+async function consumedAll(redis: Redis, streamKey: string): Promise<boolean> {
+  const [group] = (await redis.xinfo('GROUPS', streamKey)) as string[][];
+  const info = Object.fromEntries(Array.from({ length: group!.length / 2 }, (_, i) => [group![2 * i], group![2 * i + 1]]));
+  const [last] = await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1);
+  return Number(info.pending) === 0 && info['last-delivered-id'] === last?.[0];
+}
+
 const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
 
 describe('a consumer killed mid-batch', () => {
@@ -77,7 +85,7 @@ describe('a consumer killed mid-batch', () => {
       // The second consumer runs in the test process (one process start less), as `start:insights` runs it.
       second = startInsightsConsumer(consumerRedis, { key, group: 'insights', consumer: 'second', batch: 100, blockMs: 100, claimIdleMs: 500 }, testRedis.logger);
       await waitUntil(async () => Object.values(await historyOf(users)).every((s) => s.length >= 10), 'every change in the history');
-      await waitUntil(async () => ((await redis.xpending(key, 'insights')) as [number])[0] === 0, 'every entry acknowledged');
+      await waitUntil(() => consumedAll(redis, key), 'every entry read and acknowledged');
       expect(await historyOf(users)).toEqual(Object.fromEntries(users.map((u) => [u, oneToTen])));
       const insights = await prisma.creditInsight.findMany({ where: { userId: { in: users } } });
       expect(insights.map((i) => [i.lastSequence, i.availableCents])).toEqual(users.map(() => [10, 1_000_000n - 1_000n]));
@@ -118,7 +126,7 @@ describe('Redis flushed after 50 events', () => {
       expect(replay.output).toMatch(new RegExp(`^${await prisma.outboxEvent.count()} events published again`, 'm'));
 
       await waitUntil(async () => Object.values(await historyOf(users)).every((s) => s.length === 10), 'the whole history');
-      await waitUntil(async () => ((await redis.xpending(key, 'insights')) as [number])[0] === 0, 'every entry acknowledged');
+      await waitUntil(() => consumedAll(redis, key), 'every entry read and acknowledged');
       await consumer.stop();
       expect(await historyOf(users)).toEqual(Object.fromEntries(users.map((u) => [u, oneToTen])));
     } finally {
@@ -155,8 +163,7 @@ describe('a relay that dies between XADD and marking the rows sent', () => {
 
       const published = (await readStream(redis, streamKey)).map((e) => e.event.sequence);
       expect(published).toEqual([1, 2, 3, 1, 2, 3]);
-      await waitUntil(async () => (await historyOf([userId]))[userId]!.length === 3, 'the history');
-      await waitUntil(async () => ((await redis.xpending(streamKey, 'insights')) as [number])[0] === 0, 'every entry acknowledged');
+      await waitUntil(() => consumedAll(redis, streamKey), 'all six entries read and acknowledged');
       expect(await historyOf([userId])).toEqual({ [userId]: [1, 2, 3] });
     } finally {
       await consumer.stop();
