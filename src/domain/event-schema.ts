@@ -9,7 +9,7 @@ import type { CreditEvent } from './credit-events.ts';
 type AddFormats = typeof addFormatsModule.default;
 const addFormats: AddFormats = (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
-export const eventSchema = JSON.parse(readFileSync(new URL('../../docs/events.schema.json', import.meta.url), 'utf8')) as object;
+const eventSchema = JSON.parse(readFileSync(new URL('../../docs/events.schema.json', import.meta.url), 'utf8')) as object;
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 addFormats(ajv, ['uuid', 'date-time']);
@@ -19,8 +19,4 @@ const validate = ajv.compile<CreditEvent>(eventSchema);
 export function eventSchemaErrors(event: unknown): string | null {
   if (validate(event)) return null;
   return ajv.errorsText(validate.errors, { dataVar: 'event' });
-}
-
-export function isCreditEvent(event: unknown): event is CreditEvent {
-  return validate(event);
 }

@@ -59,7 +59,8 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
       if (deleted > 0) log.info({ deleted }, 'sent events past retention deleted');
       const lagMs = await relayLagMs();
       if (lagMs > LAG_WARNING_MS) log.warn({ relayLagMs: lagMs }, 'outbox relay is behind');
-      else log.info({ relayLagMs: lagMs }, 'outbox relay lag');
+      else if (lagMs > 0) log.info({ relayLagMs: lagMs }, 'outbox relay lag');
+      else log.debug({ relayLagMs: lagMs }, 'outbox relay lag');
     } catch (error) {
       log.warn({ err: error }, 'outbox housekeeping failed; will try again');
     }
@@ -86,5 +87,3 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
     },
   };
 }
-
-export type OutboxRelay = ReturnType<typeof startOutboxRelay>;
