@@ -9,7 +9,6 @@ import { createAuthenticator } from './api/auth.ts';
 import { CONTRACT_LIMITS } from './api/document-limits.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
-import { startInsightsConsumer } from './jobs/insights-consumer.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue, type QueueSettings } from './jobs/queues.ts';
@@ -113,7 +112,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const services = { realtime, deploymentQueue, presence, caps };
 
   const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
-  const insights = options.insights ? startInsights(config, logger) : null;
+  const insights = options.insights ? await startInsights(config, logger) : null;
   const edge = api ? await startEdge(config, logger) : null;
   const apiServer = edge
     ? createApiServer({
@@ -256,7 +255,9 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
 }
 
 /** The insights consumer (an example downstream service) on its own blocking connection. */
-function startInsights(config: Config, logger: Logger) {
+async function startInsights(config: Config, logger: Logger) {
+  // Loaded only by the processes that run it (its schema validator costs start-up time elsewhere).
+  const { startInsightsConsumer } = await import('./jobs/insights-consumer.ts');
   const connection = createRedis('worker', { url: config.REDIS_URL, logger });
   const consumer = startInsightsConsumer(
     connection,
