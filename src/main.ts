@@ -1,15 +1,16 @@
-// Process entry: `node dist/src/main.js [all|api|worker]` (the build, `npm run build`), or from
-// source `node --import tsx src/main.ts [all|api|worker]`. `all` (what `npm start` runs)
-// supervises two processes, the API and the worker, so each has a core of its own; `api` and
-// `worker` run that part in this process. SIGTERM/SIGINT drain and exit.
+// Process entry: `node dist/src/main.js [all|api|worker|insights]` (the build, `npm run build`), or
+// from source `node --import tsx src/main.ts [all|api|worker|insights]`. `all` (what `npm start`
+// runs) supervises two processes, the API and the worker, so each has a core of its own; `api`,
+// `worker` and `insights` (the example consumer of the events stream, docs/events.md) run that
+// part in this process. SIGTERM/SIGINT drain and exit.
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
 import { superviseService, type ChildRole } from './platform/supervisor.ts';
 
 const role = process.argv[2] ?? 'all';
-if (role !== 'all' && role !== 'api' && role !== 'worker') {
-  console.error('usage: main [all|api|worker]');
+if (role !== 'all' && role !== 'api' && role !== 'worker' && role !== 'insights') {
+  console.error('usage: main [all|api|worker|insights]');
   process.exit(2);
 }
 
@@ -38,10 +39,10 @@ function supervise(): void {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-async function runPart(part: 'api' | 'worker'): Promise<void> {
+async function runPart(part: 'api' | 'worker' | 'insights'): Promise<void> {
   // Loaded here, not above: the supervisor needs none of it (Prisma, GraphQL, BullMQ).
   const [db, { startService }] = await Promise.all([import('./platform/db.ts'), import('./service.ts')]);
-  const service = await startService({ api: part === 'api', worker: part === 'worker', config, logger });
+  const service = await startService({ api: part === 'api', worker: part === 'worker', insights: part === 'insights', config, logger });
   if (service.url) logger.info(`GraphQL (and GraphiQL) at ${service.url}/graphql`);
 
   let stopping = false;

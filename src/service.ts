@@ -1,6 +1,8 @@
-// Starts the parts of the service a process runs (API, worker, or both) and stops them in order.
+// Starts the parts of the service a process runs (API, worker, both, or the insights consumer)
+// and stops them in order.
 // With main.ts, the only reader of the configuration: everything below is given its values.
 import { once } from 'node:events';
+import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Messaging } from 'firebase-admin/messaging';
 import { createAuthenticator } from './api/auth.ts';
@@ -8,6 +10,7 @@ import { CONTRACT_LIMITS } from './api/document-limits.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
+import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue, type QueueSettings } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
 import { databasePoolSize, loadConfig, type Config } from './platform/config.ts';
@@ -16,13 +19,17 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { closeRedis, createRedis, evictionPolicy } from './platform/redis.ts';
 import { firebasePushFromConfig } from './push/firebase.ts';
 import { createPushSender } from './push/push-sender.ts';
+import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './realtime/event-stream.ts';
 import { Presence } from './realtime/presence.ts';
 import { Realtime } from './realtime/pubsub.ts';
 import { SubscriptionQuota } from './realtime/subscription-quota.ts';
 
 export interface ServiceOptions {
   api: boolean;
+  /** The deployment and notification workers and the outbox relay. */
   worker: boolean;
+  /** The insights consumer of the events stream (docs/events.md). */
+  insights?: boolean;
   port?: number;
   host?: string;
   /** The Firebase Messaging that pushes go through; null turns push off. Default: from the configuration. */
@@ -36,6 +43,8 @@ export interface ServiceOptions {
 export interface RunningService {
   /** Base URL of the API, when this process serves it. */
   url: string | null;
+  /** The outbox relay's lag (age of the oldest unsent event, ms), when this process runs a worker: for metrics. */
+  eventRelayLagMs: (() => Promise<number>) | null;
   close(): Promise<void>;
 }
 
@@ -75,6 +84,11 @@ export async function checkRedisEvictionPolicy(config: Config, logger: Logger): 
   }
 }
 
+/** The events stream of the configuration. */
+export function eventStreamSettings(config: Config): EventStreamSettings {
+  return { key: config.EVENTS_STREAM_KEY ?? eventStreamKey(config.REDIS_PREFIX), maxLength: config.EVENTS_STREAM_MAX_LENGTH };
+}
+
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
@@ -98,6 +112,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const services = { realtime, deploymentQueue, presence, caps };
 
   const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
+  const insights = options.insights ? await startInsights(config, logger) : null;
   const edge = api ? await startEdge(config, logger) : null;
   const apiServer = edge
     ? createApiServer({
@@ -116,16 +131,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       })
     : null;
   const url = apiServer ? await apiServer.listen(port, host) : null;
-  logger.info({ url, worker }, 'service started');
+  logger.info({ url, worker, insights: Boolean(insights) }, 'service started');
 
   return {
     url,
+    eventRelayLagMs: workers?.eventRelayLagMs ?? null,
     async close() {
       // Stop taking requests and end subscriptions, let running jobs finish, then close connections.
       await apiServer?.close();
       await edge?.close();
       await presence.close();
       await workers?.close();
+      await insights?.close();
       await closeQueue(deploymentQueue);
       await closeRedis(presenceConnection);
       await realtime.close();
@@ -216,11 +233,48 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
     logger,
     settings: { ...settings, pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS, offerExpiryIntervalMs: config.OFFER_EXPIRY_INTERVAL_MS },
   });
+  const relayConnection = createRedis('publisher', queues.redis);
+  const relay = startOutboxRelay(
+    eventStreamPublisher(relayConnection, eventStreamSettings(config)),
+    {
+      intervalMs: config.EVENTS_RELAY_INTERVAL_MS,
+      retentionMs: config.EVENTS_RETENTION_DAYS * 86_400_000,
+      housekeepingMs: config.EVENTS_HOUSEKEEPING_INTERVAL_MS,
+    },
+    logger,
+  );
   return {
+    eventRelayLagMs: relay.lagMs,
     async close() {
-      await Promise.all([deploymentWorker.close(), notificationWorker.close()]);
+      await Promise.all([deploymentWorker.close(), notificationWorker.close(), relay.stop()]);
+      await closeRedis(relayConnection);
       await Promise.all([closeQueue(notificationQueue), closeQueue(offerExpiryQueue)]);
       await firebase?.close();
+    },
+  };
+}
+
+/** The insights consumer (an example downstream service) on its own blocking connection. */
+async function startInsights(config: Config, logger: Logger) {
+  // Loaded only by the processes that run it (its schema validator costs start-up time elsewhere).
+  const { startInsightsConsumer } = await import('./jobs/insights-consumer.ts');
+  const connection = createRedis('worker', { url: config.REDIS_URL, logger });
+  const consumer = startInsightsConsumer(
+    connection,
+    {
+      key: eventStreamSettings(config).key,
+      group: config.INSIGHTS_CONSUMER_GROUP,
+      consumer: config.INSIGHTS_CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
+      batch: config.INSIGHTS_BATCH,
+      blockMs: config.INSIGHTS_BLOCK_MS,
+      claimIdleMs: config.INSIGHTS_CLAIM_IDLE_MS,
+    },
+    logger,
+  );
+  return {
+    async close() {
+      await consumer.stop();
+      await closeRedis(connection);
     },
   };
 }

@@ -3,6 +3,7 @@
 // Callers publish the returned events and enqueue the notification after commit.
 import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type DeploymentFailureCode, type Notification, type Tx } from '../platform/db.ts';
 import type { TransientFailureCode } from './transient-failures.ts';
+import { limitChangedByDeployment } from './credit-events.ts';
 import { appendEvent, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
 import { notifyDeploymentEnd } from './notifications.ts';
@@ -131,7 +132,7 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
 
     const limitCents = deployment.newLimitCents;
     const availableCents = limitCents > profile.usedCents ? limitCents - profile.usedCents : 0n;
-    // All the writes in one statement: fewer round trips while the rows are locked.
+    // All the writes in one statement, the downstream event's too: fewer round trips while the rows are locked.
     const events = await tx.$queryRaw<DeploymentEvent[]>`
       WITH p AS (
         UPDATE credit_profiles SET currency = ${deployment.currency}, limit_cents = ${limitCents}, available_cents = ${availableCents},
@@ -142,7 +143,12 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
       d AS (
         UPDATE credit_deployments SET status = 'DEPLOYED', last_sequence = last_sequence + 2, previous_limit_cents = ${profile.limitCents},
                completed_at = ${now}, processing_ms = ${elapsedMs(deployment.queuedAt, now)}
-         WHERE id = ${id}::uuid RETURNING last_sequence)
+         WHERE id = ${id}::uuid RETURNING last_sequence),
+      ${limitChangedByDeployment({
+        ...deployment, deploymentId: id, occurredAt: now, newLimitCents: limitCents, availableCents, usedCents: profile.usedCents,
+        // A profile at version 0 was created empty by this transaction: there was no credit line before.
+        previousLimitCents: profile.version === 0 ? null : profile.limitCents,
+      })}
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       SELECT ${id}::uuid, d.last_sequence - 1, 'PROFILE_UPDATED', 'PROCESSING'::credit_deployment_status, ${deployment.correlationId},
              jsonb_build_object('previousLimitCents', ${profile.limitCents.toString()}::text, 'newLimitCents', ${limitCents.toString()}::text,

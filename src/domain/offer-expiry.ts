@@ -3,6 +3,7 @@
 // lock, and a concurrent run waits for it and then no longer matches the offer.
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma } from '../platform/db.ts';
+import { CREDIT_OFFER_EXPIRED, outboxWrite } from './credit-events.ts';
 import { createNotification } from './notifications.ts';
 
 const BATCH = 200;
@@ -12,6 +13,7 @@ interface DueOffer {
   userId: string;
   limitCents: bigint;
   currency: string;
+  interestRateBps: number;
 }
 
 export interface ExpiredOffers {
@@ -36,7 +38,7 @@ export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<
                        WHERE status = 'PENDING' AND expires_at <= ${at}
                        ORDER BY expires_at LIMIT ${batch} FOR UPDATE SKIP LOCKED)
            AND status = 'PENDING' AND expires_at <= ${at}
-        RETURNING id, user_id AS "userId", limit_cents AS "limitCents", currency`;
+        RETURNING id, user_id AS "userId", limit_cents AS "limitCents", currency, interest_rate_bps AS "interestRateBps"`;
       const created: ExpiredOffers['notifications'] = [];
       for (const offer of offers) {
         const notification = await createNotification(tx, {
@@ -47,6 +49,7 @@ export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<
           correlationId,
         });
         if (notification) created.push({ id: notification.id, correlationId });
+        await tx.$queryRaw`WITH ${offerExpiredEvent(offer, correlationId, now)} SELECT sequence FROM event_outbox`;
       }
       return { expired: offers.length, created };
     });
@@ -54,4 +57,16 @@ export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<
     result.notifications.push(...created);
     if (expired < batch) return result;
   }
+}
+
+/** The outbox CTEs of an offer's credit.offer.expired event (docs/events.md). */
+function offerExpiredEvent(offer: DueOffer, correlationId: string, now: Date) {
+  return outboxWrite({
+    type: CREDIT_OFFER_EXPIRED,
+    userId: offer.userId,
+    correlationId,
+    occurredAt: now,
+    data: Prisma.sql`jsonb_build_object('offerId', ${offer.id}::text, 'limitCents', ${offer.limitCents.toString()}::text,
+                                        'currency', ${offer.currency}::text, 'interestRateBps', ${offer.interestRateBps}::int)`,
+  });
 }

@@ -41,3 +41,17 @@ export interface PushSender {
   readonly disabledReason: string | null;
   send(token: string, message: PushMessage): Promise<PushResult>;
 }
+
+/** An event as stored: `payload` is the envelope's JSON text, published as is. */
+export interface OutboxRow {
+  id: string;
+  userId: string;
+  sequence: number;
+  type: string;
+  payload: string;
+}
+
+/** Where events go (the Redis stream). Must publish the rows in the order given, or throw. */
+export interface EventPublisher {
+  publish(rows: OutboxRow[]): Promise<void>;
+}

@@ -1,25 +1,48 @@
 // Credit profiles: the credit engine reports the credit in use; the limit changes only through deployments.
-import { prisma, type CreditProfile } from '../platform/db.ts';
+import { randomUUID } from 'node:crypto';
+import { prisma, Prisma, type CreditProfile } from '../platform/db.ts';
+import { CREDIT_LIMIT_CHANGED, outboxWrite } from './credit-events.ts';
 import { hasControlCharacters, NotFoundError, ValidationError } from './errors.ts';
 
 /**
  * Records the credit in use now and recomputes what is available, in one statement (no lost
- * update against a deployment changing the limit at the same moment).
+ * update against a deployment changing the limit at the same moment). When what is available
+ * changes, the same statement writes the downstream event (credit.limit.changed, USAGE_SYNC).
  */
-export async function syncCreditUsage(userId: string, usedCents: number): Promise<CreditProfile | NotFoundError | ValidationError> {
+export async function syncCreditUsage(
+  userId: string,
+  usedCents: number,
+  correlationId = `usage-sync-${randomUUID()}`,
+  now = new Date(),
+): Promise<CreditProfile | NotFoundError | ValidationError> {
   // A user id with control characters names nobody (and Postgres would refuse a NUL).
   if (hasControlCharacters(userId)) return new NotFoundError('This user has no credit profile');
   if (!Number.isSafeInteger(usedCents) || usedCents < 0) {
     return new ValidationError('usedCents must be a whole number of minor units, zero or more', 'input.usedCents');
   }
+  const used = BigInt(usedCents);
   const [updated] = await prisma.$queryRaw<CreditProfile[]>`
-    UPDATE credit_profiles
-       SET used_cents = ${BigInt(usedCents)},
-           available_cents = GREATEST(limit_cents - ${BigInt(usedCents)}, 0),
-           version = version + 1,
-           updated_at = now()
-     WHERE user_id = ${userId}
-    RETURNING user_id AS "userId", currency, limit_cents AS "limitCents", used_cents AS "usedCents", available_cents AS "availableCents",
-              interest_rate_bps AS "interestRateBps", version, last_limit_change_at AS "lastLimitChangeAt", updated_at AS "updatedAt"`;
+    WITH before AS (SELECT user_id, available_cents FROM credit_profiles WHERE user_id = ${userId} FOR UPDATE),
+    p AS (
+      UPDATE credit_profiles c
+         SET used_cents = ${used}, available_cents = GREATEST(c.limit_cents - ${used}, 0), version = c.version + 1, updated_at = now()
+        FROM before WHERE c.user_id = before.user_id
+      RETURNING c.user_id AS "userId", c.currency, c.limit_cents AS "limitCents", c.used_cents AS "usedCents",
+                c.available_cents AS "availableCents", c.interest_rate_bps AS "interestRateBps", c.version,
+                c.last_limit_change_at AS "lastLimitChangeAt", c.updated_at AS "updatedAt", before.available_cents AS "previousAvailableCents"),
+    ${outboxWrite({
+      type: CREDIT_LIMIT_CHANGED,
+      userId,
+      correlationId,
+      occurredAt: now,
+      from: Prisma.sql`p`,
+      when: Prisma.sql`p."availableCents" <> p."previousAvailableCents"`,
+      data: Prisma.sql`jsonb_build_object(
+        'reason', 'USAGE_SYNC'::text, 'currency', p.currency::text,
+        'previousLimitCents', p."limitCents"::text, 'newLimitCents', p."limitCents"::text,
+        'availableCents', p."availableCents"::text, 'usedCents', p."usedCents"::text,
+        'interestRateBps', p."interestRateBps", 'offerId', NULL::text, 'deploymentId', NULL::text)`,
+    })}
+    SELECT "userId", currency, "limitCents", "usedCents", "availableCents", "interestRateBps", version, "lastLimitChangeAt", "updatedAt" FROM p`;
   return updated ?? new NotFoundError('This user has no credit profile');
 }

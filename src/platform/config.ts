@@ -128,6 +128,26 @@ const schema = z
     PRESENCE_TTL_MS: intFrom(300).default(30_000),
     /** How often PENDING offers past their expiry are expired. */
     OFFER_EXPIRY_INTERVAL_MS: intFrom(100).default(60_000),
+    /** How often an idle outbox relay looks for unsent events (one that found some goes on at once). */
+    EVENTS_RELAY_INTERVAL_MS: intFrom(5).default(200),
+    /** The downstream events stream's key; default `<REDIS_PREFIX>:events`. */
+    EVENTS_STREAM_KEY: z.string().min(1).optional(),
+    /** About how many entries the events stream keeps (XADD MAXLEN ~): older ones are trimmed. */
+    EVENTS_STREAM_MAX_LENGTH: intFrom(1000).default(1_000_000),
+    /** Sent events are kept this many days for `events:replay`, then deleted. */
+    EVENTS_RETENTION_DAYS: intFrom(1).default(7),
+    /** How often sent events past retention are deleted and the relay's lag is logged. */
+    EVENTS_HOUSEKEEPING_INTERVAL_MS: intFrom(1000).default(60_000),
+    /** The insights consumer's group on the events stream. */
+    INSIGHTS_CONSUMER_GROUP: z.string().min(1).default('insights'),
+    /** This consumer's name in its group, unique per process; default host-pid. */
+    INSIGHTS_CONSUMER_NAME: z.string().min(1).optional(),
+    /** Stream entries the insights consumer reads at a time. */
+    INSIGHTS_BATCH: intFrom(1).max(1000).default(100),
+    /** How long a read of the insights consumer waits for new entries. */
+    INSIGHTS_BLOCK_MS: intFrom(10).default(2_000),
+    /** An entry pending this long with another insights consumer is taken over (that one is presumed dead). */
+    INSIGHTS_CLAIM_IDLE_MS: intFrom(100).default(30_000),
     /** Firebase project of the app; push is on when this and a service account are set. */
     FCM_PROJECT_ID: z.string().min(1).optional(),
     /** Path of a service account key file for FCM. */

@@ -68,6 +68,7 @@ export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 export { Prisma } from '../generated/prisma/client.ts';
 export type {
   CreditDeployment,
+  CreditHistoryEntry,
   CreditOffer,
   CreditProfile,
   DeploymentEvent,
@@ -77,6 +78,7 @@ export type {
 } from '../generated/prisma/client.ts';
 export {
   CreditDeploymentStatus,
+  CreditLimitChangeReason,
   CreditOfferStatus,
   DeliveryStatus,
   DeploymentFailureCode,

@@ -53,7 +53,7 @@ builder.mutationField('syncCreditUsage', (t) =>
     args: { input: t.arg({ type: SyncCreditUsageInput }) },
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
-      return payload(await syncCreditUsage(input.userId, input.usedCents), 'profile');
+      return payload(await syncCreditUsage(input.userId, input.usedCents, ctx.origin.correlationId), 'profile');
     },
   }),
 );

@@ -12,6 +12,7 @@ import './credit-deployment.ts';
 import './deployment-event.ts';
 import './notification.ts';
 import './device.ts';
+import './credit-history.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** With `stdout: 'pipe'`, the test reads the process's log lines (JSON) from `child.stdout`. */
-export function spawnService(role: 'api' | 'worker' | 'all', env: Record<string, string> = {}, options: { stdout?: 'pipe' | 'ignore' } = {}): ChildProcess {
+export function spawnService(role: 'api' | 'worker' | 'all' | 'insights', env: Record<string, string> = {}, options: { stdout?: 'pipe' | 'ignore' } = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
     cwd: root,
     env: { ...process.env, ...env },

@@ -26,6 +26,8 @@ Object.assign(process.env, {
   PUSH_FALLBACK_AFTER_MS: '1000',
   PUSH_BACKOFF_MS: '100',
   OFFER_EXPIRY_INTERVAL_MS: '200',
+  EVENTS_RELAY_INTERVAL_MS: '100',
+  INSIGHTS_BLOCK_MS: '100',
 });
 
 // The file's own Prisma client, as an entry makes it (files query before and beside their service).

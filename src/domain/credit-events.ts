@@ -1,0 +1,122 @@
+// Downstream events (docs/events.md): the versioned envelope, and the outbox write that goes into
+// the transaction of each change it reports, so nothing is published that did not commit and
+// nothing that committed is lost.
+import { randomUUID } from 'node:crypto';
+import { Prisma } from '../platform/db.ts';
+
+/** Raised on any change to an event type's payload; consumers read `version` before `data`. */
+export const EVENT_VERSION = 1;
+
+export const CREDIT_LIMIT_CHANGED = 'credit.limit.changed';
+export const CREDIT_OFFER_EXPIRED = 'credit.offer.expired';
+export type CreditEventType = typeof CREDIT_LIMIT_CHANGED | typeof CREDIT_OFFER_EXPIRED;
+
+export type CreditLimitChangeReason = 'OFFER_ACCEPTED' | 'USAGE_SYNC';
+
+/** Amounts are integer minor units written as decimal strings: exact beyond 2^53, never floats. */
+export interface CreditLimitChangedData {
+  reason: CreditLimitChangeReason;
+  currency: string;
+  /** Null when the user had no credit line before. */
+  previousLimitCents: string | null;
+  newLimitCents: string;
+  availableCents: string;
+  usedCents: string;
+  interestRateBps: number;
+  offerId: string | null;
+  deploymentId: string | null;
+}
+
+export interface CreditOfferExpiredData {
+  offerId: string;
+  limitCents: string;
+  currency: string;
+  interestRateBps: number;
+}
+
+export interface EventEnvelope<Type extends string = string, Data = unknown> {
+  /** The consumers' idempotency key. */
+  id: string;
+  type: Type;
+  version: number;
+  occurredAt: string;
+  userId: string;
+  /** 1, 2, 3 ... per user, no gaps, in the order the changes committed. */
+  sequence: number;
+  correlationId: string;
+  data: Data;
+}
+
+export type CreditEvent =
+  | EventEnvelope<typeof CREDIT_LIMIT_CHANGED, CreditLimitChangedData>
+  | EventEnvelope<typeof CREDIT_OFFER_EXPIRED, CreditOfferExpiredData>;
+
+export interface OutboxWrite {
+  type: CreditEventType;
+  userId: string;
+  correlationId: string;
+  occurredAt: Date;
+  /** A jsonb expression: the event's `data`. It may read the relations in `from`. */
+  data: Prisma.Sql;
+  /** Relations (earlier CTEs) that `data` and `when` read, e.g. `p`. */
+  from?: Prisma.Sql;
+  /** Write the event only when this holds (a SQL boolean over `from`). */
+  when?: Prisma.Sql;
+}
+
+/**
+ * Two CTEs, `event_sequence` and `event_outbox`, to put in the WITH of the statement that makes
+ * the change: they take the user's next event sequence and write the event to the outbox, in the
+ * same round trip. The user's row lock orders the sequence by commit: an event of a user never
+ * commits after one with a greater sequence.
+ */
+export function outboxWrite(event: OutboxWrite): Prisma.Sql {
+  const id = randomUUID();
+  const from = event.from ? Prisma.sql`, ${event.from}` : Prisma.empty;
+  const when = event.when ?? Prisma.sql`true`;
+  return Prisma.sql`
+    event_sequence AS (
+      UPDATE users SET last_event_sequence = last_event_sequence + 1
+       WHERE id = ${event.userId} AND EXISTS (SELECT 1 FROM (SELECT 1) one ${from} WHERE ${when})
+      RETURNING last_event_sequence AS sequence),
+    event_outbox AS (
+      INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
+      SELECT ${id}::uuid, ${event.userId}, event_sequence.sequence, ${event.type}, ${event.occurredAt},
+             jsonb_build_object('id', ${id}::text, 'type', ${event.type}::text, 'version', ${EVENT_VERSION}::int,
+                                'occurredAt', ${event.occurredAt.toISOString()}::text, 'userId', ${event.userId}::text,
+                                'sequence', event_sequence.sequence, 'correlationId', ${event.correlationId}::text,
+                                'data', ${event.data})
+        FROM event_sequence ${from}
+      RETURNING sequence)`;
+}
+
+export interface LimitChange {
+  userId: string;
+  correlationId: string;
+  occurredAt: Date;
+  currency: string;
+  /** Null when the user had no credit line before. */
+  previousLimitCents: bigint | null;
+  newLimitCents: bigint;
+  availableCents: bigint;
+  usedCents: bigint;
+  interestRateBps: number;
+  offerId: string;
+  deploymentId: string;
+}
+
+/** The outbox CTEs (see outboxWrite) of a limit change made by a deployment. */
+export function limitChangedByDeployment(change: LimitChange): Prisma.Sql {
+  const cents = (value: bigint | null) => (value === null ? null : value.toString());
+  return outboxWrite({
+    type: CREDIT_LIMIT_CHANGED,
+    userId: change.userId,
+    correlationId: change.correlationId,
+    occurredAt: change.occurredAt,
+    data: Prisma.sql`jsonb_build_object(
+      'reason', 'OFFER_ACCEPTED'::text, 'currency', ${change.currency}::text,
+      'previousLimitCents', ${cents(change.previousLimitCents)}::text, 'newLimitCents', ${cents(change.newLimitCents)}::text,
+      'availableCents', ${cents(change.availableCents)}::text, 'usedCents', ${cents(change.usedCents)}::text,
+      'interestRateBps', ${change.interestRateBps}::int, 'offerId', ${change.offerId}::text, 'deploymentId', ${change.deploymentId}::text)`,
+  });
+}

@@ -1,0 +1,29 @@
+// The Redis Stream of downstream events (docs/events.md): one entry per event, fields
+// `type`, `userId`, `sequence` (for routing without parsing) and `event` (the envelope's JSON).
+import type { Redis } from 'ioredis';
+import type { EventPublisher, OutboxRow } from '../domain/ports.ts';
+
+export interface EventStreamSettings {
+  /** The stream's key. */
+  key: string;
+  /** Entries the stream keeps, about (`XADD ... MAXLEN ~`): older ones are trimmed. */
+  maxLength: number;
+}
+
+/** The stream's key for a service's Redis prefix. */
+export const eventStreamKey = (prefix: string) => `${prefix}:events`;
+
+/** Publishes rows with one MULTI: all of them, in order, or none. */
+export function eventStreamPublisher(redis: Redis, { key, maxLength }: EventStreamSettings): EventPublisher {
+  return {
+    async publish(rows: OutboxRow[]) {
+      const multi = redis.multi();
+      for (const row of rows) {
+        multi.xadd(key, 'MAXLEN', '~', maxLength, '*', 'type', row.type, 'userId', row.userId, 'sequence', String(row.sequence), 'event', row.payload);
+      }
+      const results = await multi.exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('the stream transaction was discarded');
+    },
+  };
+}
