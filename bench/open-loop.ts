@@ -86,8 +86,10 @@ export interface OpenLoopOptions {
 export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRun> {
   const { url, db, people, perSecond, seconds } = options;
   const total = Math.round(perSecond * seconds);
-  // Round-robin over the users: one user's accepts are people / rate seconds apart.
-  const owners = Array.from({ length: total }, (_, i) => i % people.users.length);
+  if (total > people.users.length) throw new Error(`${total} accepts need as many users; ${people.users.length} are open`);
+  // One accept per user in a window (accepting an offer supersedes the user's other PENDING offers);
+  // the previous window's deployments are all final before this one starts.
+  const owners = Array.from({ length: total }, (_, i) => i);
   const offers = await seedPendingOffers(db, owners.map((o) => people.users[o]!.id));
   const accept: number[] = [];
   const deployed: number[] = [];
@@ -130,6 +132,8 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRun
   }
   await Promise.all(inFlight);
   const wallSeconds = (performance.now() - t0) / 1000;
+  // Past their deadline, deployments may still be queued: the next window starts on an empty queue.
+  await untilNoneOpen(db);
   const own = process.cpuUsage(ownBefore);
   const serviceSeconds = (await serviceCpu()) - cpuBefore;
   const busy = (await machineBusySeconds()) - busyBefore;
@@ -147,6 +151,17 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRun
     serviceCpuMsPerAccept: round1((serviceSeconds / total) * 1000),
     machineBusyPercent: Math.round((busy / (wallSeconds * availableParallelism())) * 100),
   };
+}
+
+/** Bounded wait until no deployment is unfinished. */
+async function untilNoneOpen(db: pg.Pool): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM credit_deployments WHERE status IN ('QUEUED', 'PROCESSING', 'RETRYING')`);
+    if (rows[0].n === 0) return;
+    await sleep(200);
+  }
+  throw new Error('deployments of the open loop still unfinished after 10 minutes');
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
