@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import type { Client } from 'graphql-ws';
 import type pg from 'pg';
-import { acceptOffer, newUser, openSocket, untilDeployed, type User } from './api-client.ts';
+import { acceptOffer, newUser, openSocket, untilDeployed, watchInbox, type User } from './api-client.ts';
 import { forEachLimit, sleep } from './parallel.ts';
 import { cpuSeconds, machineBusySeconds } from './proc.ts';
 import { seedPendingOffers } from './seed.ts';
@@ -40,10 +40,11 @@ export interface OpenLoopUsers {
   sockets: Client[];
   /** In-app notifications received on the users' `notifications` subscriptions. */
   notificationsReceived(): number;
+  /** `notifications` subscriptions the server ended with an error. */
+  inboxErrors(): number;
   close(): Promise<void>;
 }
 
-const NOTIFICATIONS = 'subscription Inbox { notifications { id kind } }';
 /** A deployment still not DEPLOYED this long after its intended send time counts as an error. */
 const DEPLOYED_DEADLINE_MS = 120_000;
 
@@ -53,20 +54,17 @@ export async function openUsers(url: string, count: number): Promise<OpenLoopUse
   // sockets[i] is users[i]'s: an accept's deployment is watched on its own user's socket.
   const sockets: Client[] = new Array<Client>(count);
   let received = 0;
+  // graphql-ws confirms nothing until a message: a refused subscription shows up here, before any window.
+  const inboxErrors: unknown[] = [];
   await forEachLimit(users, 50, async (user, i) => {
     const socket = await openSocket(url, user.token);
     sockets[i] = socket;
-    await new Promise<void>((resolve, reject) => {
-      // The subscription is live once the server has it; graphql-ws says nothing until a message,
-      // so a small query on the same socket after it (served in order) confirms the connection works.
-      socket.subscribe({ query: NOTIFICATIONS }, { next: () => void (received += 1), error: reject, complete: () => undefined });
-      const probe = socket.subscribe({ query: '{ __typename }' }, { next: () => undefined, error: reject, complete: resolve });
-      void probe;
-    });
+    watchInbox(socket, () => void (received += 1), (error) => inboxErrors.push(error));
   });
   return {
     users,
     sockets,
+    inboxErrors: () => inboxErrors.length,
     notificationsReceived: () => received,
     close: () => forEachLimit(sockets, 200, (s) => s.dispose() as Promise<void>),
   };
@@ -85,6 +83,7 @@ export interface OpenLoopOptions {
 /** One window at one offered rate; resolves when every deployment is DEPLOYED (or past its deadline). */
 export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRun> {
   const { url, db, people, perSecond, seconds } = options;
+  if (people.inboxErrors() > 0) throw new Error(`${people.inboxErrors()} notifications subscriptions were refused; see the API log`);
   const total = Math.round(perSecond * seconds);
   if (total > people.users.length) throw new Error(`${total} accepts need as many users; ${people.users.length} are open`);
   // One accept per user in a window (accepting an offer supersedes the user's other PENDING offers);
