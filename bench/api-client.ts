@@ -19,6 +19,9 @@ const ACCEPT = graphql(`mutation BenchAcceptOffer($offerId: ID!) {
 /** Only what a progress screen needs; `deployment { ... }` would add a query per message. */
 const WATCH = graphql(`subscription BenchWatchDeployment($id: ID!) { creditDeployment(id: $id) { sequence type status } }`);
 
+/** The app's inbox: in-app notifications, live (the open loop keeps one open per user). */
+const INBOX = graphql(`subscription BenchInbox { notifications { id kind } }`);
+
 /** Apollo's extensions.persistedQuery for a generated document. */
 function persisted(document: unknown) {
   const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
@@ -110,6 +113,11 @@ export function watchDeployment(client: Client, id: string, onStatus: (status: D
       },
     );
   });
+}
+
+/** Keeps the user's `notifications` subscription open on `client`, calling `onMessage` for each notification. */
+export function watchInbox(client: Client, onMessage: () => void, onError: (error: unknown) => void): void {
+  client.subscribe({ query: '', extensions: persisted(INBOX) }, { next: onMessage, error: onError, complete: () => undefined });
 }
 
 /** Resolves when the deployment is DEPLOYED; rejects when it FAILED. */

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import type { Client } from 'graphql-ws';
 import type pg from 'pg';
-import { acceptOffer, newUser, openSocket, untilDeployed, type User } from './api-client.ts';
+import { acceptOffer, newUser, openSocket, untilDeployed, watchInbox, type User } from './api-client.ts';
 import { forEachLimit, sleep } from './parallel.ts';
 import { cpuSeconds, machineBusySeconds } from './proc.ts';
 import { seedPendingOffers } from './seed.ts';
@@ -40,10 +40,11 @@ export interface OpenLoopUsers {
   sockets: Client[];
   /** In-app notifications received on the users' `notifications` subscriptions. */
   notificationsReceived(): number;
+  /** `notifications` subscriptions the server ended with an error. */
+  inboxErrors(): number;
   close(): Promise<void>;
 }
 
-const NOTIFICATIONS = 'subscription Inbox { notifications { id kind } }';
 /** A deployment still not DEPLOYED this long after its intended send time counts as an error. */
 const DEPLOYED_DEADLINE_MS = 120_000;
 
@@ -53,20 +54,17 @@ export async function openUsers(url: string, count: number): Promise<OpenLoopUse
   // sockets[i] is users[i]'s: an accept's deployment is watched on its own user's socket.
   const sockets: Client[] = new Array<Client>(count);
   let received = 0;
+  // graphql-ws confirms nothing until a message: a refused subscription shows up here, before any window.
+  const inboxErrors: unknown[] = [];
   await forEachLimit(users, 50, async (user, i) => {
     const socket = await openSocket(url, user.token);
     sockets[i] = socket;
-    await new Promise<void>((resolve, reject) => {
-      // The subscription is live once the server has it; graphql-ws says nothing until a message,
-      // so a small query on the same socket after it (served in order) confirms the connection works.
-      socket.subscribe({ query: NOTIFICATIONS }, { next: () => void (received += 1), error: reject, complete: () => undefined });
-      const probe = socket.subscribe({ query: '{ __typename }' }, { next: () => undefined, error: reject, complete: resolve });
-      void probe;
-    });
+    watchInbox(socket, () => void (received += 1), (error) => inboxErrors.push(error));
   });
   return {
     users,
     sockets,
+    inboxErrors: () => inboxErrors.length,
     notificationsReceived: () => received,
     close: () => forEachLimit(sockets, 200, (s) => s.dispose() as Promise<void>),
   };
@@ -85,9 +83,12 @@ export interface OpenLoopOptions {
 /** One window at one offered rate; resolves when every deployment is DEPLOYED (or past its deadline). */
 export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRun> {
   const { url, db, people, perSecond, seconds } = options;
+  if (people.inboxErrors() > 0) throw new Error(`${people.inboxErrors()} notifications subscriptions were refused; see the API log`);
   const total = Math.round(perSecond * seconds);
-  // Round-robin over the users: one user's accepts are people / rate seconds apart.
-  const owners = Array.from({ length: total }, (_, i) => i % people.users.length);
+  if (total > people.users.length) throw new Error(`${total} accepts need as many users; ${people.users.length} are open`);
+  // One accept per user in a window (accepting an offer supersedes the user's other PENDING offers);
+  // the previous window's deployments are all final before this one starts.
+  const owners = Array.from({ length: total }, (_, i) => i);
   const offers = await seedPendingOffers(db, owners.map((o) => people.users[o]!.id));
   const accept: number[] = [];
   const deployed: number[] = [];
@@ -130,6 +131,8 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRun
   }
   await Promise.all(inFlight);
   const wallSeconds = (performance.now() - t0) / 1000;
+  // Past their deadline, deployments may still be queued: the next window starts on an empty queue.
+  await untilNoneOpen(db);
   const own = process.cpuUsage(ownBefore);
   const serviceSeconds = (await serviceCpu()) - cpuBefore;
   const busy = (await machineBusySeconds()) - busyBefore;
@@ -147,6 +150,17 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRun
     serviceCpuMsPerAccept: round1((serviceSeconds / total) * 1000),
     machineBusyPercent: Math.round((busy / (wallSeconds * availableParallelism())) * 100),
   };
+}
+
+/** Bounded wait until no deployment is unfinished. */
+async function untilNoneOpen(db: pg.Pool): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM credit_deployments WHERE status IN ('QUEUED', 'PROCESSING', 'RETRYING')`);
+    if (rows[0].n === 0) return;
+    await sleep(200);
+  }
+  throw new Error('deployments of the open loop still unfinished after 10 minutes');
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

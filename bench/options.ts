@@ -36,8 +36,6 @@ export interface BenchOptions {
   openLoopRates: number[];
   /** Length of each open-loop window, seconds. */
   openLoopSeconds: number;
-  /** Users of the open loop, each with its socket and `notifications` subscription open throughout. */
-  openLoopUsers: number;
   /** Also run `npm start` as a newcomer does (drain and one-user latency beside the split processes). */
   newcomer: boolean;
 }
@@ -53,7 +51,6 @@ const FULL = {
   repetitions: 3,
   openLoopRates: [50, 100, 200, 400],
   openLoopSeconds: 10,
-  openLoopUsers: 500,
 };
 
 const QUICK = {
@@ -67,7 +64,6 @@ const QUICK = {
   repetitions: 1,
   openLoopRates: [50, 200],
   openLoopSeconds: 3,
-  openLoopUsers: 100,
 };
 
 function flag(argv: string[], name: string): string | undefined {

@@ -184,9 +184,11 @@ async function measureJourneys(env: Environment, target: Measured, levels: numbe
  * through every rate, so the machine's drift spreads over all of them), each rate the median.
  */
 async function measureOpenLoop(env: Environment, target: Measured): Promise<OpenLoopRun[]> {
-  const { openLoopRates: rates, openLoopSeconds: seconds, openLoopUsers, repetitions } = env.options;
-  log(`open loop: opening ${openLoopUsers} users' sockets and notifications subscriptions`);
-  const people = await openUsers(target.url, openLoopUsers);
+  const { openLoopRates: rates, openLoopSeconds: seconds, repetitions } = env.options;
+  // One accept per user per window: accepting an offer supersedes the user's other PENDING ones.
+  const userCount = Math.max(...rates) * seconds;
+  log(`open loop: opening ${userCount} users' sockets and notifications subscriptions`);
+  const people = await openUsers(target.url, userCount);
   const runs = new Map<number, OpenLoopRun[]>(rates.map((r) => [r, []]));
   try {
     for (let rep = 1; rep <= repetitions; rep++) {
