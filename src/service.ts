@@ -16,7 +16,7 @@ import { startDeploymentWorker } from './jobs/worker.ts';
 import { databasePoolSize, loadConfig, type Config } from './platform/config.ts';
 import { connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
-import { closeRedis, createRedis, evictionPolicy } from './platform/redis.ts';
+import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings } from './platform/redis.ts';
 import { firebasePushFromConfig } from './push/firebase.ts';
 import { createPushSender } from './push/push-sender.ts';
 import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './realtime/event-stream.ts';
@@ -66,7 +66,7 @@ export function databaseSettings(config: Config, worker = true): DatabaseSetting
  * A Redis that does not answer within 2 s (or hides CONFIG) is not waited for: warned about.
  */
 export async function checkRedisEvictionPolicy(config: Config, logger: Logger): Promise<void> {
-  const redis = createRedis('publisher', { url: config.REDIS_URL, logger });
+  const redis = createRedis('publisher', redisSettings(config, logger));
   try {
     const policy = await Promise.race([evictionPolicy(redis), new Promise<null>((resolve) => setTimeout(resolve, 2_000, null).unref())]);
     if (policy === 'noeviction') return;
@@ -89,17 +89,27 @@ export function eventStreamSettings(config: Config): EventStreamSettings {
   return { key: config.EVENTS_STREAM_KEY ?? eventStreamKey(config.REDIS_PREFIX), maxLength: config.EVENTS_STREAM_MAX_LENGTH };
 }
 
+/** The Redis settings of the configuration: a Redis Cluster when its nodes are set, else REDIS_URL. */
+export function redisSettings(config: Config, logger: Logger): RedisSettings {
+  return { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES, logger };
+}
+
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const { api, worker, port = config.PORT, host = config.HOST } = options;
   await checkRedisEvictionPolicy(config, logger);
   connectDatabase(databaseSettings(config, worker));
-  const redis = { url: config.REDIS_URL, logger };
+  const redis = redisSettings(config, logger);
   const queues: QueueSettings = { redis, prefix: config.REDIS_PREFIX };
   const realtime = new Realtime({ ...redis, prefix: config.REDIS_PREFIX });
   const presenceConnection = createRedis('publisher', redis);
-  const presence = new Presence(presenceConnection, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, logger });
+  const presence = new Presence(presenceConnection, {
+    prefix: config.REDIS_PREFIX,
+    ttlMs: config.PRESENCE_TTL_MS,
+    cluster: isCluster(redis),
+    logger,
+  });
   const deploymentQueue = createDeploymentQueue(queues, {
     backoffMs: config.DEPLOYMENT_BACKOFF_MS,
     maxBackoffMs: config.DEPLOYMENT_BACKOFF_MAX_MS,
@@ -154,7 +164,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 /** The public edge's settings and its Redis-backed counters (rate limits, subscription slots). */
 async function startEdge(config: Config, logger: Logger) {
   // Fail-fast commands (no offline queue): with Redis down, limits let requests through at once.
-  const connection = createRedis('producer', { url: config.REDIS_URL, logger });
+  const connection = createRedis('producer', redisSettings(config, logger));
   // Counted from the first request: wait (a little) for the connection, so as not to fail open at start.
   await Promise.race([once(connection, 'ready'), delay(2000, undefined, { ref: false })]);
   const rateLimits = new RateLimits(
@@ -212,7 +222,7 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
   else logger.info({ projectId: config.FCM_PROJECT_ID }, 'push notifications through FCM');
 
-  const queues: QueueSettings = { redis: { url: config.REDIS_URL, logger }, prefix: config.REDIS_PREFIX };
+  const queues: QueueSettings = { redis: redisSettings(config, logger), prefix: config.REDIS_PREFIX };
   const settings = {
     ...queues,
     concurrency: config.WORKER_CONCURRENCY,
@@ -258,7 +268,7 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
 async function startInsights(config: Config, logger: Logger) {
   // Loaded only by the processes that run it (its schema validator costs start-up time elsewhere).
   const { startInsightsConsumer } = await import('./jobs/insights-consumer.ts');
-  const connection = createRedis('worker', { url: config.REDIS_URL, logger });
+  const connection = createRedis('worker', redisSettings(config, logger));
   const consumer = startInsightsConsumer(
     connection,
     {

@@ -57,7 +57,10 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
     logger: log,
     graceMs: settings.reconcileGraceMs,
   });
-  const reconciler = startReconciler(reconcileNotifications, settings.reconcileIntervalMs, log);
+  const reconciler = startReconciler(reconcileNotifications, settings.reconcileIntervalMs, log, {
+    queue: notificationQueue,
+    name: 'reconcile-notifications',
+  });
 
   return {
     /** Stops taking jobs and waits for the running ones to finish. */

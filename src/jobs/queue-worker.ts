@@ -4,7 +4,7 @@
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
 import { closeRedis, createRedis } from '../platform/redis.ts';
-import type { QueueSettings } from './queues.ts';
+import { queuePrefix, type QueueSettings } from './queues.ts';
 
 export interface WorkerSettings extends QueueSettings {
   /** Jobs run at once by this worker. */
@@ -24,7 +24,7 @@ export function startQueueWorker<Data, Result>(
   const connection = createRedis('worker', settings.redis);
   const worker = new Worker<Data, Result>(queueName, processor, {
     connection,
-    prefix: settings.prefix,
+    prefix: queuePrefix(settings, queueName),
     concurrency: settings.concurrency,
     // After a crash, a job's lock expires and another worker takes the job over.
     lockDuration: settings.jobLockMs,

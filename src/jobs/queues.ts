@@ -1,9 +1,8 @@
 // The BullMQ queues (deployments, notifications, offer expiry): names, job payloads and options,
 // and how jobs are added.
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.ts';
-import { closeRedis, createRedis, type RedisSettings } from '../platform/redis.ts';
+import { closeRedis, createRedis, isCluster, type RedisClient, type RedisSettings } from '../platform/redis.ts';
 import type { FailedAttempt } from '../domain/deployments.ts';
 import { attemptsCovering, cappedBackoff } from './retry-backoff.ts';
 
@@ -11,6 +10,16 @@ import { attemptsCovering, cappedBackoff } from './retry-backoff.ts';
 export interface QueueSettings {
   redis: RedisSettings;
   prefix: string;
+}
+
+/**
+ * The key prefix of a queue. On a Redis Cluster, BullMQ's scripts touch many keys of a queue at
+ * once, so they must share a hash slot: the prefix is a hash tag naming the queue, which puts
+ * each queue's keys in one slot and different queues in (likely) different slots, spread over
+ * the masters. A single Redis keeps the plain prefix.
+ */
+export function queuePrefix(settings: QueueSettings, queueName: string): string {
+  return isCluster(settings.redis) ? `{${settings.prefix}:${queueName}}` : settings.prefix;
 }
 
 /** A queue's attempts and the first retry delay (each next one doubles it). */
@@ -27,7 +36,11 @@ const RETENTION: DefaultJobOptions = { removeOnComplete: { age: 24 * 3600, count
  * Postgres is enqueued later by the reconcilers), and its errors are logged, not thrown.
  */
 function createQueue<Data>(name: string, defaultJobOptions: DefaultJobOptions, settings: QueueSettings): Queue<Data> {
-  const queue = new Queue<Data>(name, { connection: createRedis('producer', settings.redis), prefix: settings.prefix, defaultJobOptions });
+  const queue = new Queue<Data>(name, {
+    connection: createRedis('producer', settings.redis),
+    prefix: queuePrefix(settings, name),
+    defaultJobOptions,
+  });
   queue.on('error', (error) => settings.redis.logger.warn({ err: error, queue: name }, 'queue connection error'));
   return queue;
 }
@@ -153,5 +166,5 @@ export async function scheduleOfferExpiry(queue: OfferExpiryQueue, everyMs: numb
 /** Closes a queue and its connection (BullMQ leaves a connection it was given open). */
 export async function closeQueue(queue: Queue<any>): Promise<void> {
   await queue.close();
-  await closeRedis(queue.opts.connection as Redis);
+  await closeRedis(queue.opts.connection as RedisClient);
 }

@@ -1,11 +1,13 @@
 // Nothing accepted is ever lost: deployments (and notifications) recorded in Postgres whose job
 // never reached Redis (Redis down at accept, crash between commit and enqueue) are enqueued here.
-// Runs on worker start and periodically; safe with several workers, since job ids are the
+// Runs on worker start and periodically, once per interval across all worker processes (each
+// run is claimed in Redis first); even two runs at once would be safe, since job ids are the
 // deployment (notification) ids.
 import type { Job, Queue } from 'bullmq';
 import { prisma } from '../platform/db.ts';
 import { failDeployment } from '../domain/deployments.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { RedisClient } from '../platform/redis.ts';
 import type { LiveUpdates } from '../domain/ports.ts';
 import { abandonNotification } from '../domain/notification-delivery.ts';
 import { enqueueDeployment, enqueueNotification, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
@@ -147,12 +149,51 @@ export function createNotificationReconciler({ queue, live, logger, graceMs }: N
   };
 }
 
-/** Runs the reconciler now and then every `intervalMs`, never two runs at once. */
-export function startReconciler(reconcile: () => Promise<unknown>, intervalMs: number, logger: Logger) {
+/**
+ * KEYS[1]: the periodic job's key; ARGV[1]: its interval (ms). Claims the current interval (by
+ * Redis' clock, so the hosts' clocks do not matter): 1 for the first caller in it, 0 for others.
+ */
+const CLAIM_INTERVAL = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local current = math.floor(now / interval)
+local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if last >= current then return 0 end
+redis.call('SET', KEYS[1], current, 'PX', interval * 3)
+return 1`;
+
+/** A periodic job that runs once per interval across every process that starts it. */
+export interface PeriodicClaim {
+  /** The queue whose Redis (and prefix) holds the claims. */
+  queue: Queue<any>;
+  /** The job's name: one claim per name. */
+  name: string;
+}
+
+/** Whether this process runs the periodic job in the current interval. */
+export async function claimInterval({ queue, name }: PeriodicClaim, intervalMs: number): Promise<boolean> {
+  await queue.waitUntilReady();
+  const redis = queue.opts.connection as RedisClient; // the producer connection createQueue gave it
+  // One key: on a Redis Cluster it lives beside the queue's own keys (the same hash tag).
+  const key = `${queue.opts.prefix}:${queue.name}:periodic:${name}`;
+  return Number(await redis.eval(CLAIM_INTERVAL, 1, key, intervalMs)) === 1;
+}
+
+/**
+ * Runs the reconciler now and then every `intervalMs`, never two runs at once in a process, and
+ * (with a claim) once per interval across processes: every process ticks, the first in an
+ * interval runs it.
+ */
+export function startReconciler(reconcile: () => Promise<unknown>, intervalMs: number, logger: Logger, claim?: PeriodicClaim) {
   let running: Promise<unknown> | null = null;
+  const run = async () => {
+    if (claim && !(await claimInterval(claim, intervalMs))) return;
+    logger.debug({ periodic: claim?.name ?? 'reconciler' }, 'periodic run');
+    await reconcile();
+  };
   const tick = () => {
     if (running) return;
-    running = reconcile()
+    running = run()
       .catch((error: unknown) => logger.warn({ err: error }, 'reconciler run failed; will try again'))
       .finally(() => {
         running = null;

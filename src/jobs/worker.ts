@@ -28,7 +28,7 @@ export function startDeploymentWorker({ queue, notificationQueue, realtime, logg
     graceMs: settings.reconcileGraceMs,
     retryHorizonMs: settings.retryHorizonMs,
   });
-  const reconciler = startReconciler(reconcile, settings.reconcileIntervalMs, log);
+  const reconciler = startReconciler(reconcile, settings.reconcileIntervalMs, log, { queue, name: 'reconcile-deployments' });
 
   return {
     /** Stops taking jobs and waits for the running ones to finish. */

@@ -1,5 +1,6 @@
 // The service's settings, parsed from the environment by the entries. Nothing else reads process.env.
 import { z } from 'zod';
+import { parseClusterNodes } from './redis.ts';
 
 const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production-0123456789';
 
@@ -40,6 +41,21 @@ const schema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
     DATABASE_URL: databaseUrl,
     REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+    /**
+     * Seed nodes of a Redis Cluster ("host:port,host:port"): when set, every Redis use (queues,
+     * pub/sub, presence) goes to the cluster and REDIS_URL is not used.
+     */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return parseClusterNodes(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `must be host:port pairs separated by commas: ${(error as Error).message}` });
+          return z.NEVER;
+        }
+      })
+      .optional(),
     /** Prefix of every Redis key and channel of this service (queues, pub/sub, presence). */
     REDIS_PREFIX: z.string().min(1).default('credit'),
     PORT: intFrom(0).max(65535).default(4000),

@@ -1,8 +1,12 @@
-// Redis connections, each set up for its role (see BullMQ's "going to production" guide).
-import { Redis, type RedisOptions } from 'ioredis';
+// Redis connections, each set up for its role (see BullMQ's "going to production" guide), to a
+// single Redis (the default) or to a Redis Cluster when cluster nodes are configured.
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger.ts';
 
 type Role = 'producer' | 'worker' | 'subscriber' | 'publisher';
+
+/** A connection to a single Redis or to a Redis Cluster: every user of Redis accepts both. */
+export type RedisClient = Redis | Cluster;
 
 const roleOptions: Record<Role, RedisOptions> = {
   // Enqueueing must fail fast when Redis is down: the accepted deployment is already in
@@ -19,17 +23,55 @@ const roleOptions: Record<Role, RedisOptions> = {
 /** Where a process's Redis is, and where its connection errors are logged. */
 export interface RedisSettings {
   url: string;
+  /** Seed nodes of a Redis Cluster; when set, `url` is not used. */
+  clusterNodes?: readonly ClusterNode[];
   logger: Logger;
 }
 
-export function createRedis(role: Role, { url, logger }: RedisSettings): Redis {
-  const redis = new Redis(url, { ...roleOptions[role], connectionName: `credit-${role}` });
-  redis.on('error', (error) => logger.warn({ err: error, role }, 'redis connection error'));
+/** Whether these settings are a Redis Cluster's: keys that one script or queue touches together need a shared hash tag. */
+export const isCluster = (settings: Pick<RedisSettings, 'clusterNodes'>): boolean => (settings.clusterNodes?.length ?? 0) > 0;
+
+/**
+ * The nodes of REDIS_CLUSTER_NODES ("host:port,host:port"); the cluster's other nodes are
+ * discovered from them.
+ */
+export function parseClusterNodes(text: string): ClusterNode[] {
+  return text
+    .split(',')
+    .map((node) => node.trim())
+    .filter(Boolean)
+    .map((node) => {
+      const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(node);
+      if (!match || Number(match[2]) > 65535) throw new Error(`"${node}" is not host:port`);
+      return { host: match[1]!, port: Number(match[2]) };
+    });
+}
+
+function connect(role: Role, { url, clusterNodes }: RedisSettings): RedisClient {
+  const options: RedisOptions = { ...roleOptions[role], connectionName: `credit-${role}` };
+  if (!clusterNodes?.length) return new Redis(url, options);
+  const { enableOfflineQueue, ...nodeOptions } = options;
+  return new Cluster([...clusterNodes], {
+    redisOptions: nodeOptions,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    // While a master fails over (cluster-node-timeout plus the election), commands to its slots
+    // are retried rather than failed at once; a producer still fails fast when the cluster is down.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnTryAgain: 200,
+    // New masters are learnt within this even when no command ran into them.
+    slotsRefreshInterval: 2_000,
+  });
+}
+
+export function createRedis(role: Role, settings: RedisSettings): RedisClient {
+  const redis = connect(role, settings);
+  redis.on('error', (error) => settings.logger.warn({ err: error, role }, 'redis connection error'));
   return redis;
 }
 
 /** Closes a connection, whether or not Redis is still reachable. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
   try {
     await redis.quit();

@@ -4,8 +4,12 @@
 // The API process that holds the subscription refreshes it on a heartbeat; a process that
 // crashes stops refreshing, and its members count as gone once their expiry passes. Expiry times
 // come from Redis' own clock (TIME), so the clocks of the API hosts do not matter.
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+//
+// On a Redis Cluster, one script may only touch keys of one hash slot: the users' sets are then
+// spread over a fixed number of hash-tagged groups, and a heartbeat runs one script per group
+// (at most PRESENCE_GROUPS round trips, however many users), each on the master of its slot.
+import { createHash, randomUUID } from 'node:crypto';
+import type { RedisClient } from '../platform/redis.ts';
 import type { PresenceCheck } from '../domain/ports.ts';
 import type { Logger } from '../platform/logger.ts';
 
@@ -30,8 +34,13 @@ export interface PresenceOptions {
   prefix: string;
   /** How long a subscription counts as live without a heartbeat. */
   ttlMs: number;
+  /** The keys are laid out for a Redis Cluster (hash-tagged groups). */
+  cluster?: boolean;
   logger?: Logger;
 }
+
+/** Hash-tagged groups of the users' sets on a Redis Cluster: enough to spread over the masters. */
+export const PRESENCE_GROUPS = 16;
 
 export class Presence implements PresenceCheck {
   private readonly ttlMs: number;
@@ -40,14 +49,21 @@ export class Presence implements PresenceCheck {
   private refreshing: Promise<unknown> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: PresenceOptions,
   ) {
     this.ttlMs = options.ttlMs;
   }
 
   private key(userId: string): string {
-    return `${this.options.prefix}:presence:${userId}`;
+    if (!this.options.cluster) return `${this.options.prefix}:presence:${userId}`;
+    const group = createHash('sha1').update(userId).digest().readUInt16BE(0) % PRESENCE_GROUPS;
+    return `{${this.options.prefix}:presence:${group}}:${userId}`;
+  }
+
+  /** The part of a key that picks its hash slot: keys with the same one may share a script. */
+  private slotOf(key: string): string {
+    return this.options.cluster ? key.slice(0, key.indexOf('}') + 1) : '';
   }
 
   /** Marks a live subscription of the user; returns its handle for `leave`. */
@@ -83,9 +99,17 @@ export class Presence implements PresenceCheck {
   /** Refreshes every subscription of this process. */
   async refresh(): Promise<void> {
     if (this.members.size === 0) return;
-    const entries = [...this.members];
-    const keys = entries.map(([, userId]) => this.key(userId));
-    const refreshing = this.redis.eval(REFRESH, entries.length, ...keys, this.ttlMs, ...entries.map(([member]) => member));
+    const groups = new Map<string, { keys: string[]; members: string[] }>();
+    for (const [member, userId] of this.members) {
+      const key = this.key(userId);
+      const group = groups.get(this.slotOf(key)) ?? { keys: [], members: [] };
+      group.keys.push(key);
+      group.members.push(member);
+      groups.set(this.slotOf(key), group);
+    }
+    const refreshing = Promise.all(
+      [...groups.values()].map(({ keys, members }) => this.redis.eval(REFRESH, keys.length, ...keys, this.ttlMs, ...members)),
+    );
     this.refreshing = refreshing.catch(() => {});
     await refreshing;
   }

@@ -1,9 +1,16 @@
 // Typed Redis pub/sub between workers and API processes. Payloads are small: ids, status,
 // sequence. Subscribers reload from Postgres what they show.
+//
+// On a Redis Cluster this is classic pub/sub: a PUBLISH to any node reaches the subscribers of
+// every node (the cluster bus broadcasts it), and each process keeps one subscriber connection
+// (ioredis moves it to another node when its node goes). Sharded pub/sub would need a
+// subscriber connection per master in every API process and is not what
+// graphql-redis-subscriptions speaks; our messages are few and tiny (docs/scaling.md).
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { LiveUpdates } from '../domain/ports.ts';
 import type { CreditDeploymentStatus, DeploymentEvent } from '../platform/db.ts';
-import { closeRedis, createRedis, type RedisSettings } from '../platform/redis.ts';
+import { Cluster } from 'ioredis';
+import { closeRedis, createRedis, type RedisClient, type RedisSettings } from '../platform/redis.ts';
 
 export interface DeploymentChanged {
   deploymentId: string;
@@ -31,8 +38,9 @@ export interface RealtimeSettings extends RedisSettings {
 }
 
 export class Realtime implements LiveUpdates {
-  private readonly publisher: ReturnType<typeof createRedis>;
-  private readonly subscriber: ReturnType<typeof createRedis>;
+  private readonly publisher: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pubsub: RedisPubSub;
   private readonly reconnectListeners = new Set<() => void>();
   private readonly prefix: string;
@@ -48,6 +56,28 @@ export class Realtime implements LiveUpdates {
     this.subscriber.on('ready', () => {
       if (connectedBefore) for (const listener of this.reconnectListeners) listener();
       connectedBefore = true;
+    });
+    if (this.subscriber instanceof Cluster) this.watchClusterNodes(this.subscriber);
+  }
+
+  /**
+   * A cluster's subscriber connection moves to another node when its node dies, without a
+   * 'ready' of the cluster; and publishes sent to a dying node are lost. When a node leaves the
+   * cluster (a failover), tell the streams at once and again a moment later (the moved
+   * subscription is confirmed by then), so they re-read what they show.
+   */
+  private watchClusterNodes(cluster: Cluster) {
+    const notify = () => {
+      for (const listener of this.reconnectListeners) listener();
+    };
+    cluster.on('-node', () => {
+      notify();
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        notify();
+      }, 2_000);
+      timer.unref();
+      this.timers.add(timer);
     });
   }
 
@@ -107,6 +137,7 @@ export class Realtime implements LiveUpdates {
   }
 
   async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
     await Promise.all([closeRedis(this.subscriber), closeRedis(this.publisher)]);
   }
 }
