@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/fault/**'],
+          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/fault/**', 'test/scale/**'],
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/test-env.ts'],
           testTimeout: 30_000,
@@ -41,6 +41,20 @@ export default defineConfig({
           maxWorkers: 1,
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // A Redis Cluster, a PostgreSQL and a PgBouncer of its own, four service processes, a
+        // master killed: one file at a time, after every other suite (alone on the machine's cores).
+        extends: true,
+        test: {
+          name: 'scale',
+          include: ['test/scale/**/*.test.ts'],
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -14,7 +14,7 @@ import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue, type QueueSettings } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
 import { databasePoolSize, loadConfig, type Config } from './platform/config.ts';
-import { connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
+import { applySessionDefaults, connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings } from './platform/redis.ts';
 import { firebasePushFromConfig } from './push/firebase.ts';
@@ -57,6 +57,8 @@ export function databaseSettings(config: Config, worker = true): DatabaseSetting
     lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    pgbouncer: config.DATABASE_POOLER === 'pgbouncer',
+    directUrl: config.DIRECT_DATABASE_URL,
   };
 }
 
@@ -99,7 +101,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const { api, worker, port = config.PORT, host = config.HOST } = options;
   await checkRedisEvictionPolicy(config, logger);
-  connectDatabase(databaseSettings(config, worker));
+  const database = databaseSettings(config, worker);
+  await applySessionDefaults(database);
+  connectDatabase(database);
   const redis = redisSettings(config, logger);
   const queues: QueueSettings = { redis, prefix: config.REDIS_PREFIX };
   const realtime = new Realtime({ ...redis, prefix: config.REDIS_PREFIX });

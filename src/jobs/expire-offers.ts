@@ -12,6 +12,7 @@ export interface ExpireOffersDeps {
 
 export function createExpireOffersProcessor({ notificationQueue, logger }: ExpireOffersDeps) {
   return async function expireOffers(job: Job): Promise<number> {
+    logger.debug({ periodic: 'expire-offers', jobId: job.id }, 'periodic run');
     const { expired, notifications } = await expireDueOffers().catch((error: unknown) => {
       logger.warn({ err: error, jobId: job.id }, 'offer expiry run failed; the next run catches up');
       throw error;

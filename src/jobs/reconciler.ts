@@ -151,16 +151,17 @@ export function createNotificationReconciler({ queue, live, logger, graceMs }: N
 
 /**
  * KEYS[1]: the periodic job's key; ARGV[1]: its interval (ms). Claims the current interval (by
- * Redis' clock, so the hosts' clocks do not matter): 1 for the first caller in it, 0 for others.
+ * Redis' clock, so the hosts' clocks do not matter): its number for the first caller in it, -1
+ * for the others.
  */
 const CLAIM_INTERVAL = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local current = math.floor(now / interval)
 local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if last >= current then return 0 end
+if last >= current then return -1 end
 redis.call('SET', KEYS[1], current, 'PX', interval * 3)
-return 1`;
+return current`;
 
 /** A periodic job that runs once per interval across every process that starts it. */
 export interface PeriodicClaim {
@@ -170,13 +171,14 @@ export interface PeriodicClaim {
   name: string;
 }
 
-/** Whether this process runs the periodic job in the current interval. */
-export async function claimInterval({ queue, name }: PeriodicClaim, intervalMs: number): Promise<boolean> {
+/** The number of the current interval when this process runs the periodic job in it, else null. */
+export async function claimInterval({ queue, name }: PeriodicClaim, intervalMs: number): Promise<number | null> {
   await queue.waitUntilReady();
   const redis = queue.opts.connection as RedisClient; // the producer connection createQueue gave it
   // One key: on a Redis Cluster it lives beside the queue's own keys (the same hash tag).
   const key = `${queue.opts.prefix}:${queue.name}:periodic:${name}`;
-  return Number(await redis.eval(CLAIM_INTERVAL, 1, key, intervalMs)) === 1;
+  const interval = Number(await redis.eval(CLAIM_INTERVAL, 1, key, intervalMs));
+  return interval >= 0 ? interval : null;
 }
 
 /**
@@ -187,8 +189,9 @@ export async function claimInterval({ queue, name }: PeriodicClaim, intervalMs: 
 export function startReconciler(reconcile: () => Promise<unknown>, intervalMs: number, logger: Logger, claim?: PeriodicClaim) {
   let running: Promise<unknown> | null = null;
   const run = async () => {
-    if (claim && !(await claimInterval(claim, intervalMs))) return;
-    logger.debug({ periodic: claim?.name ?? 'reconciler' }, 'periodic run');
+    const interval = claim ? await claimInterval(claim, intervalMs) : undefined;
+    if (interval === null) return;
+    logger.debug({ periodic: claim?.name ?? 'reconciler', interval }, 'periodic run');
     await reconcile();
   };
   const tick = () => {

@@ -40,6 +40,13 @@ const schema = z
     /** Unset means production: the development conveniences (the public JWT secret, GraphiQL, ...) need it said. */
     NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
     DATABASE_URL: databaseUrl,
+    /**
+     * PostgreSQL itself when DATABASE_URL is a pooler (PgBouncer): migrations run here (they hold
+     * a session advisory lock), and the session defaults are set here. Default: DATABASE_URL.
+     */
+    DIRECT_DATABASE_URL: z.url().optional(),
+    /** `pgbouncer`: DATABASE_URL is a PgBouncer in transaction mode (no session state; DIRECT_DATABASE_URL needed). */
+    DATABASE_POOLER: z.enum(['none', 'pgbouncer']).default('none'),
     REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
     /**
      * Seed nodes of a Redis Cluster ("host:port,host:port"): when set, every Redis use (queues,
@@ -183,6 +190,13 @@ const schema = z
     if (env.JWT_JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
       ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'tokens from a JWKS need JWT_ISSUER and JWT_AUDIENCE' });
     }
+    if (env.DATABASE_POOLER === 'pgbouncer' && !env.DIRECT_DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DIRECT_DATABASE_URL'],
+        message: 'behind PgBouncer, set DIRECT_DATABASE_URL to PostgreSQL itself (for migrations and session defaults)',
+      });
+    }
     if (env.FCM_PROJECT_ID && !env.FCM_SERVICE_ACCOUNT_JSON && !env.GOOGLE_APPLICATION_CREDENTIALS) {
       ctx.addIssue({
         code: 'custom',
@@ -241,6 +255,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** The database URL alone, as the service reads it: for the Prisma CLI (generate, migrate). */
+/** Where migrations go: PostgreSQL itself (DIRECT_DATABASE_URL) when set, else DATABASE_URL. */
+export function loadMigrationDatabaseUrl(env: Record<string, string | undefined> = process.env): string {
+  if (!env.DIRECT_DATABASE_URL) return loadDatabaseUrl(env);
+  const result = databaseUrl.safeParse(env.DIRECT_DATABASE_URL);
+  if (result.success) return result.data;
+  console.error('Invalid configuration:\n  DIRECT_DATABASE_URL: must be a URL');
+  process.exit(1);
+}
+
 export function loadDatabaseUrl(env: Record<string, string | undefined> = process.env): string {
   const result = databaseUrl.safeParse(env.DATABASE_URL || undefined);
   if (result.success) return result.data;

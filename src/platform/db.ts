@@ -1,6 +1,7 @@
 // The Prisma client: one per process, a module singleton (never in the GraphQL context), made
 // by the process's entry with connectDatabase before anything queries.
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 
 export interface DatabaseSettings {
@@ -14,32 +15,44 @@ export interface DatabaseSettings {
   statementTimeoutMs: number;
   /** The server ends a session idle inside an open transaction this long, releasing its locks. */
   idleInTransactionTimeoutMs: number;
+  /**
+   * `url` is a PgBouncer in transaction mode: consecutive transactions of one client may run on
+   * different server sessions, so no session state is set by the client (see sessionParameters).
+   */
+  pgbouncer?: boolean;
+  /** The PostgreSQL server itself, bypassing PgBouncer: for the session defaults (and migrations). */
+  directUrl?: string;
 }
 
 /**
- * Session settings travel as startup parameters, so every pooled connection has them from its
- * first statement. Behind PgBouncer in transaction mode (which does not forward them), set the
- * same values on the role instead: ALTER ROLE ... SET statement_timeout = ..., and so on.
+ * The server settings every session of the service runs with. Directly to PostgreSQL they travel
+ * as startup parameters (`options`), so every pooled connection has them from its first
+ * statement; PgBouncer refuses those, and in transaction mode a SET would stick to whichever
+ * server session ran it, so there they are the role's defaults in the database
+ * (applySessionDefaults), which every server session PgBouncer opens starts with.
  */
-function sessionSettings(settings: DatabaseSettings): string {
-  return [
+export function sessionParameters(settings: DatabaseSettings): Record<string, string> {
+  return {
     // Waiting on a lock held by a stuck transaction fails instead of hanging: a deployment retries.
-    `-c lock_timeout=${settings.lockTimeoutMs}`,
+    lock_timeout: `${settings.lockTimeoutMs}ms`,
     // A runaway statement cannot hold a connection (and its locks) forever...
-    `-c statement_timeout=${settings.statementTimeoutMs}`,
+    statement_timeout: `${settings.statementTimeoutMs}ms`,
     // ...nor can a session that opened a transaction and went quiet (a hung process, a lost client).
-    `-c idle_in_transaction_session_timeout=${settings.idleInTransactionTimeoutMs}`,
-  ].join(' ');
+    idle_in_transaction_session_timeout: `${settings.idleInTransactionTimeoutMs}ms`,
+  };
 }
 
 function createClient(settings: DatabaseSettings) {
+  const startupOptions = Object.entries(sessionParameters(settings))
+    .map(([name, value]) => `-c ${name}=${value}`)
+    .join(' ');
   return new PrismaClient({
     adapter: new PrismaPg({
       connectionString: settings.url,
       max: settings.poolSize,
       // With the server unreachable (down, failing over), an operation fails within this instead of hanging.
       connectionTimeoutMillis: settings.connectTimeoutMs,
-      options: sessionSettings(settings),
+      ...(settings.pgbouncer ? {} : { options: startupOptions }),
     }),
     // Bursts (many accepts of one offer at once) queue for a pooled connection and a row lock.
     transactionOptions: { maxWait: 10_000, timeout: 15_000 },
@@ -56,6 +69,28 @@ export function connectDatabase(settings: DatabaseSettings): Db {
   prisma ??= createClient(settings);
   return prisma;
 }
+/**
+ * Behind PgBouncer: makes the session parameters the defaults of the service's role in its
+ * database, through the direct URL (ALTER ROLE is not for a pooled connection). Sessions opened
+ * from then on start with them; PgBouncer opens its server sessions after the service starts.
+ */
+export async function applySessionDefaults(settings: DatabaseSettings): Promise<void> {
+  if (!settings.pgbouncer) return;
+  if (!settings.directUrl) throw new Error('behind PgBouncer, the session defaults need the direct database URL');
+  const client = new pg.Client({ connectionString: settings.directUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+    const database = client.escapeIdentifier(rows[0]!.db);
+    for (const [name, value] of Object.entries(sessionParameters(settings))) {
+      // Names are ours (sessionParameters), values are numbers with a unit.
+      await client.query(`ALTER ROLE CURRENT_USER IN DATABASE ${database} SET ${name} = ${client.escapeLiteral(value)}`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 /** Postgres answers (for /ready). */
 export async function databaseReady(): Promise<boolean> {
   await prisma.$queryRaw`SELECT 1`;

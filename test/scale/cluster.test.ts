@@ -1,0 +1,207 @@
+// Beyond one machine: two API and two worker processes on a Redis Cluster (three masters, three
+// replicas) and behind a PgBouncer in transaction mode, all on throwaway servers. The live flow
+// crosses processes through the cluster; the periodic jobs run once across the workers; the
+// database timeouts fire through PgBouncer; and a kill -9 of the master holding the deployment
+// queue's slot, with 200 deployments in flight, loses nothing and applies nothing twice.
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cluster, destroyServers, directUrl, pgbouncer, scaleEnv } from './servers.ts';
+
+const { prisma } = await import('../../src/platform/db.ts');
+const { DEPLOYMENT_QUEUE } = await import('../../src/jobs/queues.ts');
+const { sseSubscribe, wsSubscribe, engineToken, gql } = await import('../support/client.ts');
+const { acceptOffer, issueOffer, waitForFinal } = await import('../support/fixtures.ts');
+const { NOTIFICATIONS_SUBSCRIPTION, reader } = await import('../support/notification-fixtures.ts');
+const { freePort } = await import('../support/free-port.ts');
+const { spawnService, stopGracefully } = await import('../support/processes.ts');
+const { waitUntil } = await import('../support/wait.ts');
+const { loadConfig } = await import('../../src/platform/config.ts');
+const { createLogger } = await import('../../src/platform/logger.ts');
+const { closeRedis, createRedis } = await import('../../src/platform/redis.ts');
+const { redisSettings } = await import('../../src/service.ts');
+const { Presence } = await import('../../src/realtime/presence.ts');
+
+const config = loadConfig();
+const presenceConnection = createRedis('publisher', redisSettings(config, createLogger('silent')));
+const presence = new Presence(presenceConnection, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, cluster: true });
+
+const STREAM = 'subscription W($id: ID!, $after: Int) { creditDeployment(id: $id, afterSequence: $after) { sequence type status } }';
+
+interface PeriodicRun {
+  worker: number;
+  periodic: string;
+  interval?: number;
+  jobId?: string;
+}
+const runs: PeriodicRun[] = [];
+const processes: ReturnType<typeof spawnService>[] = [];
+let apis: string[] = [];
+
+/** Debug logs of the workers: each periodic run says which one it is. */
+const logsOf = (worker: number) => (line: string) => {
+  try {
+    const entry = JSON.parse(line);
+    if (entry.msg === 'periodic run') runs.push({ worker, periodic: entry.periodic, interval: entry.interval, jobId: entry.jobId });
+  } catch {
+    // not a log line
+  }
+};
+
+beforeAll(async () => {
+  const ports = [await freePort(), await freePort()];
+  apis = ports.map((port) => `http://127.0.0.1:${port}`);
+  for (const port of ports) processes.push(spawnService('api', { PORT: String(port), HOST: '127.0.0.1' }));
+  for (const worker of [1, 2]) {
+    const child = spawnService('worker', { LOG_LEVEL: 'debug' }, { stdout: 'pipe' });
+    createInterface({ input: child.stdout! }).on('line', logsOf(worker));
+    processes.push(child);
+  }
+  for (const url of apis) {
+    await waitUntil(async () => (await fetch(`${url}/ready`).catch(() => null))?.ok, `the API at ${url}`, 60_000);
+  }
+  await waitUntil(async () => new Set(runs.map((r) => r.worker)).size === 2 || runs.length > 4, 'the workers to start', 60_000);
+});
+
+afterAll(async () => {
+  for (const child of processes) expect(await stopGracefully(child)).toBe(0);
+  await closeRedis(presenceConnection);
+  await destroyServers();
+});
+
+describe('the service on a Redis Cluster and behind PgBouncer, in four processes', () => {
+  it('streams a deployment opened on one API process, accepted on the other, over SSE and WebSocket, and notifies in-app', async () => {
+    const [a, b] = apis as [string, string];
+    const offer = await issueOffer(a, { limitCents: 70_000 });
+    const notifications = reader(wsSubscribe(b, NOTIFICATIONS_SUBSCRIPTION, {}, offer.userToken));
+    const pending = notifications.next();
+    await waitUntil(() => presence.isPresent(offer.userId), 'the user present through the cluster');
+    const { deployment } = await acceptOffer(a, offer.offerId, offer.userToken);
+    const [sse, ws] = await Promise.all(
+      [sseSubscribe(b, STREAM, { id: deployment.id, after: 0 }, offer.userToken), wsSubscribe(a, STREAM, { id: deployment.id, after: 0 }, offer.userToken)].map(
+        async (stream) => {
+          const seen: { sequence: number; type: string }[] = [];
+          for await (const message of stream) seen.push(message.data!.creditDeployment);
+          return seen;
+        },
+      ),
+    );
+    for (const seen of [sse!, ws!]) {
+      expect(seen.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
+      expect(seen.at(-1)!.type).toBe('DEPLOYED');
+    }
+    const notification = await pending;
+    expect(notification.data.notifications).toMatchObject({ kind: 'CREDIT_DEPLOYED', status: 'DELIVERED' });
+  });
+
+  it('runs the reconcilers and offer expiry once per interval across both workers', async () => {
+    const from = runs.length;
+    await waitUntil(async () => runs.slice(from).filter((r) => r.periodic === 'expire-offers').length >= 5, 'five offer expiry runs', 30_000);
+    const window = runs.slice(from);
+    for (const name of ['reconcile-deployments', 'reconcile-notifications']) {
+      const intervals = window.filter((r) => r.periodic === name).map((r) => r.interval);
+      expect(intervals.length).toBeGreaterThanOrEqual(3);
+      // Each interval run by one worker only: no interval twice.
+      expect(new Set(intervals).size).toBe(intervals.length);
+      // One run per interval: as many runs as intervals went by, give or take the edges.
+      const span = Math.max(...(intervals as number[])) - Math.min(...(intervals as number[])) + 1;
+      expect(intervals.length).toBeLessThanOrEqual(span);
+    }
+    const expiryJobs = window.filter((r) => r.periodic === 'expire-offers').map((r) => r.jobId);
+    expect(new Set(expiryJobs).size).toBe(expiryJobs.length);
+    // Both workers take part (the work is shared, not pinned to one process).
+    expect(new Set(window.map((r) => r.worker))).toEqual(new Set([1, 2]));
+  });
+
+  it('has the lock timeout fire through PgBouncer, which refuses session options at startup', async () => {
+    const refused = new pg.Client({ connectionString: pgbouncer.url('credit_scale'), options: '-c lock_timeout=1' });
+    await expect(refused.connect()).rejects.toThrow(/unsupported startup parameter/);
+    await refused.end().catch(() => undefined);
+
+    const offer = await issueOffer(apis[0]!, { limitCents: 10_000 });
+    const blocker = new pg.Client({ connectionString: directUrl });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM credit_offers WHERE id = $1 FOR UPDATE', [offer.offerId]);
+      const started = Date.now();
+      const waiting = prisma.$executeRaw`UPDATE credit_offers SET status = status WHERE id = ${offer.offerId}`;
+      await expect(waiting).rejects.toThrow(/lock timeout/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+  });
+
+  it('loses nothing and applies nothing twice when the deployment queue master is killed with 200 deployments in flight', { timeout: 180_000 }, async () => {
+    const COUNT = 200;
+    const offers = await inBatches(Array.from({ length: COUNT }, (_, i) => i), 20, (i) => issueOffer(apis[i % 2]!, { limitCents: 10_000 + i }));
+    const master = await cluster.masterOf(`{${scaleEnv.REDIS_PREFIX}:${DEPLOYMENT_QUEUE}}`);
+
+    // Accept them all, 20 at a time; the master dies when a quarter are accepted.
+    let accepted = 0;
+    let killed: Promise<void> | null = null;
+    const streams: Promise<{ seen: { sequence: number; type: string }[]; doneAt: number }>[] = [];
+    const deployments = await inBatches(offers, 20, async (offer, i) => {
+      const { deployment } = await acceptOffer(apis[i % 2]!, offer.offerId, offer.userToken);
+      accepted += 1;
+      if (accepted === COUNT / 4) killed = cluster.kill(master);
+      // Streams of the deployments around the kill, on both API processes.
+      if (i >= COUNT / 4 - 10 && i < COUNT / 4 + 10) streams.push(watch(apis[(i + 1) % 2]!, deployment.id, offer.userToken, i % 2 === 0));
+      return deployment.id as string;
+    });
+    await killed;
+    const promoted = await cluster.waitForPromotion(`{${scaleEnv.REDIS_PREFIX}:${DEPLOYMENT_QUEUE}}`, master);
+    const promotedAt = Date.now();
+    expect(promoted.port).not.toBe(master.port);
+
+    await waitUntil(
+      async () => (await prisma.creditDeployment.count({ where: { id: { in: deployments }, status: 'DEPLOYED' } })) === COUNT,
+      'every deployment DEPLOYED',
+      90_000,
+    );
+    const events = await prisma.deploymentEvent.findMany({ where: { deploymentId: { in: deployments } }, orderBy: { sequence: 'asc' } });
+    for (const id of deployments) {
+      const trail = events.filter((e) => e.deploymentId === id);
+      expect(trail.map((e) => e.sequence)).toEqual(trail.map((_, i) => i + 1));
+      expect(trail.filter((e) => e.type === 'PROFILE_UPDATED')).toHaveLength(1);
+      expect(trail.filter((e) => e.type === 'DEPLOYED')).toHaveLength(1);
+    }
+    const profiles = await prisma.creditProfile.findMany({ where: { userId: { in: offers.map((o) => o.userId) } } });
+    expect(profiles.map((p) => Number(p.limitCents)).sort((x, y) => x - y)).toEqual(offers.map((_, i) => 10_000 + i));
+
+    // Every stream delivered each event of its deployment, in order, once, within 15 s of the promotion.
+    for (const stream of await Promise.all(streams)) {
+      expect(stream.seen.map((e) => e.sequence)).toEqual(stream.seen.map((_, i) => i + 1));
+      expect(stream.seen.at(-1)!.type).toBe('DEPLOYED');
+      expect(stream.doneAt - promotedAt).toBeLessThan(15_000);
+    }
+    // The replica took over: the killed master's slot answers on the promoted node.
+    const check = await gql(apis[0]!, '{ __typename }', {}, await engineToken());
+    expect(check.status).toBe(200);
+  });
+});
+
+/** A deployment's stream until it completes (resuming after the last event if the stream drops). */
+async function watch(url: string, id: string, userToken: string, overSse: boolean) {
+  const seen: { sequence: number; type: string }[] = [];
+  for (let attempt = 0; attempt < 5 && seen.at(-1)?.type !== 'DEPLOYED'; attempt += 1) {
+    const after = seen.at(-1)?.sequence ?? 0;
+    const stream = (overSse ? sseSubscribe : wsSubscribe)(url, STREAM, { id, after }, userToken);
+    try {
+      for await (const message of stream) seen.push(message.data!.creditDeployment);
+    } catch {
+      // dropped: resume with afterSequence
+    }
+  }
+  return { seen, doneAt: Date.now() };
+}
+
+async function inBatches<T, R>(items: T[], size: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let start = 0; start < items.length; start += size) {
+    results.push(...(await Promise.all(items.slice(start, start + size).map((item, i) => fn(item, start + i)))));
+  }
+  return results;
+}
