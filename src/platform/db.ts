@@ -80,11 +80,27 @@ export async function applySessionDefaults(settings: DatabaseSettings): Promise<
   const client = new pg.Client({ connectionString: settings.directUrl });
   await client.connect();
   try {
+    const current = async () => {
+      const { rows } = await client.query<{ setconfig: string[] | null }>(
+        `SELECT setconfig FROM pg_db_role_setting
+          WHERE setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+            AND setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      return new Set(rows[0]?.setconfig ?? []);
+    };
     const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
     const database = client.escapeIdentifier(rows[0]!.db);
+    const set = await current();
     for (const [name, value] of Object.entries(sessionParameters(settings))) {
-      // Names are ours (sessionParameters), values are numbers with a unit.
-      await client.query(`ALTER ROLE CURRENT_USER IN DATABASE ${database} SET ${name} = ${client.escapeLiteral(value)}`);
+      if (set.has(`${name}=${value}`)) continue; // most starts: already so
+      try {
+        // Names are ours (sessionParameters), values are numbers with a unit.
+        await client.query(`ALTER ROLE CURRENT_USER IN DATABASE ${database} SET ${name} = ${client.escapeLiteral(value)}`);
+      } catch (error) {
+        // Processes starting together race on the same catalog row ("tuple concurrently
+        // updated"): fine if another one set the same value.
+        if (!(await current()).has(`${name}=${value}`)) throw error;
+      }
     }
   } finally {
     await client.end();

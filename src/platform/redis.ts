@@ -50,9 +50,10 @@ export function parseClusterNodes(text: string): ClusterNode[] {
 /**
  * A Cluster's subscriber connection is made by ioredis itself (ClusterSubscriber), with none of
  * our options: after a failover it re-subscribes while CLIENT SETINFO is in flight, and the
- * ready check then fails with "Connection in subscriber mode" as an unhandled rejection that
- * ended an API process in the scale suite (ioredis#2037, fixed only in 6.0). Without client
- * info, the handshake leaves no such window; the info is only a label in CLIENT LIST.
+ * ready check then fails with "Connection in subscriber mode" (ioredis#2037, fixed only in 6.0):
+ * the connection is dropped and another node chosen, losing the messages meanwhile. Without
+ * client info the handshake leaves no such window (the workaround the maintainers give); the
+ * info is only a label in CLIENT LIST.
  */
 function withoutClientInfoByDefault() {
   (Redis as unknown as { defaultOptions: RedisOptions }).defaultOptions.disableClientInfo = true;

@@ -41,14 +41,18 @@ export class Realtime implements LiveUpdates {
   private readonly publisher: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private closing = false;
   private readonly pubsub: RedisPubSub;
   private readonly reconnectListeners = new Set<() => void>();
   private readonly prefix: string;
+  private readonly logger: RealtimeSettings['logger'];
 
   constructor(settings: RealtimeSettings) {
     this.prefix = settings.prefix;
+    this.logger = settings.logger;
     this.publisher = createRedis('publisher', settings);
     this.subscriber = createRedis('subscriber', settings);
+    this.handleUnsubscribeFailures(this.subscriber);
     this.pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber });
     // Messages published while the subscriber was disconnected are gone: tell the streams, so
     // they re-read what they show from Postgres.
@@ -71,6 +75,7 @@ export class Realtime implements LiveUpdates {
       for (const listener of this.reconnectListeners) listener();
     };
     cluster.on('-node', () => {
+      if (this.closing) return; // closing drops every node
       notify();
       const timer = setTimeout(() => {
         this.timers.delete(timer);
@@ -79,6 +84,26 @@ export class Realtime implements LiveUpdates {
       timer.unref();
       this.timers.add(timer);
     });
+  }
+
+  /**
+   * graphql-redis-subscriptions sends UNSUBSCRIBE and PUNSUBSCRIBE when a channel's last stream ends and never
+   * handles its result. When the subscriber connection breaks meanwhile (a Redis outage, a
+   * cluster failover moving the subscriber), the command is rejected: unhandled, that ends the
+   * process. Nothing is lost by it (a broken connection is subscribed to nothing, and a moved
+   * one only re-subscribes to channels that still have streams), so the rejection is traced.
+   */
+  private handleUnsubscribeFailures(subscriber: RedisClient) {
+    type Send = (...args: unknown[]) => Promise<unknown>;
+    const commands = subscriber as unknown as Record<'unsubscribe' | 'punsubscribe', Send>;
+    for (const name of ['unsubscribe', 'punsubscribe'] as const) {
+      const send = commands[name].bind(subscriber);
+      commands[name] = (...args) => {
+        const sent = send(...args);
+        sent.catch((error: unknown) => this.logger.debug({ err: error, command: name }, 'unsubscribing failed on a broken connection'));
+        return sent;
+      };
+    }
   }
 
   /** Calls `listener` after each reconnection of the subscriber connection; returns the undo. */
@@ -137,6 +162,7 @@ export class Realtime implements LiveUpdates {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const timer of this.timers) clearTimeout(timer);
     await Promise.all([closeRedis(this.subscriber), closeRedis(this.publisher)]);
   }
