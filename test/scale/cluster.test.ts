@@ -68,9 +68,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of processes) expect(await stopGracefully(child)).toBe(0);
-  await closeRedis(presenceConnection);
-  await destroyServers();
+  const exitCodes: (number | null)[] = [];
+  try {
+    for (const child of processes) exitCodes.push(await stopGracefully(child));
+    await closeRedis(presenceConnection);
+  } finally {
+    await destroyServers();
+  }
+  expect(exitCodes).toEqual(processes.map(() => 0));
 });
 
 describe('the service on a Redis Cluster and behind PgBouncer, in four processes', () => {

@@ -18,8 +18,9 @@ export interface ThrowawayPgBouncer {
 
 const asRoot = process.getuid?.() === 0;
 const children = new Set<ChildProcess>();
+// SIGTERM: runuser passes it on to pgbouncer (a SIGKILL would leave pgbouncer running).
 process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) child.kill('SIGTERM');
 });
 
 export async function startThrowawayPgBouncer(serverPort: number, { poolSize = 40 } = {}): Promise<ThrowawayPgBouncer> {
