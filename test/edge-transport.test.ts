@@ -119,7 +119,8 @@ describe('WebSocket', () => {
       const closed = new Promise<number>((resolve) => socket.once('close', resolve));
       socket.on('error', () => {});
       socket.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(size) } }));
-      expect(await closed).toBe(1009);
+      // 1009 (message too big); a 30 MB send may see the connection reset before the close frame (1006).
+      expect(size > 1024 * 1024 ? [1009, 1006] : [1009]).toContain(await closed);
     }
     const userId = newUserId();
     await socketServes(socketClient(service.url, await token(userId)), userId);
