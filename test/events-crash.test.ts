@@ -19,7 +19,7 @@ const stream = streamProbe();
 afterAll(() => stream.close());
 
 describe('kill -9 of a worker between the apply commit and the relay', () => {
-  it('the event still arrives, once', { timeout: 120_000 }, async () => {
+  it('the event still arrives, once', { timeout: 180_000 }, async () => {
     // This worker's relay makes no pass for a minute.
     const first = spawnService('worker', { EVENTS_RELAY_INTERVAL_MS: '60000' });
     let relay: ReturnType<typeof startOutboxRelay> | null = null;
@@ -30,7 +30,7 @@ describe('kill -9 of a worker between the apply commit and the relay', () => {
       await waitUntil(
         async () => (await prisma.creditDeployment.findUnique({ where: { id: deploymentId } }))?.status === 'DEPLOYED',
         'the deployment applied (by a worker process starting on a loaded machine)',
-        60_000,
+        120_000,
       );
       const outbox = await prisma.outboxEvent.findMany({ where: { userId: offer.userId } });
       expect(outbox.map((row) => [row.type, row.sentAt])).toEqual([['credit.limit.changed', null]]);
