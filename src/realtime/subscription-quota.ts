@@ -5,7 +5,7 @@
 // time it expires (Redis' clock). The process holding the subscriptions refreshes them on a
 // heartbeat; when a process dies its members expire and the user's slots come back.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 
 const NOW_MS = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -17,14 +17,14 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1`;
 
-/** KEYS: one set per member; ARGV[1]: ttl ms, ARGV[2..]: the members (put back if a late heartbeat let one lapse). */
+/** KEYS[1]: one user's set; ARGV[1]: ttl ms, ARGV[2..]: their members here (put back if a late heartbeat let one lapse). */
 const REFRESH = `${NOW_MS}
 local ttl = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now + ttl, ARGV[i + 1])
-  redis.call('PEXPIRE', key, ttl)
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
 end
-return #KEYS`;
+redis.call('PEXPIRE', KEYS[1], ttl)
+return #ARGV - 1`;
 
 export interface SubscriptionQuotaOptions {
   /** Key prefix of the service. */
@@ -48,7 +48,7 @@ export class SubscriptionQuota {
   private refreshing: Promise<unknown> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: SubscriptionQuotaOptions,
   ) {}
 
@@ -84,9 +84,11 @@ export class SubscriptionQuota {
   }
 
   private async refresh(): Promise<void> {
-    const entries = [...this.members];
-    if (entries.length === 0) return;
-    const refreshing = this.redis.eval(REFRESH, entries.length, ...entries.map(([, key]) => key), this.options.ttlMs, ...entries.map(([m]) => m));
+    if (this.members.size === 0) return;
+    // One script per user's set: a single key each, so it runs on a Redis Cluster too.
+    const byKey = new Map<string, string[]>();
+    for (const [member, key] of this.members) byKey.set(key, [...(byKey.get(key) ?? []), member]);
+    const refreshing = Promise.all([...byKey].map(([key, members]) => this.redis.eval(REFRESH, 1, key, this.options.ttlMs, ...members)));
     this.refreshing = refreshing.catch(() => {});
     await refreshing;
   }
