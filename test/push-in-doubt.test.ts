@@ -28,7 +28,7 @@ function pushWorker(): ChildProcess {
 }
 
 describe('a worker killed during a push', () => {
-  it('the device gets at most two sends, both with the same collapse key, and the delivery is settled', { timeout: 60_000 }, async () => {
+  it('the device gets at most two sends, both with the same collapse key, and the delivery is settled', { timeout: 120_000 }, async () => {
     const { offerId, userToken } = await issueOffer(service.url, { limitCents: 123_400 });
     const deviceToken = `in-doubt-${offerId}`;
     expect((await registerDevice(service.url, userToken, deviceToken)).__typename).toBe('RegisterDeviceSuccess');
@@ -38,7 +38,7 @@ describe('a worker killed during a push', () => {
     let second: ChildProcess | null = null;
     try {
       const { deployment } = await acceptOffer(service.url, offerId, userToken);
-      const held = await fcm.waitFor((r) => r.body?.message?.token === deviceToken, 30_000);
+      const held = await fcm.waitFor((r) => r.body?.message?.token === deviceToken, 60_000);
       await killHard(first);
       fcm.release(); // too late: the worker that asked is gone
 
