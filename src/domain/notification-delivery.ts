@@ -245,6 +245,13 @@ async function bestEffort(log: Logger, message: string, work: () => Promise<unkn
 export async function abandonNotification(deps: Pick<DeliveryDeps, 'live' | 'logger'>, id: string, reason: string, now = new Date()) {
   const notification = await prisma.notification.findUnique({ where: { id } });
   if (!notification || notification.status === 'ACKNOWLEDGED' || notification.status === 'FAILED' || notification.pushSettledAt) return;
-  const failed: NewDelivery = { status: 'FAILED', error: `delivery stopped: ${reason}`, deviceId: null, providerMessageId: null };
+  // The user can read a delivery's error: the job's own reason (a driver's words, say) goes to the logs only.
+  deps.logger.warn({ reason }, 'notification delivery abandoned: its job gave up');
+  const failed: NewDelivery = {
+    status: 'FAILED',
+    error: 'delivery stopped: it could not be completed after repeated attempts',
+    deviceId: null,
+    providerMessageId: null,
+  };
   await recordPush(deps, notification, { deliveries: [failed], settle: true, now });
 }
