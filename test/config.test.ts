@@ -1,6 +1,6 @@
 // Configuration is parsed once, and a bad value stops the start with every problem named.
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/platform/config.ts';
+import { databasePoolSize, parseConfig } from '../src/platform/config.ts';
 
 describe('parseConfig', () => {
   it('has local defaults that need no .env (in development)', () => {
@@ -63,6 +63,14 @@ describe('parseConfig', () => {
   it('reads the CORS allowlist as origins', () => {
     expect(parseConfig({ NODE_ENV: 'test', CORS_ORIGINS: 'https://a.example, https://b.example:8443' }).CORS_ORIGINS).toEqual(['https://a.example', 'https://b.example:8443']);
     expect(() => parseConfig({ NODE_ENV: 'test', CORS_ORIGINS: 'https://a.example/path' })).toThrow(/CORS_ORIGINS/);
+  });
+
+  it('sizes the pool from the jobs a process runs at once, plus the API share, unless set', () => {
+    const config = parseConfig({ NODE_ENV: 'test', WORKER_CONCURRENCY: '16' });
+    // Deployments and notifications, 16 jobs each (a job waiting on a row lock holds a connection), plus 10.
+    expect(databasePoolSize(config)).toBe(42);
+    expect(databasePoolSize(config, false)).toBe(10);
+    expect(databasePoolSize(parseConfig({ NODE_ENV: 'test', DATABASE_POOL_SIZE: '7' }))).toBe(7);
   });
 
   it('refuses a short secret', () => {

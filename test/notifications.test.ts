@@ -165,7 +165,7 @@ describe('a user with no live subscription', () => {
       token: device,
       notification: { title: 'Seu novo limite está disponível', body: 'Seu limite de crédito agora é de R$ 1.234,56.' },
       data: { notificationId: notification.id, kind: 'CREDIT_DEPLOYED', deepLink: `app://credit/deployments/${deploymentId}` },
-      android: { priority: 'high', collapse_key: `deployment-${deploymentId}`, notification: { sound: 'default' } },
+      android: { priority: 'high', collapse_key: `deployment-${deploymentId}`, notification: { sound: 'default', tag: `deployment-${deploymentId}` } },
       apns: {
         headers: { 'apns-collapse-id': `deployment-${deploymentId}`, 'apns-priority': '10' },
         payload: { aps: { sound: 'default', badge: 1 } },

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/platform/config.ts';
 import { prisma } from '../src/platform/db.ts';
 import { engineToken, gql, wsSubscribe } from './support/client.ts';
-import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { acceptOffer, DEPLOYMENT, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
 
@@ -111,5 +111,24 @@ describe('a transient failure', () => {
     }
     const profile = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
     expect(profile).toMatchObject({ limitCents: 300_000n, version: 2 });
+  });
+});
+
+describe('rows written before failure codes', () => {
+  it('never show their raw error text: event details are filtered when read', async () => {
+    const { userId, userToken } = await userWithProfile(100_000);
+    const deployment = await prisma.creditDeployment.findFirstOrThrow({ where: { userId } });
+    const raw = 'Invalid `prisma.$queryRaw()` invocation: Raw query failed. Code: `N/A`. Message: `Can\'t reach database server`';
+    // As an older release wrote them: the driver's words in `error` and `reason`.
+    await prisma.$executeRaw`
+      INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
+      VALUES (${deployment.id}::uuid, 100, 'RETRY_SCHEDULED', 'RETRYING', 'old', ${JSON.stringify({ attempt: 1, error: raw, retryInMs: 1000 })}::jsonb),
+             (${deployment.id}::uuid, 101, 'FAILED', 'FAILED', 'old', ${JSON.stringify({ reason: `processing stopped: ${raw}` })}::jsonb)`;
+    const seen = (await gql(service.url, DEPLOYMENT, { id: deployment.id }, userToken)).data.creditDeployment;
+    expect(seen.events.filter((e: { sequence: number }) => e.sequence >= 100).map((e: { detail: unknown }) => e.detail)).toEqual([
+      { attempt: 1, retryInMs: 1000 },
+      {},
+    ]);
+    expect(JSON.stringify(seen)).not.toMatch(/prisma|Invalid `|reach database/);
   });
 });

@@ -89,7 +89,20 @@ async function sendPush(deps: DeliveryDeps, notification: Notification, finalAtt
     return recordPush(deps, notification, { deliveries: [skipped('the user has no registered device')], settle: true, now });
   }
 
-  const sent = await pushToDevices(deps, targets, await pushMessage(notification));
+  // Each send is recorded before it goes out. One recorded with no answer after it was in doubt
+  // (the process died during the send): it is sent once more, with the same collapse key, so the
+  // phone replaces the first if it did arrive; after a second one in doubt, the device is let be.
+  const doubt = await sendsInDoubt(notification.id);
+  const sendable = targets.filter((device) => (doubt.get(device.id) ?? 0) < 2);
+  const letBe = targets.filter((device) => (doubt.get(device.id) ?? 0) >= 2);
+  for (const device of sendable.filter((d) => doubt.has(d.id))) {
+    deps.logger.warn({ deviceId: device.id }, 'push left in doubt by an interrupted send: sending it once more, same collapse key');
+  }
+  if (sendable.length > 0) {
+    await prisma.pushAttempt.createMany({ data: sendable.map((device) => ({ notificationId: notification.id, deviceId: device.id, startedAt: now })) });
+  }
+  const sent = await pushToDevices(deps, sendable, await pushMessage(notification));
+  sent.deliveries.push(...letBe.map((device) => inDoubt(device.id)));
   const retry = sent.transientErrors.length > 0 && !finalAttempt;
   const step = await recordPush(deps, notification, {
     deliveries: sent.deliveries,
@@ -163,6 +176,25 @@ async function recordPush(deps: Pick<DeliveryDeps, 'live' | 'logger'>, notificat
   return { kind: 'done', outcome };
 }
 
+/** Sends to each device of the notification that were recorded as started and never answered. */
+async function sendsInDoubt(notificationId: string): Promise<Map<string, number>> {
+  const rows = await prisma.$queryRaw<{ deviceId: string; inDoubt: number }[]>`
+    SELECT a.device_id::text AS "deviceId",
+           count(*)::int - (SELECT count(*)::int FROM notification_deliveries d
+                             WHERE d.notification_id = a.notification_id AND d.device_id = a.device_id AND d.channel = 'PUSH') AS "inDoubt"
+      FROM push_attempts a WHERE a.notification_id = ${notificationId}::uuid
+     GROUP BY a.notification_id, a.device_id`;
+  return new Map(rows.filter((r) => r.inDoubt > 0).map((r) => [r.deviceId, r.inDoubt]));
+}
+
+/** A device whose sends of this notification were twice interrupted: it most likely has it; never sent again. */
+const inDoubt = (deviceId: string): NewDelivery => ({
+  status: 'FAILED',
+  error: 'not sent again: two sends to this device were interrupted before the provider answered',
+  deviceId,
+  providerMessageId: null,
+});
+
 const skipped = (reason: string): NewDelivery => ({ status: 'SKIPPED', error: reason, deviceId: null, providerMessageId: null });
 
 /**
@@ -213,6 +245,13 @@ async function bestEffort(log: Logger, message: string, work: () => Promise<unkn
 export async function abandonNotification(deps: Pick<DeliveryDeps, 'live' | 'logger'>, id: string, reason: string, now = new Date()) {
   const notification = await prisma.notification.findUnique({ where: { id } });
   if (!notification || notification.status === 'ACKNOWLEDGED' || notification.status === 'FAILED' || notification.pushSettledAt) return;
-  const failed: NewDelivery = { status: 'FAILED', error: `delivery stopped: ${reason}`, deviceId: null, providerMessageId: null };
+  // The user can read a delivery's error: the job's own reason (a driver's words, say) goes to the logs only.
+  deps.logger.warn({ reason }, 'notification delivery abandoned: its job gave up');
+  const failed: NewDelivery = {
+    status: 'FAILED',
+    error: 'delivery stopped: it could not be completed after repeated attempts',
+    deviceId: null,
+    providerMessageId: null,
+  };
   await recordPush(deps, notification, { deliveries: [failed], settle: true, now });
 }

@@ -35,7 +35,9 @@ export function fcmMessage(token: string, push: PushMessage): Message {
     token,
     notification: { title: push.title, body: push.body },
     data: { notificationId: push.notificationId, kind: push.kind, deepLink: push.deepLink },
-    android: { priority: 'high', collapseKey: push.collapseKey, notification: { sound: 'default' } },
+    // The same key on every send of a notification: a resend replaces what the phone shows
+    // (Android: collapse key and notification tag; iOS: apns-collapse-id).
+    android: { priority: 'high', collapseKey: push.collapseKey, notification: { sound: 'default', tag: push.collapseKey } },
     apns: {
       headers: { 'apns-collapse-id': push.collapseKey, 'apns-priority': '10' },
       payload: { aps: { sound: 'default', badge: push.badge } },

@@ -64,6 +64,21 @@ export const INTERNAL: FcmReply = {
   body: { error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } },
 };
 
+/** An answer the fake keeps to itself until `release()`: a send whose sender may die meanwhile. */
+export const HOLD: FcmReply = { status: 0, body: null };
+
+/** Firebase Messaging of a real firebase-admin app whose requests go to a fake FCM on `port` (in this process or another). */
+export function fakeFcmMessaging(port: number, projectId = FCM_PROJECT): { app: App; messaging: Messaging } {
+  class ToFakeFcm extends https.Agent {
+    override createConnection(): net.Socket {
+      return net.connect(port, '127.0.0.1');
+    }
+  }
+  const credential: Credential = { getAccessToken: async () => ({ access_token: FCM_ACCESS_TOKEN, expires_in: 3600 }) };
+  const app = initializeApp({ credential, projectId, httpAgent: new ToFakeFcm({ keepAlive: false }) }, `fake-fcm-${randomUUID()}`);
+  return { app, messaging: getMessaging(app) };
+}
+
 interface Waiter {
   predicate: (request: FcmRequest) => boolean;
   resolve: (request: FcmRequest) => void;
@@ -75,6 +90,7 @@ export class FakeFcm {
   private waiters: Waiter[] = [];
   private readonly apps: App[] = [];
   private server: Server | null = null;
+  private held: (() => void)[] = [];
   private port = 0;
   private sent = 0;
 
@@ -115,8 +131,12 @@ export class FakeFcm {
         };
         const request: FcmRequest = { method: req.method!, path: req.url!, headers: req.headers, body, status: reply.status };
         this.requests.push(request);
-        res.writeHead(reply.status, { 'content-type': 'application/json; charset=UTF-8' });
-        res.end(JSON.stringify(reply.body));
+        const answer = (status: number, replyBody: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
+          res.end(JSON.stringify(replyBody));
+        };
+        if (reply === HOLD) this.held.push(() => answer(200, { name: `projects/${FCM_PROJECT}/messages/${++this.sent}` }));
+        else answer(reply.status, reply.body);
         for (const waiter of this.waiters.filter((w) => w.predicate(request))) {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           waiter.resolve(request);
@@ -127,18 +147,21 @@ export class FakeFcm {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
+  /** The port it listens on (for a worker process of the test's). */
+  get listeningPort(): number {
+    return this.port;
+  }
+
+  /** Answers (200) the sends held so far, if their senders still listen. */
+  release(): void {
+    for (const answer of this.held.splice(0)) answer();
+  }
+
   /** Firebase Messaging of a real firebase-admin app whose requests come here. */
   messaging(projectId = FCM_PROJECT): Messaging {
-    const port = this.port;
-    class ToFakeFcm extends https.Agent {
-      override createConnection(): net.Socket {
-        return net.connect(port, '127.0.0.1');
-      }
-    }
-    const credential: Credential = { getAccessToken: async () => ({ access_token: FCM_ACCESS_TOKEN, expires_in: 3600 }) };
-    const app = initializeApp({ credential, projectId, httpAgent: new ToFakeFcm({ keepAlive: false }) }, `fake-fcm-${randomUUID()}`);
+    const { app, messaging } = fakeFcmMessaging(this.port, projectId);
     this.apps.push(app);
-    return getMessaging(app);
+    return messaging;
   }
 
   async close(): Promise<void> {

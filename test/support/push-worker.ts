@@ -1,0 +1,10 @@
+// A worker process (the service's own code) whose pushes go to a test's fake FCM on
+// FAKE_FCM_PORT, for tests that kill a worker in the middle of a send.
+import { startService } from '../../src/service.ts';
+import { fakeFcmMessaging } from './fake-fcm.ts';
+
+const { messaging } = fakeFcmMessaging(Number(process.env.FAKE_FCM_PORT));
+const service = await startService({ api: false, worker: true, messaging });
+process.on('SIGTERM', () => {
+  void service.close().then(() => process.exit(0));
+});
