@@ -1,6 +1,6 @@
 // The Redis Stream of downstream events (docs/events.md): one entry per event, fields
 // `type`, `userId`, `sequence` (for routing without parsing) and `event` (the envelope's JSON).
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../platform/redis.ts';
 import type { EventPublisher, OutboxRow } from '../domain/ports.ts';
 
 export interface EventStreamSettings {
