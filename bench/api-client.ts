@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { AppNotificationStreamDocument } from '../src/generated/graphql/graphql.ts';
 import { graphql } from '../src/generated/graphql/index.ts';
 import { tokenSigner } from '../src/api/auth.ts';
 import { loadConfig } from '../src/platform/config.ts';
@@ -19,8 +20,8 @@ const ACCEPT = graphql(`mutation BenchAcceptOffer($offerId: ID!) {
 /** Only what a progress screen needs; `deployment { ... }` would add a query per message. */
 const WATCH = graphql(`subscription BenchWatchDeployment($id: ID!) { creditDeployment(id: $id) { sequence type status } }`);
 
-/** The app's inbox: in-app notifications, live (the open loop keeps one open per user). */
-const INBOX = graphql(`subscription BenchInbox { notifications { id kind } }`);
+/** The app's own inbox subscription (app/operations.graphql): the open loop keeps one open per user. */
+const INBOX = AppNotificationStreamDocument;
 
 /** Apollo's extensions.persistedQuery for a generated document. */
 function persisted(document: unknown) {
