@@ -9,6 +9,7 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -16,6 +17,7 @@ import { canSeeAll, type AuthResult } from '../domain/viewer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
+import { gauge, metricsRegistry } from '../platform/metrics.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { costLimitError } from './document-cost.ts';
@@ -85,6 +87,27 @@ export interface EdgeSettings {
   maxSubscriptionsPerSocket: number;
   maxSubscriptionsPerUser: number;
 }
+const websocketConnections = gauge({ name: 'credit_websocket_connections', help: 'Open WebSocket connections' });
+
+/** GraphQL metrics by operation name and type, into the process's registry (served on the admin port only). */
+const graphqlMetrics = usePrometheus({
+  endpoint: false,
+  registry: metricsRegistry,
+  metrics: {
+    graphql_envelop_request_duration: 'graphql_request_duration_seconds',
+    graphql_envelop_request: 'graphql_requests_total',
+    graphql_envelop_error_result: 'graphql_errors_total',
+    graphql_envelop_request_time_summary: false,
+    graphql_envelop_phase_parse: false,
+    graphql_envelop_phase_validate: false,
+    graphql_envelop_phase_context: false,
+    graphql_envelop_phase_execute: false,
+    graphql_envelop_phase_subscribe: false,
+    graphql_envelop_deprecated_field: false,
+    graphql_envelop_schema_change: false,
+    graphql_yoga_http_duration: false,
+  },
+});
 
 export interface ApiServerDeps {
   services: Services;
@@ -181,6 +204,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       ...documentLimitsPlugins(edge.limits),
       mutationRateLimitPlugin(rateLimits, viewerOf),
       streamGuard,
+      graphqlMetrics,
     ],
     context: async ({ request, req, wsInfo, wsAuth }) => {
       const info = wsInfo ?? infoFromNode(req!, request.headers.get('authorization'), edge.trustedProxies);
@@ -221,6 +245,10 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
         refusal ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(refusal.retryAfterSeconds) }) : accept(true),
       );
     },
+  });
+  wsServer.on('connection', (socket) => {
+    websocketConnections.inc();
+    socket.once('close', () => websocketConnections.dec());
   });
   const wsCleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {

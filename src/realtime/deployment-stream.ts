@@ -6,6 +6,7 @@ import type { DeploymentEvent } from '../platform/db.ts';
 import { isFinal } from '../domain/deployment-events.ts';
 import { eventsAfter, newestEvent } from '../domain/deployments.ts';
 import type { Realtime } from './pubsub.ts';
+import { liveStreams } from './stream-metrics.ts';
 
 export interface DeploymentStreamOptions {
   /** Replay every event after this sequence first; without it, start from the newest event. */
@@ -56,6 +57,7 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
     });
     // Messages published while Redis was unreachable are lost: re-read the trail on reconnection.
     const stopWatchingReconnects = realtime.onReconnect(() => wakeup.wake());
+    liveStreams.inc({ stream: 'deployment' });
     try {
       let stopped = false;
       void stop.then(() => (stopped = true));
@@ -84,6 +86,7 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
         await wakeup.wait(pollMs, stop);
       }
     } finally {
+      liveStreams.dec({ stream: 'deployment' });
       stopWatchingReconnects();
       realtime.unsubscribe(subscription);
       stop();
