@@ -29,8 +29,8 @@ beforeAll(async () => {
   api.process = spawnService('api', { PORT: String(port), API_ADMIN_PORT: String(adminPort) });
   api.url = `http://127.0.0.1:${port}`;
   api.adminUrl = `http://127.0.0.1:${adminPort}`;
-  await waitUntil(() => fetch(`${api.adminUrl}/health`).then((r) => r.ok, () => false), 'the API process');
-});
+  await waitUntil(() => fetch(`${api.adminUrl}/health`).then((r) => r.ok, () => false), 'the API process', 60_000);
+}, 90_000);
 
 afterAll(async () => {
   await worker?.close();

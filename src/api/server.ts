@@ -18,6 +18,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
 import { gauge, metricsRegistry } from '../platform/metrics.ts';
+import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } from '../platform/tracing.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { costLimitError } from './document-cost.ts';
@@ -210,6 +211,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       const info = wsInfo ?? infoFromNode(req!, request.headers.get('authorization'), edge.trustedProxies);
       const correlationId = correlationIdFrom(info.requestId);
       correlationIds.set(request, correlationId);
+      annotateActiveSpan({ correlation_id: correlationId });
       return {
         auth: wsAuth ?? (await authFor(request)),
         origin: { correlationId, ipAddress: info.ipAddress, userAgent: truncate(info.userAgent, USER_AGENT_MAX) },
@@ -232,7 +234,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       res.setHeader('connection', 'close');
       return sendJson(res, refusal, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
     }
-    return yoga(req, res, { req });
+    return traceRequest(req, res, () => yoga(req, res, { req }));
   });
 
   const wsServer = new WebSocketServer({
@@ -337,6 +339,23 @@ function withoutHttp(error: GraphQLError): GraphQLFormattedError {
   const { http: _http, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
   const formatted = typeof error.toJSON === 'function' ? error.toJSON() : (error as GraphQLFormattedError);
   return { ...formatted, ...(Object.keys(extensions).length > 0 ? { extensions } : { extensions: undefined }) };
+}
+
+/** A server span for the request, continuing the client's W3C trace context (traceparent) when it sends one. */
+function traceRequest(req: IncomingMessage, res: ServerResponse, handle: () => unknown) {
+  const carrier = Object.fromEntries(
+    ['traceparent', 'tracestate'].flatMap((name) => (typeof req.headers[name] === 'string' ? [[name, req.headers[name]]] : [])),
+  );
+  const { span, context } = startSpan(`${req.method} ${GRAPHQL_PATH}`, {
+    kind: SpanKind.SERVER,
+    parent: contextFrom(carrier),
+    attributes: { 'http.request.method': req.method, 'url.path': GRAPHQL_PATH },
+  });
+  res.once('close', () => {
+    span.setAttribute('http.response.status_code', res.statusCode);
+    span.end();
+  });
+  return traceContext.with(context, handle);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
