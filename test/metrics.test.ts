@@ -119,7 +119,10 @@ async function expectDeployments(scrape: Scrape) {
   const deployed = await countDeployments('DEPLOYED');
   expect(deployed).toBe(3);
   expect(scrape.value('credit_deployments_ended_total', { outcome: 'DEPLOYED' })).toBe(deployed);
-  expect(scrape.value('credit_deployments_ended_total', { outcome: 'FAILED', failure_code: 'REFUSED' })).toBe(await countDeployments('FAILED'));
+  const failed = await prisma.creditDeployment.groupBy({ by: ['failureCode'], where: { status: 'FAILED' }, _count: true });
+  expect(failed).toEqual([{ failureCode: 'LIMIT_BELOW_USAGE', _count: 1 }]);
+  expect(scrape.value('credit_deployments_ended_total', { outcome: 'FAILED', failure_code: 'LIMIT_BELOW_USAGE' })).toBe(1);
+  expect(scrape.value('credit_deployments_ended_total', { outcome: 'FAILED' })).toBe(1);
   expect(scrape.value('credit_deployment_duration_seconds_count')).toBe(deployed);
   const processing = await prisma.creditDeployment.aggregate({ where: { status: 'DEPLOYED' }, _sum: { processingMs: true } });
   expect(scrape.value('credit_deployment_duration_seconds_sum')).toBeCloseTo(Number(processing._sum.processingMs) / 1000, 3);
