@@ -70,13 +70,6 @@ export function contextFrom(carrier: TraceCarrier | undefined | null): Context {
   return carrier ? propagation.extract(context.active(), carrier) : context.active();
 }
 
-/** A link to the span context a carrier brought (a batch links the traces of its members). */
-export function linkFrom(carrier: TraceCarrier | undefined | null): Link | null {
-  if (!carrier) return null;
-  const spanContext = trace.getSpanContext(propagation.extract(context.active(), carrier));
-  return spanContext ? { context: spanContext } : null;
-}
-
 export interface SpanOptions {
   kind?: SpanKind;
   attributes?: Record<string, string | number | boolean | undefined | null>;
