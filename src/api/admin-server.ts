@@ -3,11 +3,7 @@
 // the `ops` role; /manage, for `ops-admin`, may retry or remove a job, and nothing else.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { HonoAdapter } from '@bull-board/hono';
 import { getRequestListener } from '@hono/node-server';
-import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
@@ -53,16 +49,6 @@ export function createAdminServer({ scrape, queues, authenticate, retryRefusal, 
     return c.redirect(auth.viewer.roles.includes('ops-admin') ? '/manage' : '/board');
   });
 
-  const board = (basePath: string, readOnlyMode: boolean) => {
-    const adapter = new HonoAdapter(serveStatic).setBasePath(basePath);
-    createBullBoard({
-      queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode })),
-      serverAdapter: adapter,
-      options: { uiConfig: { boardTitle: readOnlyMode ? 'Credit queues' : 'Credit queues (manage)' } },
-    });
-    return adapter.registerPlugin();
-  };
-
   for (const path of ['/board', '/board/*']) app.use(path, requireRole(authenticate, READ_ROLES));
   for (const path of ['/manage', '/manage/*']) app.use(path, requireRole(authenticate, ['ops-admin']));
   app.use('/manage/*', async (c, next) => {
@@ -82,8 +68,10 @@ export function createAdminServer({ scrape, queues, authenticate, retryRefusal, 
     await next();
     log.info({ ...entry, status: c.res.status }, 'board action');
   });
-  app.route('/board', board('/board', true));
-  app.route('/manage', board('/manage', false));
+  // Bull Board is loaded on the first visit, not at start: it is most of the admin server's code.
+  let boards: Promise<Hono> | null = null;
+  const serveBoard = async (c: Context<Env>) => (await (boards ??= loadBoards(queues))).fetch(c.req.raw);
+  for (const path of ['/board', '/board/*', '/manage', '/manage/*']) app.all(path, serveBoard);
 
   const server: Server = createServer(getRequestListener(app.fetch));
   return {
@@ -101,6 +89,27 @@ export function createAdminServer({ scrape, queues, authenticate, retryRefusal, 
       await closed;
     },
   };
+}
+
+/** The read-only board at /board and the one that may retry or remove at /manage. */
+async function loadBoards(queues: Queue<any>[]): Promise<Hono> {
+  const [{ createBullBoard }, { BullMQAdapter }, { HonoAdapter }, { serveStatic }] = await Promise.all([
+    import('@bull-board/api'),
+    import('@bull-board/api/bullMQAdapter'),
+    import('@bull-board/hono'),
+    import('@hono/node-server/serve-static'),
+  ]);
+  const boards = new Hono();
+  for (const [basePath, readOnlyMode] of [['/board', true], ['/manage', false]] as const) {
+    const adapter = new HonoAdapter(serveStatic).setBasePath(basePath);
+    createBullBoard({
+      queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode })),
+      serverAdapter: adapter,
+      options: { uiConfig: { boardTitle: readOnlyMode ? 'Credit queues' : 'Credit queues (manage)' } },
+    });
+    boards.route(basePath, adapter.registerPlugin());
+  }
+  return boards;
 }
 
 /** The caller's token (header, else the login cookie) must carry one of the roles. */
