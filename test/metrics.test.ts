@@ -128,7 +128,7 @@ async function expectDeployments(scrape: Scrape) {
   expect(scrape.value('credit_deployment_duration_seconds_sum')).toBeCloseTo(Number(processing._sum.processingMs) / 1000, 3);
   const retries = await prisma.deploymentEvent.count({ where: { type: 'RETRY_SCHEDULED' } });
   expect(retries).toBeGreaterThan(0);
-  expect(scrape.value('credit_deployment_retries_total', { cause: 'LOCK_TIMEOUT' })).toBe(retries);
+  expect(scrape.value('credit_deployment_retries_total', { cause: 'DATABASE_BUSY' })).toBe(retries);
 }
 
 async function expectNotifications(scrape: Scrape) {
