@@ -10,14 +10,14 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const promtool = (...args: string[]) => spawnSync('promtool', args, { cwd: root, encoding: 'utf8' });
 
 describe('alert rules', () => {
-  it('pass `promtool check rules`', () => {
+  it('pass `promtool check rules`', { timeout: 30_000 }, () => {
     const run = promtool('check', 'rules', 'monitoring/alerts.yml');
     expect(run.error, 'promtool is missing: .ci/run installs the prometheus package').toBeUndefined();
     expect(run.stdout + run.stderr).toContain('SUCCESS');
     expect(run.status).toBe(0);
   });
 
-  it('pass their unit tests (`promtool test rules`)', () => {
+  it('pass their unit tests (`promtool test rules`)', { timeout: 30_000 }, () => {
     const run = promtool('test', 'rules', 'monitoring/alerts.test.yml');
     expect(run.stdout + run.stderr).toContain('SUCCESS');
     expect(run.status).toBe(0);
