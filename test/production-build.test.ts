@@ -35,7 +35,7 @@ beforeAll(async () => {
   const health = (port: number) => () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
   await waitUntil(health(ports.api), 'the API of the production build', 60_000);
   await waitUntil(health(ports.workerAdmin), 'the worker of the production build', 60_000);
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const child of services) expect(await stopGracefully(child)).toBe(0);
