@@ -41,7 +41,14 @@ function supervise(): void {
 
 async function runPart(part: 'api' | 'worker' | 'insights'): Promise<void> {
   // Loaded here, not above: the supervisor needs none of it (Prisma, GraphQL, BullMQ).
-  const [db, { startService }] = await Promise.all([import('./platform/db.ts'), import('./service.ts')]);
+  const [db, { startService }, { startTracing }] = await Promise.all([
+    import('./platform/db.ts'),
+    import('./service.ts'),
+    import('./platform/tracing.ts'),
+  ]);
+  // Off (and its SDK not loaded) unless an OTLP endpoint is configured.
+  const tracing = await startTracing(config, part === 'worker' ? 'credit-worker' : 'credit-api');
+  if (tracing) logger.info('traces exported over OTLP/HTTP');
   const service = await startService({ api: part === 'api', worker: part === 'worker', insights: part === 'insights', config, logger });
   if (service.url) logger.info(`GraphQL (and GraphiQL) at ${service.url}/graphql`);
 
@@ -58,6 +65,7 @@ async function runPart(part: 'api' | 'worker' | 'insights'): Promise<void> {
     try {
       await service.close();
       await db.prisma.$disconnect();
+      await tracing?.shutdown();
       process.exit(0);
     } catch (error) {
       logger.error({ err: error }, 'shutdown failed');

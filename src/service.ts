@@ -5,17 +5,31 @@ import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Messaging } from 'firebase-admin/messaging';
+import { createAdminServer } from './api/admin-server.ts';
 import { createAuthenticator } from './api/auth.ts';
 import { CONTRACT_LIMITS } from './api/document-limits.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
+import { retryRefusal } from './domain/deployments.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { startOutboxRelay } from './jobs/outbox-relay.ts';
-import { closeQueue, createDeploymentQueue, createNotificationQueue, createOfferExpiryQueue, type QueueSettings } from './jobs/queues.ts';
+import { watchQueues } from './jobs/queue-metrics.ts';
+import {
+  closeQueue,
+  createDeploymentQueue,
+  createNotificationQueue,
+  createOfferExpiryQueue,
+  DEPLOYMENT_QUEUE,
+  type DeploymentQueue,
+  type NotificationQueue,
+  type OfferExpiryQueue,
+  type QueueSettings,
+} from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
 import { databasePoolSize, loadConfig, type Config } from './platform/config.ts';
 import { applySessionDefaults, connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
+import { rateLimitRefusals, scrape } from './platform/metrics.ts';
 import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings } from './platform/redis.ts';
 import { firebasePushFromConfig } from './push/firebase.ts';
 import { createPushSender } from './push/push-sender.ts';
@@ -38,6 +52,8 @@ export interface ServiceOptions {
   config?: Config;
   /** Default: one at the configured level. */
   logger?: Logger;
+  /** Port of the admin server (metrics, queue board). Default: API_ADMIN_PORT, or WORKER_ADMIN_PORT in a worker-only process. */
+  adminPort?: number;
 }
 
 export interface RunningService {
@@ -45,6 +61,8 @@ export interface RunningService {
   url: string | null;
   /** The outbox relay's lag (age of the oldest unsent event, ms), when this process runs a worker: for metrics. */
   eventRelayLagMs: (() => Promise<number>) | null;
+  /** Base URL of the admin server: /metrics, /board, /manage. */
+  adminUrl: string;
   close(): Promise<void>;
 }
 
@@ -123,41 +141,66 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     offers: { maxLimitCents: config.OFFER_MAX_LIMIT_CENTS, maxRateBps: config.OFFER_MAX_RATE_BPS, maxExpiryDays: config.OFFER_MAX_EXPIRY_DAYS },
     maxDevicesPerUser: config.MAX_DEVICES_PER_USER,
   };
+  // Every process holds the three queues: the workers consume them, and the admin server shows
+  // them (board, queue gauges) whichever process it runs in.
+  const notificationQueue = createNotificationQueue(queues, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
+  const offerExpiryQueue = createOfferExpiryQueue(queues);
+  const allQueues = [deploymentQueue, notificationQueue, offerExpiryQueue];
+  const unwatchQueues = watchQueues(allQueues);
   const services = { realtime, deploymentQueue, presence, caps };
+  const authenticate = createAuthenticator({
+    jwtSecret: config.JWT_SECRET,
+    jwksUrl: config.JWT_JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
+    clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
+  });
 
-  const workers = worker ? startWorkers(config, logger, options.messaging, { deploymentQueue, realtime, presence }) : null;
+  const workers = worker
+    ? startWorkers(config, logger, options.messaging, { deploymentQueue, notificationQueue, offerExpiryQueue, realtime, presence })
+    : null;
   const insights = options.insights ? await startInsights(config, logger) : null;
   const edge = api ? await startEdge(config, logger) : null;
   const apiServer = edge
     ? createApiServer({
         services,
         logger,
-        authenticate: createAuthenticator({
-          jwtSecret: config.JWT_SECRET,
-          jwksUrl: config.JWT_JWKS_URL,
-          issuer: config.JWT_ISSUER,
-          audience: config.JWT_AUDIENCE,
-          maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
-          clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
-        }),
+        authenticate,
         ...edge.deps,
         ready: async () => (await databaseReady()) && (await realtime.ping()),
       })
     : null;
+  const adminServer = createAdminServer({
+    scrape,
+    queues: allQueues,
+    authenticate,
+    retryRefusal: async (queueName, jobId) => (queueName === DEPLOYMENT_QUEUE ? retryRefusal(jobId) : null),
+    logger,
+  });
   const url = apiServer ? await apiServer.listen(port, host) : null;
-  logger.info({ url, worker, insights: Boolean(insights) }, 'service started');
+  const adminPort = options.adminPort ?? (api ? config.API_ADMIN_PORT : config.WORKER_ADMIN_PORT);
+  const adminUrl = await adminServer.listen(adminPort, config.ADMIN_HOST).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    // A second API or worker on the same host: it needs an admin port of its own.
+    throw new Error(`the admin port ${adminPort} is in use: set ${api ? 'API_ADMIN_PORT' : 'WORKER_ADMIN_PORT'} to another port (0 picks a free one)`);
+  });
+  logger.info({ url, adminUrl, worker, insights: Boolean(insights) }, 'service started');
 
   return {
     url,
+    adminUrl,
     eventRelayLagMs: workers?.eventRelayLagMs ?? null,
     async close() {
       // Stop taking requests and end subscriptions, let running jobs finish, then close connections.
       await apiServer?.close();
+      await adminServer.close();
+      unwatchQueues();
       await edge?.close();
       await presence.close();
       await workers?.close();
       await insights?.close();
-      await closeQueue(deploymentQueue);
+      await Promise.all(allQueues.map((queue) => closeQueue(queue)));
       await closeRedis(presenceConnection);
       await realtime.close();
       logger.info('service stopped');
@@ -182,7 +225,10 @@ async function startEdge(config: Config, logger: Logger) {
     },
     {
       // Every refusal passes here: the one place to count them.
-      refused: ({ limit, key, retryAfterSeconds }) => logger.warn({ limit, key, retryAfterSeconds }, 'rate limited'),
+      refused: ({ limit, key, retryAfterSeconds }) => {
+        rateLimitRefusals.inc({ limit });
+        logger.warn({ limit, key, retryAfterSeconds }, 'rate limited');
+      },
       failingOpen: (error) => logger.error({ err: error }, 'rate limits cannot reach Redis: requests pass unlimited until it answers'),
       recovered: () => logger.info('rate limits reach Redis again'),
     },
@@ -214,13 +260,16 @@ async function startEdge(config: Config, logger: Logger) {
 }
 
 interface Shared {
-  deploymentQueue: ReturnType<typeof createDeploymentQueue>;
+  deploymentQueue: DeploymentQueue;
+  notificationQueue: NotificationQueue;
+  offerExpiryQueue: OfferExpiryQueue;
   realtime: Realtime;
   presence: Presence;
 }
 
 /** The deployment and notification workers, and push (said once here when it is off). */
-function startWorkers(config: Config, logger: Logger, messaging: Messaging | null | undefined, { deploymentQueue, realtime, presence }: Shared) {
+function startWorkers(config: Config, logger: Logger, messaging: Messaging | null | undefined, shared: Shared) {
+  const { deploymentQueue, notificationQueue, offerExpiryQueue, realtime, presence } = shared;
   const firebase = messaging === undefined ? firebasePushFromConfig(config) : null;
   const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
@@ -235,8 +284,6 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
     reconcileGraceMs: config.RECONCILE_GRACE_MS,
     retryHorizonMs: config.DEPLOYMENT_RETRY_HORIZON_MS,
   };
-  const notificationQueue = createNotificationQueue(queues, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
-  const offerExpiryQueue = createOfferExpiryQueue(queues);
   const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, logger, settings });
   const notificationWorker = startNotificationWorker({
     notificationQueue,
@@ -262,7 +309,6 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
     async close() {
       await Promise.all([deploymentWorker.close(), notificationWorker.close(), relay.stop()]);
       await closeRedis(relayConnection);
-      await Promise.all([closeQueue(notificationQueue), closeQueue(offerExpiryQueue)]);
       await firebase?.close();
     },
   };

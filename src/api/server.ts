@@ -9,6 +9,7 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -16,6 +17,8 @@ import { canSeeAll, type AuthResult } from '../domain/viewer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
+import { gauge, metricsRegistry } from '../platform/metrics.ts';
+import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } from '../platform/tracing.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { costLimitError } from './document-cost.ts';
@@ -85,6 +88,27 @@ export interface EdgeSettings {
   maxSubscriptionsPerSocket: number;
   maxSubscriptionsPerUser: number;
 }
+const websocketConnections = gauge({ name: 'credit_websocket_connections', help: 'Open WebSocket connections' });
+
+/** GraphQL metrics by operation name and type, into the process's registry (served on the admin port only). */
+const graphqlMetrics = usePrometheus({
+  endpoint: false,
+  registry: metricsRegistry,
+  metrics: {
+    graphql_envelop_request_duration: 'graphql_request_duration_seconds',
+    graphql_envelop_request: 'graphql_requests_total',
+    graphql_envelop_error_result: 'graphql_errors_total',
+    graphql_envelop_request_time_summary: false,
+    graphql_envelop_phase_parse: false,
+    graphql_envelop_phase_validate: false,
+    graphql_envelop_phase_context: false,
+    graphql_envelop_phase_execute: false,
+    graphql_envelop_phase_subscribe: false,
+    graphql_envelop_deprecated_field: false,
+    graphql_envelop_schema_change: false,
+    graphql_yoga_http_duration: false,
+  },
+});
 
 export interface ApiServerDeps {
   services: Services;
@@ -181,11 +205,13 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       ...documentLimitsPlugins(edge.limits),
       mutationRateLimitPlugin(rateLimits, viewerOf),
       streamGuard,
+      graphqlMetrics,
     ],
     context: async ({ request, req, wsInfo, wsAuth }) => {
       const info = wsInfo ?? infoFromNode(req!, request.headers.get('authorization'), edge.trustedProxies);
       const correlationId = correlationIdFrom(info.requestId);
       correlationIds.set(request, correlationId);
+      annotateActiveSpan({ correlation_id: correlationId });
       return {
         auth: wsAuth ?? (await authFor(request)),
         origin: { correlationId, ipAddress: info.ipAddress, userAgent: truncate(info.userAgent, USER_AGENT_MAX) },
@@ -208,7 +234,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       res.setHeader('connection', 'close');
       return sendJson(res, refusal, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
     }
-    return yoga(req, res, { req });
+    return traceRequest(req, res, () => yoga(req, res, { req }));
   });
 
   const wsServer = new WebSocketServer({
@@ -221,6 +247,10 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
         refusal ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(refusal.retryAfterSeconds) }) : accept(true),
       );
     },
+  });
+  wsServer.on('connection', (socket) => {
+    websocketConnections.inc();
+    socket.once('close', () => websocketConnections.dec());
   });
   const wsCleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
@@ -309,6 +339,23 @@ function withoutHttp(error: GraphQLError): GraphQLFormattedError {
   const { http: _http, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
   const formatted = typeof error.toJSON === 'function' ? error.toJSON() : (error as GraphQLFormattedError);
   return { ...formatted, ...(Object.keys(extensions).length > 0 ? { extensions } : { extensions: undefined }) };
+}
+
+/** A server span for the request, continuing the client's W3C trace context (traceparent) when it sends one. */
+function traceRequest(req: IncomingMessage, res: ServerResponse, handle: () => unknown) {
+  const carrier = Object.fromEntries(
+    ['traceparent', 'tracestate'].flatMap((name) => (typeof req.headers[name] === 'string' ? [[name, req.headers[name]]] : [])),
+  );
+  const { span, context } = startSpan(`${req.method} ${GRAPHQL_PATH}`, {
+    kind: SpanKind.SERVER,
+    parent: contextFrom(carrier),
+    attributes: { 'http.request.method': req.method, 'url.path': GRAPHQL_PATH },
+  });
+  res.once('close', () => {
+    span.setAttribute('http.response.status_code', res.statusCode);
+    span.end();
+  });
+  return traceContext.with(context, handle);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {

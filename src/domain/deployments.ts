@@ -4,6 +4,7 @@
 import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type DeploymentFailureCode, type Notification, type Tx } from '../platform/db.ts';
 import type { TransientFailureCode } from './transient-failures.ts';
 import { limitChangedByDeployment } from './credit-events.ts';
+import { countDeployed, countFailed, countRetries } from './deployment-metrics.ts';
 import { appendEvent, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
 import { notifyDeploymentEnd } from './notifications.ts';
@@ -71,7 +72,7 @@ export interface Failure {
 }
 
 export type ApplyOutcome =
-  | ({ kind: 'deployed' } & Ending)
+  | ({ kind: 'deployed'; processingMs: number } & Ending)
   | ({ kind: 'failed' } & Failure & Ending)
   | { kind: 'already-final'; events: []; notification: null };
 
@@ -122,6 +123,13 @@ async function lockProfile(tx: Tx, userId: string, currency: string, interestRat
  * a final deployment changes nothing: the effect happens exactly once.
  */
 export async function applyCreditOffer(id: string, now = new Date()): Promise<ApplyOutcome> {
+  const outcome = await applyInTransaction(id, now);
+  if (outcome.kind === 'deployed') countDeployed(outcome.processingMs);
+  if (outcome.kind === 'failed') countFailed(outcome.code);
+  return outcome;
+}
+
+function applyInTransaction(id: string, now: Date): Promise<ApplyOutcome> {
   return prisma.$transaction(async (tx) => {
     const deployment = await lockDeployment(tx, id);
     if (!deployment || isFinal(deployment.status)) return { kind: 'already-final', events: [], notification: null };
@@ -131,6 +139,7 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
     if (refused) return { kind: 'failed', ...refused, ...(await recordFailure(tx, deployment, refused, now)) };
 
     const limitCents = deployment.newLimitCents;
+    const processingMs = elapsedMs(deployment.queuedAt, now);
     const availableCents = limitCents > profile.usedCents ? limitCents - profile.usedCents : 0n;
     // All the writes in one statement, the downstream event's too: fewer round trips while the rows are locked.
     const events = await tx.$queryRaw<DeploymentEvent[]>`
@@ -142,7 +151,7 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
       o AS (UPDATE credit_offers SET status = 'DEPLOYED' WHERE id = ${deployment.offerId}::uuid),
       d AS (
         UPDATE credit_deployments SET status = 'DEPLOYED', last_sequence = last_sequence + 2, previous_limit_cents = ${profile.limitCents},
-               completed_at = ${now}, processing_ms = ${elapsedMs(deployment.queuedAt, now)}
+               completed_at = ${now}, processing_ms = ${processingMs}
          WHERE id = ${id}::uuid RETURNING last_sequence),
       ${limitChangedByDeployment({
         ...deployment, deploymentId: id, occurredAt: now, newLimitCents: limitCents, availableCents, usedCents: profile.usedCents,
@@ -158,7 +167,7 @@ export async function applyCreditOffer(id: string, now = new Date()): Promise<Ap
       SELECT ${id}::uuid, d.last_sequence, 'DEPLOYED', 'DEPLOYED'::credit_deployment_status, ${deployment.correlationId}, NULL::jsonb FROM d
       RETURNING id, deployment_id AS "deploymentId", sequence, type, status::text AS status, at, correlation_id AS "correlationId", detail`;
     const notification = await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYED');
-    return { kind: 'deployed', events: events.sort((x, y) => x.sequence - y.sequence), notification };
+    return { kind: 'deployed', processingMs, events: events.sort((x, y) => x.sequence - y.sequence), notification };
   });
 }
 
@@ -176,11 +185,20 @@ async function recordFailure(tx: Tx, deployment: LockedDeployment, failure: Fail
 
 /** Ends a deployment FAILED (no-op, null, when already final). */
 export async function failDeployment(id: string, failure: Failure, now = new Date()): Promise<Ending | null> {
-  return prisma.$transaction(async (tx) => {
+  const ending = await prisma.$transaction(async (tx) => {
     const deployment = await lockDeployment(tx, id);
     if (!deployment || isFinal(deployment.status)) return null;
     return recordFailure(tx, deployment, failure, now);
   });
+  if (ending) countFailed(failure.code);
+  return ending;
+}
+
+/** Why an operator's retry of this deployment's job must not run (it is final), or null. */
+export async function retryRefusal(id: string): Promise<string | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  const deployment = await prisma.creditDeployment.findUnique({ where: { id }, select: { status: true } });
+  return deployment && isFinal(deployment.status) ? `the deployment is already ${deployment.status}: a retry would change nothing` : null;
 }
 
 /** A failed attempt, as the worker saw it. */
@@ -204,6 +222,15 @@ export type AttemptFailureOutcome =
  * nothing applied. Several at once when attempts failed while the database was unreachable.
  */
 export async function recordFailedAttempts(id: string, attempts: FailedAttempt[], now = new Date()): Promise<AttemptFailureOutcome> {
+  const outcome = await recordFailedAttemptsInTransaction(id, attempts, now);
+  if (outcome.kind === 'already-final') return outcome;
+  const retries = outcome.events.filter((event) => event.type === 'RETRY_SCHEDULED');
+  countRetries(retries.map((event) => String((event.detail as { code?: unknown } | null)?.code ?? 'UNKNOWN')));
+  if (outcome.kind === 'exhausted') countFailed(outcome.code);
+  return outcome;
+}
+
+function recordFailedAttemptsInTransaction(id: string, attempts: FailedAttempt[], now: Date): Promise<AttemptFailureOutcome> {
   return prisma.$transaction(async (tx) => {
     const deployment = await lockDeployment(tx, id);
     if (!deployment || isFinal(deployment.status)) return { kind: 'already-final' };

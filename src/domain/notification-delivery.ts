@@ -8,6 +8,7 @@ import { prisma, type Device, type Notification, type NotificationDelivery, type
 import type { Logger } from '../platform/logger.ts';
 import { appendEvent } from './deployment-events.ts';
 import { activeDevicesOf } from './devices.ts';
+import { countDeliveries, countPushFallback } from './notification-metrics.ts';
 import type { LiveUpdates, PresenceCheck, PushMessage, PushSender } from './ports.ts';
 import { UNACKNOWLEDGED } from './notifications.ts';
 
@@ -62,6 +63,7 @@ async function deliverInApp(deps: DeliveryDeps, notification: Notification, opti
   });
   // Acknowledged or delivered by someone else meanwhile: look again.
   if (events === null) return progressNotification(deps, notification.id, options);
+  countDeliveries('IN_APP', ['SENT']);
   // Committed first, so subscribers read it as DELIVERED. A lost message is what the push fallback is for.
   await bestEffort(deps.logger, 'could not publish the in-app notification', () =>
     deps.live.publishNotification(notification.userId, notification.id),
@@ -171,6 +173,9 @@ async function recordPush(deps: Pick<DeliveryDeps, 'live' | 'logger'>, notificat
     });
     return changed && sent > 0 ? recordNotified(tx, changed, { channel: 'PUSH', devices: sent }) : [];
   });
+  countDeliveries('PUSH', record.deliveries.map((d) => d.status));
+  // Settled once per notification; only an in-app delivery sets a push due time.
+  if (record.settle && notification.pushDueAt) countPushFallback();
   await bestEffort(deps.logger, 'could not publish the audit event', () => deps.live.publishDeploymentEvents(events));
   const outcome = sent > 0 ? 'pushed' : record.deliveries.every((d) => d.status === 'SKIPPED') ? 'push-skipped' : 'push-failed';
   return { kind: 'done', outcome };

@@ -1,8 +1,9 @@
 // Who is calling: the user a valid token names, with their roles. The API authenticates; the
 // domain and the schema only read the viewer.
 
-export type Role = 'customer' | 'credit-engine' | 'ops';
-export const ROLES: readonly Role[] = ['customer', 'credit-engine', 'ops'];
+/** `ops` reads everything and the queue board; `ops-admin` may also retry or remove a job there. */
+export type Role = 'customer' | 'credit-engine' | 'ops' | 'ops-admin';
+export const ROLES: readonly Role[] = ['customer', 'credit-engine', 'ops', 'ops-admin'];
 
 export interface Viewer {
   userId: string;
@@ -16,5 +17,5 @@ export type AuthResult = { viewer: Viewer; expiresAt: number | null } | { viewer
 
 /** Staff and services may read any user's objects; customers only their own. */
 export function canSeeAll(viewer: Viewer): boolean {
-  return viewer.roles.includes('ops') || viewer.roles.includes('credit-engine');
+  return viewer.roles.some((role) => role === 'ops' || role === 'ops-admin' || role === 'credit-engine');
 }

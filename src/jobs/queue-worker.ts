@@ -1,9 +1,10 @@
 // A BullMQ worker as every queue of the service runs it: its own blocking connection, the
 // service's prefix, crash recovery through job locks, errors logged, and a close that also
 // closes the connection (BullMQ leaves a connection it was given open).
-import { Worker, type Processor, type WorkerOptions } from 'bullmq';
+import { Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
 import { closeRedis, createRedis } from '../platform/redis.ts';
+import { contextFrom, inSpan, SpanKind, type TraceCarrier } from '../platform/tracing.ts';
 import { queuePrefix, type QueueSettings } from './queues.ts';
 
 export interface WorkerSettings extends QueueSettings {
@@ -11,6 +12,26 @@ export interface WorkerSettings extends QueueSettings {
   concurrency: number;
   /** How long a job's lock lasts without renewal: after a crash, the job is taken over after about this long. */
   jobLockMs: number;
+}
+
+/** What the jobs' data may carry for tracing: the enqueuer's trace context and the correlation id. */
+interface TracedData {
+  trace?: TraceCarrier;
+  correlationId?: string;
+}
+
+/** Runs each job in a span that continues the trace of whoever enqueued it (its data carries the context). */
+function traced<Data, Result>(queueName: string, processor: Processor<Data, Result>): Processor<Data, Result> {
+  return (job: Job<Data, Result>, token?: string) => {
+    const data = (job.data ?? {}) as TracedData;
+    const attributes = {
+      'messaging.destination.name': queueName,
+      'messaging.message.id': job.id,
+      'job.attempt': job.attemptsMade + 1,
+      correlation_id: data.correlationId,
+    };
+    return inSpan(`${queueName} process`, { kind: SpanKind.CONSUMER, parent: contextFrom(data.trace), attributes }, () => processor(job, token));
+  };
 }
 
 export function startQueueWorker<Data, Result>(
@@ -22,7 +43,7 @@ export function startQueueWorker<Data, Result>(
   advanced?: WorkerOptions['settings'],
 ) {
   const connection = createRedis('worker', settings.redis);
-  const worker = new Worker<Data, Result>(queueName, processor, {
+  const worker = new Worker<Data, Result>(queueName, traced(queueName, processor), {
     connection,
     prefix: queuePrefix(settings, queueName),
     concurrency: settings.concurrency,

@@ -3,6 +3,7 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
 import { closeRedis, createRedis, isCluster, type RedisClient, type RedisSettings } from '../platform/redis.ts';
+import { traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
 import type { FailedAttempt } from '../domain/deployments.ts';
 import { attemptsCovering, cappedBackoff } from './retry-backoff.ts';
 
@@ -59,6 +60,8 @@ export interface DeploymentJob {
   firstAttemptAt?: number;
   /** Failed attempts not yet in the audit trail (the database was unreachable): the next attempt records them. */
   unrecorded?: FailedAttempt[];
+  /** The trace of whoever enqueued it (the accepting request), continued by the worker. */
+  trace?: TraceCarrier;
 }
 
 /** How the deployment queue retries transient trouble. */
@@ -87,7 +90,7 @@ export function createDeploymentQueue(settings: QueueSettings, retry: Deployment
  * exists is a no-op: enqueueing is idempotent.
  */
 export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJob): Promise<void> {
-  await queue.add('deploy', job, { jobId: job.deploymentId });
+  await queue.add('deploy', { ...job, trace: traceCarrier() }, { jobId: job.deploymentId });
 }
 
 /**
@@ -111,6 +114,8 @@ export const NOTIFICATION_QUEUE = 'credit-notifications';
 export interface NotificationJob {
   notificationId: string;
   correlationId: string;
+  /** The trace of the deployment (or expiry) that created the notification. */
+  trace?: TraceCarrier;
 }
 
 export type NotificationQueue = Queue<NotificationJob>;
@@ -122,7 +127,7 @@ export function createNotificationQueue(settings: QueueSettings, retry: RetrySet
 
 /** Adds the notification's job; the job id is the notification id, so adding it again is a no-op. */
 export async function enqueueNotification(queue: NotificationQueue, job: NotificationJob): Promise<void> {
-  await queue.add('deliver', job, { jobId: job.notificationId });
+  await queue.add('deliver', { ...job, trace: traceCarrier() }, { jobId: job.notificationId });
 }
 
 /**

@@ -171,6 +171,17 @@ const schema = z
     INSIGHTS_BLOCK_MS: intFrom(10).default(2_000),
     /** An entry pending this long with another insights consumer is taken over (that one is presumed dead). */
     INSIGHTS_CLAIM_IDLE_MS: intFrom(100).default(30_000),
+    /** Admin port (metrics, queue board) of a process that serves the API; never the public port. */
+    API_ADMIN_PORT: intFrom(0).max(65535).default(9464),
+    /** Admin port of a worker-only process (separate, so an API and a worker on one host never clash). */
+    WORKER_ADMIN_PORT: intFrom(0).max(65535).default(9465),
+    /** Interface of the admin port: loopback unless a scraper elsewhere must reach it. */
+    ADMIN_HOST: z.string().default('127.0.0.1'),
+    /** Traces go to this OTLP/HTTP collector (the standard OTEL_* variables); unset: tracing is off. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+    OTEL_SDK_DISABLED: z.stringbool().optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
     /** Firebase project of the app; push is on when this and a service account are set. */
     FCM_PROJECT_ID: z.string().min(1).optional(),
     /** Path of a service account key file for FCM. */

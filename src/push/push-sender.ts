@@ -3,6 +3,7 @@
 // firebase-admin app that talks to a local fake FCM server.
 import type { Message, Messaging } from 'firebase-admin/messaging';
 import type { PushFailure, PushMessage, PushSender } from '../domain/ports.ts';
+import { counter } from '../platform/metrics.ts';
 
 export const PUSH_NOT_CONFIGURED =
   'push is not configured: set FCM_PROJECT_ID and GOOGLE_APPLICATION_CREDENTIALS or FCM_SERVICE_ACCOUNT_JSON';
@@ -45,6 +46,12 @@ export function fcmMessage(token: string, push: PushMessage): Message {
   };
 }
 
+const pushErrors = counter({
+  name: 'credit_push_errors_total',
+  help: 'FCM sends that failed, by FCM error code',
+  labelNames: ['code'],
+});
+
 export function createPushSender(messaging: Messaging | null, disabledReason = PUSH_NOT_CONFIGURED): PushSender {
   if (!messaging) {
     return {
@@ -61,6 +68,7 @@ export function createPushSender(messaging: Messaging | null, disabledReason = P
       } catch (error) {
         const code = (error as { code?: unknown })?.code;
         const text = error instanceof Error ? error.message : String(error);
+        pushErrors.inc({ code: typeof code === 'string' ? code : 'unknown' });
         return { ok: false, failure: classifyPushError(error), error: typeof code === 'string' ? `${code}: ${text}` : text };
       }
     },

@@ -6,6 +6,8 @@ import type { DeploymentEvent } from '../platform/db.ts';
 import { isFinal } from '../domain/deployment-events.ts';
 import { eventsAfter, newestEvent } from '../domain/deployments.ts';
 import type { Realtime } from './pubsub.ts';
+import { liveStreams } from './stream-metrics.ts';
+import { contextFrom, inSpan, SpanKind, type TraceCarrier } from '../platform/tracing.ts';
 
 export interface DeploymentStreamOptions {
   /** Replay every event after this sequence first; without it, start from the newest event. */
@@ -51,18 +53,33 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
   return new Repeater<DeploymentEvent>(async (push, stop) => {
     const wakeup = new Wakeup();
     let sent = options.afterSequence ?? null;
+    // The trace of the publish that woke the stream: the messages it sends continue it.
+    let wokenBy: TraceCarrier | undefined;
     const subscription = await realtime.subscribe('deployment', deploymentId, (message) => {
-      if (sent === null || message.sequence > sent) wakeup.wake();
+      if (sent !== null && message.sequence <= sent) return;
+      wokenBy = message.trace;
+      wakeup.wake();
     });
+    const send = (event: DeploymentEvent) =>
+      inSpan(
+        'deployment stream message',
+        {
+          kind: SpanKind.PRODUCER,
+          parent: contextFrom(wokenBy),
+          attributes: { correlation_id: event.correlationId, 'deployment.id': deploymentId, 'deployment.event.sequence': event.sequence },
+        },
+        () => push(event),
+      );
     // Messages published while Redis was unreachable are lost: re-read the trail on reconnection.
     const stopWatchingReconnects = realtime.onReconnect(() => wakeup.wake());
+    liveStreams.inc({ stream: 'deployment' });
     try {
       let stopped = false;
       void stop.then(() => (stopped = true));
       if (sent === null) {
         const newest = await newestEvent(deploymentId);
         if (!newest) return;
-        await push(newest);
+        await send(newest);
         sent = newest.sequence;
         if (isFinal(newest.status)) return;
       }
@@ -77,13 +94,14 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
           continue;
         }
         for (const event of events) {
-          await push(event);
+          await send(event);
           sent = event.sequence;
           if (isFinal(event.status)) return;
         }
         await wakeup.wait(pollMs, stop);
       }
     } finally {
+      liveStreams.dec({ stream: 'deployment' });
       stopWatchingReconnects();
       realtime.unsubscribe(subscription);
       stop();

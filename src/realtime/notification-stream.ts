@@ -3,6 +3,7 @@
 import { Repeater } from 'graphql-yoga';
 import type { Presence } from './presence.ts';
 import type { Realtime } from './pubsub.ts';
+import { liveStreams } from './stream-metrics.ts';
 
 /** Yields the ids of the user's notifications delivered in-app from now on. */
 export function notificationStream(realtime: Realtime, presence: Presence, userId: string) {
@@ -11,11 +12,13 @@ export function notificationStream(realtime: Realtime, presence: Presence, userI
       if (message.userId === userId) void push(message.notificationId);
     });
     let member: string | null = null;
+    liveStreams.inc({ stream: 'notifications' });
     try {
       // Present only once the subscription is confirmed, so that what the worker sends arrives.
       member = await presence.enter(userId);
       await stop;
     } finally {
+      liveStreams.dec({ stream: 'notifications' });
       if (member) await presence.leave(member);
       realtime.unsubscribe(subscription);
       stop();

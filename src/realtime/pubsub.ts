@@ -11,12 +11,15 @@ import type { LiveUpdates } from '../domain/ports.ts';
 import type { CreditDeploymentStatus, DeploymentEvent } from '../platform/db.ts';
 import { Cluster } from 'ioredis';
 import { closeRedis, createRedis, type RedisClient, type RedisSettings } from '../platform/redis.ts';
+import { inSpan, SpanKind, traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
 
 export interface DeploymentChanged {
   deploymentId: string;
   sequence: number;
   type: string;
   status: CreditDeploymentStatus;
+  /** The publisher's trace: the stream's message to its subscriber continues it. */
+  trace?: TraceCarrier;
 }
 
 export interface NotificationCreated {
@@ -117,7 +120,10 @@ export class Realtime implements LiveUpdates {
   }
 
   publish<T extends Topic>(topic: T, key: string, payload: RealtimeEvents[T]): Promise<void> {
-    return this.pubsub.publish(this.channel(topic, key), payload);
+    const channel = this.channel(topic, key);
+    return inSpan(`redis publish ${topic}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': channel } }, () =>
+      this.pubsub.publish(channel, { ...payload, trace: traceCarrier() }),
+    );
   }
 
   /**

@@ -7,11 +7,12 @@ import { startService, type RunningService, type ServiceOptions } from '../../sr
  * read when the service starts (after the file's earlier beforeAll hooks).
  */
 export function serviceForTests(options: Partial<ServiceOptions> | (() => Partial<ServiceOptions>) = {}) {
-  const handle = { url: '' };
+  const handle = { url: '', adminUrl: '' };
   let service: RunningService;
   beforeAll(async () => {
     service = await startService({ api: true, worker: true, port: 0, ...(typeof options === 'function' ? options() : options) });
     handle.url = service.url ?? '';
+    handle.adminUrl = service.adminUrl;
   });
   afterAll(() => service.close());
   return handle;

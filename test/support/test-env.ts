@@ -15,6 +15,8 @@ Object.assign(process.env, {
   REDIS_PREFIX: `test-${id}`,
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   PORT: '0',
+  API_ADMIN_PORT: '0',
+  WORKER_ADMIN_PORT: '0',
   DEPLOYMENT_BACKOFF_MS: '200',
   DEPLOYMENT_BACKOFF_MAX_MS: '800',
   JOB_LOCK_MS: '2000',
