@@ -76,8 +76,14 @@ export type ApplyOutcome =
   | ({ kind: 'failed' } & Failure & Ending)
   | { kind: 'already-final'; events: []; notification: null };
 
+/** What the refusal rules read of a deployment and of its user's profile. */
+export type RefusalInput = [
+  profile: Pick<LockedProfile, 'limitCents' | 'usedCents' | 'currency' | 'appliedAcceptanceSequence'>,
+  deployment: Pick<LockedDeployment, 'offerStatus' | 'acceptanceSequence' | 'currency' | 'newLimitCents'>,
+];
+
 /** Why the offer cannot be applied, or null when it can. Permanent: retrying cannot change it. */
-function refusal(profile: LockedProfile, deployment: LockedDeployment): Failure | null {
+export function refusal(...[profile, deployment]: RefusalInput): Failure | null {
   if (deployment.offerStatus !== 'ACCEPTED') {
     return { code: 'OFFER_NOT_VALID', reason: `the offer is no longer valid (it is ${deployment.offerStatus})` };
   }
