@@ -25,17 +25,17 @@ describe('parseConfig', () => {
   });
 
   it('reads a Redis Cluster as host:port seeds, and names a bad one', () => {
-    expect(parseConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' }).REDIS_CLUSTER_NODES).toEqual([
+    expect(parseConfig({ NODE_ENV: 'test', REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' }).REDIS_CLUSTER_NODES).toEqual([
       { host: '10.0.0.1', port: 7000 },
       { host: 'redis-b', port: 7001 },
     ]);
-    expect(parseConfig({}).REDIS_CLUSTER_NODES).toBeUndefined();
+    expect(parseConfig({ NODE_ENV: 'test' }).REDIS_CLUSTER_NODES).toBeUndefined();
     expect(() => parseConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis-b' })).toThrow(/REDIS_CLUSTER_NODES: .*"redis-b" is not host:port/);
   });
 
   it('behind PgBouncer, needs the direct URL for migrations and session defaults', () => {
     expect(() => parseConfig({ DATABASE_POOLER: 'pgbouncer' })).toThrow(/DIRECT_DATABASE_URL/);
-    const config = parseConfig({ DATABASE_POOLER: 'pgbouncer', DIRECT_DATABASE_URL: 'postgres://postgres@10.0.0.2:5432/credit' });
+    const config = parseConfig({ NODE_ENV: 'test', DATABASE_POOLER: 'pgbouncer', DIRECT_DATABASE_URL: 'postgres://postgres@10.0.0.2:5432/credit' });
     expect(config).toMatchObject({ DATABASE_POOLER: 'pgbouncer', DIRECT_DATABASE_URL: 'postgres://postgres@10.0.0.2:5432/credit' });
   });
 

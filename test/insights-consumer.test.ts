@@ -13,7 +13,7 @@ import { syncCreditUsage } from '../src/domain/profiles.ts';
 import { startInsightsConsumer } from '../src/jobs/insights-consumer.ts';
 import { startOutboxRelay } from '../src/jobs/outbox-relay.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/realtime/event-stream.ts';
-import { createRedis } from '../src/platform/redis.ts';
+import { createRedis, type RedisClient } from '../src/platform/redis.ts';
 import { testConfig as config, testRedis } from './support/settings.ts';
 import { outboxDrained, readStream, userWithProfile } from './support/events.ts';
 import { killHard, spawnService } from './support/processes.ts';
@@ -24,7 +24,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const key = eventStreamKey(config.REDIS_PREFIX);
 
 /** A relay of the test's own, publishing to `redis`. */
-function relayTo(redis: Redis, streamKey = key) {
+function relayTo(redis: RedisClient, streamKey = key) {
   return startOutboxRelay(
     eventStreamPublisher(redis, { key: streamKey, maxLength: 100_000 }),
     { intervalMs: 10, retentionMs: 86_400_000, housekeepingMs: 60_000 },
@@ -44,7 +44,7 @@ async function historyOf(users: string[]) {
 }
 
 /** Whether the group has read the stream to its end and acknowledged everything. */
-async function consumedAll(redis: Redis, streamKey: string): Promise<boolean> {
+async function consumedAll(redis: RedisClient, streamKey: string): Promise<boolean> {
   const [group] = (await redis.xinfo('GROUPS', streamKey)) as string[][];
   const info = Object.fromEntries(Array.from({ length: group!.length / 2 }, (_, i) => [group![2 * i], group![2 * i + 1]]));
   const [last] = await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1);

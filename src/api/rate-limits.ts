@@ -4,7 +4,7 @@
 // logged once per outage. Every refusal goes through `refused`, the one place to count them.
 import { getOperationAST, GraphQLError, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Viewer } from '../domain/viewer.ts';
 
@@ -43,7 +43,7 @@ export class RateLimits {
   private open = false;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     settings: RateLimitSettings,
     private readonly events: RateLimitEvents,

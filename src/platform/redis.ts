@@ -97,7 +97,7 @@ export async function closeRedis(redis: RedisClient): Promise<void> {
  * The server's maxmemory-policy, or null when it cannot be read (Redis down, CONFIG disabled as
  * on some managed services). BullMQ needs `noeviction`: an evicted job key is a lost job.
  */
-export async function evictionPolicy(redis: Redis): Promise<string | null> {
+export async function evictionPolicy(redis: RedisClient): Promise<string | null> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
     return reply[1] ?? null;

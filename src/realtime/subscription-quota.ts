@@ -5,7 +5,7 @@
 // time it expires (Redis' clock). The process holding the subscriptions refreshes them on a
 // heartbeat; when a process dies its members expire and the user's slots come back.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 
 const NOW_MS = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -48,7 +48,7 @@ export class SubscriptionQuota {
   private refreshing: Promise<unknown> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: SubscriptionQuotaOptions,
   ) {}
 

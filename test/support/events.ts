@@ -1,6 +1,6 @@
 // The events stream and the outbox as a downstream system sees them, from the test's own connections.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/platform/redis.ts';
 import { prisma } from '../../src/platform/db.ts';
 import type { CreditEvent } from '../../src/domain/credit-events.ts';
 import { eventStreamKey } from '../../src/realtime/event-stream.ts';
