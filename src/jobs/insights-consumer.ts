@@ -4,7 +4,7 @@
 // user's events in sequence order, in its own transaction, and acknowledges an entry only after
 // that commit. An entry whose user has a missing sequence stays pending until the gap is filled
 // (by another consumer finishing, or by `npm run events:replay`).
-import type { RedisClient as Redis } from '../platform/redis.ts';
+import type { RedisClient } from '../platform/redis.ts';
 import { applyUserEvents } from '../domain/credit-history.ts';
 import { CREDIT_LIMIT_CHANGED, CREDIT_OFFER_EXPIRED, type CreditEvent } from '../domain/credit-events.ts';
 import { eventSchemaErrors } from '../domain/event-schema.ts';
@@ -41,7 +41,7 @@ function isOfUnknownType(event: unknown): boolean {
   return typeof type === 'string' && !KNOWN_TYPES.includes(type) && typeof id === 'string' && typeof userId === 'string' && Number.isInteger(sequence);
 }
 
-export function startInsightsConsumer(redis: Redis, settings: InsightsConsumerSettings, logger: Logger) {
+export function startInsightsConsumer(redis: RedisClient, settings: InsightsConsumerSettings, logger: Logger) {
   const { key, group, consumer, batch } = settings;
   const log = logger.child({ component: 'insights-consumer', consumer });
   let stopped = false;

@@ -1,6 +1,6 @@
 // The Redis Stream of downstream events (docs/events.md): one entry per event, fields
 // `type`, `userId`, `sequence` (for routing without parsing) and `event` (the envelope's JSON).
-import type { RedisClient as Redis } from '../platform/redis.ts';
+import type { RedisClient } from '../platform/redis.ts';
 import type { EventPublisher, OutboxRow } from '../domain/ports.ts';
 
 export interface EventStreamSettings {
@@ -14,7 +14,7 @@ export interface EventStreamSettings {
 export const eventStreamKey = (prefix: string) => `${prefix}:events`;
 
 /** Publishes rows with one MULTI: all of them, in order, or none. */
-export function eventStreamPublisher(redis: Redis, { key, maxLength }: EventStreamSettings): EventPublisher {
+export function eventStreamPublisher(redis: RedisClient, { key, maxLength }: EventStreamSettings): EventPublisher {
   return {
     async publish(rows: OutboxRow[]) {
       const multi = redis.multi();
