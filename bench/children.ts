@@ -41,7 +41,8 @@ export async function startService(
   const logStart = fstatSync(fd).size;
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: root,
-    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
+    // Several services on one host: each admin server on a free port too.
+    env: { ...process.env, API_ADMIN_PORT: '0', WORKER_ADMIN_PORT: '0', ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -109,7 +110,8 @@ export async function startNewcomer(env: Record<string, string>, logFile: string
   const began = performance.now();
   const child = spawn('npm', ['start'], {
     cwd: root,
-    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
+    // Several services on one host: each admin server on a free port too.
+    env: { ...process.env, API_ADMIN_PORT: '0', WORKER_ADMIN_PORT: '0', ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', fd, fd],
     detached: true,
   });

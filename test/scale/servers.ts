@@ -23,6 +23,9 @@ export const scaleEnv = {
   REDIS_PREFIX: 'scale',
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   PORT: '0',
+  // Four processes on one host: each admin server on a free port.
+  API_ADMIN_PORT: '0',
+  WORKER_ADMIN_PORT: '0',
   DEPLOYMENT_BACKOFF_MS: '200',
   // Long enough that a loaded 2-core machine renews every lock in time (a stalled job runs twice,
   // harmlessly, but the suite counts runs); a job lost with the killed master is re-added by the
