@@ -10,6 +10,7 @@ import { engineToken, gql } from './support/client.ts';
 import { acceptOffer, ISSUE_OFFER, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
 import { testConfig as config } from './support/settings.ts';
+import { lockProfile } from './support/row-locks.ts';
 
 // The API alone; each test runs the worker when its deployment may be processed.
 const service = serviceForTests({ worker: false });
@@ -50,20 +51,6 @@ async function deployAnother(userId: string, userToken: string, input: Record<st
   return waitForFinal(service.url, (await acceptOffer(service.url, offerId, userToken)).deployment.id, userToken);
 }
 
-/** Holds the profile's row lock from another connection, as a long transaction elsewhere would. */
-async function lockProfile(userId: string) {
-  const client = new pg.Client({ connectionString: config.DATABASE_URL });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query('SELECT 1 FROM credit_profiles WHERE user_id = $1 FOR UPDATE', [userId]);
-  return {
-    async release() {
-      await client.query('ROLLBACK');
-      await client.end();
-    },
-  };
-}
-
 describe('failureCode', () => {
   it('is LIMIT_BELOW_USAGE when the offered limit is below the credit in use', async () => {
     const deployment = await withWorker(async () => {
@@ -101,7 +88,7 @@ describe('failureCode', () => {
     const deployment = await withWorker(
       async () => {
         const { userId, userToken } = await userWithProfile(100_000);
-        const lock = await lockProfile(userId);
+        const lock = await lockProfile(config.DATABASE_URL, userId);
         try {
           return await deployAnother(userId, userToken);
         } finally {

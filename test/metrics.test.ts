@@ -2,7 +2,6 @@
 // flow: a backlog while no worker runs, deployments DEPLOYED, one refused, one retried, pushes
 // sent, failed and fallen back. Each series matches what the database holds.
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
 import { startService, type RunningService } from '../src/service.ts';
@@ -14,6 +13,7 @@ import { scrapeMetrics, type Scrape } from './support/metrics.ts';
 import { freePort, spawnService, stopGracefully } from './support/processes.ts';
 import { testConfig } from './support/settings.ts';
 import { waitUntil } from './support/wait.ts';
+import { lockProfile } from './support/row-locks.ts';
 
 const DEPLOYMENTS = 'credit-deployments';
 const STREAM = 'subscription W($id: ID!) { creditDeployment(id: $id, afterSequence: 0) { sequence type status } }';
@@ -73,7 +73,7 @@ describe('/metrics on the admin ports', () => {
     const live = reader(wsSubscribe(api.url, NOTIFICATIONS_SUBSCRIPTION, {}, b.userToken));
     const liveStarted = live.next();
     await waitUntil(async () => (await scrapeMetrics(api.adminUrl)).value('credit_live_streams', { stream: 'notifications' }) === 1, 'the live stream');
-    const lock = await lockProfile(b.userId);
+    const lock = await lockProfile(testConfig.DATABASE_URL, b.userId);
     const second = await issueOffer(api.url, { userId: b.userId, limitCents: 200_000 });
     const secondB = (await acceptOffer(api.url, second.offerId, b.userToken)).deployment.id;
     const stream = wsSubscribe(api.url, STREAM, { id: secondB }, b.userToken);
@@ -147,18 +147,4 @@ function expectGraphql(scrape: Scrape) {
   expect(scrape.value('graphql_request_duration_seconds_count', accepts)).toBe(4);
   expect(scrape.value('graphql_requests_total', accepts)).toBe(4);
   expect(scrape.value('graphql_errors_total', { operationName: 'Mine', operationType: 'query' })).toBe(1);
-}
-
-/** Holds the profile's row lock from another connection: the next attempt times out and retries. */
-async function lockProfile(userId: string) {
-  const client = new pg.Client({ connectionString: testConfig.DATABASE_URL });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query('SELECT 1 FROM credit_profiles WHERE user_id = $1 FOR UPDATE', [userId]);
-  return {
-    async release() {
-      await client.query('ROLLBACK');
-      await client.end();
-    },
-  };
 }

@@ -1,5 +1,4 @@
 // How a deployment ends when it cannot simply be applied: refused at once, or retried.
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/platform/config.ts';
 import { prisma } from '../src/platform/db.ts';
@@ -7,6 +6,7 @@ import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
+import { lockProfile } from './support/row-locks.ts';
 
 const retriesOf = (deploymentId: string) => prisma.deploymentEvent.count({ where: { deploymentId, type: 'RETRY_SCHEDULED' } });
 
@@ -22,20 +22,6 @@ async function userWithProfile(limitCents: number) {
   const first = await issueOffer(service.url, { limitCents });
   await waitForFinal(service.url, (await acceptOffer(service.url, first.offerId, first.userToken)).deployment.id, first.userToken);
   return first;
-}
-
-/** Holds the profile's row lock from another connection, as a long transaction elsewhere would. */
-async function lockProfile(userId: string) {
-  const client = new pg.Client({ connectionString: config.DATABASE_URL });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query('SELECT 1 FROM credit_profiles WHERE user_id = $1 FOR UPDATE', [userId]);
-  return {
-    async release() {
-      await client.query('ROLLBACK');
-      await client.end();
-    },
-  };
 }
 
 describe('a permanent refusal', () => {
@@ -63,7 +49,7 @@ describe('a permanent refusal', () => {
 describe('a transient failure', () => {
   it('is retried with backoff (RETRYING on the live stream) and then deployed once', async () => {
     const { userId, userToken } = await userWithProfile(100_000);
-    const lock = await lockProfile(userId);
+    const lock = await lockProfile(config.DATABASE_URL, userId);
     const second = await issueOffer(service.url, { userId, limitCents: 200_000 });
     const accepted = await acceptOffer(service.url, second.offerId, userToken);
 
@@ -91,7 +77,7 @@ describe('a transient failure', () => {
 
   it('a profile locked for many attempts keeps the deployment RETRYING, then it is DEPLOYED once', async () => {
     const { userId, userToken } = await userWithProfile(100_000);
-    const lock = await lockProfile(userId);
+    const lock = await lockProfile(config.DATABASE_URL, userId);
     const second = await issueOffer(service.url, { userId, limitCents: 300_000 });
     const { deployment: accepted } = await acceptOffer(service.url, second.offerId, userToken);
     // Five failed attempts: more than the three after which a deployment used to end FAILED.

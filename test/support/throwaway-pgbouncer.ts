@@ -5,8 +5,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { freePort } from './free-port.ts';
+import { answersQueries } from './throwaway-postgres.ts';
 import { waitUntil } from './wait.ts';
 
 export interface ThrowawayPgBouncer {
@@ -56,18 +56,7 @@ export async function startThrowawayPgBouncer(serverPort: number, { poolSize = 4
   children.add(child);
   const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
   await waitUntil(
-    async () => {
-      const client = new pg.Client({ connectionString: url('postgres'), connectionTimeoutMillis: 1000 });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
+    () => answersQueries(url('postgres')),
     `PgBouncer on port ${port}`,
     10_000,
   );

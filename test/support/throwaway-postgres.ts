@@ -59,18 +59,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   let destroyed = false;
 
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
-  const accepting = async () => {
-    const client = new pg.Client({ connectionString: url(), connectionTimeoutMillis: 1000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
+  const accepting = () => answersQueries(url());
 
   const cluster: ThrowawayPostgres = {
     port,
@@ -136,4 +125,18 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   clusters.add(cluster);
   await cluster.start();
   return cluster;
+}
+
+/** Whatever listens at `url` (PostgreSQL, or a PgBouncer in front of it) connects and answers a query. */
+export async function answersQueries(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
