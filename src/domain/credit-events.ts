@@ -90,33 +90,30 @@ export function outboxWrite(event: OutboxWrite): Prisma.Sql {
       RETURNING sequence)`;
 }
 
-export interface LimitChange {
-  userId: string;
-  correlationId: string;
-  occurredAt: Date;
-  currency: string;
-  /** Null when the user had no credit line before. */
-  previousLimitCents: bigint | null;
-  newLimitCents: bigint;
-  availableCents: bigint;
-  usedCents: bigint;
-  interestRateBps: number;
-  offerId: string;
-  deploymentId: string;
-}
-
-/** The outbox CTEs (see outboxWrite) of a limit change made by a deployment. */
-export function limitChangedByDeployment(change: LimitChange): Prisma.Sql {
-  const cents = (value: bigint | null) => (value === null ? null : value.toString());
-  return outboxWrite({
-    type: CREDIT_LIMIT_CHANGED,
-    userId: change.userId,
-    correlationId: change.correlationId,
-    occurredAt: change.occurredAt,
-    data: Prisma.sql`jsonb_build_object(
-      'reason', 'OFFER_ACCEPTED'::text, 'currency', ${change.currency}::text,
-      'previousLimitCents', ${cents(change.previousLimitCents)}::text, 'newLimitCents', ${cents(change.newLimitCents)}::text,
-      'availableCents', ${cents(change.availableCents)}::text, 'usedCents', ${cents(change.usedCents)}::text,
-      'interestRateBps', ${change.interestRateBps}::int, 'offerId', ${change.offerId}::text, 'deploymentId', ${change.deploymentId}::text)`,
-  });
+/**
+ * The outbox CTEs of the limit changes made by deployments, one per row of a relation `input`
+ * of the statement (one row per user), with the columns id (the deployment), user_id, offer_id,
+ * currency, limit_cents, available_cents, used_cents, rate, event_previous_limit_cents (null when
+ * the user had no credit line before), correlation_id and outbox_id (the event's id). As
+ * outboxWrite: each user's next sequence, taken under the user's row lock, in the same round trip.
+ */
+export function limitChangedByDeployments(occurredAt: Date): Prisma.Sql {
+  return Prisma.sql`
+    event_sequence AS (
+      UPDATE users u SET last_event_sequence = u.last_event_sequence + 1
+        FROM input i WHERE u.id = i.user_id
+      RETURNING u.id AS user_id, u.last_event_sequence AS sequence),
+    event_outbox AS (
+      INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
+      SELECT i.outbox_id, i.user_id, s.sequence, ${CREDIT_LIMIT_CHANGED}, ${occurredAt},
+             jsonb_build_object('id', i.outbox_id::text, 'type', ${CREDIT_LIMIT_CHANGED}::text, 'version', ${EVENT_VERSION}::int,
+                                'occurredAt', ${occurredAt.toISOString()}::text, 'userId', i.user_id, 'sequence', s.sequence,
+                                'correlationId', i.correlation_id,
+                                'data', jsonb_build_object(
+                                  'reason', 'OFFER_ACCEPTED'::text, 'currency', i.currency::text,
+                                  'previousLimitCents', i.event_previous_limit_cents::text, 'newLimitCents', i.limit_cents::text,
+                                  'availableCents', i.available_cents::text, 'usedCents', i.used_cents::text,
+                                  'interestRateBps', i.rate, 'offerId', i.offer_id::text, 'deploymentId', i.id::text))
+        FROM input i JOIN event_sequence s ON s.user_id = i.user_id
+      RETURNING sequence)`;
 }

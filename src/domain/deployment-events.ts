@@ -1,6 +1,9 @@
 // The audit trail of a deployment. Every status change appends an event in the same
 // transaction; the live stream is read from these events, so the two cannot disagree.
-import type { CreditDeployment, CreditDeploymentStatus, DeploymentEvent, Prisma, Tx } from '../platform/db.ts';
+import { Prisma, type CreditDeployment, type CreditDeploymentStatus, type DeploymentEvent, type Tx } from '../platform/db.ts';
+
+/** The columns of a deployment_events row as a DeploymentEvent, for raw statements' RETURNING. */
+export const EVENT_COLUMNS = Prisma.sql`id, deployment_id AS "deploymentId", sequence, type, status::text AS status, at, correlation_id AS "correlationId", detail`;
 
 export const FINAL_STATUSES: readonly CreditDeploymentStatus[] = ['DEPLOYED', 'FAILED'];
 

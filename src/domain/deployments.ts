@@ -3,11 +3,12 @@
 // Callers publish the returned events and enqueue the notification after commit.
 import { prisma, Prisma, type CreditDeploymentStatus, type DeploymentEvent, type DeploymentFailureCode, type Notification, type Tx } from '../platform/db.ts';
 import type { TransientFailureCode } from './transient-failures.ts';
-import { limitChangedByDeployment } from './credit-events.ts';
+import { randomUUID } from 'node:crypto';
+import { limitChangedByDeployments } from './credit-events.ts';
 import { countDeployed, countFailed, countRetries } from './deployment-metrics.ts';
-import { appendEvent, FINAL_STATUSES, isFinal } from './deployment-events.ts';
+import { appendEvent, EVENT_COLUMNS, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { formatMoney } from './money.ts';
-import { notifyDeploymentEnd } from './notifications.ts';
+import { notifyDeploymentEnd, notifyDeploymentEnds } from './notifications.ts';
 
 interface LockedDeployment {
   id: string;
@@ -26,26 +27,37 @@ interface LockedDeployment {
   locale: string | null;
 }
 
+const LOCKED_DEPLOYMENT = Prisma.sql`
+    d.id, d.status::text AS status, d.offer_id AS "offerId", d.user_id AS "userId",
+    d.correlation_id AS "correlationId", d.currency, d.new_limit_cents AS "newLimitCents",
+    d.queued_at AS "queuedAt", o.status::text AS "offerStatus", o.interest_rate_bps AS "interestRateBps",
+    coalesce(d.acceptance_sequence, 0) AS "acceptanceSequence", u.locale`;
+
 /**
  * Locks the deployment's row for the rest of the transaction (one step at a time per
  * deployment) and reads its offer's terms and its user's language with it.
  */
 async function lockDeployment(tx: Tx, id: string): Promise<LockedDeployment | null> {
   const rows = await tx.$queryRaw<LockedDeployment[]>`
-    SELECT d.id, d.status::text AS status, d.offer_id AS "offerId", d.user_id AS "userId",
-           d.correlation_id AS "correlationId", d.currency, d.new_limit_cents AS "newLimitCents",
-           d.queued_at AS "queuedAt", o.status::text AS "offerStatus", o.interest_rate_bps AS "interestRateBps",
-           coalesce(d.acceptance_sequence, 0) AS "acceptanceSequence", u.locale
+    SELECT ${LOCKED_DEPLOYMENT}
       FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
      WHERE d.id = ${id}::uuid FOR UPDATE OF d`;
   return rows[0] ?? null;
 }
 
+/** As lockDeployment, for several, skipping those another transaction holds (they are not returned). */
+function lockFreeDeployments(tx: Tx, ids: readonly string[]): Promise<LockedDeployment[]> {
+  return tx.$queryRaw<LockedDeployment[]>`
+    SELECT ${LOCKED_DEPLOYMENT}
+      FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
+     WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED`;
+}
+
 const elapsedMs = (from: Date, to: Date) => Math.max(0, to.getTime() - from.getTime());
 
 /** Marks an attempt as started. Null when the deployment is already final (or unknown). */
-export async function startAttempt(id: string, now = new Date()): Promise<DeploymentEvent | null> {
-  const rows = await prisma.$queryRaw<DeploymentEvent[]>`
+export async function startAttempt(id: string, now = new Date(), db: Pick<Tx, '$queryRaw'> = prisma): Promise<DeploymentEvent | null> {
+  const rows = await db.$queryRaw<DeploymentEvent[]>`
     WITH u AS (
       UPDATE credit_deployments SET attempts = attempts + 1, started_at = coalesce(started_at, ${now}),
              status = 'PROCESSING', last_sequence = last_sequence + 1
@@ -53,7 +65,7 @@ export async function startAttempt(id: string, now = new Date()): Promise<Deploy
       RETURNING id, last_sequence, correlation_id)
     INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id)
     SELECT id, last_sequence, 'PROCESSING_STARTED', 'PROCESSING'::credit_deployment_status, correlation_id FROM u
-    RETURNING id, deployment_id AS "deploymentId", sequence, type, status::text AS status, at, correlation_id AS "correlationId", detail`;
+    RETURNING ${EVENT_COLUMNS}`;
   return rows[0] ?? null;
 }
 
@@ -105,6 +117,7 @@ export function refusal(...[profile, deployment]: RefusalInput): Failure | null 
 }
 
 interface LockedProfile {
+  userId: string;
   limitCents: bigint;
   usedCents: bigint;
   currency: string;
@@ -119,63 +132,214 @@ async function lockProfile(tx: Tx, userId: string, currency: string, interestRat
     INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, available_cents, interest_rate_bps, version, updated_at)
     VALUES (${userId}, ${currency}, 0, 0, 0, ${interestRateBps}, 0, now())
     ON CONFLICT (user_id) DO UPDATE SET updated_at = credit_profiles.updated_at
-    RETURNING limit_cents AS "limitCents", used_cents AS "usedCents", currency, version, applied_acceptance_sequence AS "appliedAcceptanceSequence"`;
+    RETURNING ${PROFILE_COLUMNS}`;
   return rows[0]!;
 }
 
+const PROFILE_COLUMNS = Prisma.sql`user_id AS "userId", limit_cents AS "limitCents", used_cents AS "usedCents", currency, version,
+              applied_acceptance_sequence AS "appliedAcceptanceSequence"`;
+
 /**
- * Applies the offer: in one transaction, with the deployment and profile rows locked, raises the
- * profile, marks offer and deployment DEPLOYED and appends the audit events. Running it again on
- * a final deployment changes nothing: the effect happens exactly once.
+ * As lockProfile, for the users of several deployments at once, skipping the profiles another
+ * transaction holds (not returned). A profile being created by another transaction is waited for
+ * and then not returned either (this statement's snapshot predates it).
+ */
+async function lockFreeProfiles(tx: Tx, deployments: readonly LockedDeployment[]): Promise<Map<string, LockedProfile>> {
+  const rows = await tx.$queryRaw<(LockedProfile & { userId: string })[]>`
+    WITH wanted AS (
+      SELECT * FROM unnest(${deployments.map((d) => d.userId)}::text[], ${deployments.map((d) => d.currency)}::text[],
+                           ${deployments.map((d) => d.interestRateBps)}::int[]) AS w(user_id, currency, rate)),
+    created AS (
+      INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, available_cents, interest_rate_bps, version, updated_at)
+      SELECT user_id, currency, 0, 0, 0, rate, 0, now() FROM wanted ORDER BY user_id
+      ON CONFLICT (user_id) DO NOTHING
+      RETURNING ${PROFILE_COLUMNS}),
+    existing AS (
+      SELECT ${PROFILE_COLUMNS} FROM credit_profiles WHERE user_id IN (SELECT user_id FROM wanted) FOR UPDATE SKIP LOCKED)
+    SELECT * FROM created UNION ALL SELECT * FROM existing`;
+  return new Map(rows.map((row) => [row.userId, row]));
+}
+
+/** A deployment whose offer applies: the locked rows and what the apply writes. */
+interface Applicable {
+  deployment: LockedDeployment;
+  profile: LockedProfile;
+}
+
+/**
+ * Applies offers whose deployments and profiles this transaction holds, in one statement for all
+ * of them: raises each profile, marks offers and deployments DEPLOYED, appends each deployment's
+ * audit events (its PROCESSING_STARTED first when `started` is false) and each user's downstream
+ * event. At most one deployment per user. Returns the events, oldest first per deployment.
+ */
+async function writeApplied(tx: Tx, applicable: readonly Applicable[], now: Date, started: boolean): Promise<DeploymentEvent[]> {
+  const rows = applicable.map(({ deployment: d, profile: p }) => ({
+    id: d.id,
+    userId: d.userId,
+    offerId: d.offerId,
+    currency: d.currency,
+    limitCents: d.newLimitCents.toString(),
+    availableCents: (d.newLimitCents > p.usedCents ? d.newLimitCents - p.usedCents : 0n).toString(),
+    usedCents: p.usedCents.toString(),
+    rate: d.interestRateBps,
+    acceptanceSequence: d.acceptanceSequence,
+    previousLimitCents: p.limitCents.toString(),
+    // A profile at version 0 was created empty by this transaction: there was no credit line before.
+    eventPreviousLimitCents: p.version === 0 ? null : p.limitCents.toString(),
+    processingMs: elapsedMs(d.queuedAt, now),
+    correlationId: d.correlationId,
+    outboxId: randomUUID(),
+  }));
+  const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
+  const steps = started ? 2 : 3;
+  const start = started
+    ? Prisma.empty
+    : Prisma.sql`, attempts = cd.attempts + 1, started_at = coalesce(cd.started_at, ${now})`;
+  const startEvent = started
+    ? Prisma.empty
+    : Prisma.sql`SELECT i.id, d.last_sequence - 2, 'PROCESSING_STARTED', 'PROCESSING'::credit_deployment_status, i.correlation_id, NULL::jsonb
+        FROM input i JOIN d ON d.id = i.id
+      UNION ALL`;
+  // All the writes in one statement, the downstream events' too: one round trip while the rows are locked.
+  const events = await tx.$queryRaw<DeploymentEvent[]>`
+    WITH input AS (
+      SELECT * FROM unnest(${column('id')}::uuid[], ${column('userId')}::text[], ${column('offerId')}::uuid[], ${column('currency')}::text[],
+                           ${column('limitCents')}::bigint[], ${column('availableCents')}::bigint[], ${column('usedCents')}::bigint[],
+                           ${column('rate')}::int[], ${column('acceptanceSequence')}::int[], ${column('previousLimitCents')}::bigint[],
+                           ${column('eventPreviousLimitCents')}::bigint[], ${column('processingMs')}::int[], ${column('correlationId')}::text[],
+                           ${column('outboxId')}::uuid[])
+        AS i(id, user_id, offer_id, currency, limit_cents, available_cents, used_cents, rate, acceptance_sequence, previous_limit_cents,
+             event_previous_limit_cents, processing_ms, correlation_id, outbox_id)),
+    p AS (
+      UPDATE credit_profiles cp SET currency = i.currency, limit_cents = i.limit_cents, available_cents = i.available_cents,
+             interest_rate_bps = i.rate, version = cp.version + 1, last_limit_change_at = ${now}, updated_at = ${now},
+             applied_acceptance_sequence = i.acceptance_sequence
+        FROM input i WHERE cp.user_id = i.user_id RETURNING cp.user_id, cp.version),
+    o AS (UPDATE credit_offers SET status = 'DEPLOYED' WHERE id IN (SELECT offer_id FROM input)),
+    d AS (
+      UPDATE credit_deployments cd SET status = 'DEPLOYED', last_sequence = cd.last_sequence + ${steps}, previous_limit_cents = i.previous_limit_cents,
+             completed_at = ${now}, processing_ms = i.processing_ms ${start}
+        FROM input i WHERE cd.id = i.id RETURNING cd.id, cd.last_sequence),
+    ${limitChangedByDeployments(now)}
+    INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
+    ${startEvent}
+    SELECT i.id, d.last_sequence - 1, 'PROFILE_UPDATED', 'PROCESSING'::credit_deployment_status, i.correlation_id,
+           jsonb_build_object('previousLimitCents', i.previous_limit_cents::text, 'newLimitCents', i.limit_cents::text,
+                              'availableCents', i.available_cents::text, 'interestRateBps', i.rate, 'profileVersion', p.version)
+      FROM input i JOIN d ON d.id = i.id JOIN p ON p.user_id = i.user_id
+    UNION ALL
+    SELECT i.id, d.last_sequence, 'DEPLOYED', 'DEPLOYED'::credit_deployment_status, i.correlation_id, NULL::jsonb
+      FROM input i JOIN d ON d.id = i.id
+    RETURNING ${EVENT_COLUMNS}`;
+  return events.sort((x, y) => (x.deploymentId === y.deploymentId ? x.sequence - y.sequence : x.deploymentId < y.deploymentId ? -1 : 1));
+}
+
+/** What one deployment of a batch came to. */
+export type BatchOutcome =
+  | ApplyOutcome
+  /** Not applied by this batch: its rows were held by another transaction; apply it alone (it waits for them). */
+  | { kind: 'skipped' }
+  /** Not applied by this batch: an earlier acceptance of its user is applied first; put it in the next batch. */
+  | { kind: 'deferred' };
+
+export interface BatchOptions {
+  now?: Date;
+  /** Whether the deployments' attempts were started (startAttempt) already; if not, the batch starts them. */
+  started?: boolean;
+  /** Wait for rows another transaction holds (one deployment applied alone) instead of skipping them. */
+  wait?: boolean;
+}
+
+/**
+ * Applies accepted offers, several deployments in one transaction. Each keeps its own audit
+ * events and sequence, downstream event and notification; each user's deployments apply in
+ * acceptance order (one per user per batch, the earliest; the others come back `deferred`).
+ * A deployment whose rows another transaction holds does not wait: it comes back `skipped`.
+ * Running it again on a final deployment changes nothing: the effect happens exactly once.
+ */
+export async function applyDeployments(ids: readonly string[], options: BatchOptions = {}): Promise<Map<string, BatchOutcome>> {
+  const now = options.now ?? new Date();
+  const outcomes = await prisma.$transaction((tx) => applyInTransaction(tx, ids, now, options));
+  for (const outcome of outcomes.values()) {
+    if (outcome.kind === 'deployed') countDeployed(outcome.processingMs);
+    if (outcome.kind === 'failed') countFailed(outcome.code);
+  }
+  return outcomes;
+}
+
+/**
+ * Applies the offer of one deployment whose attempt was started, waiting for its rows. Running
+ * it again on a final deployment changes nothing.
  */
 export async function applyCreditOffer(id: string, now = new Date()): Promise<ApplyOutcome> {
-  const outcome = await applyInTransaction(id, now);
-  if (outcome.kind === 'deployed') countDeployed(outcome.processingMs);
-  if (outcome.kind === 'failed') countFailed(outcome.code);
+  const outcome = (await applyDeployments([id], { now, started: true, wait: true })).get(id)!;
+  if (outcome.kind === 'skipped' || outcome.kind === 'deferred') throw new Error(`unexpected ${outcome.kind} of a deployment applied alone`);
   return outcome;
 }
 
-function applyInTransaction(id: string, now: Date): Promise<ApplyOutcome> {
-  return prisma.$transaction(async (tx) => {
+async function lockAll(tx: Tx, ids: readonly string[], wait: boolean): Promise<{ deployments: LockedDeployment[]; profiles: Map<string, LockedProfile> }> {
+  if (!wait) {
+    const deployments = await lockFreeDeployments(tx, ids);
+    const open = deployments.filter((d) => !isFinal(d.status));
+    return { deployments, profiles: open.length ? await lockFreeProfiles(tx, open) : new Map() };
+  }
+  const deployments: LockedDeployment[] = [];
+  const profiles = new Map<string, LockedProfile>();
+  for (const id of ids) {
     const deployment = await lockDeployment(tx, id);
-    if (!deployment || isFinal(deployment.status)) return { kind: 'already-final', events: [], notification: null };
-    const { interestRateBps } = deployment;
-    const profile = await lockProfile(tx, deployment.userId, deployment.currency, interestRateBps);
-    const refused = refusal(profile, deployment);
-    if (refused) return { kind: 'failed', ...refused, ...(await recordFailure(tx, deployment, refused, now)) };
-
-    const limitCents = deployment.newLimitCents;
-    const processingMs = elapsedMs(deployment.queuedAt, now);
-    const availableCents = limitCents > profile.usedCents ? limitCents - profile.usedCents : 0n;
-    // All the writes in one statement, the downstream event's too: fewer round trips while the rows are locked.
-    const events = await tx.$queryRaw<DeploymentEvent[]>`
-      WITH p AS (
-        UPDATE credit_profiles SET currency = ${deployment.currency}, limit_cents = ${limitCents}, available_cents = ${availableCents},
-               interest_rate_bps = ${interestRateBps}, version = version + 1, last_limit_change_at = ${now}, updated_at = ${now},
-               applied_acceptance_sequence = ${deployment.acceptanceSequence}
-         WHERE user_id = ${deployment.userId} RETURNING version),
-      o AS (UPDATE credit_offers SET status = 'DEPLOYED' WHERE id = ${deployment.offerId}::uuid),
-      d AS (
-        UPDATE credit_deployments SET status = 'DEPLOYED', last_sequence = last_sequence + 2, previous_limit_cents = ${profile.limitCents},
-               completed_at = ${now}, processing_ms = ${processingMs}
-         WHERE id = ${id}::uuid RETURNING last_sequence),
-      ${limitChangedByDeployment({
-        ...deployment, deploymentId: id, occurredAt: now, newLimitCents: limitCents, availableCents, usedCents: profile.usedCents,
-        // A profile at version 0 was created empty by this transaction: there was no credit line before.
-        previousLimitCents: profile.version === 0 ? null : profile.limitCents,
-      })}
-      INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
-      SELECT ${id}::uuid, d.last_sequence - 1, 'PROFILE_UPDATED', 'PROCESSING'::credit_deployment_status, ${deployment.correlationId},
-             jsonb_build_object('previousLimitCents', ${profile.limitCents.toString()}::text, 'newLimitCents', ${limitCents.toString()}::text,
-                                'availableCents', ${availableCents.toString()}::text, 'interestRateBps', ${interestRateBps}::int, 'profileVersion', p.version)
-        FROM d, p
-      UNION ALL
-      SELECT ${id}::uuid, d.last_sequence, 'DEPLOYED', 'DEPLOYED'::credit_deployment_status, ${deployment.correlationId}, NULL::jsonb FROM d
-      RETURNING id, deployment_id AS "deploymentId", sequence, type, status::text AS status, at, correlation_id AS "correlationId", detail`;
-    const notification = await notifyDeploymentEnd(tx, deployment, 'CREDIT_DEPLOYED');
-    return { kind: 'deployed', processingMs, events: events.sort((x, y) => x.sequence - y.sequence), notification };
-  });
+    if (!deployment) continue;
+    deployments.push(deployment);
+    if (isFinal(deployment.status) || profiles.has(deployment.userId)) continue;
+    profiles.set(deployment.userId, await lockProfile(tx, deployment.userId, deployment.currency, deployment.interestRateBps));
+  }
+  return { deployments, profiles };
 }
+
+async function applyInTransaction(tx: Tx, ids: readonly string[], now: Date, options: BatchOptions): Promise<Map<string, BatchOutcome>> {
+  const started = options.started ?? false;
+  const outcomes = new Map<string, BatchOutcome>(ids.map((id) => [id, options.wait ? ALREADY_FINAL : { kind: 'skipped' }]));
+  const { deployments, profiles } = await lockAll(tx, ids, options.wait ?? false);
+  // Each user's earliest acceptance in the batch; the user's later ones wait for the next batch.
+  const earliest = new Map<string, LockedDeployment>();
+  for (const deployment of deployments) {
+    if (isFinal(deployment.status)) {
+      outcomes.set(deployment.id, ALREADY_FINAL);
+      continue;
+    }
+    const known = earliest.get(deployment.userId);
+    if (!known || deployment.acceptanceSequence < known.acceptanceSequence) earliest.set(deployment.userId, deployment);
+  }
+  const applicable: Applicable[] = [];
+  for (const deployment of deployments) {
+    if (isFinal(deployment.status)) continue;
+    const profile = profiles.get(deployment.userId);
+    if (earliest.get(deployment.userId) !== deployment) outcomes.set(deployment.id, { kind: 'deferred' });
+    else if (!profile) outcomes.set(deployment.id, { kind: 'skipped' });
+    else {
+      const refused = refusal(profile, deployment);
+      if (!refused) applicable.push({ deployment, profile });
+      else {
+        const startEvent = started ? [] : [await startAttempt(deployment.id, now, tx)];
+        const ending = await recordFailure(tx, deployment, refused, now);
+        outcomes.set(deployment.id, { kind: 'failed', ...refused, ...ending, events: [...startEvent.filter((e) => e !== null), ...ending.events] });
+      }
+    }
+  }
+  if (applicable.length === 0) return outcomes;
+  const events = await writeApplied(tx, applicable, now, started);
+  const notifications = await notifyDeploymentEnds(tx, applicable.map((a) => a.deployment), 'CREDIT_DEPLOYED');
+  for (const { deployment } of applicable) {
+    outcomes.set(deployment.id, {
+      kind: 'deployed',
+      processingMs: elapsedMs(deployment.queuedAt, now),
+      events: events.filter((event) => event.deploymentId === deployment.id),
+      notification: notifications.find((n) => n.deploymentId === deployment.id) ?? null,
+    });
+  }
+  return outcomes;
+}
+
+const ALREADY_FINAL = { kind: 'already-final', events: [], notification: null } as const satisfies ApplyOutcome;
 
 async function recordFailure(tx: Tx, deployment: LockedDeployment, failure: Failure, now: Date): Promise<Ending> {
   await tx.creditOffer.update({ where: { id: deployment.offerId }, data: { status: 'FAILED' } });

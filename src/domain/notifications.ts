@@ -26,20 +26,36 @@ interface NewNotification {
 export async function createNotification(tx: Tx, input: NewNotification): Promise<Notification | null> {
   const locale =
     input.locale !== undefined ? input.locale : (await tx.user.findUnique({ where: { id: input.userId }, select: { locale: true } }))?.locale;
-  const { title, body } = notificationText(input.kind, input.amount, locale ?? null, input.failureCode);
-  const subjectId = 'deploymentId' in input.subject ? input.subject.deploymentId : input.subject.offerId;
-  const deepLink = 'deploymentId' in input.subject ? deploymentLink(subjectId) : offerLink(subjectId);
+  const [created] = await createNotifications(tx, [{ ...input, locale: locale ?? null }]);
+  return created ?? null;
+}
+
+/**
+ * Creates several notifications in one statement (each in its user's language, given), in the
+ * caller's transaction. Returns those created: an event that already has its notification gets none.
+ */
+export async function createNotifications(tx: Tx, inputs: readonly (NewNotification & { locale: string | null })[]): Promise<Notification[]> {
+  if (inputs.length === 0) return [];
+  const rows = inputs.map((input) => {
+    const { title, body } = notificationText(input.kind, input.amount, input.locale, input.failureCode);
+    const deploymentId = 'deploymentId' in input.subject ? input.subject.deploymentId : null;
+    const offerId = 'offerId' in input.subject ? input.subject.offerId : null;
+    const subjectId = deploymentId ?? offerId!;
+    return { ...input, title, body, deploymentId, offerId, deepLink: deploymentId ? deploymentLink(subjectId) : offerLink(subjectId), dedupeKey: `${input.kind}:${subjectId}` };
+  });
+  const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
   // Raw: Prisma never caches the plan of createManyAndReturn (it compiles it on every call).
-  const [created] = await tx.$queryRaw<Notification[]>`
+  return tx.$queryRaw<Notification[]>`
     INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id)
-    VALUES (gen_random_uuid(), ${input.userId}, ${input.kind}::notification_kind, ${title}, ${body}, ${deepLink}, ${`${input.kind}:${subjectId}`},
-            ${'deploymentId' in input.subject ? input.subject.deploymentId : null}::uuid, ${'offerId' in input.subject ? input.subject.offerId : null}::uuid,
-            ${input.correlationId})
+    SELECT gen_random_uuid(), n.user_id, n.kind::notification_kind, n.title, n.body, n.deep_link, n.dedupe_key, n.deployment_id, n.offer_id, n.correlation_id
+      FROM unnest(${column('userId')}::text[], ${column('kind')}::text[], ${column('title')}::text[], ${column('body')}::text[],
+                  ${column('deepLink')}::text[], ${column('dedupeKey')}::text[], ${column('deploymentId')}::uuid[], ${column('offerId')}::uuid[],
+                  ${column('correlationId')}::text[])
+           AS n(user_id, kind, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id)
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id, user_id AS "userId", kind::text AS kind, status::text AS status, title, body, deep_link AS "deepLink", dedupe_key AS "dedupeKey",
               deployment_id AS "deploymentId", offer_id AS "offerId", correlation_id AS "correlationId", created_at AS "createdAt",
               push_due_at AS "pushDueAt", push_settled_at AS "pushSettledAt", acknowledged_at AS "acknowledgedAt"`;
-  return created ?? null;
 }
 
 interface EndedDeployment {
@@ -51,22 +67,27 @@ interface EndedDeployment {
   locale: string | null;
 }
 
+type DeploymentEndKind = 'CREDIT_DEPLOYED' | 'CREDIT_DEPLOYMENT_FAILED';
+
+const deploymentEnd = (deployment: EndedDeployment, kind: DeploymentEndKind, failureCode: DeploymentFailureCode | null) => ({
+  userId: deployment.userId,
+  kind,
+  subject: { deploymentId: deployment.id },
+  amount: { cents: deployment.newLimitCents, currency: deployment.currency },
+  correlationId: deployment.correlationId,
+  locale: deployment.locale,
+  failureCode,
+});
+
 /** The notification of a deployment's end, in the transaction that ends it. */
-export function notifyDeploymentEnd(
-  tx: Tx,
-  deployment: EndedDeployment,
-  kind: 'CREDIT_DEPLOYED' | 'CREDIT_DEPLOYMENT_FAILED',
-  failureCode: DeploymentFailureCode | null = null,
-) {
-  return createNotification(tx, {
-    userId: deployment.userId,
-    kind,
-    subject: { deploymentId: deployment.id },
-    amount: { cents: deployment.newLimitCents, currency: deployment.currency },
-    correlationId: deployment.correlationId,
-    locale: deployment.locale,
-    failureCode,
-  });
+export async function notifyDeploymentEnd(tx: Tx, deployment: EndedDeployment, kind: DeploymentEndKind, failureCode: DeploymentFailureCode | null = null) {
+  const [created] = await createNotifications(tx, [deploymentEnd(deployment, kind, failureCode)]);
+  return created ?? null;
+}
+
+/** The notifications of several deployments' ends (of one kind), in one statement of the transaction that ends them. */
+export function notifyDeploymentEnds(tx: Tx, deployments: readonly EndedDeployment[], kind: DeploymentEndKind): Promise<Notification[]> {
+  return createNotifications(tx, deployments.map((deployment) => deploymentEnd(deployment, kind, null)));
 }
 
 /** Notifications of a deployment still waiting for their first delivery: its job enqueues them. */
