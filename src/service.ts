@@ -283,6 +283,7 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
     reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: config.RECONCILE_GRACE_MS,
     retryHorizonMs: config.DEPLOYMENT_RETRY_HORIZON_MS,
+    batch: { maxBatch: config.DEPLOYMENT_BATCH_MAX, maxInFlight: config.DEPLOYMENT_BATCHES_IN_FLIGHT },
   };
   const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, logger, settings });
   const notificationWorker = startNotificationWorker({

@@ -20,6 +20,17 @@ const retries = counter({
   labelNames: ['cause'],
 });
 
+const batchSize = histogram({
+  name: 'credit_deployment_batch_size',
+  help: 'Deployments a worker applied together in one transaction (its mean is sum / count)',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+});
+
+/** A batch of deployments handed to one transaction. */
+export function countBatch(size: number) {
+  batchSize.observe(size);
+}
+
 export function countDeployed(processingMs: number) {
   ended.inc({ outcome: 'DEPLOYED', failure_code: '' });
   acceptToDeployed.observe(processingMs / 1000);

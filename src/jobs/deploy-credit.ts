@@ -10,6 +10,7 @@ import {
   newestEvent,
   recordFailedAttempts,
   startAttempt,
+  type ApplyOutcome,
   type AttemptFailureOutcome,
   type FailedAttempt,
 } from '../domain/deployments.ts';
@@ -20,6 +21,7 @@ import { enqueueNotifications, type DeploymentJob, type NotificationQueue } from
 import type { DeploymentEvent, Notification } from '../platform/db.ts';
 import { undeliveredNotificationsOf } from '../domain/notifications.ts';
 import { backoffOf, retryDelayMs } from './retry-backoff.ts';
+import type { DeploymentBatcher } from './deployment-batcher.ts';
 
 export interface DeployCreditDeps {
   realtime: Realtime;
@@ -28,12 +30,14 @@ export interface DeployCreditDeps {
   logger: Logger;
   /** Transient trouble is retried this long from the first attempt; then the deployment ends FAILED. */
   retryHorizonMs: number;
+  /** Applies the deployment with others ready at the same time; without it, each is applied alone. */
+  batcher?: DeploymentBatcher;
 }
 
 /** When the retry horizon of a job's deployment started: its first attempt (or, for older jobs, its creation). */
 export const horizonStartOf = (job: Job<DeploymentJob>) => job.data.firstAttemptAt ?? job.timestamp;
 
-export function createDeployCreditProcessor({ realtime, notificationQueue, logger, retryHorizonMs }: DeployCreditDeps) {
+export function createDeployCreditProcessor({ realtime, notificationQueue, logger, retryHorizonMs, batcher }: DeployCreditDeps) {
   /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
   async function publish(log: Logger, events: (DeploymentEvent | null)[]) {
     try {
@@ -70,30 +74,39 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
     await settleFailures(log, outcome);
   }
 
-  async function attemptDeployment(job: Job<DeploymentJob>, log: Logger): Promise<string> {
-    const { deploymentId } = job.data;
-    await recordEarlierFailures(job, log);
+  /** The attempt of one deployment alone: started, then applied, waiting for rows another transaction holds. */
+  async function attemptAlone(deploymentId: string, log: Logger): Promise<ApplyOutcome> {
     const started = await startAttempt(deploymentId);
-    if (!started) {
-      // Already final: a repeated run (crash after commit, stalled job). Re-announce the end in
-      // case the first run died before publishing it.
-      log.info('deployment already final; nothing to do');
-      await publish(log, [await newestEvent(deploymentId)]);
-      await notify(log, await undeliveredNotificationsOf(deploymentId));
-      return 'already-final';
-    }
+    if (!started) return { kind: 'already-final', events: [], notification: null };
     await publish(log, [started]);
-    log.info('deployment attempt started');
-
+    log.info('deployment attempt started alone');
     const outcome = await applyCreditOffer(deploymentId);
     await publish(log, outcome.events);
     await notify(log, [outcome.notification]);
-    if (outcome.kind === 'failed') {
-      log.warn({ failureCode: outcome.code, reason: outcome.reason }, 'deployment refused');
-      throw new UnrecoverableError(outcome.code);
+    return outcome;
+  }
+
+  async function attemptDeployment(job: Job<DeploymentJob>, log: Logger): Promise<string> {
+    const { deploymentId } = job.data;
+    await recordEarlierFailures(job, log);
+    // With its batch-mates, announced by the batcher; alone when its rows were busy or the batch failed.
+    const batched = batcher ? await batcher.apply(deploymentId) : ({ kind: 'skipped' } as const);
+    const outcome = batched.kind === 'skipped' ? await attemptAlone(deploymentId, log) : batched;
+    switch (outcome.kind) {
+      case 'already-final':
+        // A repeated run (crash after commit, stalled job). Re-announce the end in case the first
+        // run died before publishing it.
+        log.info('deployment already final; nothing to do');
+        await publish(log, [await newestEvent(deploymentId)]);
+        await notify(log, await undeliveredNotificationsOf(deploymentId));
+        return 'already-final';
+      case 'failed':
+        log.warn({ failureCode: outcome.code, reason: outcome.reason }, 'deployment refused');
+        throw new UnrecoverableError(outcome.code);
+      case 'deployed':
+        log.info({ outcome: outcome.kind }, 'deployment finished');
+        return outcome.kind;
     }
-    log.info({ outcome: outcome.kind }, 'deployment finished');
-    return outcome.kind;
   }
 
   /** Best effort: with Redis down too, the job cannot even be moved; its lock expires and it runs again. */

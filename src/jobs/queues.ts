@@ -135,12 +135,13 @@ export async function enqueueNotification(queue: NotificationQueue, job: Notific
  * them later (they are PENDING in Postgres with no job).
  */
 export async function enqueueNotifications(queue: NotificationQueue, jobs: NotificationJob[], log: Logger): Promise<void> {
-  for (const job of jobs) {
-    try {
-      await enqueueNotification(queue, job);
-    } catch (error) {
-      log.warn({ err: error, notificationId: job.notificationId }, 'could not enqueue the notification; the reconciler will');
-    }
+  if (jobs.length === 0) return;
+  const trace = traceCarrier();
+  try {
+    // One transaction of Redis commands for them all (a queue's keys share a slot on a cluster).
+    await queue.addBulk(jobs.map((job) => ({ name: 'deliver', data: { ...job, trace }, opts: { jobId: job.notificationId } })));
+  } catch (error) {
+    log.warn({ err: error, notificationIds: jobs.map((job) => job.notificationId) }, 'could not enqueue the notifications; the reconciler will');
   }
 }
 

@@ -2,6 +2,7 @@
 import type { Logger } from '../platform/logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { createDeployCreditProcessor } from './deploy-credit.ts';
+import { createDeploymentBatcher, type BatchSettings } from './deployment-batcher.ts';
 import { DEPLOYMENT_QUEUE, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
 import { startQueueWorker, type WorkerSettings } from './queue-worker.ts';
 import { createReconciler, startReconciler, type ReconcileSettings } from './reconciler.ts';
@@ -12,12 +13,13 @@ export interface WorkerDeps {
   notificationQueue: NotificationQueue;
   realtime: Realtime;
   logger: Logger;
-  settings: WorkerSettings & ReconcileSettings & { retryHorizonMs: number };
+  settings: WorkerSettings & ReconcileSettings & { retryHorizonMs: number; batch: BatchSettings };
 }
 
 export function startDeploymentWorker({ queue, notificationQueue, realtime, logger, settings }: WorkerDeps) {
   const log = logger.child({ component: 'deployment-worker' });
-  const processor = createDeployCreditProcessor({ realtime, notificationQueue, logger: log, retryHorizonMs: settings.retryHorizonMs });
+  const batcher = createDeploymentBatcher({ realtime, notificationQueue, logger: log, settings: settings.batch });
+  const processor = createDeployCreditProcessor({ realtime, notificationQueue, logger: log, retryHorizonMs: settings.retryHorizonMs, batcher });
   // Retry delays come from each job's backoff options (capped exponential with jitter).
   const deploymentWorker = startQueueWorker<DeploymentJob, string>(DEPLOYMENT_QUEUE, processor, log, settings, { backoffStrategy });
 

@@ -119,6 +119,13 @@ const schema = z
     /** The longest wait between two attempts of a deployment. */
     DEPLOYMENT_BACKOFF_MAX_MS: intFrom(1).default(60_000),
     WORKER_CONCURRENCY: intFrom(1).max(500).default(16),
+    /**
+     * Deployments one transaction applies at most. The deployment jobs a worker runs at once
+     * (WORKER_CONCURRENCY) are applied together, up to this many per transaction; 1 applies each alone.
+     */
+    DEPLOYMENT_BATCH_MAX: intFrom(1).max(1000).default(64),
+    /** Batches (transactions) of one worker process in flight at once. */
+    DEPLOYMENT_BATCHES_IN_FLIGHT: intFrom(1).max(32).default(2),
     /** How long a worker's lock on a job lasts without renewal: after a crash, the job is picked up again after about this long. */
     JOB_LOCK_MS: intFrom(1000).default(30_000),
     /** How often the reconciler looks for accepted deployments that have no job. */

@@ -136,14 +136,17 @@ export class Realtime implements LiveUpdates {
       const known = newest.get(event.deploymentId);
       if (!known || event.sequence > known.sequence) newest.set(event.deploymentId, event);
     }
-    for (const event of newest.values()) {
-      await this.publish('deployment', event.deploymentId, {
-        deploymentId: event.deploymentId,
-        sequence: event.sequence,
-        type: event.type,
-        status: event.status,
-      });
-    }
+    // Sent back to back (ioredis writes them without waiting for each answer).
+    await Promise.all(
+      [...newest.values()].map((event) =>
+        this.publish('deployment', event.deploymentId, {
+          deploymentId: event.deploymentId,
+          sequence: event.sequence,
+          type: event.type,
+          status: event.status,
+        }),
+      ),
+    );
   }
 
   publishNotification(userId: string, notificationId: string): Promise<void> {

@@ -1,0 +1,107 @@
+// Group commit of the deployment jobs: the jobs a worker runs at once hand their deployment to
+// the batcher, which applies whatever is ready together, in one transaction (applyDeployments),
+// then publishes the batch's live messages and enqueues its notifications in one go each. A
+// batch never waits to fill: the first deployment to arrive starts one at once, and those that
+// arrive while batches are in flight make the next. Each job gets its own deployment's outcome.
+import { applyDeployments, type BatchOutcome } from '../domain/deployments.ts';
+import { countBatch } from '../domain/deployment-metrics.ts';
+import type { DeploymentEvent } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Realtime } from '../realtime/pubsub.ts';
+import { enqueueNotifications, type NotificationQueue } from './queues.ts';
+
+export interface BatchSettings {
+  /** Deployments one transaction applies at most. */
+  maxBatch: number;
+  /** Batches (transactions, connections) in flight at once per worker process. */
+  maxInFlight: number;
+}
+
+export interface BatcherDeps {
+  realtime: Realtime;
+  notificationQueue: NotificationQueue;
+  logger: Logger;
+  settings: BatchSettings;
+}
+
+/** What a job gets back: its deployment's outcome once committed and announced. Never `deferred`. */
+export type BatchedOutcome = Exclude<BatchOutcome, { kind: 'deferred' }>;
+
+interface Waiting {
+  deploymentId: string;
+  resolve(outcome: BatchedOutcome): void;
+}
+
+export function createDeploymentBatcher({ realtime, notificationQueue, logger, settings }: BatcherDeps) {
+  const log = logger.child({ component: 'deployment-batcher' });
+  let waiting: Waiting[] = [];
+  let inFlight = 0;
+  let scheduled = false;
+
+  /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
+  async function announce(outcomes: BatchOutcome[]): Promise<void> {
+    const events: DeploymentEvent[] = [];
+    const notifications = [];
+    for (const outcome of outcomes) {
+      if (outcome.kind !== 'deployed' && outcome.kind !== 'failed') continue;
+      events.push(...outcome.events);
+      if (outcome.notification) notifications.push({ notificationId: outcome.notification.id, correlationId: outcome.notification.correlationId });
+    }
+    await Promise.all([
+      realtime.publishDeploymentEvents(events).catch((error: unknown) => log.warn({ err: error }, 'could not publish deployment events')),
+      enqueueNotifications(notificationQueue, notifications, log),
+    ]);
+  }
+
+  async function run(batch: Waiting[]): Promise<void> {
+    countBatch(batch.length);
+    try {
+      const outcomes = await applyDeployments(batch.map((w) => w.deploymentId));
+      await announce([...outcomes.values()]);
+      const deferred = batch.filter((w) => outcomes.get(w.deploymentId)!.kind === 'deferred');
+      for (const w of batch) {
+        const outcome = outcomes.get(w.deploymentId)!;
+        if (outcome.kind !== 'deferred') w.resolve(outcome);
+      }
+      // A user's later acceptance goes first in the next batch, after their earlier one committed.
+      waiting = [...deferred, ...waiting];
+    } catch (error) {
+      // The batch changed nothing (or, if the commit's answer was lost, everything: each job's
+      // own attempt then finds its deployment final). Each job tries alone, once, at once.
+      log.warn({ err: error, size: batch.length }, 'batch failed; its deployments are applied one by one');
+      for (const w of batch) w.resolve({ kind: 'skipped' });
+    }
+  }
+
+  function startBatches() {
+    scheduled = false;
+    while (inFlight < settings.maxInFlight && waiting.length > 0) {
+      const batch = waiting.slice(0, settings.maxBatch);
+      waiting = waiting.slice(batch.length);
+      inFlight++;
+      void run(batch).finally(() => {
+        inFlight--;
+        schedule();
+      });
+    }
+  }
+
+  /** Starts batches after the current turn of the event loop: jobs that arrive together go together. */
+  function schedule() {
+    if (scheduled || waiting.length === 0 || inFlight >= settings.maxInFlight) return;
+    scheduled = true;
+    setImmediate(startBatches);
+  }
+
+  return {
+    /** Applies the deployment with whatever else is ready; resolves once committed and announced. */
+    apply(deploymentId: string): Promise<BatchedOutcome> {
+      return new Promise((resolve) => {
+        waiting.push({ deploymentId, resolve });
+        schedule();
+      });
+    },
+  };
+}
+
+export type DeploymentBatcher = ReturnType<typeof createDeploymentBatcher>;
