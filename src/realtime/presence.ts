@@ -33,7 +33,7 @@ export class Presence implements PresenceCheck {
 
   /** Marks a live subscription of the user; returns its handle for `leave`. */
   async enter(userId: string): Promise<string> {
-    return (await this.leases.take(userId))!;
+    return (await this.leases.take(userId))!; // no maximum: always a lease
   }
 
   async leave(member: string): Promise<void> {
