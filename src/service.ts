@@ -211,7 +211,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 /** The public edge's settings and its Redis-backed counters (rate limits, subscription slots). */
 async function startEdge(config: Config, logger: Logger) {
   // Fail-fast commands (no offline queue): with Redis down, limits let requests through at once.
-  const connection = createRedis('producer', redisSettings(config, logger));
+  const redis = redisSettings(config, logger);
+  const connection = createRedis('producer', redis);
   // Counted from the first request: wait (a little) for the connection, so as not to fail open at start.
   await Promise.race([once(connection, 'ready'), delay(2000, undefined, { ref: false })]);
   const rateLimits = new RateLimits(
@@ -237,6 +238,7 @@ async function startEdge(config: Config, logger: Logger) {
     prefix: config.REDIS_PREFIX,
     maxPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
     ttlMs: config.SUBSCRIPTION_SLOT_TTL_MS,
+    cluster: isCluster(redis),
     onError: (error) => logger.warn({ err: error }, 'subscription slots cannot reach Redis: subscriptions pass uncounted'),
   });
   const edge: EdgeSettings = {

@@ -3,11 +3,11 @@
 // process, an HTTP body of megabytes, cross-site requests, forged X-Forwarded-For, a huge user
 // agent. Each gets its refusal, nothing changes, and the next honest request is served.
 import { randomBytes } from 'node:crypto';
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { prisma } from '../src/platform/db.ts';
-import { gql, newUserId, token } from './support/client.ts';
+import { gql, newUserId, socketClient as openSocket, subscribeOn, token } from './support/client.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { killHard, spawnService } from './support/processes.ts';
 import { serviceForTests } from './support/service.ts';
@@ -27,29 +27,15 @@ const clients: Client[] = [];
 afterAll(() => Promise.all(clients.map((c) => c.dispose())));
 
 function socketClient(url: string, jwt: string, onClosed?: (code: number) => void): Client {
-  const client = createClient({
-    url: wsUrl(url),
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${jwt}` },
-    retryAttempts: 0,
-    lazy: false,
-    on: { closed: (event) => onClosed?.((event as { code: number }).code) },
-    onNonLazyError: () => {}, // a socket the test kills or closes on purpose
-  });
+  const client = openSocket(url, jwt, onClosed);
   clients.push(client);
   return client;
 }
 
 const NOTIFICATIONS = 'subscription { notifications { id } }';
 
-/** Starts a live notifications subscription; resolves with its first error, or 'live' once it runs. */
-function subscribeNotifications(client: Client): { outcome: Promise<unknown>; stop: () => void } {
-  let stop = () => {};
-  const outcome = new Promise((resolve) => {
-    stop = client.subscribe({ query: NOTIFICATIONS }, { next: (m) => resolve(m.errors ?? m), error: resolve, complete: () => resolve('complete') });
-  });
-  return { outcome, stop };
-}
+/** A live notifications subscription on the socket; its `outcome` is the refusal's errors when refused. */
+const subscribeNotifications = (client: Client) => subscribeOn(client, NOTIFICATIONS);
 
 /** Whether a query over this socket is answered. */
 async function socketServes(client: Client, userId: string) {

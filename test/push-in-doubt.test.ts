@@ -1,31 +1,23 @@
 // One visible push per device and notification: a worker killed while FCM holds its answer to a
 // send leaves the send in doubt; the next worker sends it at most once more, with the same
 // collapse key (the phone replaces the first, if it arrived), and settles the delivery.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
 import { FakeFcm, HOLD } from './support/fake-fcm.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { registerDevice } from './support/notification-fixtures.ts';
-import { killHard, stopGracefully } from './support/processes.ts';
+import { killHard, spawnPushWorker, stopGracefully } from './support/processes.ts';
 import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const fcm = new FakeFcm();
 beforeAll(() => fcm.start());
 afterAll(() => fcm.close());
 // The API here; the workers are processes the test kills.
 const service = serviceForTests({ worker: false });
 
-function pushWorker(): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'test/support/push-worker.ts'], {
-    cwd: root,
-    env: { ...process.env, FAKE_FCM_PORT: String(fcm.listeningPort) },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
+const pushWorker = () => spawnPushWorker(fcm.listeningPort);
 
 describe('a worker killed during a push', () => {
   it('the device gets at most two sends, both with the same collapse key, and the delivery is settled', { timeout: 120_000 }, async () => {

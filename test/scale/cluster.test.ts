@@ -1,30 +1,42 @@
 // Beyond one machine: two API and two worker processes on a Redis Cluster (three masters, three
 // replicas) and behind a PgBouncer in transaction mode, all on throwaway servers. The live flow
-// crosses processes through the cluster; the periodic jobs run once across the workers; the
+// crosses processes through the cluster, and so do the push fallback (the workers push to a fake
+// FCM) and the per-user cap on subscriptions; the periodic jobs run once across the workers; the
 // database timeouts fire through PgBouncer; and a kill -9 of the master holding the deployment
 // queue's slot, with 200 deployments in flight, loses nothing and applies nothing twice.
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cluster, destroyServers, directUrl, pgbouncer, scaleEnv } from './servers.ts';
 
 const { prisma } = await import('../../src/platform/db.ts');
 const { DEPLOYMENT_QUEUE } = await import('../../src/jobs/queues.ts');
-const { sseSubscribe, wsSubscribe } = await import('../support/client.ts');
-const { acceptOffer, issueOffer, waitForFinal } = await import('../support/fixtures.ts');
-const { NOTIFICATIONS_SUBSCRIPTION, reader } = await import('../support/notification-fixtures.ts');
+const { newUserId, socketClient, sseSubscribe, subscribeOn, token, wsSubscribe } = await import('../support/client.ts');
+const { FakeFcm } = await import('../support/fake-fcm.ts');
+const { acceptOffer, issueOffer } = await import('../support/fixtures.ts');
+const { myNotifications, NOTIFICATIONS_SUBSCRIPTION, reader, registerDevice } = await import('../support/notification-fixtures.ts');
 const { freePort } = await import('../support/free-port.ts');
-const { spawnService, stopGracefully } = await import('../support/processes.ts');
+const { spawnPushWorker, spawnService, stopGracefully } = await import('../support/processes.ts');
 const { waitUntil } = await import('../support/wait.ts');
 const { loadConfig } = await import('../../src/platform/config.ts');
 const { createLogger } = await import('../../src/platform/logger.ts');
 const { closeRedis, createRedis } = await import('../../src/platform/redis.ts');
 const { redisSettings } = await import('../../src/service.ts');
 const { Presence } = await import('../../src/realtime/presence.ts');
+const { SubscriptionQuota } = await import('../../src/realtime/subscription-quota.ts');
+const { LEASE_GROUPS, UserLeases } = await import('../../src/realtime/user-leases.ts');
 
 const config = loadConfig();
 const presenceConnection = createRedis('publisher', redisSettings(config, createLogger('silent')));
 const presence = new Presence(presenceConnection, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, cluster: true });
+// The users' subscription slots as the API processes count them (this one takes none).
+const slots = new SubscriptionQuota(presenceConnection, {
+  prefix: config.REDIS_PREFIX,
+  maxPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
+  ttlMs: config.SUBSCRIPTION_SLOT_TTL_MS,
+  cluster: true,
+});
+const fcm = new FakeFcm();
 
 const STARTUP_MS = 180_000;
 const STREAM = 'subscription W($id: ID!, $after: Int) { creditDeployment(id: $id, afterSequence: $after) { sequence type status } }';
@@ -55,8 +67,10 @@ beforeAll(async () => {
   const ports = [await freePort(), await freePort()];
   apis = ports.map((port) => `http://127.0.0.1:${port}`);
   for (const port of ports) processes.push(spawnService('api', { PORT: String(port), HOST: '127.0.0.1' }));
+  await fcm.start();
   for (const worker of [1, 2]) {
-    const child = spawnService('worker', { LOG_LEVEL: 'debug' }, { stdout: 'pipe' });
+    // The service's worker, with its pushes going to the fake FCM.
+    const child = spawnPushWorker(fcm.listeningPort, { LOG_LEVEL: 'debug' }, { stdout: 'pipe' });
     createInterface({ input: child.stdout! }).on('line', logsOf(worker));
     processes.push(child);
   }
@@ -72,6 +86,7 @@ afterAll(async () => {
   try {
     for (const child of processes) exitCodes.push(await stopGracefully(child));
     await closeRedis(presenceConnection);
+    await fcm.close();
   } finally {
     await destroyServers();
   }
@@ -140,6 +155,91 @@ describe('the service on a Redis Cluster and behind PgBouncer, in four processes
     } finally {
       await blocker.query('ROLLBACK');
       await blocker.end();
+    }
+  });
+
+  it('pushes through FCM, from a worker process, a notification delivered in-app on another API process and not acknowledged', async () => {
+    const [a, b] = apis as [string, string];
+    const offer = await issueOffer(a, { limitCents: 80_000 });
+    const device = `scale-device-${offer.offerId}`;
+    expect((await registerDevice(a, offer.userToken, device)).__typename).toBe('RegisterDeviceSuccess');
+    const notifications = reader(sseSubscribe(b, NOTIFICATIONS_SUBSCRIPTION, {}, offer.userToken));
+    try {
+      const first = notifications.next();
+      await waitUntil(() => presence.isPresent(offer.userId), 'the user present through the cluster');
+      await acceptOffer(a, offer.offerId, offer.userToken);
+      const delivered = (await first).data.notifications;
+      expect(delivered).toMatchObject({ status: 'DELIVERED', deliveries: [{ channel: 'IN_APP', status: 'SENT' }] });
+
+      const push = await fcm.waitFor((r) => r.body?.message?.data?.notificationId === delivered.id, 30_000);
+      expect(push.body.message.token).toBe(device);
+      const stored = await waitUntil(async () => {
+        const [mine] = await myNotifications(a, offer.userToken);
+        return mine?.deliveries.length === 2 && mine;
+      }, 'the push delivery recorded');
+      expect(stored.deliveries.map((d: { channel: string; status: string }) => [d.channel, d.status])).toEqual([
+        ['IN_APP', 'SENT'],
+        ['PUSH', 'SENT'],
+      ]);
+      const [inApp, pushed] = stored.deliveries;
+      expect(Date.parse(pushed.at) - Date.parse(inApp.at)).toBeGreaterThanOrEqual(config.PUSH_FALLBACK_AFTER_MS);
+      expect(fcm.requestsFor(delivered.id)).toHaveLength(1);
+    } finally {
+      await notifications.close();
+    }
+  });
+
+  it('holds a user to MAX_SUBSCRIPTIONS_PER_USER live subscriptions across both API processes, past the slots\' TTL, and gives a slot back when one ends', async () => {
+    const [a, b] = apis as [string, string];
+    const userId = newUserId();
+    const jwt = await token(userId);
+    const max = config.MAX_SUBSCRIPTIONS_PER_USER;
+    const sockets = [socketClient(a, jwt), socketClient(b, jwt)] as const;
+    const LIVE = 'subscription { notifications { id } }';
+    const refusal = async (socket: (typeof sockets)[number]) => ((await subscribeOn(socket, LIVE).outcome) as { message: string }[])[0];
+    const held = (count: number) => async () => (await slots.held(userId)) === count;
+    try {
+      const live = Array.from({ length: max }, (_, i) => subscribeOn(sockets[i % 2]!, LIVE));
+      await waitUntil(held(max), `${max} slots held`);
+      // Longer than a slot lasts without its heartbeat: the API processes renew theirs through the cluster.
+      await new Promise((resolve) => setTimeout(resolve, config.SUBSCRIPTION_SLOT_TTL_MS * 1.5));
+      expect(await slots.held(userId)).toBe(max);
+      for (const socket of sockets) {
+        expect(await refusal(socket)).toMatchObject({
+          message: `At most ${max} live subscriptions per user: end one before starting another`,
+          extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
+        });
+      }
+
+      // One ends on the first API process: the second takes its slot, and the cap holds again.
+      live[0]!.stop();
+      await waitUntil(held(max - 1), 'the slot given back');
+      live[0] = subscribeOn(sockets[1], LIVE);
+      await waitUntil(held(max), 'the slot taken on the other process');
+      expect(await refusal(sockets[0])).toMatchObject({ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
+
+      for (const subscription of live) subscription.stop();
+      await waitUntil(held(0), 'every slot given back');
+    } finally {
+      await Promise.all(sockets.map((socket) => socket.dispose()));
+    }
+  });
+
+  it('renews the leases of 500 users (presence, subscription slots) with one script per hash-tagged group, not one per user', async () => {
+    const leases = new UserLeases(presenceConnection, { prefix: config.REDIS_PREFIX, kind: 'lease-probe', ttlMs: 60_000, cluster: true });
+    const users = Array.from({ length: 500 }, () => newUserId());
+    try {
+      await Promise.all(users.map((userId) => leases.take(userId)));
+      const scripts = vi.spyOn(presenceConnection, 'eval');
+      try {
+        await leases.renew(); // each script on its group's master: a cross-slot one would be refused
+        expect(scripts).toHaveBeenCalledTimes(LEASE_GROUPS);
+      } finally {
+        scripts.mockRestore();
+      }
+      expect(new Set(await Promise.all(users.map((userId) => leases.count(userId))))).toEqual(new Set([1]));
+    } finally {
+      await leases.close();
     }
   });
 

@@ -35,6 +35,13 @@ export const scaleEnv = {
   RECONCILE_GRACE_MS: '1000',
   DATABASE_LOCK_TIMEOUT_MS: '500',
   OFFER_EXPIRY_INTERVAL_MS: '1000',
+  // The push fallback within the suite's time: a second unacknowledged in-app, then FCM.
+  PUSH_FALLBACK_AFTER_MS: '1000',
+  PUSH_BACKOFF_MS: '100',
+  // A cap the suite reaches across the two API processes, and slots that lapse within a test
+  // unless the cluster heartbeat renews them (long enough for a loaded machine's heartbeat).
+  MAX_SUBSCRIPTIONS_PER_USER: '6',
+  SUBSCRIPTION_SLOT_TTL_MS: '3000',
 };
 Object.assign(process.env, scaleEnv);
 

@@ -1,6 +1,6 @@
 // Real clients of the API: GraphQL over HTTP, subscriptions over SSE and over WebSocket.
 import { randomUUID } from 'node:crypto';
-import { createClient } from 'graphql-ws';
+import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { tokenSigner } from '../../src/api/auth.ts';
 import type { Role } from '../../src/domain/viewer.ts';
@@ -111,6 +111,28 @@ export async function* wsSubscribe<T = any>(
   } finally {
     await client.dispose();
   }
+}
+
+/** A WebSocket that connects at once and never retries, for tests that hold, count or see refused several subscriptions on it. Dispose it after. */
+export function socketClient(url: string, token: string, onClosed?: (code: number) => void): Client {
+  return createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: false,
+    on: { closed: (event) => onClosed?.((event as { code: number }).code) },
+    onNonLazyError: () => {}, // a socket the test kills or closes on purpose
+  });
+}
+
+/** Starts a subscription on the socket; `outcome` resolves with its first errors (or first message), its error, or 'complete'; `stop` ends it. */
+export function subscribeOn(client: Client, query: string): { outcome: Promise<unknown>; stop: () => void } {
+  let stop = () => {};
+  const outcome = new Promise((resolve) => {
+    stop = client.subscribe({ query }, { next: (m) => resolve(m.errors ?? m), error: resolve, complete: () => resolve('complete') });
+  });
+  return { outcome, stop };
 }
 
 /** Collects a subscription's messages until it completes (or `limit` messages arrived). */

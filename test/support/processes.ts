@@ -1,5 +1,5 @@
-// Service processes for tests that crash one: `node --import tsx src/main.ts <role>` with this
-// test file's environment (its database and Redis prefix).
+// Service processes for tests that crash one: `node --import tsx src/main.ts <role>` (or a worker
+// that pushes to a fake FCM) with this test file's environment (its database and Redis prefix).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -7,13 +7,25 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** With `stdout: 'pipe'`, the test reads the process's log lines (JSON) from `child.stdout`. */
-export function spawnService(role: 'api' | 'worker' | 'all' | 'insights', env: Record<string, string> = {}, options: { stdout?: 'pipe' | 'ignore' } = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
+export function spawnService(role: 'api' | 'worker' | 'all' | 'insights', env: Record<string, string> = {}, options: SpawnOptions = {}): ChildProcess {
+  return spawnEntry(['src/main.ts', role], env, options);
+}
+
+/** A worker process (the service's own code) whose pushes go to a test's fake FCM on `fcmPort` (test/support/push-worker.ts). */
+export function spawnPushWorker(fcmPort: number, env: Record<string, string> = {}, options: SpawnOptions = {}): ChildProcess {
+  return spawnEntry(['test/support/push-worker.ts'], { ...env, FAKE_FCM_PORT: String(fcmPort) }, options);
+}
+
+interface SpawnOptions {
+  stdout?: 'pipe' | 'ignore';
+}
+
+function spawnEntry(args: string[], env: Record<string, string>, options: SpawnOptions): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
   });
-  return child;
 }
 
 export function killHard(child: ChildProcess): Promise<void> {

@@ -1,5 +1,6 @@
 // A worker process (the service's own code) whose pushes go to a test's fake FCM on
-// FAKE_FCM_PORT, for tests that kill a worker in the middle of a send.
+// FAKE_FCM_PORT: for tests that kill a worker in the middle of a send, and for the scale suite's
+// workers. Spawned by `spawnPushWorker` (processes.ts).
 import { startService } from '../../src/service.ts';
 import { fakeFcmMessaging } from './fake-fcm.ts';
 
