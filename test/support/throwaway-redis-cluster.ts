@@ -1,6 +1,7 @@
-// A Redis Cluster of a test's own: three masters and three replicas from the machine's
-// `redis-server`, on free ports, created by `redis-cli --cluster create`. The scale suite kills
-// a master of it; the shared Redis of the other suites is never touched.
+// A Redis Cluster of its own, for a test or the bench (`npm run bench -- --cluster`): three
+// masters and three replicas from the machine's `redis-server`, on free ports, created by
+// `redis-cli --cluster create`. The scale suite kills a master of it; the shared Redis of the
+// other suites is never touched.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
