@@ -1,6 +1,7 @@
 // A client of the API as an app uses it: GraphQL over HTTP (fetch, keep-alive) for mutations,
 // graphql-ws over one WebSocket per user for the live stream.
 import { randomUUID } from 'node:crypto';
+import { print, type DocumentNode } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { AppNotificationStreamDocument } from '../src/generated/graphql/graphql.ts';
@@ -30,6 +31,31 @@ function persisted(document: unknown) {
   return { persistedQuery: { version: 1, sha256Hash: hash.replace(/^sha256:/, '') } };
 }
 
+/**
+ * APIs whose clients send full documents instead of hashes: the edge-off rounds, where the
+ * service runs as if it had no persisted operations (GRAPHQL_ALLOW_DOCUMENTS) and its clients
+ * send what clients of such a service send. Kept by URL, so a request cannot go out in the
+ * other side's form.
+ */
+const fullDocumentApis = new Set<string>();
+const fullDocumentSockets = new WeakSet<Client>();
+export function sendFullDocuments(url: string): void {
+  fullDocumentApis.add(url);
+}
+
+const printed = new WeakMap<object, string>();
+function documentText(document: unknown): string {
+  let text = printed.get(document as object);
+  if (text === undefined) {
+    text = print(document as DocumentNode);
+    printed.set(document as object, text);
+  }
+  return text;
+}
+
+/** The operation as the request names it: by hash, or in full to an API that takes documents from customers. */
+const operation = (document: unknown, full: boolean) => (full ? { query: documentText(document) } : { extensions: persisted(document) });
+
 interface GraphQLBody {
   data?: any;
   errors?: { message: string }[];
@@ -39,7 +65,7 @@ async function gql(url: string, document: unknown, variables: object, token: str
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ variables, extensions: persisted(document) }),
+    body: JSON.stringify({ variables, ...operation(document, fullDocumentApis.has(url)) }),
   });
   const body = (await response.json()) as GraphQLBody;
   if (body.errors?.length) throw new Error(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`);
@@ -82,6 +108,7 @@ export function openSocket(url: string, token: string): Promise<Client> {
       retryAttempts: 0,
       onNonLazyError: reject,
     });
+    if (fullDocumentApis.has(url)) fullDocumentSockets.add(client);
     const off = client.on('connected', () => {
       off();
       resolve(client);
@@ -100,7 +127,8 @@ export function watchDeployment(client: Client, id: string, onStatus: (status: D
   return new Promise((resolve, reject) => {
     let first = true;
     const unsubscribe = client.subscribe<{ creditDeployment: { status: DeploymentStatus } }>(
-      { query: '', variables: { id }, extensions: persisted(WATCH) },
+      // graphql-ws needs a query: empty when the hash names the document.
+      { query: '', variables: { id }, ...operation(WATCH, fullDocumentSockets.has(client)) },
       {
         next: (message) => {
           const status = message.data?.creditDeployment.status;
@@ -118,7 +146,7 @@ export function watchDeployment(client: Client, id: string, onStatus: (status: D
 
 /** Keeps the user's `notifications` subscription open on `client`, calling `onMessage` for each notification. */
 export function watchInbox(client: Client, onMessage: () => void, onError: (error: unknown) => void): void {
-  client.subscribe({ query: '', extensions: persisted(INBOX) }, { next: onMessage, error: onError, complete: () => undefined });
+  client.subscribe({ query: '', ...operation(INBOX, fullDocumentSockets.has(client)) }, { next: onMessage, error: onError, complete: () => undefined });
 }
 
 /** Resolves when the deployment is DEPLOYED; rejects when it FAILED. */

@@ -1,5 +1,5 @@
 // What a run measures and how much of it: the defaults fit in 10 minutes on a 2-core machine,
-// --quick in under one. Settings of the service itself come from src/config.ts, as in production.
+// --quick in under one. Settings of the service itself come from src/platform/config.ts, as in production.
 import { databasePoolSize, loadConfig } from '../src/platform/config.ts';
 
 const config = loadConfig();
@@ -38,6 +38,12 @@ export interface BenchOptions {
   openLoopSeconds: number;
   /** Also run `npm start` as a newcomer does (drain and one-user latency beside the split processes). */
   newcomer: boolean;
+  /** Edge on/off at one user: rounds per side (at least 5), interleaved on, off, on, off, ... */
+  edgeRounds: number;
+  /** Journeys (one user) in each edge round. */
+  edgeJourneysPerRound: number;
+  /** Also drain on a throwaway Redis Cluster (3 masters, 3 replicas), beside the single Redis drain. */
+  cluster: boolean;
 }
 
 const FULL = {
@@ -51,6 +57,8 @@ const FULL = {
   repetitions: 3,
   openLoopRates: [50, 100, 200, 400],
   openLoopSeconds: 10,
+  edgeRounds: 7,
+  edgeJourneysPerRound: 200,
 };
 
 const QUICK = {
@@ -64,6 +72,8 @@ const QUICK = {
   repetitions: 1,
   openLoopRates: [50, 200],
   openLoopSeconds: 3,
+  edgeRounds: 5,
+  edgeJourneysPerRound: 20,
 };
 
 function flag(argv: string[], name: string): string | undefined {
@@ -80,7 +90,8 @@ function positive(value: string | undefined, name: string): number | undefined {
 
 export const USAGE = `usage: npm run bench -- [--quick] [--backlog=N] [--subscriptions=1000,10000]
                       [--per-socket=N] [--log-level=info] [--keep-db] [--cpu-prof]
-                      [--rates=50,100,200,400] [--window=10] [--repetitions=3] [--no-newcomer]`;
+                      [--rates=50,100,200,400] [--window=10] [--repetitions=3] [--no-newcomer]
+                      [--edge-rounds=7] [--edge-journeys=200] [--cluster]`;
 
 /** Start-up is detected from the 'service started' line, an info entry: quieter levels would hide it. */
 function logLevel(level: string): string {
@@ -89,7 +100,7 @@ function logLevel(level: string): string {
 }
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const known = /^--(quick|keep-db|cpu-prof|no-newcomer|help|(backlog|subscriptions|per-socket|log-level|rates|window|repetitions)=.*)$/;
+  const known = /^--(quick|keep-db|cpu-prof|no-newcomer|cluster|help|(backlog|subscriptions|per-socket|log-level|rates|window|repetitions|edge-rounds|edge-journeys)=.*)$/;
   const unknown = argv.filter((a) => !known.test(a));
   if (unknown.length > 0 || argv.includes('--help')) throw new Error(`${unknown.length ? `unknown: ${unknown.join(' ')}\n` : ''}${USAGE}`);
   const quick = argv.includes('--quick');
@@ -97,6 +108,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   const subscriptions = flag(argv, 'subscriptions');
   const rates = flag(argv, 'rates');
   const backlog = positive(flag(argv, 'backlog'), 'backlog') ?? base.backlog;
+  const edgeRounds = positive(flag(argv, 'edge-rounds'), 'edge-rounds') ?? base.edgeRounds;
+  if (edgeRounds < 5) throw new Error(`--edge-rounds must be at least 5 (the issue's median of at least 5), got ${edgeRounds}`);
   return {
     quick,
     ...base,
@@ -112,6 +125,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     openLoopRates: rates ? rates.split(',').map((r) => positive(r, 'rates')!).sort((a, b) => a - b) : base.openLoopRates,
     openLoopSeconds: positive(flag(argv, 'window'), 'window') ?? base.openLoopSeconds,
     newcomer: !argv.includes('--no-newcomer'),
+    edgeRounds,
+    edgeJourneysPerRound: positive(flag(argv, 'edge-journeys'), 'edge-journeys') ?? base.edgeJourneysPerRound,
+    cluster: argv.includes('--cluster'),
     workerConcurrency: config.WORKER_CONCURRENCY,
     databasePoolSize: databasePoolSize(config),
   };

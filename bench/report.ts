@@ -1,5 +1,6 @@
 // The run's figures: a table on the console and bench/results/<timestamp>.json with everything.
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { EdgeCostResult } from './edge-cost.ts';
 import type { JourneyResult } from './journeys.ts';
 import type { Machine } from './machine.ts';
 import type { OpenLoopRun } from './open-loop.ts';
@@ -12,6 +13,7 @@ import type { DrainResult } from './throughput.ts';
 export interface Comparison {
   label: string;
   workers: number;
+  redis: 'single' | 'cluster';
   connections: number;
   deploymentsPerSecond: number;
   sqlLimitPerSecond: number;
@@ -33,7 +35,18 @@ export interface BenchResults {
   mode: 'quick' | 'full';
   machine: Machine;
   settings: Record<string, unknown>;
+  /** The edge settings each kind of process ran with, beyond the service's defaults (bench/edge-limits.ts). */
+  edgeSettings: {
+    /** Every process of the run: caps raised for the bench's load. */
+    raisedForLoad: Record<string, string>;
+    /** The idle-subscription phase's API, on top: its subscription caps. */
+    idleSubscriptionsApi: Record<string, string> | null;
+    /** The "off" API of the edge on/off rounds, on top: the switches that turn the protections off. */
+    edgeOffRounds: Record<string, string>;
+  };
   journeys: JourneyResult[];
+  /** Issue 9: one user's latency with the edge on and off, interleaved rounds. */
+  edgeCost: EdgeCostResult | null;
   /** Figure 6, one row per offered rate (medians of the repetitions). */
   openLoop: OpenLoopRun[];
   /** `npm start` as a newcomer runs it: start-up (migration included) and the one-user rows. */
@@ -53,7 +66,7 @@ export function compare(throughput: DrainResult[], limits: SqlLimitResult[], poo
     const limit = limits.find((l) => l.connections === t.workers * poolSize);
     if (!limit) return [];
     const percent = Math.round((t.deploymentsPerSecond / limit.transactionsPerSecond) * 100);
-    return [{ label: t.label, workers: t.workers, connections: limit.connections, deploymentsPerSecond: t.deploymentsPerSecond, sqlLimitPerSecond: limit.transactionsPerSecond, percentOfLimit: percent }];
+    return [{ label: t.label, workers: t.workers, redis: t.redis, connections: limit.connections, deploymentsPerSecond: t.deploymentsPerSecond, sqlLimitPerSecond: limit.transactionsPerSecond, percentOfLimit: percent }];
   });
 }
 
@@ -71,7 +84,7 @@ export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   const add = (name: string, target: string, measured: number | undefined, limit: number, unit = ms) => {
     if (measured !== undefined) targets.push({ name, target, measured: unit(measured), met: measured <= limit });
   };
-  const oneWorker = r.comparison.find((c) => c.label.startsWith('1 worker'));
+  const oneWorker = r.comparison.find((c) => c.workers === 1 && c.redis === 'single' && c.label.startsWith('1 worker'));
   if (oneWorker) {
     targets.push({ name: 'drain, one worker process, vs the plain-SQL loop', target: '>= 70%', measured: `${oneWorker.percentOfLimit}%`, met: oneWorker.percentOfLimit >= 70 });
   }
@@ -84,6 +97,15 @@ export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   add('accept -> DEPLOYED p99, 1 user', '<= 20 ms', one?.acceptToDeployedMs.p99, 20);
   add('acceptOffer p50, 1 user', '<= 4 ms', one?.acceptMs.p50, 4);
   add('acceptOffer p99, 1 user', '<= 10 ms', one?.acceptMs.p99, 10);
+  for (const f of r.edgeCost?.figures ?? []) {
+    const sign = f.differenceMs >= 0 ? '+' : '';
+    targets.push({
+      name: `edge on vs off, 1 user: ${f.name}`,
+      target: 'within 10% or 0.5 ms of off',
+      measured: `${f.onMs} vs ${f.offMs} ms (${sign}${f.differenceMs} ms, ${sign}${f.differencePercent}%)`,
+      met: f.met,
+    });
+  }
   const at200 = r.openLoop.find((o) => o.offeredPerSecond === 200);
   add('open loop 200/s: acceptOffer p99', '<= 25 ms', at200?.acceptMs.p99, 25);
   add('open loop 200/s: accept -> DEPLOYED p99', '<= 60 ms', at200?.acceptToDeployedMs.p99, 60);
@@ -136,6 +158,21 @@ export function printResults(r: BenchResults): void {
   if (r.journeys.length > 0) console.log(`(each row: the median of ${r.settings.repetitions} runs; n is their sum)`);
   if (r.newcomer) console.log(`npm start: up in ${r.newcomer.startupMs} ms (migration check included)`);
 
+  if (r.edgeCost) {
+    const e = r.edgeCost;
+    console.log(`\nEdge on/off, 1 user (ms; ${e.roundsPerSide} interleaved rounds per side of ${e.journeysPerRound} journeys; each figure the median of its side's rounds)`);
+    const rows: (string | number)[][] = [['', 'on', 'off', 'on - off', 'allowed', '']];
+    for (const f of e.figures) rows.push([f.name, f.onMs, f.offMs, f.differenceMs, f.allowedMs, f.met ? 'met' : 'MISSED']);
+    console.log(table(rows));
+    const perRound = (side: 'on' | 'off') =>
+      e.rounds
+        .filter((x) => x.side === side)
+        .map((x) => `${x.acceptP50Ms}/${x.acceptP99Ms}/${x.acceptToDeployedP50Ms}`)
+        .join('  ');
+    console.log(`each round's accept p50/p99/DEPLOYED p50, on:  ${perRound('on')}`);
+    console.log(`each round's accept p50/p99/DEPLOYED p50, off: ${perRound('off')}`);
+  }
+
   if (r.openLoop.length > 0) {
     console.log('\nOpen loop (ms from each accept\'s intended send time; medians of the runs)');
     const o: (string | number)[][] = [['offered/s', 'achieved/s', 'n', 'accept p50', 'accept p99', 'DEPLOYED p50', 'DEPLOYED p99', 'errors', 'send lag p99', 'generator CPU', 'service CPU ms/accept', 'machine busy']];
@@ -156,6 +193,12 @@ export function printResults(r: BenchResults): void {
   }
   for (const l of r.sqlLimit) t.push([`plain SQL, ${l.connections} connections`, l.transactions, l.seconds, l.transactionsPerSecond, 1, '', '', '', '']);
   console.log(table(t));
+  const single = r.throughput.find((d) => d.workers === 1 && d.redis === 'single' && d.label.startsWith('1 worker'));
+  const cluster = r.throughput.find((d) => d.redis === 'cluster');
+  if (single && cluster) {
+    const percent = Math.round((cluster.deploymentsPerSecond / single.deploymentsPerSecond) * 100);
+    console.log(`\nOne worker process: ${cluster.deploymentsPerSecond}/s on the Redis Cluster (3 masters, 3 replicas), ${single.deploymentsPerSecond}/s on the single Redis (${percent}%)`);
+  }
   console.log(`\nRows per deployment, by table: service (1 worker) / SQL loop${r.writes.same ? ' (same)' : ' (DIFFERENT: keep bench/sql-limit.ts in step)'}`);
   console.log(r.writes.tables.map((w) => `  ${w.table} ${w.service} / ${w.sqlLoop}`).join('\n'));
 

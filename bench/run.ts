@@ -10,7 +10,11 @@ import pg from 'pg';
 import { loadConfig } from '../src/platform/config.ts';
 import { killAllServices, startNewcomer, startService, type NewcomerService, type ServiceProcess } from './children.ts';
 import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './database.ts';
-import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
+import { freePort } from '../test/support/free-port.ts';
+import { startThrowawayRedisCluster } from '../test/support/throwaway-redis-cluster.ts';
+import { sendFullDocuments } from './api-client.ts';
+import { runEdgeRounds, type EdgeCostResult } from './edge-cost.ts';
+import { EDGE_OFF_FOR_BENCH, EDGE_SETTINGS_FOR_BENCH, subscriptionCapsFor } from './edge-limits.ts';
 import { medianJourney, runJourneys, type JourneyResult } from './journeys.ts';
 import { describeMachine, openFilesLimit } from './machine.ts';
 import { medianRun, openUsers, runOpenLoop, type OpenLoopRun } from './open-loop.ts';
@@ -97,12 +101,13 @@ function codeVersion(): { commit: string; dirty: boolean } {
 const startWorkers = (env: Environment, count: number, extra: Record<string, string> = {}) => () =>
   Promise.all(Array.from({ length: count }, () => start(env, 'worker', extra)));
 
-/** Worker processes of the build, as the drain's drainer. */
-const workerDrainer = (env: Environment, count: number) => async (): Promise<Drainer> => {
-  const workers = await startWorkers(env, count)();
+/** Worker processes of the build, as the drain's drainer; on a Redis Cluster when its settings are given. */
+const workerDrainer = (env: Environment, count: number, clusterEnv?: Record<string, string>) => async (): Promise<Drainer> => {
+  const workers = await startWorkers(env, count, clusterEnv)();
   return {
-    label: `${count} worker(s) x concurrency ${env.options.workerConcurrency}`,
+    label: `${count} worker(s) x concurrency ${env.options.workerConcurrency}${clusterEnv ? ', Redis Cluster (3 masters, 3 replicas)' : ''}`,
     workers: count,
+    redis: clusterEnv ? 'cluster' : 'single',
     pids: async () => workers.map((w) => w.pid),
     stop: async () => void (await Promise.all(workers.map((w) => w.stop()))),
   };
@@ -111,13 +116,13 @@ const workerDrainer = (env: Environment, count: number) => async (): Promise<Dra
 /** Before the supervisor, `npm start` was API and worker in one process: the drain's before/after row. */
 const oneProcessDrainer = (env: Environment) => async (): Promise<Drainer> => {
   const service = await start(env, 'one-process');
-  return { label: 'one process (API + worker, npm start before)', workers: 1, pids: async () => [service.pid], stop: service.stop };
+  return { label: 'one process (API + worker, npm start before)', workers: 1, redis: 'single', pids: async () => [service.pid], stop: service.stop };
 };
 
 /** `npm start` as the drain's drainer: its CPU is that of its whole process tree (the API idles). */
 const newcomerDrainer = (env: Environment) => async (): Promise<Drainer> => {
   const service = await startNpmStart(env);
-  return { label: 'npm start (API + worker, supervised)', workers: 1, pids: () => processTree(service.pid), stop: service.stop };
+  return { label: 'npm start (API + worker, supervised)', workers: 1, redis: 'single', pids: () => processTree(service.pid), stop: service.stop };
 };
 
 async function prepare(options: BenchOptions): Promise<Environment> {
@@ -237,25 +242,30 @@ async function measureThroughput(env: Environment, url: string) {
   const sqlLimit: SqlLimitResult[] = [];
   let backlogAccept = null;
   let serviceWrites: RowCounts | null = null;
-  const drainers = [
-    { name: '1 worker process', start: workerDrainer(env, 1) },
-    { name: '2 worker processes', start: workerDrainer(env, 2) },
-    ...(env.options.newcomer
-      ? [
-          { name: 'npm start', start: newcomerDrainer(env) },
-          { name: 'API and worker in one process (npm start before)', start: oneProcessDrainer(env) },
-        ]
-      : []),
-  ];
-  for (const [i, { name, start: drainer }] of drainers.entries()) {
+  /** A backlog built through the API at `apiUrl`, drained by `drainer`. */
+  const drainOnce: DrainOnce = async (name, apiUrl, drainer) => {
     log(`backlog: accepting ${backlog} offers with no worker running`);
-    const built = await buildBacklog(url, backlog, BACKLOG_CALLERS);
+    const built = await buildBacklog(apiUrl, backlog, BACKLOG_CALLERS);
     backlogAccept ??= { concurrency: built.concurrency, acceptMs: built.acceptMs, offersPerSecond: built.offersPerSecond };
     log(`draining: ${name}`);
     const before = await rowCounts(env.db);
     throughput.push(await drainBacklog(env.db, built, drainer, workerConcurrency));
-    if (i === 0) serviceWrites = gainedPer(before, await rowCounts(env.db), backlog);
-  }
+    // The first drain's (one worker, single Redis) writes are compared with the SQL loop's.
+    serviceWrites ??= gainedPer(before, await rowCounts(env.db), backlog);
+  };
+  const drains = [
+    () => drainOnce('1 worker process', url, workerDrainer(env, 1)),
+    // Right after the single Redis drain of the same worker, on a database of about the same size.
+    ...(env.options.cluster ? [() => drainOnRedisCluster(env, drainOnce)] : []),
+    () => drainOnce('2 worker processes', url, workerDrainer(env, 2)),
+    ...(env.options.newcomer
+      ? [
+          () => drainOnce('npm start', url, newcomerDrainer(env)),
+          () => drainOnce('API and worker in one process (npm start before)', url, oneProcessDrainer(env)),
+        ]
+      : []),
+  ];
+  for (const drain of drains) await drain();
   let sqlWrites: RowCounts | null = null;
   for (const workers of [1, 2]) {
     const connections = workers * databasePoolSize;
@@ -269,17 +279,64 @@ async function measureThroughput(env: Environment, url: string) {
   return { throughput, sqlLimit, backlogAccept, writes };
 }
 
+type DrainOnce = (name: string, apiUrl: string, drainer: () => Promise<Drainer>) => Promise<void>;
+
+/**
+ * Figure 3 on a Redis Cluster (`--cluster`): a throwaway cluster of 3 masters and 3 replicas from
+ * the machine's redis-server, an API and one worker process with REDIS_CLUSTER_NODES pointing at
+ * it (REDIS_URL at a closed port, so nothing can use the single Redis unnoticed). The backlog is
+ * built through that API, as the queue is on the cluster. Torn down after the drain, and by the
+ * clean-up on failure or Ctrl-C.
+ */
+async function drainOnRedisCluster(env: Environment, drainOnce: DrainOnce): Promise<void> {
+  log('Redis Cluster: starting 3 masters and 3 replicas');
+  const cluster = await startThrowawayRedisCluster();
+  let destroyed: Promise<void> | null = null;
+  const destroy = () => (destroyed ??= cluster.destroy());
+  cleanups.push(destroy);
+  try {
+    const clusterEnv = { REDIS_CLUSTER_NODES: cluster.nodes, REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
+    const api = await start(env, 'api', clusterEnv);
+    try {
+      await drainOnce('1 worker process on the Redis Cluster', api.url!, workerDrainer(env, 1, clusterEnv));
+    } finally {
+      await api.stop();
+    }
+  } finally {
+    await destroy();
+    log('Redis Cluster: stopped');
+  }
+}
+
+/**
+ * Issue 9's check: one user's latency with the edge on (the API of the journeys) and off (an API
+ * started with EDGE_OFF_FOR_BENCH, its clients sending full documents), interleaved rounds.
+ */
+async function measureEdgeCost(env: Environment, on: Measured): Promise<EdgeCostResult> {
+  const off = await start(env, 'api', EDGE_OFF_FOR_BENCH);
+  try {
+    sendFullDocuments(off.url!);
+    log(`edge off: warm-up ${env.options.warmupJourneys} journeys`);
+    await runJourneys(off.url!, 8, env.options.warmupJourneys);
+    return await runEdgeRounds({ onUrl: on.url, offUrl: off.url!, rounds: env.options.edgeRounds, journeysPerRound: env.options.edgeJourneysPerRound, log });
+  } finally {
+    await off.stop();
+  }
+}
+
+/** Subscriptions per graphql-ws connection in figure 5: as asked, or more if `ulimit -n` is too low for one socket each. */
+function subscriptionsPerSocket(options: BenchOptions): number {
+  // Each graphql-ws connection is a descriptor in this process and in the API: stay well below the limit.
+  const socketsAllowed = Math.max(1, openFilesLimit() - 2000);
+  return Math.max(options.subscriptionsPerSocket, Math.ceil(Math.max(...options.subscriptionLevels) / socketsAllowed));
+}
+
 /** Figure 5, on a fresh API process, so its memory is the subscriptions' and not earlier phases'. */
 async function measureSubscriptions(env: Environment): Promise<SubscriptionScaleResult> {
   const { options } = env;
-  // Each graphql-ws connection is a descriptor in this process and in the API: stay well below the limit.
-  const socketsAllowed = Math.max(1, openFilesLimit() - 2000);
-  const perSocket = Math.max(options.subscriptionsPerSocket, Math.ceil(Math.max(...options.subscriptionLevels) / socketsAllowed));
+  const perSocket = subscriptionsPerSocket(options);
   // One user per socket: the per-socket and per-user subscription caps must admit perSocket.
-  const api = await start(env, 'api', {
-    MAX_SUBSCRIPTIONS_PER_SOCKET: String(Math.max(20, perSocket)),
-    MAX_SUBSCRIPTIONS_PER_USER: String(Math.max(50, perSocket)),
-  });
+  const api = await start(env, 'api', subscriptionCapsFor(perSocket));
   const [worker] = await startWorkers(env, 1, { RECONCILE_GRACE_MS: NEVER_MS })();
   try {
     await runJourneys(api.url!, 1, 20); // warm the fresh process before its baseline is read
@@ -312,6 +369,7 @@ async function main(): Promise<void> {
   const worker = await start(env, 'worker');
   const split: Measured = { url: api.url!, apiPids: [api.pid], workerPids: [worker.pid] };
   const journeys = await measureJourneys(env, split, options.userLevels);
+  const edgeCost = await measureEdgeCost(env, split);
   const openLoop = options.openLoopRates.length > 0 ? await measureOpenLoop(env, split) : [];
   await worker.stop();
   await api.stop();
@@ -325,7 +383,13 @@ async function main(): Promise<void> {
     mode: options.quick ? ('quick' as const) : ('full' as const),
     machine,
     settings: { ...env.serviceEnv, DATABASE_URL: undefined, database: new URL(env.databaseUrl).pathname.slice(1), ...options },
+    edgeSettings: {
+      raisedForLoad: EDGE_SETTINGS_FOR_BENCH,
+      idleSubscriptionsApi: subscriptions ? subscriptionCapsFor(subscriptions.subscriptionsPerSocket) : null,
+      edgeOffRounds: EDGE_OFF_FOR_BENCH,
+    },
     journeys,
+    edgeCost,
     openLoop,
     newcomer,
     backlogAccept,

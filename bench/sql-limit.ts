@@ -105,9 +105,18 @@ async function deploy(client: pg.PoolClient, id: string): Promise<void> {
 /** Deploys every given deployment, `connections` transactions at a time, as fast as Postgres allows. */
 export async function runSqlLimit(databaseUrl: string, deployments: SeededDeployment[], connections: number): Promise<SqlLimitResult> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: connections });
+  // An idle client's error (the database dropped by the clean-up) must not end the run unreported.
+  pool.on('error', (error) => console.error(`[bench] SQL loop connection: ${error.message}`));
   try {
     // Connect first: the limit is about transactions, not connection set-up.
-    const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
+    const connected = await Promise.allSettled(Array.from({ length: connections }, () => pool.connect()));
+    const refused = connected.find((c) => c.status === 'rejected');
+    if (refused) {
+      // Released, or pool.end() below would wait for them forever.
+      for (const c of connected) if (c.status === 'fulfilled') c.value.release();
+      throw new Error(`the SQL loop could not open ${connections} connections (PostgreSQL's max_connections?): ${String(refused.reason)}`);
+    }
+    const clients = connected.map((c) => (c as PromiseFulfilledResult<pg.PoolClient>).value);
     let next = 0;
     const begin = performance.now();
     await Promise.all(

@@ -44,6 +44,8 @@ export interface Drainer {
   /** How the row is labelled, e.g. '1 worker(s) x concurrency 16' or 'npm start'. */
   label: string;
   workers: number;
+  /** Where the queues are: the single Redis of the machine, or a throwaway Redis Cluster. */
+  redis: 'single' | 'cluster';
   /** The processes whose CPU counts as the drain's (read once they are up). */
   pids(): Promise<number[]>;
   stop(): Promise<void>;
@@ -52,6 +54,7 @@ export interface Drainer {
 export interface DrainResult {
   label: string;
   workers: number;
+  redis: 'single' | 'cluster';
   concurrencyPerWorker: number;
   deployments: number;
   /** First started_at to last completed_at. */
@@ -167,6 +170,7 @@ export async function drainBacklog(
   return {
     label: drainer.label,
     workers: drainer.workers,
+    redis: drainer.redis,
     concurrencyPerWorker,
     deployments: ids.length,
     seconds: Math.round(seconds * 100) / 100,

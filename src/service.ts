@@ -26,7 +26,7 @@ import {
   type QueueSettings,
 } from './jobs/queues.ts';
 import { startDeploymentWorker } from './jobs/worker.ts';
-import { databasePoolSize, loadConfig, type Config } from './platform/config.ts';
+import { databasePoolSize, loadConfig, type Config, type EdgeProtection } from './platform/config.ts';
 import { applySessionDefaults, connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { rateLimitRefusals, scrape } from './platform/metrics.ts';
@@ -155,6 +155,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     audience: config.JWT_AUDIENCE,
     maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
     clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
+    tokenChecks: !config.EDGE_PROTECTIONS_OFF.includes('token-checks'),
   });
 
   const workers = worker
@@ -210,30 +211,36 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
 /** The public edge's settings and its Redis-backed counters (rate limits, subscription slots). */
 async function startEdge(config: Config, logger: Logger) {
+  const on = (protection: EdgeProtection) => !config.EDGE_PROTECTIONS_OFF.includes(protection);
+  if (config.EDGE_PROTECTIONS_OFF.length > 0) {
+    logger.warn({ off: config.EDGE_PROTECTIONS_OFF }, 'edge protections switched off (EDGE_PROTECTIONS_OFF: for the bench only)');
+  }
   // Fail-fast commands (no offline queue): with Redis down, limits let requests through at once.
   const redis = redisSettings(config, logger);
   const connection = createRedis('producer', redis);
   // Counted from the first request: wait (a little) for the connection, so as not to fail open at start.
   await Promise.race([once(connection, 'ready'), delay(2000, undefined, { ref: false })]);
-  const rateLimits = new RateLimits(
-    connection,
-    config.REDIS_PREFIX,
-    {
-      userMutationsPerMinute: config.RATE_LIMIT_USER_MUTATIONS_PER_MINUTE,
-      serviceMutationsPerMinute: config.RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE,
-      anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
-      webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
-    },
-    {
-      // Every refusal passes here: the one place to count them.
-      refused: ({ limit, key, retryAfterSeconds }) => {
-        rateLimitRefusals.inc({ limit });
-        logger.warn({ limit, key, retryAfterSeconds }, 'rate limited');
-      },
-      failingOpen: (error) => logger.error({ err: error }, 'rate limits cannot reach Redis: requests pass unlimited until it answers'),
-      recovered: () => logger.info('rate limits reach Redis again'),
-    },
-  );
+  const rateLimits = on('rate-limits')
+    ? new RateLimits(
+        connection,
+        config.REDIS_PREFIX,
+        {
+          userMutationsPerMinute: config.RATE_LIMIT_USER_MUTATIONS_PER_MINUTE,
+          serviceMutationsPerMinute: config.RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE,
+          anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+          webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
+        },
+        {
+          // Every refusal passes here: the one place to count them.
+          refused: ({ limit, key, retryAfterSeconds }) => {
+            rateLimitRefusals.inc({ limit });
+            logger.warn({ limit, key, retryAfterSeconds }, 'rate limited');
+          },
+          failingOpen: (error) => logger.error({ err: error }, 'rate limits cannot reach Redis: requests pass unlimited until it answers'),
+          recovered: () => logger.info('rate limits reach Redis again'),
+        },
+      )
+    : null;
   const subscriptionQuota = new SubscriptionQuota(connection, {
     prefix: config.REDIS_PREFIX,
     maxPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
@@ -251,6 +258,9 @@ async function startEdge(config: Config, logger: Logger) {
     maxWsPayloadBytes: config.WS_MAX_PAYLOAD_BYTES,
     maxSubscriptionsPerSocket: config.MAX_SUBSCRIPTIONS_PER_SOCKET,
     maxSubscriptionsPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
+    documentLimits: on('document-limits'),
+    subscriptionCaps: on('subscription-caps'),
+    streamsFollowTokens: on('token-checks'),
   };
   return {
     deps: { edge, rateLimits, subscriptionQuota },

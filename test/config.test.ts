@@ -53,6 +53,15 @@ describe('parseConfig', () => {
     expect(parseConfig({ JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', GRAPHQL_ALLOW_DOCUMENTS: 'true' }).GRAPHQL_ALLOW_DOCUMENTS).toBe(true);
   });
 
+  it('switches edge protections off only outside production (the bench\'s on/off comparison)', () => {
+    expect(parseConfig({ NODE_ENV: 'test' }).EDGE_PROTECTIONS_OFF).toEqual([]);
+    const off = parseConfig({ NODE_ENV: 'development', EDGE_PROTECTIONS_OFF: 'rate-limits, token-checks,rate-limits' });
+    expect(off.EDGE_PROTECTIONS_OFF).toEqual(['rate-limits', 'token-checks']);
+    expect(() => parseConfig({ NODE_ENV: 'development', EDGE_PROTECTIONS_OFF: 'persisted-operations' })).toThrow(/EDGE_PROTECTIONS_OFF/);
+    const production = { JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', EDGE_PROTECTIONS_OFF: 'rate-limits' };
+    expect(() => parseConfig(production)).toThrow(/EDGE_PROTECTIONS_OFF: the edge's protections are never off in production/);
+  });
+
   it('needs an issuer and an audience with a JWKS, and a clock tolerance of at most 5 s', () => {
     expect(() => parseConfig({ JWT_JWKS_URL: 'https://id.example.test/jwks.json' })).toThrow(/JWT_JWKS_URL: tokens from a JWKS need JWT_ISSUER and JWT_AUDIENCE/);
     const jwks = { JWT_JWKS_URL: 'https://id.example.test/jwks.json', JWT_ISSUER: 'https://id.example.test/', JWT_AUDIENCE: 'app' };

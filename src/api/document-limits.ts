@@ -25,14 +25,20 @@ export const CONTRACT_LIMITS: Omit<DocumentLimits, 'exposeSchema'> = {
   maxCost: 10_000,
 };
 
-export function documentLimitsPlugins(limits: DocumentLimits): Plugin[] {
+/**
+ * The limits' plugins. `enforced` false (EDGE_PROTECTIONS_OFF=document-limits, the bench's
+ * comparison only) leaves out depth, aliases, tokens, directives and cost; what the schema
+ * exposes stays as configured.
+ */
+export function documentLimitsPlugins(limits: DocumentLimits, enforced = true): Plugin[] {
   // Reported as validation errors (a 400 with no data), not thrown out of validation.
   const asValidationError = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
+  const limit = <T extends object>(options: T) => (enforced ? options : { enabled: false });
   const armor = EnvelopArmorPlugin({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, flattenFragments: true, ...asValidationError },
-    maxAliases: { n: limits.maxAliases, ...asValidationError },
-    maxTokens: { n: limits.maxTokens },
-    maxDirectives: { n: limits.maxDirectives, ...asValidationError },
+    maxDepth: limit({ n: limits.maxDepth, ignoreIntrospection: false, flattenFragments: true, ...asValidationError }),
+    maxAliases: limit({ n: limits.maxAliases, ...asValidationError }),
+    maxTokens: limit({ n: limits.maxTokens }),
+    maxDirectives: limit({ n: limits.maxDirectives, ...asValidationError }),
     costLimit: { enabled: false }, // static per field; ours multiplies by `first`
     blockFieldSuggestion: { enabled: !limits.exposeSchema },
   }) as Plugin;
@@ -47,5 +53,6 @@ export function documentLimitsPlugins(limits: DocumentLimits): Plugin[] {
     if (error) setResultAndStopExecution({ errors: [error] });
   };
   const cost: Plugin = { onExecute: refuseCostly, onSubscribe: refuseCostly };
-  return [armor, introspection, cost];
+  if (enforced) return [armor, introspection, cost];
+  return limits.exposeSchema ? [] : [armor, introspection];
 }

@@ -87,6 +87,14 @@ export interface EdgeSettings {
   maxWsPayloadBytes: number;
   maxSubscriptionsPerSocket: number;
   maxSubscriptionsPerUser: number;
+  /**
+   * Protections that only the bench's on/off comparison switches off (EDGE_PROTECTIONS_OFF,
+   * refused in production): the document limits, the subscription caps, streams ending at their
+   * token's expiry. (Rate limits are off when `rateLimits` is null.)
+   */
+  documentLimits: boolean;
+  subscriptionCaps: boolean;
+  streamsFollowTokens: boolean;
 }
 const websocketConnections = gauge({ name: 'credit_websocket_connections', help: 'Open WebSocket connections' });
 
@@ -115,7 +123,8 @@ export interface ApiServerDeps {
   logger: Logger;
   authenticate: Authenticate;
   edge: EdgeSettings;
-  rateLimits: RateLimits;
+  /** null: no rate limits (the bench's on/off comparison only). */
+  rateLimits: RateLimits | null;
   subscriptionQuota: SubscriptionQuota;
   /** Checks the process's own dependencies for /ready. */
   ready: () => Promise<boolean>;
@@ -154,7 +163,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
   const documents = loadPersistedDocuments();
   const anonymousLimit: Plugin<ServerContext> = {
     async onParams({ request, context }) {
-      if ((await authFor(request)).viewer) return;
+      if (!rateLimits || (await authFor(request)).viewer) return;
       const { req } = context as ServerContext;
       const ip = req ? clientIp(req, edge.trustedProxies) : null;
       const refusal = await rateLimits.consume('anonymous', ip ?? 'unknown');
@@ -168,14 +177,16 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     customErrors: { persistedQueryOnly: () => persistedOnlyError(), notFound: () => persistedNotFoundError(), keyNotFound: () => persistedNotFoundError() },
   }) as Plugin<ServerContext>;
   const viewerOf = (context: unknown) => (context as Context).auth?.viewer ?? null;
+  const uncounted = { release: async () => undefined };
   const streamGuard = streamGuardPlugin({
     callerOf: (context) => {
       const { auth } = context as Context & ServerContext;
       if (!auth?.viewer) return null;
       // A WebSocket closes as a whole at the token's expiry (4403); SSE streams end one by one.
-      return { userId: auth.viewer.userId, expiresAt: (context as ServerContext).wsInfo ? null : auth.expiresAt };
+      const followsToken = edge.streamsFollowTokens && !(context as ServerContext).wsInfo;
+      return { userId: auth.viewer.userId, expiresAt: followsToken ? auth.expiresAt : null };
     },
-    acquire: (userId) => subscriptionQuota.acquire(userId),
+    acquire: async (userId) => (edge.subscriptionCaps ? subscriptionQuota.acquire(userId) : uncounted),
     maxPerUser: edge.maxSubscriptionsPerUser,
   });
 
@@ -202,9 +213,9 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
       anonymousLimit,
       persisted,
-      ...documentLimitsPlugins(edge.limits),
-      mutationRateLimitPlugin(rateLimits, viewerOf),
-      streamGuard,
+      ...documentLimitsPlugins(edge.limits, edge.documentLimits),
+      ...(rateLimits ? [mutationRateLimitPlugin(rateLimits, viewerOf)] : []),
+      ...(edge.subscriptionCaps || edge.streamsFollowTokens ? [streamGuard] : []),
       graphqlMetrics,
     ],
     context: async ({ request, req, wsInfo, wsAuth }) => {
@@ -243,6 +254,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     maxPayload: edge.maxWsPayloadBytes,
     // Connects are limited per client address before the handshake: 429 with Retry-After.
     verifyClient: (info, accept) => {
+      if (!rateLimits) return accept(true);
       void rateLimits.consume('websocket-connect', clientIp(info.req, edge.trustedProxies) ?? 'unknown').then((refusal) =>
         refusal ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(refusal.retryAfterSeconds) }) : accept(true),
       );
@@ -263,7 +275,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
         const auth = await authenticate(typeof authorization === 'string' ? authorization : null);
         if (!auth.viewer) return false;
         ctx.extra.auth = auth;
-        if (auth.expiresAt !== null) {
+        if (auth.expiresAt !== null && edge.streamsFollowTokens) {
           const socket = ctx.extra.socket;
           ctx.extra.expiryTimer = setTimeout(() => socket.close(4403, 'token expired'), Math.max(0, auth.expiresAt - Date.now()));
           socket.once('close', () => clearTimeout(ctx.extra.expiryTimer));
@@ -293,11 +305,12 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
-        const tooCostly = costLimitError(schema, document, params.operationName, params.variables, edge.limits.maxCost);
+        const tooCostly = edge.documentLimits && costLimitError(schema, document, params.operationName, params.variables, edge.limits.maxCost);
         if (tooCostly) return [tooCostly];
         // Live streams are what a socket holds (queries and mutations come and go).
-        const streams = Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
-        if (getOperationAST(document, params.operationName)?.operation === 'subscription' && streams >= edge.maxSubscriptionsPerSocket) {
+        const streams = () => Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
+        const isStream = () => getOperationAST(document, params.operationName)?.operation === 'subscription';
+        if (edge.subscriptionCaps && isStream() && streams() >= edge.maxSubscriptionsPerSocket) {
           return [
             new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} live subscriptions on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }),
           ];

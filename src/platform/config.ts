@@ -6,6 +6,10 @@ const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production-0123456789';
 
 const intFrom = (min: number) => z.coerce.number().int().min(min);
 
+/** Protections of the public edge that EDGE_PROTECTIONS_OFF may switch off (the bench's on/off comparison). */
+export const EDGE_PROTECTIONS = ['rate-limits', 'document-limits', 'subscription-caps', 'token-checks'] as const;
+export type EdgeProtection = (typeof EDGE_PROTECTIONS)[number];
+
 /** "true"/"false" (or 1/0); absent means the environment's default, decided below. */
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -102,6 +106,16 @@ const schema = z
     RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE: intFrom(1).default(60_000),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: intFrom(1).default(300),
     RATE_LIMIT_WS_CONNECTS_PER_MINUTE: intFrom(1).default(120),
+    /**
+     * For the bench only: edge protections to switch off, comma-separated (rate-limits,
+     * document-limits, subscription-caps, token-checks), to measure what they cost against the
+     * same service without them. Refused in production. Persisted-only is GRAPHQL_ALLOW_DOCUMENTS.
+     */
+    EDGE_PROTECTIONS_OFF: z
+      .string()
+      .transform((text) => [...new Set(text.split(',').map((p) => p.trim()).filter((p) => p.length > 0))])
+      .pipe(z.array(z.enum(EDGE_PROTECTIONS)))
+      .default([]),
     /** Push devices a user may have; registering one more drops the oldest. */
     MAX_DEVICES_PER_USER: intFrom(1).max(1000).default(10),
     /** Caps on what the credit engine may offer. */
@@ -203,6 +217,13 @@ const schema = z
         code: 'custom',
         path: ['JWT_SECRET'],
         message: `set JWT_SECRET or JWT_JWKS_URL: the public development secret works only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
+      });
+    }
+    if (!development && env.EDGE_PROTECTIONS_OFF.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EDGE_PROTECTIONS_OFF'],
+        message: `the edge's protections are never off in production: only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
       });
     }
     if (env.JWT_JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {

@@ -1,6 +1,7 @@
-// A Redis Cluster of a test's own: three masters and three replicas from the machine's
-// `redis-server`, on free ports, created by `redis-cli --cluster create`. The scale suite kills
-// a master of it; the shared Redis of the other suites is never touched.
+// A Redis Cluster of its own, for a test or the bench (`npm run bench -- --cluster`): three
+// masters and three replicas from the machine's `redis-server`, on free ports, created by
+// `redis-cli --cluster create`. The scale suite kills a master of it; the shared Redis of the
+// other suites is never touched.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,9 +30,13 @@ export interface ThrowawayRedisCluster {
 /** Failure detection takes this long: the issue's "at least 3 s". */
 export const NODE_TIMEOUT_MS = 3_000;
 
+// Whatever ends the process (a failure, the bench's Ctrl-C while a cluster is still starting),
+// its servers and their directories do not outlive it.
 const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function ask<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T | null> {
@@ -48,6 +53,7 @@ const alive = (node: ClusterNodeProcess) => node.process.exitCode === null && no
 
 export async function startThrowawayRedisCluster(): Promise<ThrowawayRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'credit-scale-redis-'));
+  dirs.add(dir);
   const nodes: ClusterNodeProcess[] = [];
   for (let i = 0; i < 6; i += 1) {
     const [port, busPort] = [await freePort(), await freePort()];
@@ -137,6 +143,7 @@ export async function startThrowawayRedisCluster(): Promise<ThrowawayRedisCluste
       );
       for (const node of nodes) children.delete(node.process);
       rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
   };
 }
