@@ -1,10 +1,11 @@
-// Figure 4: the database's own limit. What one deployment writes (src/deployments.ts: the
-// PROCESSING_STARTED step and applyCreditOffer, with the notification it creates; and the
-// notification's delivery, src/notification-delivery.ts, for a user who is not in the app with
-// push off: a SKIPPED push recorded, the notification settled FAILED), done as one hand-written
-// transaction per deployment over plain pg: no GraphQL, no queue, no ORM, one commit instead of
-// three. The bench compares the rows each table gained per deployment here and in the service's
-// drain (bench/row-counts.ts): a difference means this loop is out of step with the service.
+// Figure 4: the database's own limit. What one deployment writes (src/domain/deployments.ts: the
+// apply with its audit events, the downstream event's outbox row and the notification it creates;
+// and the notification's delivery, src/domain/notification-delivery.ts, for a user who is not in
+// the app with push off: a SKIPPED push recorded, the notification settled FAILED), done as one
+// hand-written transaction per deployment over plain pg: no GraphQL, no queue, no ORM, one commit
+// per deployment. The bench compares the rows each table gained per deployment here and in the
+// service's drain (bench/row-counts.ts): a difference means this loop is out of step with the service.
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { SeededDeployment } from './seed.ts';
 import { since } from './stats.ts';
@@ -55,6 +56,11 @@ const INSERT_EVENTS = `INSERT INTO deployment_events (deployment_id, sequence, t
   ($1, $2::int - 1, 'PROFILE_UPDATED', 'PROCESSING', $3, $4),
   ($1, $2::int, 'DEPLOYED', 'DEPLOYED', $3, NULL)`;
 
+/** The downstream event (credit-events.ts): the user's next event sequence and the outbox row, one statement. */
+const INSERT_OUTBOX = `WITH s AS (UPDATE users SET last_event_sequence = last_event_sequence + 1 WHERE id = $1 RETURNING last_event_sequence)
+INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
+SELECT $2, $1, s.last_event_sequence, 'credit.limit.changed', $3, $4::jsonb || jsonb_build_object('sequence', s.last_event_sequence) FROM s`;
+
 /** notifyDeploymentEnd: one notification per deployment end, deduplicated by its key. */
 const INSERT_NOTIFICATION = `INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, correlation_id)
 VALUES (gen_random_uuid(), $1, 'CREDIT_DEPLOYED', $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
@@ -93,6 +99,14 @@ async function deploy(client: pg.PoolClient, id: string): Promise<void> {
     const { last_sequence } = (await client.query(FINISH_DEPLOYMENT, [id, now, profile.limit_cents, processingMs])).rows[0];
     const detail = { previousLimitCents: String(profile.limit_cents), newLimitCents: String(limit), availableCents: String(available), interestRateBps: d.interest_rate_bps, profileVersion: version };
     await client.query(INSERT_EVENTS, [id, last_sequence, d.correlation_id, detail]);
+    const eventId = randomUUID();
+    const envelope = {
+      id: eventId, type: 'credit.limit.changed', version: 1, occurredAt: now.toISOString(), userId: d.user_id, correlationId: d.correlation_id,
+      data: { reason: 'OFFER_ACCEPTED', currency: d.currency, previousLimitCents: profile.version === 0 ? null : String(profile.limit_cents),
+              newLimitCents: String(limit), availableCents: String(available), usedCents: String(used), interestRateBps: d.interest_rate_bps,
+              offerId: d.offer_id, deploymentId: id },
+    };
+    await client.query(INSERT_OUTBOX, [d.user_id, eventId, now, envelope]);
     const created = (await client.query<{ id: string }>(INSERT_NOTIFICATION, notification(d, id))).rows[0];
     if (created) await client.query(SKIP_PUSH, [created.id, now]);
     await client.query('COMMIT');
