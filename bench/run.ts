@@ -268,7 +268,8 @@ async function measureThroughput(env: Environment, url: string) {
   for (const drain of drains) await drain();
   let sqlWrites: RowCounts | null = null;
   for (const workers of [1, 2]) {
-    const connections = workers * databasePoolSize;
+    // As many connections as the worker processes' pools, within what the server has left.
+    const connections = Math.min(workers * databasePoolSize, await connectionsLeft(env.db, 5));
     log(`plain SQL limit: ${backlog} deployments over ${connections} connections`);
     const seeded = await seedQueuedDeployments(env.db, Array.from({ length: backlog }, (_, i) => `bench-sql-${workers}-${i}`));
     const before = await rowCounts(env.db);
@@ -277,6 +278,14 @@ async function measureThroughput(env: Environment, url: string) {
   }
   const writes: WritesComparison = compareWrites(serviceWrites!, sqlWrites!);
   return { throughput, sqlLimit, backlogAccept, writes };
+}
+
+/** Connections PostgreSQL accepts beyond those open now, keeping `spare` for others. */
+async function connectionsLeft(db: Environment['db'], spare: number): Promise<number> {
+  const { rows } = await db.query<{ left: number }>(
+    `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - count(*)::int AS left FROM pg_stat_activity`,
+  );
+  return Math.max(1, rows[0]!.left - spare);
 }
 
 type DrainOnce = (name: string, apiUrl: string, drainer: () => Promise<Drainer>) => Promise<void>;
