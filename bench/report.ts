@@ -186,12 +186,12 @@ export function printResults(r: BenchResults): void {
   }
 
   console.log('\nThroughput');
-  const t: (string | number)[][] = [['', 'deployments', 'seconds', 'per second', 'commits/dep.', 'worker CPU ms/dep.', 'machine busy', 'SQL limit/s', '% of limit']];
+  const t: (string | number)[][] = [['', 'deployments', 'seconds', 'per second', 'commits/dep.', 'mean batch', 'worker CPU ms/dep.', 'machine busy', 'SQL limit/s', '% of limit']];
   for (const d of r.throughput) {
     const c = r.comparison.find((x) => x.label === d.label);
-    t.push([d.label, d.deployments, d.seconds, d.deploymentsPerSecond, d.commitsPerDeployment, d.workerCpuMsPerDeployment, `${d.machineBusyPercent}%`, c?.sqlLimitPerSecond ?? '', c ? `${c.percentOfLimit}%` : '']);
+    t.push([d.label, d.deployments, d.seconds, d.deploymentsPerSecond, d.commitsPerDeployment, d.meanBatchSize, d.workerCpuMsPerDeployment, `${d.machineBusyPercent}%`, c?.sqlLimitPerSecond ?? '', c ? `${c.percentOfLimit}%` : '']);
   }
-  for (const l of r.sqlLimit) t.push([`plain SQL, ${l.connections} connections`, l.transactions, l.seconds, l.transactionsPerSecond, 1, '', '', '', '']);
+  for (const l of r.sqlLimit) t.push([`plain SQL, ${l.connections} connections`, l.transactions, l.seconds, l.transactionsPerSecond, 1, '', '', '', '', '']);
   console.log(table(t));
   const single = r.throughput.find((d) => d.workers === 1 && d.redis === 'single' && d.label.startsWith('1 worker'));
   const cluster = r.throughput.find((d) => d.redis === 'cluster');

@@ -64,6 +64,11 @@ export interface DrainResult {
   workerStartupMs: number;
   /** Postgres commits in the bench database per deployment (pg_stat_database), worker and reconciler. */
   commitsPerDeployment: number;
+  /**
+   * Deployments applied per transaction: the deployments over the distinct transaction start
+   * times of their DEPLOYED events (now() in PostgreSQL, in microseconds: one per transaction).
+   */
+  meanBatchSize: number;
   /** CPU time of the worker process(es) (npm start: all its processes) per deployment: what a deployment costs in Node. */
   workerCpuMsPerDeployment: number;
   /** Share of the machine's CPU (all cores) busy while draining, anything included. */
@@ -166,6 +171,10 @@ export async function drainBacklog(
     [ids],
   );
   const seconds = rows[0].seconds as number;
+  const batches = await db.query(
+    `SELECT count(DISTINCT at)::int AS n FROM deployment_events WHERE deployment_id = ANY($1::uuid[]) AND type = 'DEPLOYED'`,
+    [ids],
+  );
   const ownQueries = drain.polls + notifiedPolls + 3;
   return {
     label: drainer.label,
@@ -177,6 +186,7 @@ export async function drainBacklog(
     deploymentsPerSecond: Math.round((ids.length / seconds) * 10) / 10,
     workerStartupMs: Math.round(workerStartupMs),
     commitsPerDeployment: Math.round((((await commits(db)) - commitsBefore - ownQueries) / ids.length) * 10) / 10,
+    meanBatchSize: Math.round((ids.length / Math.max(1, batches.rows[0].n as number)) * 10) / 10,
     workerCpuMsPerDeployment: Math.round((drain.workerCpuSeconds / ids.length) * 1000 * 100) / 100,
     machineBusyPercent: Math.round((drain.machineBusySeconds / (drain.seconds * cores)) * 100),
     cores,
