@@ -45,14 +45,6 @@ async function lockDeployment(tx: Tx, id: string): Promise<LockedDeployment | nu
   return rows[0] ?? null;
 }
 
-/** As lockDeployment, for several, skipping those another transaction holds (they are not returned). */
-function lockFreeDeployments(tx: Tx, ids: readonly string[]): Promise<LockedDeployment[]> {
-  return tx.$queryRaw<LockedDeployment[]>`
-    SELECT ${LOCKED_DEPLOYMENT}
-      FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
-     WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED`;
-}
-
 const elapsedMs = (from: Date, to: Date) => Math.max(0, to.getTime() - from.getTime());
 
 /** Marks an attempt as started. Null when the deployment is already final (or unknown). */
@@ -139,25 +131,47 @@ async function lockProfile(tx: Tx, userId: string, currency: string, interestRat
 const PROFILE_COLUMNS = Prisma.sql`user_id AS "userId", limit_cents AS "limitCents", used_cents AS "usedCents", currency, version,
               applied_acceptance_sequence AS "appliedAcceptanceSequence"`;
 
+/** A locked deployment with its user's locked profile (null when another transaction holds it). */
+type LockedPair = LockedDeployment & { profile: LockedProfile | null };
+
 /**
- * As lockProfile, for the users of several deployments at once, skipping the profiles another
- * transaction holds (not returned). A profile being created by another transaction is waited for
- * and then not returned either (this statement's snapshot predates it).
+ * As lockDeployment and lockProfile, for several deployments at once, in one statement: rows
+ * another transaction holds are skipped, not waited for (a deployment held elsewhere is not
+ * returned; a profile held elsewhere comes back null). A profile being created by another
+ * transaction is waited for and then comes back null too (this statement's snapshot predates it).
  */
-async function lockFreeProfiles(tx: Tx, deployments: readonly LockedDeployment[]): Promise<Map<string, LockedProfile>> {
-  const rows = await tx.$queryRaw<(LockedProfile & { userId: string })[]>`
-    WITH wanted AS (
-      SELECT * FROM unnest(${deployments.map((d) => d.userId)}::text[], ${deployments.map((d) => d.currency)}::text[],
-                           ${deployments.map((d) => d.interestRateBps)}::int[]) AS w(user_id, currency, rate)),
+async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<LockedPair[]> {
+  const rows = await tx.$queryRaw<(LockedDeployment & { profile: Record<string, unknown> | null })[]>`
+    WITH locked AS (
+      SELECT ${LOCKED_DEPLOYMENT}
+        FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
+       WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED),
+    wanted AS (
+      SELECT DISTINCT ON ("userId") "userId" AS user_id, currency, "interestRateBps" AS rate
+        FROM locked WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)}) ORDER BY "userId"),
     created AS (
       INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, available_cents, interest_rate_bps, version, updated_at)
       SELECT user_id, currency, 0, 0, 0, rate, 0, now() FROM wanted ORDER BY user_id
       ON CONFLICT (user_id) DO NOTHING
       RETURNING ${PROFILE_COLUMNS}),
     existing AS (
-      SELECT ${PROFILE_COLUMNS} FROM credit_profiles WHERE user_id IN (SELECT user_id FROM wanted) FOR UPDATE SKIP LOCKED)
-    SELECT * FROM created UNION ALL SELECT * FROM existing`;
-  return new Map(rows.map((row) => [row.userId, row]));
+      SELECT ${PROFILE_COLUMNS} FROM credit_profiles WHERE user_id IN (SELECT user_id FROM wanted) FOR UPDATE SKIP LOCKED),
+    profiles AS (SELECT * FROM created UNION ALL SELECT * FROM existing)
+    SELECT locked.*, CASE WHEN p."userId" IS NULL THEN NULL ELSE
+             jsonb_build_object('userId', p."userId", 'limitCents', p."limitCents"::text, 'usedCents', p."usedCents"::text, 'currency', p.currency,
+                                'version', p.version, 'appliedAcceptanceSequence', p."appliedAcceptanceSequence") END AS profile
+      FROM locked LEFT JOIN profiles p ON p."userId" = locked."userId"`;
+  return rows.map(({ profile, ...deployment }) => ({
+    ...deployment,
+    profile: profile && {
+      userId: String(profile.userId),
+      limitCents: BigInt(profile.limitCents as string),
+      usedCents: BigInt(profile.usedCents as string),
+      currency: String(profile.currency),
+      version: Number(profile.version),
+      appliedAcceptanceSequence: Number(profile.appliedAcceptanceSequence),
+    },
+  }));
 }
 
 /** A deployment whose offer applies: the locked rows and what the apply writes. */
@@ -239,6 +253,8 @@ export type BatchOutcome =
   | ApplyOutcome
   /** Not applied by this batch: its rows were held by another transaction; apply it alone (it waits for them). */
   | { kind: 'skipped' }
+  /** Not applied by this batch: its user's profile was held by another transaction (perhaps a batch of the same worker). */
+  | { kind: 'profile-busy' }
   /** Not applied by this batch: an earlier acceptance of its user is applied first; put it in the next batch. */
   | { kind: 'deferred' };
 
@@ -273,15 +289,14 @@ export async function applyDeployments(ids: readonly string[], options: BatchOpt
  */
 export async function applyCreditOffer(id: string, now = new Date()): Promise<ApplyOutcome> {
   const outcome = (await applyDeployments([id], { now, started: true, wait: true })).get(id)!;
-  if (outcome.kind === 'skipped' || outcome.kind === 'deferred') throw new Error(`unexpected ${outcome.kind} of a deployment applied alone`);
+  if (outcome.kind === 'skipped' || outcome.kind === 'deferred' || outcome.kind === 'profile-busy') throw new Error(`unexpected ${outcome.kind} of a deployment applied alone`);
   return outcome;
 }
 
 async function lockAll(tx: Tx, ids: readonly string[], wait: boolean): Promise<{ deployments: LockedDeployment[]; profiles: Map<string, LockedProfile> }> {
   if (!wait) {
-    const deployments = await lockFreeDeployments(tx, ids);
-    const open = deployments.filter((d) => !isFinal(d.status));
-    return { deployments, profiles: open.length ? await lockFreeProfiles(tx, open) : new Map() };
+    const pairs = await lockFreeRows(tx, ids);
+    return { deployments: pairs, profiles: new Map(pairs.flatMap((pair) => (pair.profile ? [[pair.userId, pair.profile] as const] : []))) };
   }
   const deployments: LockedDeployment[] = [];
   const profiles = new Map<string, LockedProfile>();
@@ -314,7 +329,7 @@ async function applyInTransaction(tx: Tx, ids: readonly string[], now: Date, opt
     if (isFinal(deployment.status)) continue;
     const profile = profiles.get(deployment.userId);
     if (earliest.get(deployment.userId) !== deployment) outcomes.set(deployment.id, { kind: 'deferred' });
-    else if (!profile) outcomes.set(deployment.id, { kind: 'skipped' });
+    else if (!profile) outcomes.set(deployment.id, { kind: 'profile-busy' });
     else {
       const refused = refusal(profile, deployment);
       if (!refused) applicable.push({ deployment, profile });

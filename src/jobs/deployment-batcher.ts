@@ -3,6 +3,12 @@
 // then publishes the batch's live messages and enqueues its notifications in one go each. A
 // batch never waits to fill: the first deployment to arrive starts one at once, and those that
 // arrive while batches are in flight make the next. Each job gets its own deployment's outcome.
+//
+// Order: a user's later acceptance waits for the next batch when an earlier one is in the same
+// batch, or when another batch of this worker holds the user's profile; so within a worker a
+// user's deployments apply in acceptance order. Rows held by anything else are not waited for:
+// that deployment is applied alone (its job waits for the rows, as before batching), and across
+// worker processes the latest acceptance wins (an older one applied after it ends SUPERSEDED).
 import { applyDeployments, type BatchOutcome } from '../domain/deployments.ts';
 import { countBatch } from '../domain/deployment-metrics.ts';
 import type { DeploymentEvent } from '../platform/db.ts';
@@ -24,8 +30,8 @@ export interface BatcherDeps {
   settings: BatchSettings;
 }
 
-/** What a job gets back: its deployment's outcome once committed and announced. Never `deferred`. */
-export type BatchedOutcome = Exclude<BatchOutcome, { kind: 'deferred' }>;
+/** What a job gets back: its deployment's outcome once committed and announced, or `skipped`: apply it alone. */
+export type BatchedOutcome = Exclude<BatchOutcome, { kind: 'deferred' } | { kind: 'profile-busy' }>;
 
 interface Waiting {
   deploymentId: string;
@@ -58,13 +64,16 @@ export function createDeploymentBatcher({ realtime, notificationQueue, logger, s
     try {
       const outcomes = await applyDeployments(batch.map((w) => w.deploymentId));
       await announce([...outcomes.values()]);
-      const deferred = batch.filter((w) => outcomes.get(w.deploymentId)!.kind === 'deferred');
+      // Another batch of this worker may hold the profile: after it, in order. Otherwise, alone.
+      const otherBatchInFlight = inFlight > 1;
+      const again: Waiting[] = [];
       for (const w of batch) {
         const outcome = outcomes.get(w.deploymentId)!;
-        if (outcome.kind !== 'deferred') w.resolve(outcome);
+        if (outcome.kind === 'deferred' || (outcome.kind === 'profile-busy' && otherBatchInFlight)) again.push(w);
+        else w.resolve(outcome.kind === 'profile-busy' ? { kind: 'skipped' } : outcome);
       }
       // A user's later acceptance goes first in the next batch, after their earlier one committed.
-      waiting = [...deferred, ...waiting];
+      waiting = [...again, ...waiting];
     } catch (error) {
       // The batch changed nothing (or, if the commit's answer was lost, everything: each job's
       // own attempt then finds its deployment final). Each job tries alone, once, at once.
