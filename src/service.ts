@@ -297,7 +297,14 @@ function startWorkers(config: Config, logger: Logger, messaging: Messaging | nul
     retryHorizonMs: config.DEPLOYMENT_RETRY_HORIZON_MS,
     batch: { maxBatch: config.DEPLOYMENT_BATCH_MAX, maxInFlight: config.DEPLOYMENT_BATCHES_IN_FLIGHT },
   };
-  const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, logger, settings });
+  const delivery = {
+    live: realtime,
+    presence,
+    push,
+    fallbackMs: config.PUSH_FALLBACK_AFTER_MS,
+    logger: logger.child({ component: 'notification-worker' }),
+  };
+  const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, delivery, logger, settings });
   const notificationWorker = startNotificationWorker({
     notificationQueue,
     offerExpiryQueue,

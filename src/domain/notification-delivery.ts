@@ -4,9 +4,9 @@
 // notification in-app at once, and a push after `fallbackMs` unless they acknowledged it by then;
 // a user with none gets the push at once. Each call looks at the notification as stored and takes
 // the next step, so running it twice, or after a crash, neither skips nor repeats a delivery.
-import { prisma, type Device, type Notification, type NotificationDelivery, type Prisma, type Tx } from '../platform/db.ts';
+import { prisma, type DeploymentEvent, type Device, type Notification, type NotificationDelivery, type Prisma, type Tx } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { appendEvent } from './deployment-events.ts';
+import { appendEvent, EVENT_COLUMNS } from './deployment-events.ts';
 import { activeDevicesOf } from './devices.ts';
 import { countDeliveries, countPushFallback } from './notification-metrics.ts';
 import type { LiveUpdates, PresenceCheck, PushMessage, PushSender } from './ports.ts';
@@ -259,4 +259,97 @@ export async function abandonNotification(deps: Pick<DeliveryDeps, 'live' | 'log
     providerMessageId: null,
   };
   await recordPush(deps, notification, { deliveries: [failed], settle: true, now });
+}
+
+/** A notification just created with its deployment's end (PENDING, never delivered). */
+export type FreshNotification = Pick<Notification, 'id' | 'userId' | 'kind' | 'deploymentId'>;
+
+/** Where the first step left a fresh notification; `push-due`: a push is to be sent now (by its job). */
+export type FirstStep = Exclude<DeliveryStep, { kind: 'retry' }> | { kind: 'push-due' };
+
+/**
+ * The first step of several fresh notifications at once, as progressNotification would take it
+ * for each, short of sending a push (over the network), in a few statements for them all: in-app
+ * for the users present (answer `wait` until the push fallback), the push settled SKIPPED when
+ * there is nothing to send it to (push off, no device: answer `done`), `push-due` when a push is
+ * to be sent. A notification no longer PENDING (acknowledged meanwhile) gets no answer: its job
+ * looks at it.
+ */
+export async function firstDeliverySteps(
+  deps: DeliveryDeps,
+  notifications: readonly FreshNotification[],
+  now = new Date(),
+): Promise<Map<string, FirstStep>> {
+  const steps = new Map<string, FirstStep>();
+  if (notifications.length === 0) return steps;
+  const present = await Promise.all(notifications.map((n) => deps.presence.isPresent(n.userId)));
+  const inApp = notifications.filter((_, i) => present[i]);
+  const absent = notifications.filter((_, i) => !present[i]);
+  const withDevices = deps.push.disabledReason || absent.length === 0 ? new Set<string>() : await usersWithDevices(absent.map((n) => n.userId));
+  const toSkip = absent.filter((n) => !withDevices.has(n.userId));
+  for (const n of absent) if (withDevices.has(n.userId)) steps.set(n.id, { kind: 'push-due' });
+  const reason = deps.push.disabledReason ?? 'the user has no registered device';
+
+  const [delivered, skippedIds] = await Promise.all([deliverInAppAll(inApp, now, deps.fallbackMs), skipPushAll(toSkip, reason, now)]);
+  const pushDueAt = new Date(now.getTime() + deps.fallbackMs);
+  for (const id of delivered.ids) steps.set(id, { kind: 'wait', until: pushDueAt });
+  for (const id of skippedIds) steps.set(id, { kind: 'done', outcome: 'push-skipped' });
+  if (delivered.ids.length > 0) countDeliveries('IN_APP', delivered.ids.map(() => 'SENT'));
+  if (skippedIds.length > 0) countDeliveries('PUSH', skippedIds.map(() => 'SKIPPED'));
+  // Committed first, so subscribers read them as DELIVERED. A lost message is what the push fallback is for.
+  const reached = inApp.filter((n) => delivered.ids.includes(n.id));
+  await bestEffort(deps.logger, 'could not publish the in-app notifications', () =>
+    Promise.all(reached.map((n) => deps.live.publishNotification(n.userId, n.id))),
+  );
+  await bestEffort(deps.logger, 'could not publish the audit events', () => deps.live.publishDeploymentEvents(delivered.events));
+  return steps;
+}
+
+async function usersWithDevices(userIds: string[]): Promise<Set<string>> {
+  const rows = await prisma.$queryRaw<{ userId: string }[]>`
+    SELECT DISTINCT user_id AS "userId" FROM devices WHERE user_id = ANY(${userIds}::text[]) AND invalidated_at IS NULL`;
+  return new Set(rows.map((r) => r.userId));
+}
+
+/** As deliverInApp, for several, in one statement: DELIVERED with the push due, the delivery, NOTIFIED on the trail. */
+async function deliverInAppAll(notifications: readonly FreshNotification[], now: Date, fallbackMs: number) {
+  if (notifications.length === 0) return { ids: [] as string[], events: [] as DeploymentEvent[] };
+  const pushDueAt = new Date(now.getTime() + fallbackMs);
+  const rows = await prisma.$queryRaw<(DeploymentEvent & { notificationId: string | null })[]>`
+    WITH n AS (
+      UPDATE notifications SET status = 'DELIVERED', push_due_at = ${pushDueAt}
+       WHERE id = ANY(${notifications.map((n) => n.id)}::uuid[]) AND status = 'PENDING'
+      RETURNING id, deployment_id, kind),
+    delivery AS (
+      INSERT INTO notification_deliveries (notification_id, channel, status, at) SELECT id, 'IN_APP', 'SENT', ${now} FROM n),
+    d AS (
+      UPDATE credit_deployments cd SET last_sequence = cd.last_sequence + 1 FROM n WHERE cd.id = n.deployment_id
+      RETURNING cd.id, cd.last_sequence, cd.status, cd.correlation_id, n.id AS notification_id, n.kind),
+    events AS (
+      INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
+      SELECT id, last_sequence, 'NOTIFIED', status, correlation_id,
+             jsonb_build_object('notificationId', notification_id::text, 'kind', kind::text, 'channel', 'IN_APP')
+        FROM d
+      RETURNING ${EVENT_COLUMNS})
+    SELECT events.*, NULL::text AS "notificationId" FROM events
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id::text FROM n`;
+  return {
+    ids: rows.flatMap((r) => (r.notificationId ? [r.notificationId] : [])),
+    events: rows.filter((r) => r.notificationId === null).map(({ notificationId: _, ...event }) => event),
+  };
+}
+
+/** As recordPush of a push skipped for `reason`, for several, in one statement. */
+async function skipPushAll(notifications: readonly FreshNotification[], reason: string, now: Date): Promise<string[]> {
+  if (notifications.length === 0) return [];
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    WITH n AS (
+      UPDATE notifications SET push_settled_at = ${now}, status = 'FAILED'
+       WHERE id = ANY(${notifications.map((n) => n.id)}::uuid[]) AND status = 'PENDING' AND push_settled_at IS NULL
+      RETURNING id)
+    INSERT INTO notification_deliveries (notification_id, channel, status, at, error)
+    SELECT id, 'PUSH', 'SKIPPED', ${now}, ${reason} FROM n
+    RETURNING notification_id::text AS id`;
+  return rows.map((r) => r.id);
 }

@@ -11,7 +11,8 @@
 // worker processes the latest acceptance wins (an older one applied after it ends SUPERSEDED).
 import { applyDeployments, type BatchOutcome } from '../domain/deployments.ts';
 import { countBatch } from '../domain/deployment-metrics.ts';
-import type { DeploymentEvent } from '../platform/db.ts';
+import { firstDeliverySteps, type DeliveryDeps, type FirstStep } from '../domain/notification-delivery.ts';
+import type { Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { enqueueNotifications, type NotificationQueue } from './queues.ts';
@@ -26,6 +27,8 @@ export interface BatchSettings {
 export interface BatcherDeps {
   realtime: Realtime;
   notificationQueue: NotificationQueue;
+  /** For the first delivery step of the batch's notifications, taken here rather than by a job. */
+  delivery: DeliveryDeps;
   logger: Logger;
   settings: BatchSettings;
 }
@@ -38,32 +41,54 @@ interface Waiting {
   resolve(outcome: BatchedOutcome): void;
 }
 
-export function createDeploymentBatcher({ realtime, notificationQueue, logger, settings }: BatcherDeps) {
+type Ended = Extract<BatchOutcome, { kind: 'deployed' | 'failed' }>;
+
+export function createDeploymentBatcher({ realtime, notificationQueue, delivery, logger, settings }: BatcherDeps) {
   const log = logger.child({ component: 'deployment-batcher' });
   let waiting: Waiting[] = [];
   let inFlight = 0;
   let scheduled = false;
 
-  /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
-  async function announce(outcomes: BatchOutcome[]): Promise<void> {
-    const events: DeploymentEvent[] = [];
-    const notifications = [];
-    for (const outcome of outcomes) {
-      if (outcome.kind !== 'deployed' && outcome.kind !== 'failed') continue;
-      events.push(...outcome.events);
-      if (outcome.notification) notifications.push({ notificationId: outcome.notification.id, correlationId: outcome.notification.correlationId });
+  /**
+   * The first delivery step of the batch's notifications, as their jobs would take it, without
+   * the jobs and together: delivered in-app (a job then waits, delayed, for the push fallback),
+   * or settled with no push to send. A push to send (over the network), or a step that failed,
+   * is left to a job at once. After a crash before this step, the notification reconciler
+   * enqueues the job (the notification is still PENDING).
+   */
+  async function firstSteps(notifications: Notification[]) {
+    let steps = new Map<string, FirstStep>();
+    try {
+      steps = await firstDeliverySteps(delivery, notifications);
+    } catch (error) {
+      log.warn({ err: error }, "could not take the notifications' first step; their jobs will");
     }
-    await Promise.all([
-      realtime.publishDeploymentEvents(events).catch((error: unknown) => log.warn({ err: error }, 'could not publish deployment events')),
-      enqueueNotifications(notificationQueue, notifications, log),
-    ]);
+    return notifications.flatMap((n) => {
+      const step = steps.get(n.id);
+      const stepLog = () => delivery.logger.child({ correlationId: n.correlationId, notificationId: n.id });
+      if (step?.kind === 'done') {
+        stepLog().info({ outcome: step.outcome }, 'notification settled');
+        return [];
+      }
+      if (step?.kind === 'wait') stepLog().info({ pushDueAt: step.until }, 'delivered in-app; push fallback scheduled');
+      return [{ notificationId: n.id, correlationId: n.correlationId, ...(step?.kind === 'wait' ? { runAt: step.until } : {}) }];
+    });
+  }
+
+  /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
+  async function announce(ended: Ended[]): Promise<void> {
+    await realtime
+      .publishDeploymentEvents(ended.flatMap((outcome) => outcome.events))
+      .catch((error: unknown) => log.warn({ err: error }, 'could not publish deployment events'));
+    const jobs = await firstSteps(ended.flatMap((outcome) => (outcome.notification ? [outcome.notification] : [])));
+    await enqueueNotifications(notificationQueue, jobs, log);
   }
 
   async function run(batch: Waiting[]): Promise<void> {
     countBatch(batch.length);
     try {
       const outcomes = await applyDeployments(batch.map((w) => w.deploymentId));
-      await announce([...outcomes.values()]);
+      await announce([...outcomes.values()].filter((o): o is Ended => o.kind === 'deployed' || o.kind === 'failed'));
       // Another batch of this worker may hold the profile: after it, in order. Otherwise, alone.
       const otherBatchInFlight = inFlight > 1;
       const again: Waiting[] = [];

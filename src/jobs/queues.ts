@@ -134,12 +134,23 @@ export async function enqueueNotification(queue: NotificationQueue, job: Notific
  * Enqueues committed notifications, best effort: when Redis is down, the reconciler enqueues
  * them later (they are PENDING in Postgres with no job).
  */
-export async function enqueueNotifications(queue: NotificationQueue, jobs: NotificationJob[], log: Logger): Promise<void> {
+export async function enqueueNotifications(
+  queue: NotificationQueue,
+  jobs: (NotificationJob & { /** Run it no sooner than this (the push fallback's due time). */ runAt?: Date })[],
+  log: Logger,
+): Promise<void> {
   if (jobs.length === 0) return;
   const trace = traceCarrier();
+  const now = Date.now();
   try {
     // One transaction of Redis commands for them all (a queue's keys share a slot on a cluster).
-    await queue.addBulk(jobs.map((job) => ({ name: 'deliver', data: { ...job, trace }, opts: { jobId: job.notificationId } })));
+    await queue.addBulk(
+      jobs.map(({ runAt, ...job }) => ({
+        name: 'deliver',
+        data: { ...job, trace },
+        opts: { jobId: job.notificationId, ...(runAt ? { delay: Math.max(0, runAt.getTime() - now) } : {}) },
+      })),
+    );
   } catch (error) {
     log.warn({ err: error, notificationIds: jobs.map((job) => job.notificationId) }, 'could not enqueue the notifications; the reconciler will');
   }

@@ -1,4 +1,5 @@
 // Worker wiring: the deployment worker and the reconciler, with their connections and shutdown.
+import type { DeliveryDeps } from '../domain/notification-delivery.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Realtime } from '../realtime/pubsub.ts';
 import { createDeployCreditProcessor } from './deploy-credit.ts';
@@ -12,13 +13,15 @@ export interface WorkerDeps {
   queue: DeploymentQueue;
   notificationQueue: NotificationQueue;
   realtime: Realtime;
+  /** How the deployments' notifications are delivered (their first step is taken with the batch). */
+  delivery: DeliveryDeps;
   logger: Logger;
   settings: WorkerSettings & ReconcileSettings & { retryHorizonMs: number; batch: BatchSettings };
 }
 
-export function startDeploymentWorker({ queue, notificationQueue, realtime, logger, settings }: WorkerDeps) {
+export function startDeploymentWorker({ queue, notificationQueue, realtime, delivery, logger, settings }: WorkerDeps) {
   const log = logger.child({ component: 'deployment-worker' });
-  const batcher = createDeploymentBatcher({ realtime, notificationQueue, logger: log, settings: settings.batch });
+  const batcher = createDeploymentBatcher({ realtime, notificationQueue, delivery, logger: log, settings: settings.batch });
   const processor = createDeployCreditProcessor({ realtime, notificationQueue, logger: log, retryHorizonMs: settings.retryHorizonMs, batcher });
   // Retry delays come from each job's backoff options (capped exponential with jitter).
   const deploymentWorker = startQueueWorker<DeploymentJob, string>(DEPLOYMENT_QUEUE, processor, log, settings, { backoffStrategy });
