@@ -131,8 +131,11 @@ async function lockProfile(tx: Tx, userId: string, currency: string, interestRat
 const PROFILE_COLUMNS = Prisma.sql`user_id AS "userId", limit_cents AS "limitCents", used_cents AS "usedCents", currency, version,
               applied_acceptance_sequence AS "appliedAcceptanceSequence"`;
 
-/** A locked deployment with its user's locked profile (null when another transaction holds it). */
-type LockedPair = LockedDeployment & { profile: LockedProfile | null };
+/**
+ * A locked deployment with its user's locked profile (null when another transaction holds it),
+ * and whether an earlier acceptance of its user, outside the batch, is not final yet.
+ */
+type LockedPair = LockedDeployment & { profile: LockedProfile | null; earlierPending: boolean };
 
 /**
  * As lockDeployment and lockProfile, for several deployments at once, in one statement: rows
@@ -141,7 +144,7 @@ type LockedPair = LockedDeployment & { profile: LockedProfile | null };
  * transaction is waited for and then comes back null too (this statement's snapshot predates it).
  */
 async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<LockedPair[]> {
-  const rows = await tx.$queryRaw<(LockedDeployment & { profile: Record<string, unknown> | null })[]>`
+  const rows = await tx.$queryRaw<(LockedDeployment & { profile: Record<string, unknown> | null; earlierPending: boolean })[]>`
     WITH locked AS (
       SELECT ${LOCKED_DEPLOYMENT}
         FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
@@ -159,7 +162,10 @@ async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<LockedPair[
     profiles AS (SELECT * FROM created UNION ALL SELECT * FROM existing)
     SELECT locked.*, CASE WHEN p."userId" IS NULL THEN NULL ELSE
              jsonb_build_object('userId', p."userId", 'limitCents', p."limitCents"::text, 'usedCents', p."usedCents"::text, 'currency', p.currency,
-                                'version', p.version, 'appliedAcceptanceSequence', p."appliedAcceptanceSequence") END AS profile
+                                'version', p.version, 'appliedAcceptanceSequence', p."appliedAcceptanceSequence") END AS profile,
+           EXISTS (SELECT 1 FROM credit_deployments e
+                    WHERE e.user_id = locked."userId" AND coalesce(e.acceptance_sequence, 0) < locked."acceptanceSequence"
+                      AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[])) AS "earlierPending"
       FROM locked LEFT JOIN profiles p ON p."userId" = locked."userId"`;
   return rows.map(({ profile, ...deployment }) => ({
     ...deployment,
@@ -253,8 +259,11 @@ export type BatchOutcome =
   | ApplyOutcome
   /** Not applied by this batch: its rows were held by another transaction; apply it alone (it waits for them). */
   | { kind: 'skipped' }
-  /** Not applied by this batch: its user's profile was held by another transaction (perhaps a batch of the same worker). */
-  | { kind: 'profile-busy' }
+  /**
+   * Not applied by this batch, not its turn yet: its user's profile was held by another
+   * transaction (perhaps another batch), or an earlier acceptance of its user is not final yet.
+   */
+  | { kind: 'not-yet' }
   /** Not applied by this batch: an earlier acceptance of its user is applied first; put it in the next batch. */
   | { kind: 'deferred' };
 
@@ -289,14 +298,25 @@ export async function applyDeployments(ids: readonly string[], options: BatchOpt
  */
 export async function applyCreditOffer(id: string, now = new Date()): Promise<ApplyOutcome> {
   const outcome = (await applyDeployments([id], { now, started: true, wait: true })).get(id)!;
-  if (outcome.kind === 'skipped' || outcome.kind === 'deferred' || outcome.kind === 'profile-busy') throw new Error(`unexpected ${outcome.kind} of a deployment applied alone`);
+  if (outcome.kind === 'skipped' || outcome.kind === 'deferred' || outcome.kind === 'not-yet') throw new Error(`unexpected ${outcome.kind} of a deployment applied alone`);
   return outcome;
 }
 
-async function lockAll(tx: Tx, ids: readonly string[], wait: boolean): Promise<{ deployments: LockedDeployment[]; profiles: Map<string, LockedProfile> }> {
+interface Locked {
+  deployments: LockedDeployment[];
+  profiles: Map<string, LockedProfile>;
+  /** Deployments of users with an earlier acceptance not final yet, outside this batch. */
+  earlierPending: Set<string>;
+}
+
+async function lockAll(tx: Tx, ids: readonly string[], wait: boolean): Promise<Locked> {
   if (!wait) {
     const pairs = await lockFreeRows(tx, ids);
-    return { deployments: pairs, profiles: new Map(pairs.flatMap((pair) => (pair.profile ? [[pair.userId, pair.profile] as const] : []))) };
+    return {
+      deployments: pairs,
+      profiles: new Map(pairs.flatMap((pair) => (pair.profile ? [[pair.userId, pair.profile] as const] : []))),
+      earlierPending: new Set(pairs.filter((pair) => pair.earlierPending).map((pair) => pair.id)),
+    };
   }
   const deployments: LockedDeployment[] = [];
   const profiles = new Map<string, LockedProfile>();
@@ -307,13 +327,14 @@ async function lockAll(tx: Tx, ids: readonly string[], wait: boolean): Promise<{
     if (isFinal(deployment.status) || profiles.has(deployment.userId)) continue;
     profiles.set(deployment.userId, await lockProfile(tx, deployment.userId, deployment.currency, deployment.interestRateBps));
   }
-  return { deployments, profiles };
+  // Alone, a deployment waits for nothing but its rows: an older acceptance applied after it ends SUPERSEDED.
+  return { deployments, profiles, earlierPending: new Set() };
 }
 
 async function applyInTransaction(tx: Tx, ids: readonly string[], now: Date, options: BatchOptions): Promise<Map<string, BatchOutcome>> {
   const started = options.started ?? false;
   const outcomes = new Map<string, BatchOutcome>(ids.map((id) => [id, options.wait ? ALREADY_FINAL : { kind: 'skipped' }]));
-  const { deployments, profiles } = await lockAll(tx, ids, options.wait ?? false);
+  const { deployments, profiles, earlierPending } = await lockAll(tx, ids, options.wait ?? false);
   // Each user's earliest acceptance in the batch; the user's later ones wait for the next batch.
   const earliest = new Map<string, LockedDeployment>();
   for (const deployment of deployments) {
@@ -329,7 +350,7 @@ async function applyInTransaction(tx: Tx, ids: readonly string[], now: Date, opt
     if (isFinal(deployment.status)) continue;
     const profile = profiles.get(deployment.userId);
     if (earliest.get(deployment.userId) !== deployment) outcomes.set(deployment.id, { kind: 'deferred' });
-    else if (!profile) outcomes.set(deployment.id, { kind: 'profile-busy' });
+    else if (!profile || earlierPending.has(deployment.id)) outcomes.set(deployment.id, { kind: 'not-yet' });
     else {
       const refused = refusal(profile, deployment);
       if (!refused) applicable.push({ deployment, profile });

@@ -4,11 +4,12 @@
 // batch never waits to fill: the first deployment to arrive starts one at once, and those that
 // arrive while batches are in flight make the next. Each job gets its own deployment's outcome.
 //
-// Order: a user's later acceptance waits for the next batch when an earlier one is in the same
-// batch, or when another batch of this worker holds the user's profile; so within a worker a
-// user's deployments apply in acceptance order. Rows held by anything else are not waited for:
-// that deployment is applied alone (its job waits for the rows, as before batching), and across
-// worker processes the latest acceptance wins (an older one applied after it ends SUPERSEDED).
+// Order: a user's later acceptance waits for a later batch when an earlier one is in the same
+// batch, when the user's profile is held (by another batch, say), or when an earlier acceptance
+// of the user is not final yet; so a user's deployments apply in acceptance order. Rows held for
+// longer than a few batches are not waited for here: that deployment is applied alone (its job
+// waits for the rows, as before batching), and the latest acceptance wins (an older one applied
+// after it ends SUPERSEDED).
 import { applyDeployments, type BatchOutcome } from '../domain/deployments.ts';
 import { countBatch } from '../domain/deployment-metrics.ts';
 import { firstDeliverySteps, type DeliveryDeps, type FirstStep } from '../domain/notification-delivery.ts';
@@ -34,12 +35,21 @@ export interface BatcherDeps {
 }
 
 /** What a job gets back: its deployment's outcome once committed and announced, or `skipped`: apply it alone. */
-export type BatchedOutcome = Exclude<BatchOutcome, { kind: 'deferred' } | { kind: 'profile-busy' }>;
+export type BatchedOutcome = Exclude<BatchOutcome, { kind: 'deferred' } | { kind: 'not-yet' }>;
 
 interface Waiting {
   deploymentId: string;
+  /** Batches that found it was not its turn yet. */
+  turnsWaited: number;
   resolve(outcome: BatchedOutcome): void;
 }
+
+/**
+ * Batches a deployment whose turn has not come (its profile held, an earlier acceptance of its
+ * user not final) goes back to; then it is applied alone, waiting for its rows (and, if its turn
+ * still has not come, the latest acceptance wins).
+ */
+const MAX_TURNS_WAITED = 20;
 
 type Ended = Extract<BatchOutcome, { kind: 'deployed' | 'failed' }>;
 
@@ -89,13 +99,14 @@ export function createDeploymentBatcher({ realtime, notificationQueue, delivery,
     try {
       const outcomes = await applyDeployments(batch.map((w) => w.deploymentId));
       await announce([...outcomes.values()].filter((o): o is Ended => o.kind === 'deployed' || o.kind === 'failed'));
-      // Another batch of this worker may hold the profile: after it, in order. Otherwise, alone.
-      const otherBatchInFlight = inFlight > 1;
       const again: Waiting[] = [];
       for (const w of batch) {
         const outcome = outcomes.get(w.deploymentId)!;
-        if (outcome.kind === 'deferred' || (outcome.kind === 'profile-busy' && otherBatchInFlight)) again.push(w);
-        else w.resolve(outcome.kind === 'profile-busy' ? { kind: 'skipped' } : outcome);
+        if (outcome.kind === 'deferred') again.push(w);
+        else if (outcome.kind === 'not-yet') {
+          if (++w.turnsWaited <= MAX_TURNS_WAITED) again.push(w);
+          else w.resolve({ kind: 'skipped' });
+        } else w.resolve(outcome);
       }
       // A user's later acceptance goes first in the next batch, after their earlier one committed.
       waiting = [...again, ...waiting];
@@ -131,7 +142,7 @@ export function createDeploymentBatcher({ realtime, notificationQueue, delivery,
     /** Applies the deployment with whatever else is ready; resolves once committed and announced. */
     apply(deploymentId: string): Promise<BatchedOutcome> {
       return new Promise((resolve) => {
-        waiting.push({ deploymentId, resolve });
+        waiting.push({ deploymentId, turnsWaited: 0, resolve });
         schedule();
       });
     },
