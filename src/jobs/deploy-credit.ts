@@ -1,9 +1,11 @@
-// The deployment job: a thin shell around the steps in ../deployments.ts. Business refusals end
-// it at once; anything thrown is transient trouble (classified for the customer's event and the
-// logs) and is retried with the queue's backoff until the retry horizon, counted from the first
-// attempt, has passed. An attempt that fails while the database is unreachable cannot record its
-// RETRY_SCHEDULED event: the job keeps it (in Redis) and the next attempt that reaches the
-// database writes it first.
+// The deployment job: a thin shell around the steps in ../domain/deployments.ts. The job hands
+// its deployment to the worker's batcher (deployment-batcher.ts), which applies it with the others
+// ready at the same moment; a deployment whose rows were busy, or whose batch failed, is attempted
+// alone. Business refusals end it at once; anything thrown is transient trouble (classified for
+// the customer's event and the logs) and is retried with the queue's backoff until the retry
+// horizon, counted from the first attempt, has passed. An attempt that fails while the database
+// is unreachable cannot record its RETRY_SCHEDULED event: the job keeps it (in Redis) and the next
+// attempt that reaches the database writes it first.
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
   applyCreditOffer,
