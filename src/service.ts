@@ -31,7 +31,6 @@ import { applySessionDefaults, connectDatabase, databaseReady, type DatabaseSett
 import { createLogger, type Logger } from './platform/logger.ts';
 import { rateLimitRefusals, scrape } from './platform/metrics.ts';
 import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings } from './platform/redis.ts';
-import { firebasePushFromConfig } from './push/firebase.ts';
 import { createPushSender } from './push/push-sender.ts';
 import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './realtime/event-stream.ts';
 import { Presence } from './realtime/presence.ts';
@@ -159,7 +158,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   const workers = worker
-    ? startWorkers(config, logger, options.messaging, { deploymentQueue, notificationQueue, offerExpiryQueue, realtime, presence })
+    ? await startWorkers(config, logger, options.messaging, { deploymentQueue, notificationQueue, offerExpiryQueue, realtime, presence })
     : null;
   const insights = options.insights ? await startInsights(config, logger) : null;
   const edge = api ? await startEdge(config, logger) : null;
@@ -280,9 +279,10 @@ interface Shared {
 }
 
 /** The deployment and notification workers, and push (said once here when it is off). */
-function startWorkers(config: Config, logger: Logger, messaging: Messaging | null | undefined, shared: Shared) {
+async function startWorkers(config: Config, logger: Logger, messaging: Messaging | null | undefined, shared: Shared) {
   const { deploymentQueue, notificationQueue, offerExpiryQueue, realtime, presence } = shared;
-  const firebase = messaging === undefined ? firebasePushFromConfig(config) : null;
+  // firebase-admin (about 15 MiB) is loaded by the processes that push, not by an API alone.
+  const firebase = messaging === undefined ? (await import('./push/firebase.ts')).firebasePushFromConfig(config) : null;
   const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
   else logger.info({ projectId: config.FCM_PROJECT_ID }, 'push notifications through FCM');

@@ -5,6 +5,8 @@ import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerify
 import { hasControlCharacters } from '../domain/errors.ts';
 import { ROLES, type AuthResult, type Role, type Viewer } from '../domain/viewer.ts';
 
+type AuthSuccess = Extract<AuthResult, { viewer: Viewer }>;
+
 export interface AuthSettings {
   jwtSecret: string;
   jwksUrl?: string | undefined;
@@ -19,6 +21,8 @@ export interface AuthSettings {
    * (EDGE_PROTECTIONS_OFF=token-checks, refused in production): a token then needs no `exp`.
    */
   tokenChecks?: boolean;
+  /** Valid tokens remembered (until they expire) so their signature is checked once; 0 checks it every time. */
+  cacheSize?: number;
 }
 
 /** The algorithms of identity providers' keys; a JWKS token signed any other way is refused. */
@@ -37,7 +41,10 @@ export type Authenticate = (authorization: string | null | undefined) => Promise
 
 /** Verifies `Authorization` values ("Bearer <JWT>") with the configured key. */
 export function createAuthenticator(settings: AuthSettings): Authenticate {
-  const secret = new TextEncoder().encode(settings.jwtSecret);
+  // Imported once: given bytes, jose would import the key again for every token.
+  let key: Promise<CryptoKey> | null = null;
+  const hmacKey = () =>
+    (key ??= crypto.subtle.importKey('raw', new TextEncoder().encode(settings.jwtSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']));
   const jwks = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : null;
   const tokenChecks = settings.tokenChecks ?? true;
   const common: JWTVerifyOptions = {
@@ -56,19 +63,56 @@ export function createAuthenticator(settings: AuthSettings): Authenticate {
     return exp - start > settings.maxLifetimeSeconds;
   };
 
+  const verified = new VerifiedTokens(settings.cacheSize ?? 10_000, common.clockTolerance as number);
   return async function authenticate(authorization) {
     if (!authorization) return { viewer: null, reason: 'missing token' };
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match?.[1]) return { viewer: null, reason: 'malformed Authorization header' };
+    const token = match[1];
+    const known = verified.get(token);
+    if (known) return known;
     try {
-      const { payload } = jwks ? await jwtVerify(match[1], jwks, jwksOptions) : await jwtVerify(match[1], secret, secretOptions);
+      const { payload } = jwks ? await jwtVerify(token, jwks, jwksOptions) : await jwtVerify(token, await hmacKey(), secretOptions);
       if (lifetimeExceeded(payload)) return { viewer: null, reason: 'token lives longer than allowed' };
       const viewer = viewerFromClaims(payload);
-      return viewer ? { viewer, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null } : { viewer: null, reason: 'token has no valid sub' };
+      if (!viewer) return { viewer: null, reason: 'token has no valid sub' };
+      const result = { viewer, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+      verified.set(token, result);
+      return result;
     } catch {
       return { viewer: null, reason: 'invalid or expired token' };
     }
   };
+}
+
+/**
+ * Tokens verified already, until they expire: an app sends the same token with every request of
+ * its hour, and verifying its signature again each time is most of what authentication costs.
+ * Only valid tokens are kept (with their expiry checked on every use); the oldest go first.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, AuthSuccess>();
+
+  constructor(
+    private readonly size: number,
+    private readonly toleranceSeconds: number,
+  ) {}
+
+  get(token: string): AuthSuccess | null {
+    const entry = this.entries.get(token);
+    if (!entry) return null;
+    if (entry.expiresAt !== null && entry.expiresAt + this.toleranceSeconds * 1000 <= Date.now()) {
+      this.entries.delete(token);
+      return null;
+    }
+    return entry;
+  }
+
+  set(token: string, result: AuthSuccess) {
+    if (this.size === 0) return;
+    if (this.entries.size >= this.size) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(token, result);
+  }
 }
 
 /** Signs tokens with the configured secret: for development, tests and the demo. One hour by default, the longest allowed. */
