@@ -168,8 +168,36 @@ export async function acceptOffer(viewer: Viewer, offerId: string, origin: Reque
   return offer.deployment ?? notOpen(offer, now);
 }
 
-function ownOffer(viewer: Viewer, offerId: string) {
-  return prisma.creditOffer.findFirst({ where: { id: offerId, userId: viewer.userId }, include: { deployment: true } });
+/** The columns of a credit_deployments row (of the relation named `d`) as a CreditDeployment, for raw statements. */
+const deploymentColumns = (d: string, prefix = '') => Prisma.raw(
+  [
+    ['id', 'id'], ['offer_id', 'offerId'], ['user_id', 'userId'], ['status::text', 'status'], ['attempts', 'attempts'], ['currency', 'currency'],
+    ['previous_limit_cents', 'previousLimitCents'], ['new_limit_cents', 'newLimitCents'], ['failure_code::text', 'failureCode'],
+    ['failure_reason', 'failureReason'], ['correlation_id', 'correlationId'], ['last_sequence', 'lastSequence'], ['queued_at', 'queuedAt'],
+    ['started_at', 'startedAt'], ['completed_at', 'completedAt'], ['processing_ms', 'processingMs'], ['acceptance_sequence', 'acceptanceSequence'],
+  ]
+    .map(([column, field]) => `${d}.${column} AS "${prefix}${field}"`)
+    .join(', '),
+);
+
+/** The viewer's offer with its deployment (null before acceptance), in one statement; null when not theirs. */
+async function ownOffer(viewer: Viewer, offerId: string): Promise<(CreditOffer & { deployment: CreditDeployment | null }) | null> {
+  const rows = await prisma.$queryRaw<Record<string, unknown>[]>`
+    SELECT o.id, o.user_id AS "userId", o.limit_cents AS "limitCents", o.interest_rate_bps AS "interestRateBps", o.currency,
+           o.status::text AS status, o.expires_at AS "expiresAt", o.external_ref AS "externalRef", o.created_at AS "createdAt",
+           o.accepted_at AS "acceptedAt", o.declined_at AS "declinedAt", o.expired_at AS "expiredAt",
+           ${deploymentColumns('d', 'd.')}
+      FROM credit_offers o LEFT JOIN credit_deployments d ON d.offer_id = o.id
+     WHERE o.id = ${offerId}::uuid AND o.user_id = ${viewer.userId}`;
+  const row = rows[0];
+  if (!row) return null;
+  const offer: Record<string, unknown> = {};
+  const deployment: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key.startsWith('d.')) deployment[key.slice(2)] = value;
+    else offer[key] = value;
+  }
+  return { ...(offer as CreditOffer), deployment: deployment.id ? (deployment as CreditDeployment) : null };
 }
 
 /** A deployment still QUEUED needs its job (adding it again is a no-op: job ids are deployment ids). */
@@ -216,11 +244,7 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: 
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       SELECT d.id, 1, 'QUEUED', 'QUEUED', ${origin.correlationId}, jsonb_build_object('offerId', d.offer_id::text)
         FROM d)
-    SELECT id, offer_id AS "offerId", user_id AS "userId", status::text AS status, attempts, currency,
-           previous_limit_cents AS "previousLimitCents", new_limit_cents AS "newLimitCents", failure_code::text AS "failureCode",
-           failure_reason AS "failureReason", correlation_id AS "correlationId", last_sequence AS "lastSequence", queued_at AS "queuedAt",
-           started_at AS "startedAt", completed_at AS "completedAt", processing_ms AS "processingMs", acceptance_sequence AS "acceptanceSequence"
-      FROM d`;
+    SELECT ${deploymentColumns('d')} FROM d`;
   return rows[0] ?? null;
 }
 
