@@ -3,7 +3,8 @@
 import { Prisma, type CreditDeployment, type CreditDeploymentStatus, type DeploymentEvent, type Tx } from '../platform/db.ts';
 
 /** The columns of a deployment_events row as a DeploymentEvent, for raw statements' RETURNING. */
-export const EVENT_COLUMNS = Prisma.sql`id, deployment_id AS "deploymentId", sequence, type, status::text AS status, at, correlation_id AS "correlationId", detail`;
+export const EVENT_COLUMNS = Prisma.sql`id, deployment_id AS "deploymentId", sequence, type, status::text AS status, at,
+  correlation_id AS "correlationId", detail`;
 
 export const FINAL_STATUSES: readonly CreditDeploymentStatus[] = ['DEPLOYED', 'FAILED'];
 

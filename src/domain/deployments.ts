@@ -298,7 +298,9 @@ export async function applyDeployments(ids: readonly string[], options: BatchOpt
  */
 export async function applyCreditOffer(id: string, now = new Date()): Promise<ApplyOutcome> {
   const outcome = (await applyDeployments([id], { now, started: true, wait: true })).get(id)!;
-  if (outcome.kind === 'skipped' || outcome.kind === 'deferred' || outcome.kind === 'not-yet') throw new Error(`unexpected ${outcome.kind} of a deployment applied alone`);
+  if (outcome.kind === 'skipped' || outcome.kind === 'deferred' || outcome.kind === 'not-yet') {
+    throw new Error(`unexpected ${outcome.kind} of a deployment applied alone`);
+  }
   return outcome;
 }
 

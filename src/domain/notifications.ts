@@ -41,13 +41,15 @@ export async function createNotifications(tx: Tx, inputs: readonly (NewNotificat
     const deploymentId = 'deploymentId' in input.subject ? input.subject.deploymentId : null;
     const offerId = 'offerId' in input.subject ? input.subject.offerId : null;
     const subjectId = deploymentId ?? offerId!;
-    return { ...input, title, body, deploymentId, offerId, deepLink: deploymentId ? deploymentLink(subjectId) : offerLink(subjectId), dedupeKey: `${input.kind}:${subjectId}` };
+    const deepLink = deploymentId ? deploymentLink(subjectId) : offerLink(subjectId);
+    return { ...input, title, body, deploymentId, offerId, deepLink, dedupeKey: `${input.kind}:${subjectId}` };
   });
   const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
   // Raw: Prisma never caches the plan of createManyAndReturn (it compiles it on every call).
   return tx.$queryRaw<Notification[]>`
     INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id)
-    SELECT gen_random_uuid(), n.user_id, n.kind::notification_kind, n.title, n.body, n.deep_link, n.dedupe_key, n.deployment_id, n.offer_id, n.correlation_id
+    SELECT gen_random_uuid(), n.user_id, n.kind::notification_kind, n.title, n.body, n.deep_link, n.dedupe_key, n.deployment_id,
+           n.offer_id, n.correlation_id
       FROM unnest(${column('userId')}::text[], ${column('kind')}::text[], ${column('title')}::text[], ${column('body')}::text[],
                   ${column('deepLink')}::text[], ${column('dedupeKey')}::text[], ${column('deploymentId')}::uuid[], ${column('offerId')}::uuid[],
                   ${column('correlationId')}::text[])
@@ -80,7 +82,12 @@ const deploymentEnd = (deployment: EndedDeployment, kind: DeploymentEndKind, fai
 });
 
 /** The notification of a deployment's end, in the transaction that ends it. */
-export async function notifyDeploymentEnd(tx: Tx, deployment: EndedDeployment, kind: DeploymentEndKind, failureCode: DeploymentFailureCode | null = null) {
+export async function notifyDeploymentEnd(
+  tx: Tx,
+  deployment: EndedDeployment,
+  kind: DeploymentEndKind,
+  failureCode: DeploymentFailureCode | null = null,
+) {
   const [created] = await createNotifications(tx, [deploymentEnd(deployment, kind, failureCode)]);
   return created ?? null;
 }
