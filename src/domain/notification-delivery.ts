@@ -51,25 +51,20 @@ export async function progressNotification(deps: DeliveryDeps, id: string, optio
 
 /** Records the in-app delivery, then tells the user's live subscriptions (in any API process). */
 async function deliverInApp(deps: DeliveryDeps, notification: Notification, options: ProgressOptions, now: Date): Promise<DeliveryStep> {
-  const pushDueAt = new Date(now.getTime() + deps.fallbackMs);
-  const events = await prisma.$transaction(async (tx) => {
-    const [delivered] = await tx.notification.updateManyAndReturn({
-      where: { id: notification.id, status: 'PENDING' },
-      data: { status: 'DELIVERED', pushDueAt },
-    });
-    if (!delivered) return null;
-    await tx.notificationDelivery.create({ data: { notificationId: notification.id, channel: 'IN_APP', status: 'SENT', at: now } });
-    return recordNotified(tx, delivered, { channel: 'IN_APP' });
-  });
+  const delivered = await deliverInAppAll([notification], now, deps.fallbackMs);
   // Acknowledged or delivered by someone else meanwhile: look again.
-  if (events === null) return progressNotification(deps, notification.id, options);
+  if (delivered.ids.length === 0) return progressNotification(deps, notification.id, options);
   countDeliveries('IN_APP', ['SENT']);
-  // Committed first, so subscribers read it as DELIVERED. A lost message is what the push fallback is for.
+  await announceInApp(deps, [notification], delivered.events);
+  return { kind: 'wait', until: new Date(now.getTime() + deps.fallbackMs) };
+}
+
+/** Committed first, so subscribers read them as DELIVERED. A lost message is what the push fallback is for. */
+async function announceInApp(deps: DeliveryDeps, notifications: readonly Pick<Notification, 'id' | 'userId'>[], events: DeploymentEvent[]) {
   await bestEffort(deps.logger, 'could not publish the in-app notification', () =>
-    deps.live.publishNotification(notification.userId, notification.id),
+    Promise.all(notifications.map((n) => deps.live.publishNotification(n.userId, n.id))),
   );
   await bestEffort(deps.logger, 'could not publish the audit event', () => deps.live.publishDeploymentEvents(events));
-  return { kind: 'wait', until: pushDueAt };
 }
 
 type NewDelivery = Pick<NotificationDelivery, 'status' | 'error' | 'deviceId' | 'providerMessageId'>;
@@ -296,12 +291,7 @@ export async function firstDeliverySteps(
   for (const id of skippedIds) steps.set(id, { kind: 'done', outcome: 'push-skipped' });
   if (delivered.ids.length > 0) countDeliveries('IN_APP', delivered.ids.map(() => 'SENT'));
   if (skippedIds.length > 0) countDeliveries('PUSH', skippedIds.map(() => 'SKIPPED'));
-  // Committed first, so subscribers read them as DELIVERED. A lost message is what the push fallback is for.
-  const reached = inApp.filter((n) => delivered.ids.includes(n.id));
-  await bestEffort(deps.logger, 'could not publish the in-app notifications', () =>
-    Promise.all(reached.map((n) => deps.live.publishNotification(n.userId, n.id))),
-  );
-  await bestEffort(deps.logger, 'could not publish the audit events', () => deps.live.publishDeploymentEvents(delivered.events));
+  await announceInApp(deps, inApp.filter((n) => delivered.ids.includes(n.id)), delivered.events);
   return steps;
 }
 
@@ -311,8 +301,12 @@ async function usersWithDevices(userIds: string[]): Promise<Set<string>> {
   return new Set(rows.map((r) => r.userId));
 }
 
-/** As deliverInApp, for several, in one statement: DELIVERED with the push due, the delivery, NOTIFIED on the trail. */
-async function deliverInAppAll(notifications: readonly FreshNotification[], now: Date, fallbackMs: number) {
+/**
+ * The in-app delivery of notifications still PENDING, in one statement: DELIVERED with the push
+ * due, the IN_APP delivery, and NOTIFIED on the deployment's trail (offers have none). Returns the
+ * notifications it delivered (those no longer PENDING are left alone) and the trail's events.
+ */
+async function deliverInAppAll(notifications: readonly Pick<Notification, 'id'>[], now: Date, fallbackMs: number) {
   if (notifications.length === 0) return { ids: [] as string[], events: [] as DeploymentEvent[] };
   const pushDueAt = new Date(now.getTime() + fallbackMs);
   const rows = await prisma.$queryRaw<(DeploymentEvent & { notificationId: string | null })[]>`
