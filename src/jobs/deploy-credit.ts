@@ -32,8 +32,8 @@ export interface DeployCreditDeps {
   logger: Logger;
   /** Transient trouble is retried this long from the first attempt; then the deployment ends FAILED. */
   retryHorizonMs: number;
-  /** Applies the deployment with others ready at the same time; without it, each is applied alone. */
-  batcher?: DeploymentBatcher;
+  /** Applies the deployment with others ready at the same time. */
+  batcher: DeploymentBatcher;
 }
 
 /** When the retry horizon of a job's deployment started: its first attempt (or, for older jobs, its creation). */
@@ -92,7 +92,7 @@ export function createDeployCreditProcessor({ realtime, notificationQueue, logge
     const { deploymentId } = job.data;
     await recordEarlierFailures(job, log);
     // With its batch-mates, announced by the batcher; alone when its rows were busy or the batch failed.
-    const batched = batcher ? await batcher.apply(deploymentId) : ({ kind: 'skipped' } as const);
+    const batched = await batcher.apply(deploymentId);
     const outcome = batched.kind === 'skipped' ? await attemptAlone(deploymentId, log) : batched;
     switch (outcome.kind) {
       case 'already-final':

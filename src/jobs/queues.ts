@@ -125,32 +125,35 @@ export function createNotificationQueue(settings: QueueSettings, retry: RetrySet
   return createQueue(NOTIFICATION_QUEUE, retryOptions(retry), settings);
 }
 
-/** Adds the notification's job; the job id is the notification id, so adding it again is a no-op. */
-export async function enqueueNotification(queue: NotificationQueue, job: NotificationJob): Promise<void> {
-  await queue.add('deliver', { ...job, trace: traceCarrier() }, { jobId: job.notificationId });
+/** A notification's job, to be run no sooner than `runAt` (the push fallback's due time) when given. */
+type NotificationJobAt = NotificationJob & { runAt?: Date };
+
+/** The job of a notification: its id is the notification id, so adding it again is a no-op. */
+function deliverJob({ runAt, ...job }: NotificationJobAt, trace: TraceCarrier | undefined, now: number) {
+  return {
+    name: 'deliver',
+    data: { ...job, trace },
+    opts: { jobId: job.notificationId, ...(runAt ? { delay: Math.max(0, runAt.getTime() - now) } : {}) },
+  };
+}
+
+/** Adds the notification's job (adding it again is a no-op). */
+export async function enqueueNotification(queue: NotificationQueue, job: NotificationJobAt): Promise<void> {
+  const { name, data, opts } = deliverJob(job, traceCarrier(), Date.now());
+  await queue.add(name, data, opts);
 }
 
 /**
  * Enqueues committed notifications, best effort: when Redis is down, the reconciler enqueues
  * them later (they are PENDING in Postgres with no job).
  */
-export async function enqueueNotifications(
-  queue: NotificationQueue,
-  jobs: (NotificationJob & { /** Run it no sooner than this (the push fallback's due time). */ runAt?: Date })[],
-  log: Logger,
-): Promise<void> {
+export async function enqueueNotifications(queue: NotificationQueue, jobs: NotificationJobAt[], log: Logger): Promise<void> {
   if (jobs.length === 0) return;
   const trace = traceCarrier();
   const now = Date.now();
   try {
     // One transaction of Redis commands for them all (a queue's keys share a slot on a cluster).
-    await queue.addBulk(
-      jobs.map(({ runAt, ...job }) => ({
-        name: 'deliver',
-        data: { ...job, trace },
-        opts: { jobId: job.notificationId, ...(runAt ? { delay: Math.max(0, runAt.getTime() - now) } : {}) },
-      })),
-    );
+    await queue.addBulk(jobs.map((job) => deliverJob(job, trace, now)));
   } catch (error) {
     log.warn({ err: error, notificationIds: jobs.map((job) => job.notificationId) }, 'could not enqueue the notifications; the reconciler will');
   }
