@@ -4,9 +4,9 @@
 // notification in-app at once, and a push after `fallbackMs` unless they acknowledged it by then;
 // a user with none gets the push at once. Each call looks at the notification as stored and takes
 // the next step, so running it twice, or after a crash, neither skips nor repeats a delivery.
-import { prisma, type DeploymentEvent, type Device, type Notification, type NotificationDelivery, type Prisma, type Tx } from '../platform/db.ts';
+import { prisma, Prisma, type DeploymentEvent, type Device, type Notification, type NotificationDelivery, type Tx } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { appendEvent, EVENT_COLUMNS } from './deployment-events.ts';
+import { EVENT_COLUMNS } from './deployment-events.ts';
 import { activeDevicesOf } from './devices.ts';
 import { countDeliveries, countPushFallback } from './notification-metrics.ts';
 import type { LiveUpdates, PresenceCheck, PushMessage, PushSender } from './ports.ts';
@@ -203,18 +203,30 @@ const skipped = (reason: string): NewDelivery => ({ status: 'SKIPPED', error: re
  * are unaffected. A notification that reached no one is not an event of the deployment: its
  * FAILED status and its deliveries say why.
  */
-async function recordNotified(tx: Tx, notification: Notification, detail: Prisma.InputJsonObject) {
+async function recordNotified(tx: Tx, notification: Notification, detail: Prisma.InputJsonObject): Promise<DeploymentEvent[]> {
   if (!notification.deploymentId) return [];
-  const deployment = await tx.creditDeployment.findUniqueOrThrow({
-    where: { id: notification.deploymentId },
-    select: { id: true, correlationId: true, status: true },
-  });
-  const { event } = await appendEvent(tx, deployment, {
-    type: 'NOTIFIED',
-    status: deployment.status,
-    detail: { notificationId: notification.id, kind: notification.kind, ...detail },
-  });
-  return [event];
+  return tx.$queryRaw<DeploymentEvent[]>`
+    WITH n AS (SELECT ${notification.id}::uuid AS id, ${notification.deploymentId}::uuid AS deployment_id, ${notification.kind}::text AS kind),
+    ${appendNotified(Prisma.sql`${JSON.stringify(detail)}::jsonb`)}
+    SELECT * FROM events`;
+}
+
+/**
+ * Two CTEs, `d` and `events`, appending NOTIFIED (with `detail`) to the trail of the deployment of
+ * each row of a relation `n` (id, deployment_id, kind) of the statement. The deployment keeps its
+ * status; its row lock orders the sequence.
+ */
+function appendNotified(detail: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    d AS (
+      UPDATE credit_deployments cd SET last_sequence = cd.last_sequence + 1 FROM n WHERE cd.id = n.deployment_id
+      RETURNING cd.id, cd.last_sequence, cd.status, cd.correlation_id, n.id AS notification_id, n.kind),
+    events AS (
+      INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
+      SELECT id, last_sequence, 'NOTIFIED', status, correlation_id,
+             jsonb_build_object('notificationId', notification_id::text, 'kind', kind::text) || ${detail}
+        FROM d
+      RETURNING ${EVENT_COLUMNS})`;
 }
 
 async function pushMessage(notification: Notification): Promise<PushMessage> {
@@ -316,15 +328,7 @@ async function deliverInAppAll(notifications: readonly Pick<Notification, 'id'>[
       RETURNING id, deployment_id, kind),
     delivery AS (
       INSERT INTO notification_deliveries (notification_id, channel, status, at) SELECT id, 'IN_APP', 'SENT', ${now} FROM n),
-    d AS (
-      UPDATE credit_deployments cd SET last_sequence = cd.last_sequence + 1 FROM n WHERE cd.id = n.deployment_id
-      RETURNING cd.id, cd.last_sequence, cd.status, cd.correlation_id, n.id AS notification_id, n.kind),
-    events AS (
-      INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
-      SELECT id, last_sequence, 'NOTIFIED', status, correlation_id,
-             jsonb_build_object('notificationId', notification_id::text, 'kind', kind::text, 'channel', 'IN_APP')
-        FROM d
-      RETURNING ${EVENT_COLUMNS})
+    ${appendNotified(Prisma.sql`jsonb_build_object('channel', 'IN_APP')`)}
     SELECT events.*, NULL::text AS "notificationId" FROM events
     UNION ALL
     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id::text FROM n`;
