@@ -3,10 +3,11 @@
 //   api/      -> schema, realtime, domain, platform
 //   schema/   -> jobs/queues.ts (the producers only), realtime, domain, platform
 //   jobs/     -> domain, realtime, push, platform
+//   events/   -> domain, platform   (the outbox relay, the stream publisher, the example consumer)
 //   realtime/, push/ -> domain, platform   (siblings: never each other)
 //   domain/   -> platform
 //   platform/ -> nothing of the service's own
-// `npm test` runs this (npm run lint:layers); test/layers.test.ts proves it catches an upward import.
+// `npm test` runs this (npm run lint:layers); test/unit/layers.test.ts proves it catches an upward import.
 const layer = (name) => `src/${name}/`;
 const entries = 'src/(main|service)[.]ts$';
 const above = (...names) => [...names.map(layer), entries];
@@ -14,19 +15,26 @@ const above = (...names) => [...names.map(layer), entries];
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    { name: 'platform-knows-no-service', severity: 'error', from: { path: layer('platform') }, to: { path: above('domain', 'realtime', 'push', 'jobs', 'schema', 'api') } },
-    { name: 'domain-imports-only-platform', severity: 'error', from: { path: layer('domain') }, to: { path: above('realtime', 'push', 'jobs', 'schema', 'api') } },
-    { name: 'realtime-below-jobs', severity: 'error', from: { path: layer('realtime') }, to: { path: above('push', 'jobs', 'schema', 'api') } },
-    { name: 'push-below-jobs', severity: 'error', from: { path: layer('push') }, to: { path: above('realtime', 'jobs', 'schema', 'api') } },
-    { name: 'jobs-below-schema', severity: 'error', from: { path: layer('jobs') }, to: { path: above('schema', 'api') } },
+    { name: 'platform-knows-no-service', severity: 'error', from: { path: layer('platform') }, to: { path: above('domain', 'realtime', 'push', 'events', 'jobs', 'schema', 'api') } },
+    { name: 'domain-imports-only-platform', severity: 'error', from: { path: layer('domain') }, to: { path: above('realtime', 'push', 'events', 'jobs', 'schema', 'api') } },
+    { name: 'realtime-below-jobs', severity: 'error', from: { path: layer('realtime') }, to: { path: above('push', 'events', 'jobs', 'schema', 'api') } },
+    { name: 'push-below-jobs', severity: 'error', from: { path: layer('push') }, to: { path: above('realtime', 'events', 'jobs', 'schema', 'api') } },
+    {
+      name: 'events-beside-jobs',
+      comment: 'The downstream events (relay, stream publisher, example consumer) use the domain and the platform only; only the entries start them.',
+      severity: 'error',
+      from: { path: layer('events') },
+      to: { path: above('realtime', 'push', 'jobs', 'schema', 'api') },
+    },
+    { name: 'jobs-below-schema', severity: 'error', from: { path: layer('jobs') }, to: { path: above('events', 'schema', 'api') } },
     {
       name: 'schema-uses-producers-only',
       comment: 'Resolvers enqueue through jobs/queues.ts; workers, processors and the reconciler are not theirs to touch.',
       severity: 'error',
       from: { path: layer('schema') },
-      to: { path: [layer('jobs'), layer('api'), layer('push'), entries], pathNot: 'src/jobs/queues[.]ts$' },
+      to: { path: [layer('jobs'), layer('api'), layer('push'), layer('events'), entries], pathNot: 'src/jobs/queues[.]ts$' },
     },
-    { name: 'api-above-all-but-entries', severity: 'error', from: { path: layer('api') }, to: { path: [layer('jobs'), layer('push'), entries] } },
+    { name: 'api-above-all-but-entries', severity: 'error', from: { path: layer('api') }, to: { path: [layer('jobs'), layer('push'), layer('events'), entries] } },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

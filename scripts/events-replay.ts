@@ -7,7 +7,7 @@ import { loadConfig } from '../src/platform/config.ts';
 import { connectDatabase } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
-import { eventStreamPublisher } from '../src/realtime/event-stream.ts';
+import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import { databaseSettings, eventStreamSettings } from '../src/service.ts';
 import { parseReplayArguments, REPLAY_USAGE } from './replay-arguments.ts';
 

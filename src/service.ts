@@ -12,7 +12,7 @@ import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { retryRefusal } from './domain/deployments.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
-import { startOutboxRelay } from './jobs/outbox-relay.ts';
+import { startOutboxRelay } from './events/outbox-relay.ts';
 import { watchQueues } from './jobs/queue-metrics.ts';
 import {
   closeQueue,
@@ -25,14 +25,14 @@ import {
   type OfferExpiryQueue,
   type QueueSettings,
 } from './jobs/queues.ts';
-import { startDeploymentWorker } from './jobs/worker.ts';
+import { startDeploymentWorker } from './jobs/deployment-worker.ts';
 import { databasePoolSize, loadConfig, type Config, type EdgeProtection } from './platform/config.ts';
 import { applySessionDefaults, connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { rateLimitRefusals, scrape } from './platform/metrics.ts';
 import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings } from './platform/redis.ts';
 import { createPushSender } from './push/push-sender.ts';
-import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './realtime/event-stream.ts';
+import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './events/stream-publisher.ts';
 import { Presence } from './realtime/presence.ts';
 import { Realtime } from './realtime/pubsub.ts';
 import { SubscriptionQuota } from './realtime/subscription-quota.ts';
@@ -337,7 +337,7 @@ async function startWorkers(config: Config, logger: Logger, messaging: Messaging
 /** The insights consumer (an example downstream service) on its own blocking connection. */
 async function startInsights(config: Config, logger: Logger) {
   // Loaded only by the processes that run it (its schema validator costs start-up time elsewhere).
-  const { startInsightsConsumer } = await import('./jobs/insights-consumer.ts');
+  const { startInsightsConsumer } = await import('./events/insights-consumer.ts');
   const connection = createRedis('worker', redisSettings(config, logger));
   const consumer = startInsightsConsumer(
     connection,

@@ -1,4 +1,4 @@
-// The HTTP server: GraphQL over HTTP and SSE (yoga), WebSocket (graphql-ws) on the same path,
+// The HTTP server: GraphQL over HTTP and SSE (yoga), WebSocket (graphql-ws, ./websocket.ts) on the same path,
 // GraphiQL served offline (where enabled), /health and /ready; and the public edge in front of
 // them: document limits, persisted operations, rate limits, stream quotas and token expiry,
 // body and message sizes, CSRF, CORS, security headers (the same rules on every transport).
@@ -8,46 +8,36 @@ import type { AddressInfo } from 'node:net';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
 import { canSeeAll, type AuthResult } from '../domain/viewer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
-import { gauge, metricsRegistry } from '../platform/metrics.ts';
+import { metricsRegistry } from '../platform/metrics.ts';
 import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } from '../platform/tracing.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
-import { costLimitError } from './document-cost.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
-import {
-  documentFor,
-  HASH_PARAMS,
-  loadPersistedDocuments,
-  persistedHashOf,
-  persistedNotFoundError,
-  persistedOnlyError,
-} from './persisted-operations.ts';
+import { HASH_PARAMS, loadPersistedDocuments, persistedHashOf, persistedNotFoundError, persistedOnlyError } from './persisted-operations.ts';
 import { mutationRateLimitPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
 import { streamGuardPlugin } from './stream-guard.ts';
 import { bodyRefusal, clientIp, securityHeadersPlugin } from './transport.ts';
+import { attachWebSocket } from './websocket.ts';
 import { unavailableAwareMasking } from './unavailable.ts';
 
 const GRAPHQL_PATH = '/graphql';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** What the transports know about a request before GraphQL runs. */
-interface RequestInfo {
+export interface RequestInfo {
   authorization: string | null;
   requestId: string | null;
   userAgent: string | null;
   ipAddress: string | null;
 }
 
-interface ServerContext {
+export interface ServerContext {
   req?: IncomingMessage;
   /** Set by the WebSocket transport, which has no fetch Request and authenticates at connection_init. */
   wsInfo?: RequestInfo;
@@ -96,7 +86,6 @@ export interface EdgeSettings {
   subscriptionCaps: boolean;
   streamsFollowTokens: boolean;
 }
-const websocketConnections = gauge({ name: 'credit_websocket_connections', help: 'Open WebSocket connections' });
 
 /** GraphQL metrics by operation name and type, into the process's registry (served on the admin port only). */
 const graphqlMetrics = usePrometheus({
@@ -132,12 +121,6 @@ export interface ApiServerDeps {
 
 /** Staff and services may send documents of their own; customers, only where the switch allows. */
 const mayRunDocuments = (auth: AuthResult, allowDocuments: boolean) => allowDocuments || (auth.viewer !== null && canSeeAll(auth.viewer));
-
-/** What the WebSocket transport keeps per socket. */
-type SocketExtra = {
-  auth?: AuthResult;
-  expiryTimer?: NodeJS.Timeout;
-};
 
 export function createApiServer({ services, logger, authenticate, edge, rateLimits, subscriptionQuota, ready }: ApiServerDeps) {
   const correlationIds = new WeakMap<Request, string>();
@@ -248,85 +231,17 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     return traceRequest(req, res, () => yoga(req, res, { req }));
   });
 
-  const wsServer = new WebSocketServer({
+  const webSocket = attachWebSocket({
     server,
     path: GRAPHQL_PATH,
-    maxPayload: edge.maxWsPayloadBytes,
-    // Connects are limited per client address before the handshake: 429 with Retry-After.
-    verifyClient: (info, accept) => {
-      if (!rateLimits) return accept(true);
-      void rateLimits.consume('websocket-connect', clientIp(info.req, edge.trustedProxies) ?? 'unknown').then((refusal) =>
-        refusal ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(refusal.retryAfterSeconds) }) : accept(true),
-      );
-    },
+    yoga,
+    edge,
+    rateLimits,
+    authenticate,
+    documents,
+    requestInfo: (req) => infoFromNode(req, null, edge.trustedProxies),
+    mayRunDocuments: (auth) => mayRunDocuments(auth, edge.allowDocuments),
   });
-  wsServer.on('connection', (socket) => {
-    websocketConnections.inc();
-    socket.once('close', () => websocketConnections.dec());
-  });
-  const wsCleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
-    {
-      execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
-      // No valid token: close 4403 without an ack. At the token's expiry: close 4403, and the
-      // client reconnects with a fresh one.
-      onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
-        const auth = await authenticate(typeof authorization === 'string' ? authorization : null);
-        if (!auth.viewer) return false;
-        ctx.extra.auth = auth;
-        if (auth.expiresAt !== null && edge.streamsFollowTokens) {
-          const socket = ctx.extra.socket;
-          ctx.extra.expiryTimer = setTimeout(() => socket.close(4403, 'token expired'), Math.max(0, auth.expiresAt - Date.now()));
-          socket.once('close', () => clearTimeout(ctx.extra.expiryTimer));
-        }
-        return true;
-      },
-      // extensions.http is for HTTP responses (yoga drops it there): not sent on a socket.
-      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttp) } : undefined),
-      onSubscribe: async (ctx, _id, params) => {
-        const auth = ctx.extra.auth!;
-        const wsInfo = infoFromNode(ctx.extra.request, null, edge.trustedProxies);
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          wsInfo,
-          wsAuth: auth,
-          request: new Request('http://ws.local/graphql'),
-          params,
-        });
-        // A bad document fails this operation only: its errors go to its id, the socket stays.
-        let document: DocumentNode;
-        try {
-          document = parse(documentFor(documents, params as Parameters<typeof documentFor>[1], mayRunDocuments(auth, edge.allowDocuments)));
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax Error: the document could not be parsed')];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        const tooCostly = edge.documentLimits && costLimitError(schema, document, params.operationName, params.variables, edge.limits.maxCost);
-        if (tooCostly) return [tooCostly];
-        // Live streams are what a socket holds (queries and mutations come and go).
-        const streams = () => Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
-        const isStream = () => getOperationAST(document, params.operationName)?.operation === 'subscription';
-        if (edge.subscriptionCaps && isStream() && streams() >= edge.maxSubscriptionsPerSocket) {
-          return [
-            new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} live subscriptions on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }),
-          ];
-        }
-        return {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-      },
-    },
-    wsServer,
-  );
 
   return {
     server,
@@ -338,20 +253,13 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     /** Stops accepting, ends open subscriptions (SSE and WebSocket), then closes the server. */
     async close(): Promise<void> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await wsCleanup.dispose();
-      wsServer.close();
+      await webSocket.close();
       server.closeIdleConnections();
       await yoga.dispose();
       server.closeAllConnections();
       await closed;
     },
   };
-}
-
-function withoutHttp(error: GraphQLError): GraphQLFormattedError {
-  const { http: _http, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
-  const formatted = typeof error.toJSON === 'function' ? error.toJSON() : (error as GraphQLFormattedError);
-  return { ...formatted, ...(Object.keys(extensions).length > 0 ? { extensions } : { extensions: undefined }) };
 }
 
 /** A server span for the request, continuing the client's W3C trace context (traceparent) when it sends one. */

@@ -1,0 +1,137 @@
+// GraphQL over WebSocket (graphql-ws) on the API's path: the same edge as HTTP and SSE (a token at
+// connection_init, closed with 4403 at its expiry; connects rate limited per address; persisted
+// operations, document limits and cost per operation; a cap of live subscriptions per socket),
+// executed through yoga's envelop so its plugins apply here too.
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { AuthResult } from '../domain/viewer.ts';
+import { gauge } from '../platform/metrics.ts';
+import type { Context } from '../schema/context.ts';
+import type { Authenticate } from './auth.ts';
+import { costLimitError } from './document-cost.ts';
+import { documentFor, type PersistedDocuments } from './persisted-operations.ts';
+import type { RateLimits } from './rate-limits.ts';
+import type { EdgeSettings, RequestInfo, ServerContext } from './server.ts';
+import { clientIp } from './transport.ts';
+
+const websocketConnections = gauge({ name: 'credit_websocket_connections', help: 'Open WebSocket connections' });
+
+/** What the WebSocket transport keeps per socket. */
+type SocketExtra = {
+  auth?: AuthResult;
+  expiryTimer?: NodeJS.Timeout;
+};
+
+export interface WebSocketDeps {
+  server: HttpServer;
+  path: string;
+  yoga: YogaServerInstance<ServerContext, Context>;
+  edge: EdgeSettings;
+  /** null: no rate limits (the bench's on/off comparison only). */
+  rateLimits: RateLimits | null;
+  authenticate: Authenticate;
+  documents: PersistedDocuments;
+  /** What the upgrade request says of the client (address, user agent, request id). */
+  requestInfo(req: IncomingMessage): RequestInfo;
+  mayRunDocuments(auth: AuthResult): boolean;
+}
+
+export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenticate, documents, requestInfo, mayRunDocuments }: WebSocketDeps) {
+  const wsServer = new WebSocketServer({
+    server,
+    path,
+    maxPayload: edge.maxWsPayloadBytes,
+    // Connects are limited per client address before the handshake: 429 with Retry-After.
+    verifyClient: (info, accept) => {
+      if (!rateLimits) return accept(true);
+      void rateLimits.consume('websocket-connect', clientIp(info.req, edge.trustedProxies) ?? 'unknown').then((refusal) =>
+        refusal ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(refusal.retryAfterSeconds) }) : accept(true),
+      );
+    },
+  });
+  wsServer.on('connection', (socket) => {
+    websocketConnections.inc();
+    socket.once('close', () => websocketConnections.dec());
+  });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      // No valid token: close 4403 without an ack. At the token's expiry: close 4403, and the
+      // client reconnects with a fresh one.
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        const auth = await authenticate(typeof authorization === 'string' ? authorization : null);
+        if (!auth.viewer) return false;
+        ctx.extra.auth = auth;
+        if (auth.expiresAt !== null && edge.streamsFollowTokens) {
+          const socket = ctx.extra.socket;
+          ctx.extra.expiryTimer = setTimeout(() => socket.close(4403, 'token expired'), Math.max(0, auth.expiresAt - Date.now()));
+          socket.once('close', () => clearTimeout(ctx.extra.expiryTimer));
+        }
+        return true;
+      },
+      // extensions.http is for HTTP responses (yoga drops it there): not sent on a socket.
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttp) } : undefined),
+      onSubscribe: async (ctx, _id, params) => {
+        const auth = ctx.extra.auth!;
+        const wsInfo = requestInfo(ctx.extra.request);
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          wsInfo,
+          wsAuth: auth,
+          request: new Request('http://ws.local/graphql'),
+          params,
+        });
+        // A bad document fails this operation only: its errors go to its id, the socket stays.
+        let document: DocumentNode;
+        try {
+          document = parse(documentFor(documents, params as Parameters<typeof documentFor>[1], mayRunDocuments(auth)));
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax Error: the document could not be parsed')];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        const tooCostly = edge.documentLimits && costLimitError(schema, document, params.operationName, params.variables, edge.limits.maxCost);
+        if (tooCostly) return [tooCostly];
+        // Live streams are what a socket holds (queries and mutations come and go).
+        const streams = () => Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
+        const isStream = () => getOperationAST(document, params.operationName)?.operation === 'subscription';
+        if (edge.subscriptionCaps && isStream() && streams() >= edge.maxSubscriptionsPerSocket) {
+          return [
+            new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} live subscriptions on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }),
+          ];
+        }
+        return {
+          schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    /** Ends every subscription and closes the sockets. */
+    async close(): Promise<void> {
+      await wsCleanup.dispose();
+      wsServer.close();
+    },
+  };
+}
+
+function withoutHttp(error: GraphQLError): GraphQLFormattedError {
+  const { http: _http, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
+  const formatted = typeof error.toJSON === 'function' ? error.toJSON() : (error as GraphQLFormattedError);
+  return { ...formatted, ...(Object.keys(extensions).length > 0 ? { extensions } : { extensions: undefined }) };
+}
+
