@@ -34,7 +34,7 @@ import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings 
 import { createPushSender } from './push/push-sender.ts';
 import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './events/stream-publisher.ts';
 import { Presence } from './realtime/presence.ts';
-import { Realtime } from './realtime/pubsub.ts';
+import { LiveUpdates } from './realtime/live-updates.ts';
 import { SubscriptionQuota } from './realtime/subscription-quota.ts';
 
 export interface ServiceOptions {
@@ -123,7 +123,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   connectDatabase(database);
   const redis = redisSettings(config, logger);
   const queues: QueueSettings = { redis, prefix: config.REDIS_PREFIX };
-  const realtime = new Realtime({ ...redis, prefix: config.REDIS_PREFIX });
+  const liveUpdates = new LiveUpdates({ ...redis, prefix: config.REDIS_PREFIX });
   const presenceConnection = createRedis('publisher', redis);
   const presence = new Presence(presenceConnection, {
     prefix: config.REDIS_PREFIX,
@@ -146,7 +146,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const offerExpiryQueue = createOfferExpiryQueue(queues);
   const allQueues = [deploymentQueue, notificationQueue, offerExpiryQueue];
   const unwatchQueues = watchQueues(allQueues);
-  const services = { realtime, deploymentQueue, presence, caps };
+  const services = { liveUpdates, deploymentQueue, presence, caps };
   const authenticate = createAuthenticator({
     jwtSecret: config.JWT_SECRET,
     jwksUrl: config.JWT_JWKS_URL,
@@ -158,7 +158,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   const workers = worker
-    ? await startWorkers(config, logger, options.messaging, { deploymentQueue, notificationQueue, offerExpiryQueue, realtime, presence })
+    ? await startWorkers(config, logger, options.messaging, { deploymentQueue, notificationQueue, offerExpiryQueue, liveUpdates, presence })
     : null;
   const insights = options.insights ? await startInsights(config, logger) : null;
   const edge = api ? await startEdge(config, logger) : null;
@@ -168,7 +168,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         logger,
         authenticate,
         ...edge.deps,
-        ready: async () => (await databaseReady()) && (await realtime.ping()),
+        ready: async () => (await databaseReady()) && (await liveUpdates.ping()),
       })
     : null;
   const adminServer = createAdminServer({
@@ -202,7 +202,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await insights?.close();
       await Promise.all(allQueues.map((queue) => closeQueue(queue)));
       await closeRedis(presenceConnection);
-      await realtime.close();
+      await liveUpdates.close();
       logger.info('service stopped');
     },
   };
@@ -274,13 +274,13 @@ interface Shared {
   deploymentQueue: DeploymentQueue;
   notificationQueue: NotificationQueue;
   offerExpiryQueue: OfferExpiryQueue;
-  realtime: Realtime;
+  liveUpdates: LiveUpdates;
   presence: Presence;
 }
 
 /** The deployment and notification workers, and push (said once here when it is off). */
 async function startWorkers(config: Config, logger: Logger, messaging: Messaging | null | undefined, shared: Shared) {
-  const { deploymentQueue, notificationQueue, offerExpiryQueue, realtime, presence } = shared;
+  const { deploymentQueue, notificationQueue, offerExpiryQueue, liveUpdates, presence } = shared;
   // firebase-admin (about 15 MiB) is loaded by the processes that push, not by an API alone.
   const firebase = messaging === undefined ? (await import('./push/firebase.ts')).firebasePushFromConfig(config) : null;
   const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
@@ -298,17 +298,17 @@ async function startWorkers(config: Config, logger: Logger, messaging: Messaging
     batch: { maxBatch: config.DEPLOYMENT_BATCH_MAX, maxInFlight: config.DEPLOYMENT_BATCHES_IN_FLIGHT },
   };
   const delivery = {
-    live: realtime,
+    liveUpdates,
     presence,
     push,
     fallbackMs: config.PUSH_FALLBACK_AFTER_MS,
     logger: logger.child({ component: 'notification-worker' }),
   };
-  const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, realtime, delivery, logger, settings });
+  const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, notificationQueue, liveUpdates, delivery, logger, settings });
   const notificationWorker = startNotificationWorker({
     notificationQueue,
     offerExpiryQueue,
-    realtime,
+    liveUpdates,
     presence,
     push,
     logger,

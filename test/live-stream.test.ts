@@ -1,7 +1,7 @@
 // Live delivery across processes' worth of parts: API instances and the worker each with their
 // own Redis connections, as when they run as separate processes.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Realtime } from '../src/realtime/pubsub.ts';
+import { LiveUpdates } from '../src/realtime/live-updates.ts';
 import { startService, type RunningService } from '../src/service.ts';
 import { gql, wsSubscribe, sseSubscribe } from './support/client.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer } from './support/fixtures.ts';
@@ -58,24 +58,24 @@ describe('a subscriber that joins before the worker runs', () => {
 
 describe('Redis subscriptions', () => {
   it('are all in place when many are opened at once on a fresh connection (ioredis#2037)', async () => {
-    const realtime = new Realtime({ ...testRedis, prefix: testConfig.REDIS_PREFIX });
+    const liveUpdates = new LiveUpdates({ ...testRedis, prefix: testConfig.REDIS_PREFIX });
     const keys = Array.from({ length: 16 }, (_, i) => `race-${Date.now()}-${i}`);
     const received = new Set<string>();
     const all = new Promise<void>((resolve) => {
       void Promise.all(
         keys.map((key) =>
-          realtime.subscribe('deployment', key, () => {
+          liveUpdates.subscribe('deployment', key, () => {
             received.add(key);
             if (received.size === keys.length) resolve();
           }),
         ),
       ).then(async () => {
-        for (const key of keys) await realtime.publish('deployment', key, { deploymentId: key, sequence: 1, type: 'T', status: 'QUEUED' });
+        for (const key of keys) await liveUpdates.publish('deployment', key, { deploymentId: key, sequence: 1, type: 'T', status: 'QUEUED' });
       });
     });
     await all;
     expect(received.size).toBe(keys.length);
-    await realtime.close();
+    await liveUpdates.close();
   });
 });
 

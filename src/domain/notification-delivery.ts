@@ -9,12 +9,12 @@ import type { Logger } from '../platform/logger.ts';
 import { EVENT_COLUMNS } from './deployment-events.ts';
 import { activeDevicesOf } from './devices.ts';
 import { countDeliveries, countPushFallback } from './notification-metrics.ts';
-import type { LiveUpdates, PresenceCheck, PushMessage, PushSender } from './ports.ts';
+import type { LiveUpdatesPort, PresenceCheck, PushMessage, PushSender } from './ports.ts';
 import { UNACKNOWLEDGED } from './notifications.ts';
 
 export interface DeliveryDeps {
   presence: PresenceCheck;
-  live: LiveUpdates;
+  liveUpdates: LiveUpdatesPort;
   push: PushSender;
   /** How long an in-app notification may stay unacknowledged before it is pushed too. */
   fallbackMs: number;
@@ -62,9 +62,9 @@ async function deliverInApp(deps: DeliveryDeps, notification: Notification, opti
 /** Committed first, so subscribers read them as DELIVERED. A lost message is what the push fallback is for. */
 async function announceInApp(deps: DeliveryDeps, notifications: readonly Pick<Notification, 'id' | 'userId'>[], events: DeploymentEvent[]) {
   await bestEffort(deps.logger, 'could not publish the in-app notification', () =>
-    Promise.all(notifications.map((n) => deps.live.publishNotification(n.userId, n.id))),
+    Promise.all(notifications.map((n) => deps.liveUpdates.publishNotification(n.userId, n.id))),
   );
-  await bestEffort(deps.logger, 'could not publish the audit event', () => deps.live.publishDeploymentEvents(events));
+  await bestEffort(deps.logger, 'could not publish the audit event', () => deps.liveUpdates.publishDeploymentEvents(events));
 }
 
 type NewDelivery = Pick<NotificationDelivery, 'status' | 'error' | 'deviceId' | 'providerMessageId'>;
@@ -146,7 +146,7 @@ interface PushRecord {
  * Records the attempts, drops devices whose token is dead, and moves the notification on:
  * DELIVERED when any device got it; FAILED when nothing could deliver it and the push is settled.
  */
-async function recordPush(deps: Pick<DeliveryDeps, 'live' | 'logger'>, notification: Notification, record: PushRecord): Promise<DeliveryStep> {
+async function recordPush(deps: Pick<DeliveryDeps, 'liveUpdates' | 'logger'>, notification: Notification, record: PushRecord): Promise<DeliveryStep> {
   const sent = (record.reachedBefore ?? 0) + record.deliveries.filter((d) => d.status === 'SENT').length;
   const events = await prisma.$transaction(async (tx) => {
     for (const device of record.invalidDevices ?? []) {
@@ -171,7 +171,7 @@ async function recordPush(deps: Pick<DeliveryDeps, 'live' | 'logger'>, notificat
   countDeliveries('PUSH', record.deliveries.map((d) => d.status));
   // Settled once per notification; only an in-app delivery sets a push due time.
   if (record.settle && notification.pushDueAt) countPushFallback();
-  await bestEffort(deps.logger, 'could not publish the audit event', () => deps.live.publishDeploymentEvents(events));
+  await bestEffort(deps.logger, 'could not publish the audit event', () => deps.liveUpdates.publishDeploymentEvents(events));
   const outcome = sent > 0 ? 'pushed' : record.deliveries.every((d) => d.status === 'SKIPPED') ? 'push-skipped' : 'push-failed';
   return { kind: 'done', outcome };
 }
@@ -254,7 +254,7 @@ async function bestEffort(log: Logger, message: string, work: () => Promise<unkn
  * Settles a notification whose job gave up for a reason other than the push (e.g. the database
  * was unreachable on every attempt): the failure is recorded as a delivery, never dropped silently.
  */
-export async function abandonNotification(deps: Pick<DeliveryDeps, 'live' | 'logger'>, id: string, reason: string, now = new Date()) {
+export async function abandonNotification(deps: Pick<DeliveryDeps, 'liveUpdates' | 'logger'>, id: string, reason: string, now = new Date()) {
   const notification = await prisma.notification.findUnique({ where: { id } });
   if (!notification || notification.status === 'ACKNOWLEDGED' || notification.status === 'FAILED' || notification.pushSettledAt) return;
   // The user can read a delivery's error: the job's own reason (a driver's words, say) goes to the logs only.

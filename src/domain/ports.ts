@@ -1,9 +1,9 @@
 // What the domain needs from outside, as small interfaces: the layers above implement them
-// (realtime: live updates and presence; push: the FCM sender), so the rules never import a transport.
+// (liveUpdates: live updates and presence; push: the FCM sender), so the rules never import a transport.
 import type { DeploymentEvent } from '../platform/db.ts';
 
 /** Tells live subscribers (in any API process) about committed changes. */
-export interface LiveUpdates {
+export interface LiveUpdatesPort {
   /** One message per deployment, for its newest event: a stream that wakes reads the rest from the trail. */
   publishDeploymentEvents(events: readonly DeploymentEvent[]): Promise<void>;
   /** A notification delivered in-app to the user's live `notifications` subscriptions. */

@@ -18,7 +18,7 @@ import {
 } from '../domain/deployments.ts';
 import { classifyTransient } from '../domain/transient-failures.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { Realtime } from '../realtime/pubsub.ts';
+import type { LiveUpdates } from '../realtime/live-updates.ts';
 import { enqueueNotifications, type DeploymentJob, type NotificationQueue } from './queues.ts';
 import type { DeploymentEvent, Notification } from '../platform/db.ts';
 import { undeliveredNotificationsOf } from '../domain/notifications.ts';
@@ -26,7 +26,7 @@ import { backoffOf, retryDelayMs } from './retry-backoff.ts';
 import type { DeploymentBatcher } from './deployment-batcher.ts';
 
 export interface DeployCreditDeps {
-  realtime: Realtime;
+  liveUpdates: LiveUpdates;
   /** Where the notification of the deployment's end goes (delivered by the notifications worker). */
   notificationQueue: NotificationQueue;
   logger: Logger;
@@ -39,11 +39,11 @@ export interface DeployCreditDeps {
 /** When the retry horizon of a job's deployment started: its first attempt (or, for older jobs, its creation). */
 export const horizonStartOf = (job: Job<DeploymentJob>) => job.data.firstAttemptAt ?? job.timestamp;
 
-export function createDeployCreditProcessor({ realtime, notificationQueue, logger, retryHorizonMs, batcher }: DeployCreditDeps) {
+export function createDeployCreditProcessor({ liveUpdates, notificationQueue, logger, retryHorizonMs, batcher }: DeployCreditDeps) {
   /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
   async function publish(log: Logger, events: (DeploymentEvent | null)[]) {
     try {
-      await realtime.publishDeploymentEvents(events.filter((e): e is DeploymentEvent => e !== null));
+      await liveUpdates.publishDeploymentEvents(events.filter((e): e is DeploymentEvent => e !== null));
     } catch (error) {
       log.warn({ err: error }, 'could not publish deployment events');
     }

@@ -15,7 +15,7 @@ import { countBatch } from '../domain/deployment-metrics.ts';
 import { firstDeliverySteps, type DeliveryDeps, type FirstStep } from '../domain/notification-delivery.ts';
 import type { Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { Realtime } from '../realtime/pubsub.ts';
+import type { LiveUpdates } from '../realtime/live-updates.ts';
 import { enqueueNotifications, type NotificationQueue } from './queues.ts';
 
 export interface BatchSettings {
@@ -26,7 +26,7 @@ export interface BatchSettings {
 }
 
 export interface BatcherDeps {
-  realtime: Realtime;
+  liveUpdates: LiveUpdates;
   notificationQueue: NotificationQueue;
   /** For the first delivery step of the batch's notifications, taken here rather than by a job. */
   delivery: DeliveryDeps;
@@ -53,7 +53,7 @@ const MAX_TURNS_WAITED = 20;
 
 type Ended = Extract<BatchOutcome, { kind: 'deployed' | 'failed' }>;
 
-export function createDeploymentBatcher({ realtime, notificationQueue, delivery, logger, settings }: BatcherDeps) {
+export function createDeploymentBatcher({ liveUpdates, notificationQueue, delivery, logger, settings }: BatcherDeps) {
   const log = logger.child({ component: 'deployment-batcher' });
   let waiting: Waiting[] = [];
   let inFlight = 0;
@@ -87,7 +87,7 @@ export function createDeploymentBatcher({ realtime, notificationQueue, delivery,
 
   /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
   async function announce(ended: Ended[]): Promise<void> {
-    await realtime
+    await liveUpdates
       .publishDeploymentEvents(ended.flatMap((outcome) => outcome.events))
       .catch((error: unknown) => log.warn({ err: error }, 'could not publish deployment events'));
     const jobs = await firstSteps(ended.flatMap((outcome) => (outcome.notification ? [outcome.notification] : [])));

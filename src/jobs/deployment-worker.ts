@@ -1,7 +1,7 @@
 // Worker wiring: the deployment worker and the reconciler, with their connections and shutdown.
 import type { DeliveryDeps } from '../domain/notification-delivery.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { Realtime } from '../realtime/pubsub.ts';
+import type { LiveUpdates } from '../realtime/live-updates.ts';
 import { createDeployCreditProcessor } from './deploy-credit.ts';
 import { createDeploymentBatcher, type BatchSettings } from './deployment-batcher.ts';
 import { DEPLOYMENT_QUEUE, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
@@ -12,23 +12,23 @@ import { backoffStrategy } from './retry-backoff.ts';
 export interface WorkerDeps {
   queue: DeploymentQueue;
   notificationQueue: NotificationQueue;
-  realtime: Realtime;
+  liveUpdates: LiveUpdates;
   /** How the deployments' notifications are delivered (their first step is taken with the batch). */
   delivery: DeliveryDeps;
   logger: Logger;
   settings: WorkerSettings & ReconcileSettings & { retryHorizonMs: number; batch: BatchSettings };
 }
 
-export function startDeploymentWorker({ queue, notificationQueue, realtime, delivery, logger, settings }: WorkerDeps) {
+export function startDeploymentWorker({ queue, notificationQueue, liveUpdates, delivery, logger, settings }: WorkerDeps) {
   const log = logger.child({ component: 'deployment-worker' });
-  const batcher = createDeploymentBatcher({ realtime, notificationQueue, delivery, logger: log, settings: settings.batch });
-  const processor = createDeployCreditProcessor({ realtime, notificationQueue, logger: log, retryHorizonMs: settings.retryHorizonMs, batcher });
+  const batcher = createDeploymentBatcher({ liveUpdates, notificationQueue, delivery, logger: log, settings: settings.batch });
+  const processor = createDeployCreditProcessor({ liveUpdates, notificationQueue, logger: log, retryHorizonMs: settings.retryHorizonMs, batcher });
   // Retry delays come from each job's backoff options (capped exponential with jitter).
   const deploymentWorker = startQueueWorker<DeploymentJob, string>(DEPLOYMENT_QUEUE, processor, log, settings, { backoffStrategy });
 
   const reconcile = createReconciler({
     queue,
-    live: realtime,
+    liveUpdates,
     logger: log,
     graceMs: settings.reconcileGraceMs,
     retryHorizonMs: settings.retryHorizonMs,

@@ -2,7 +2,7 @@
 // worker, and the notification reconciler, with their connections and shutdown.
 import type { PresenceCheck, PushSender } from '../domain/ports.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { Realtime } from '../realtime/pubsub.ts';
+import type { LiveUpdates } from '../realtime/live-updates.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
 import { createExpireOffersProcessor } from './expire-offers.ts';
 import {
@@ -26,7 +26,7 @@ export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSet
 export interface NotificationWorkerDeps {
   notificationQueue: NotificationQueue;
   offerExpiryQueue: OfferExpiryQueue;
-  realtime: Realtime;
+  liveUpdates: LiveUpdates;
   presence: PresenceCheck;
   push: PushSender;
   logger: Logger;
@@ -34,9 +34,9 @@ export interface NotificationWorkerDeps {
 }
 
 export function startNotificationWorker(deps: NotificationWorkerDeps) {
-  const { notificationQueue, offerExpiryQueue, realtime, presence, push, logger, settings } = deps;
+  const { notificationQueue, offerExpiryQueue, liveUpdates, presence, push, logger, settings } = deps;
   const log = logger.child({ component: 'notification-worker' });
-  const processor = createDeliverNotificationProcessor({ live: realtime, presence, push, fallbackMs: settings.pushFallbackAfterMs, logger: log });
+  const processor = createDeliverNotificationProcessor({ liveUpdates, presence, push, fallbackMs: settings.pushFallbackAfterMs, logger: log });
   const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
   const expiryLog = logger.child({ component: 'offer-expiry' });
   const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog });
@@ -53,7 +53,7 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
 
   const reconcileNotifications = createNotificationReconciler({
     queue: notificationQueue,
-    live: realtime,
+    liveUpdates,
     logger: log,
     graceMs: settings.reconcileGraceMs,
   });

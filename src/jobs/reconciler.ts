@@ -8,7 +8,7 @@ import { prisma } from '../platform/db.ts';
 import { failDeployment } from '../domain/deployments.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { RedisClient } from '../platform/redis.ts';
-import type { LiveUpdates } from '../domain/ports.ts';
+import type { LiveUpdatesPort } from '../domain/ports.ts';
 import { abandonNotification } from '../domain/notification-delivery.ts';
 import { enqueueDeployment, enqueueNotification, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
 
@@ -21,7 +21,7 @@ export interface ReconcileSettings {
 
 export interface ReconcilerDeps {
   queue: DeploymentQueue;
-  live: LiveUpdates;
+  liveUpdates: LiveUpdatesPort;
   logger: Logger;
   /** Deployments younger than this are left alone: their job is probably being added right now. */
   graceMs: number;
@@ -65,7 +65,7 @@ async function reconcileJobs<Item extends OpenItem>(
   return { enqueued, failed };
 }
 
-export function createReconciler({ queue, live, logger, graceMs, retryHorizonMs }: ReconcilerDeps) {
+export function createReconciler({ queue, liveUpdates, logger, graceMs, retryHorizonMs }: ReconcilerDeps) {
   return async function reconcileDeployments(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const open: OpenDeployment[] = await prisma.creditDeployment.findMany({
       where: { status: { in: ['QUEUED', 'PROCESSING', 'RETRYING'] }, queuedAt: { lt: new Date(now.getTime() - graceMs) } },
@@ -99,7 +99,7 @@ export function createReconciler({ queue, live, logger, graceMs, retryHorizonMs 
           reason: `the job gave up after the retry horizon (${job.attemptsMade} attempts)`,
         });
         if (ending) {
-          await live.publishDeploymentEvents(ending.events);
+          await liveUpdates.publishDeploymentEvents(ending.events);
           log.error({ failureCode: 'RETRIES_EXHAUSTED', failedReason: job.failedReason }, 'deployment FAILED: retries exhausted');
         }
       },
@@ -109,7 +109,7 @@ export function createReconciler({ queue, live, logger, graceMs, retryHorizonMs 
 
 export interface NotificationReconcilerDeps {
   queue: NotificationQueue;
-  live: LiveUpdates;
+  liveUpdates: LiveUpdatesPort;
   logger: Logger;
   /** Notifications younger (pushes due more recently) than this are left alone. */
   graceMs: number;
@@ -119,7 +119,7 @@ export interface NotificationReconcilerDeps {
  * Enqueues notifications with no job: PENDING ones, and in-app ones whose push fallback is
  * overdue. A job that gave up is recorded as a failed delivery.
  */
-export function createNotificationReconciler({ queue, live, logger, graceMs }: NotificationReconcilerDeps) {
+export function createNotificationReconciler({ queue, liveUpdates, logger, graceMs }: NotificationReconcilerDeps) {
   return async function reconcileNotifications(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const before = new Date(now.getTime() - graceMs);
     const open = await prisma.notification.findMany({
@@ -143,7 +143,7 @@ export function createNotificationReconciler({ queue, live, logger, graceMs }: N
       async (notification, job) => {
         const reason = job.failedReason || 'job failed';
         const log = logger.child({ notificationId: notification.id, correlationId: notification.correlationId });
-        await abandonNotification({ live, logger: log }, notification.id, reason, now);
+        await abandonNotification({ liveUpdates, logger: log }, notification.id, reason, now);
       },
     );
   };

@@ -5,7 +5,7 @@ import { Repeater } from 'graphql-yoga';
 import type { DeploymentEvent } from '../platform/db.ts';
 import { isFinal } from '../domain/deployment-events.ts';
 import { eventsAfter, newestEvent } from '../domain/deployments.ts';
-import type { Realtime } from './pubsub.ts';
+import type { LiveUpdates } from './live-updates.ts';
 import { liveStreams } from './stream-metrics.ts';
 import { contextFrom, inSpan, SpanKind, type TraceCarrier } from '../platform/tracing.ts';
 
@@ -47,7 +47,7 @@ class Wakeup {
 /** How soon a stream reads the trail again after the database did not answer. */
 const RETRY_READ_MS = 1_000;
 
-export function deploymentStream(realtime: Realtime, deploymentId: string, options: DeploymentStreamOptions = {}) {
+export function deploymentStream(liveUpdates: LiveUpdates, deploymentId: string, options: DeploymentStreamOptions = {}) {
   // Spread over ±20%: streams opened together must not all poll together.
   const pollMs = (options.pollMs ?? 60_000) * (0.8 + 0.4 * Math.random());
   return new Repeater<DeploymentEvent>(async (push, stop) => {
@@ -55,7 +55,7 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
     let sent = options.afterSequence ?? null;
     // The trace of the publish that woke the stream: the messages it sends continue it.
     let wokenBy: TraceCarrier | undefined;
-    const subscription = await realtime.subscribe('deployment', deploymentId, (message) => {
+    const subscription = await liveUpdates.subscribe('deployment', deploymentId, (message) => {
       if (sent !== null && message.sequence <= sent) return;
       wokenBy = message.trace;
       wakeup.wake();
@@ -71,7 +71,7 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
         () => push(event),
       );
     // Messages published while Redis was unreachable are lost: re-read the trail on reconnection.
-    const stopWatchingReconnects = realtime.onReconnect(() => wakeup.wake());
+    const stopWatchingReconnects = liveUpdates.onReconnect(() => wakeup.wake());
     liveStreams.inc({ stream: 'deployment' });
     try {
       let stopped = false;
@@ -103,7 +103,7 @@ export function deploymentStream(realtime: Realtime, deploymentId: string, optio
     } finally {
       liveStreams.dec({ stream: 'deployment' });
       stopWatchingReconnects();
-      realtime.unsubscribe(subscription);
+      liveUpdates.unsubscribe(subscription);
       stop();
     }
   });

@@ -2,13 +2,13 @@
 // present (in Redis, for every process): the notifications worker then delivers in-app first.
 import { Repeater } from 'graphql-yoga';
 import type { Presence } from './presence.ts';
-import type { Realtime } from './pubsub.ts';
+import type { LiveUpdates } from './live-updates.ts';
 import { liveStreams } from './stream-metrics.ts';
 
 /** Yields the ids of the user's notifications delivered in-app from now on. */
-export function notificationStream(realtime: Realtime, presence: Presence, userId: string) {
+export function notificationStream(liveUpdates: LiveUpdates, presence: Presence, userId: string) {
   return new Repeater<string>(async (push, stop) => {
-    const subscription = await realtime.subscribe('notifications', userId, (message) => {
+    const subscription = await liveUpdates.subscribe('notifications', userId, (message) => {
       if (message.userId === userId) void push(message.notificationId);
     });
     let member: string | null = null;
@@ -20,7 +20,7 @@ export function notificationStream(realtime: Realtime, presence: Presence, userI
     } finally {
       liveStreams.dec({ stream: 'notifications' });
       if (member) await presence.leave(member);
-      realtime.unsubscribe(subscription);
+      liveUpdates.unsubscribe(subscription);
       stop();
     }
   });

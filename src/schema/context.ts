@@ -5,7 +5,7 @@ import type { DeploymentQueue } from '../jobs/queues.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OfferCaps, RequestOrigin } from '../domain/offers.ts';
 import type { Presence } from '../realtime/presence.ts';
-import type { Realtime } from '../realtime/pubsub.ts';
+import type { LiveUpdates } from '../realtime/live-updates.ts';
 
 /** Configured caps on what callers may ask for. */
 export interface InputCaps {
@@ -14,7 +14,7 @@ export interface InputCaps {
 }
 
 export interface Services {
-  realtime: Realtime;
+  liveUpdates: LiveUpdates;
   deploymentQueue: DeploymentQueue;
   /** Who has a live `notifications` subscription, across API processes. */
   presence: Presence;

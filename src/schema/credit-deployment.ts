@@ -108,7 +108,7 @@ builder.subscriptionField('creditDeployment', (t) =>
       const viewer = requireViewer(ctx.auth);
       const visible = isUuid(id) && (await prisma.creditDeployment.count({ where: visibleDeploymentWhere(viewer, id) })) > 0;
       if (!visible) throw new GraphQLError('Deployment not found', { extensions: { code: 'NOT_FOUND' } });
-      return deploymentStream(ctx.services.realtime, id, { afterSequence: afterSequence ?? null });
+      return deploymentStream(ctx.services.liveUpdates, id, { afterSequence: afterSequence ?? null });
     },
     resolve: (event) => event,
   }),

@@ -59,7 +59,7 @@ builder.subscriptionField('notifications', (t) =>
     description: "In-app delivery of the authenticated user's new notifications.",
     subscribe: (_root, _args, ctx) => {
       const viewer = requireViewer(ctx.auth);
-      return notificationStream(ctx.services.realtime, ctx.services.presence, viewer.userId);
+      return notificationStream(ctx.services.liveUpdates, ctx.services.presence, viewer.userId);
     },
     resolve: (query, notificationId: string, _args, ctx) =>
       prisma.notification.findFirstOrThrow({ ...query, where: { id: notificationId, userId: requireViewer(ctx.auth).userId } }),

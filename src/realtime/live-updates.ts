@@ -7,7 +7,7 @@
 // subscriber connection per master in every API process and is not what
 // graphql-redis-subscriptions speaks; our messages are few and tiny (docs/scaling.md).
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { LiveUpdates } from '../domain/ports.ts';
+import type { LiveUpdatesPort } from '../domain/ports.ts';
 import type { CreditDeploymentStatus, DeploymentEvent } from '../platform/db.ts';
 import { Cluster } from 'ioredis';
 import { closeRedis, createRedis, type RedisClient, type RedisSettings } from '../platform/redis.ts';
@@ -28,19 +28,19 @@ export interface NotificationCreated {
 }
 
 /** Every channel, with the payload it carries. */
-export interface RealtimeEvents {
+export interface LiveMessages {
   deployment: DeploymentChanged;
   notifications: NotificationCreated;
 }
 
-export type Topic = keyof RealtimeEvents;
+export type Topic = keyof LiveMessages;
 
-export interface RealtimeSettings extends RedisSettings {
+export interface LiveUpdatesSettings extends RedisSettings {
   /** Prefix of every channel (the service's Redis prefix). */
   prefix: string;
 }
 
-export class Realtime implements LiveUpdates {
+export class LiveUpdates implements LiveUpdatesPort {
   private readonly publisher: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -48,9 +48,9 @@ export class Realtime implements LiveUpdates {
   private readonly pubsub: RedisPubSub;
   private readonly reconnectListeners = new Set<() => void>();
   private readonly prefix: string;
-  private readonly logger: RealtimeSettings['logger'];
+  private readonly logger: LiveUpdatesSettings['logger'];
 
-  constructor(settings: RealtimeSettings) {
+  constructor(settings: LiveUpdatesSettings) {
     this.prefix = settings.prefix;
     this.logger = settings.logger;
     this.publisher = createRedis('publisher', settings);
@@ -119,7 +119,7 @@ export class Realtime implements LiveUpdates {
     return `${this.prefix}:${topic}:${key}`;
   }
 
-  publish<T extends Topic>(topic: T, key: string, payload: RealtimeEvents[T]): Promise<void> {
+  publish<T extends Topic>(topic: T, key: string, payload: LiveMessages[T]): Promise<void> {
     const channel = this.channel(topic, key);
     return inSpan(`redis publish ${topic}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': channel } }, () =>
       this.pubsub.publish(channel, { ...payload, trace: traceCarrier() }),
@@ -154,7 +154,7 @@ export class Realtime implements LiveUpdates {
   }
 
   /** Resolves once Redis confirms the subscription: messages published after that are received. */
-  subscribe<T extends Topic>(topic: T, key: string, onMessage: (payload: RealtimeEvents[T]) => void): Promise<number> {
+  subscribe<T extends Topic>(topic: T, key: string, onMessage: (payload: LiveMessages[T]) => void): Promise<number> {
     return this.pubsub.subscribe(this.channel(topic, key), onMessage);
   }
 
