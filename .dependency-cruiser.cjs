@@ -1,7 +1,8 @@
 // The layers of src/, one folder each; imports (type-only ones too) point only downward:
-//   main.ts, service.ts -> anything
+//   main.ts, service.ts, settings.ts (the entries, the only readers of the configuration) -> anything
 //   api/      -> schema, realtime, domain, platform
-//   schema/   -> jobs/queues.ts (the producers only), realtime, domain, platform
+//   schema/   -> jobs/queues.ts and jobs/producers.ts (acceptOffer enqueues), realtime, domain, platform
+//   and within jobs/, only after-commit.ts adds jobs (producers.ts): what follows a commit has one owner
 //   jobs/     -> domain, realtime, push, platform
 //   events/   -> domain, platform   (the outbox relay, the stream publisher, the example consumer)
 //   realtime/, push/ -> domain, platform   (siblings: never each other)
@@ -9,7 +10,7 @@
 //   platform/ -> nothing of the service's own
 // `npm test` runs this (npm run lint:layers); test/unit/layers.test.ts proves it catches an upward import.
 const layer = (name) => `src/${name}/`;
-const entries = 'src/(main|service)[.]ts$';
+const entries = 'src/(main|service|settings)[.]ts$';
 const above = (...names) => [...names.map(layer), entries];
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -29,10 +30,17 @@ module.exports = {
     { name: 'jobs-below-schema', severity: 'error', from: { path: layer('jobs') }, to: { path: above('events', 'schema', 'api') } },
     {
       name: 'schema-uses-producers-only',
-      comment: 'Resolvers enqueue through jobs/queues.ts; workers, processors and the reconciler are not theirs to touch.',
+      comment: 'Resolvers enqueue through the producers; workers, processors and the reconciler are not theirs to touch.',
       severity: 'error',
       from: { path: layer('schema') },
-      to: { path: [layer('jobs'), layer('api'), layer('push'), layer('events'), entries], pathNot: 'src/jobs/queues[.]ts$' },
+      to: { path: [layer('jobs'), layer('api'), layer('push'), layer('events'), entries], pathNot: 'src/jobs/(queues|producers)[.]ts$' },
+    },
+    {
+      name: 'after-commit-owns-enqueueing',
+      comment: 'In the worker, what follows a commit (publish, first delivery step, enqueue) goes through jobs/after-commit.ts, with its one error policy.',
+      severity: 'error',
+      from: { path: layer('jobs'), pathNot: 'src/jobs/(after-commit|producers)[.]ts$' },
+      to: { path: 'src/jobs/producers[.]ts$' },
     },
     { name: 'api-above-all-but-entries', severity: 'error', from: { path: layer('api') }, to: { path: [layer('jobs'), layer('push'), layer('events'), entries] } },
   ],

@@ -2,7 +2,8 @@
 // an older acceptance that reaches the worker after a newer one was applied changes nothing.
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEPLOYMENT_QUEUE, enqueueDeployment, type DeploymentJob } from '../src/jobs/queues.ts';
+import { enqueueDeployment } from '../src/jobs/producers.ts';
+import { DEPLOYMENT_QUEUE, type DeploymentJob } from '../src/jobs/queues.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { prisma } from '../src/platform/db.ts';
 import { startService } from '../src/service.ts';

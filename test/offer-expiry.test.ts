@@ -33,13 +33,14 @@ describe('the offer expiry scheduler', () => {
   it('expires a due offer and tells its user live; accepting it then is OfferExpiredError', async () => {
     const userId = newUserId();
     const userToken = await token(userId);
-    const expiresAt = soon(1_500);
-    const { offerId } = await issueOffer(url, { userId, limitCents: 75_000, expiresAt });
-
     const live = reader(sseSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, userToken));
+    // The user is present (live) before the offer can expire: its notification's first step,
+    // taken as the expiry commits, finds them.
+    const first = live.next();
+    await presence.waitUntilPresent(userId);
+    const expiresAt = soon(1_000);
+    const { offerId } = await issueOffer(url, { userId, limitCents: 75_000, expiresAt });
     try {
-      const first = live.next();
-      await presence.waitUntilPresent(userId);
       const notification = (await first).data.notifications;
       expect(notification).toMatchObject({
         kind: 'OFFER_EXPIRED',

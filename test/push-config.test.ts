@@ -3,7 +3,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/platform/config.ts';
-import { firebasePushFromConfig } from '../src/push/firebase.ts';
+import { firebasePush } from '../src/push/firebase.ts';
+import { pushSettings } from '../src/settings.ts';
 
 // A real key (firebase-admin parses it at start); no token is ever requested with it here.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -18,7 +19,7 @@ describe('push settings', () => {
   it('are off by default, with defaults for the timings', () => {
     const config = parseConfig({ NODE_ENV: 'test' });
     expect(config).toMatchObject({ PUSH_FALLBACK_AFTER_MS: 30_000, OFFER_EXPIRY_INTERVAL_MS: 60_000, PUSH_ATTEMPTS: 5 });
-    expect(firebasePushFromConfig(config)).toBeNull();
+    expect(firebasePush(pushSettings(config))).toBeNull();
   });
 
   it('refuse a project id without a service account', () => {
@@ -33,7 +34,7 @@ describe('push settings', () => {
   });
 
   it('turn push on with a project id and an inline service account', async () => {
-    const push = firebasePushFromConfig(parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: KEY }));
+    const push = firebasePush(pushSettings(parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: KEY })));
     expect(push).not.toBeNull();
     expect(push!.messaging.app.options.projectId).toBe('credit-app');
     await push!.close();
@@ -41,6 +42,6 @@ describe('push settings', () => {
 
   it('stop the start when the service account cannot be used', () => {
     const broken = JSON.stringify({ ...JSON.parse(KEY), private_key: 'not a key' });
-    expect(() => firebasePushFromConfig(parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: broken }))).toThrow(/private key/);
+    expect(() => firebasePush(pushSettings(parseConfig({ NODE_ENV: 'test', FCM_PROJECT_ID: 'credit-app', FCM_SERVICE_ACCOUNT_JSON: broken })))).toThrow(/private key/);
   });
 });

@@ -5,7 +5,9 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/platform/config.ts';
 import type { Logger } from '../src/platform/logger.ts';
-import { checkRedisEvictionPolicy, startService } from '../src/service.ts';
+import { checkEvictionPolicy } from '../src/platform/redis.ts';
+import { startService } from '../src/service.ts';
+import { redisSettings } from '../src/settings.ts';
 import { startThrowawayRedis, type ThrowawayRedis } from './support/throwaway-redis.ts';
 
 const servers: ThrowawayRedis[] = [];
@@ -43,14 +45,14 @@ describe("Redis's maxmemory-policy at start", () => {
   it('is a warning with the fix outside production', async () => {
     const redis = await redisWith('volatile-lru');
     const { logger, lines } = capturingLogger();
-    await checkRedisEvictionPolicy(loadConfig({ ...process.env, REDIS_URL: redis.url }), logger);
+    await checkEvictionPolicy(redisSettings(loadConfig({ ...process.env, REDIS_URL: redis.url }), logger), false);
     expect(lines.map((l) => l.msg)).toEqual([expect.stringMatching(/"volatile-lru".*CONFIG SET maxmemory-policy noeviction/)]);
   });
 
   it('noeviction passes silently, in production too', async () => {
     const redis = await redisWith('noeviction');
     const { logger, lines } = capturingLogger();
-    await checkRedisEvictionPolicy(loadConfig({ ...process.env, ...PRODUCTION, REDIS_URL: redis.url }), logger);
+    await checkEvictionPolicy(redisSettings(loadConfig({ ...process.env, ...PRODUCTION, REDIS_URL: redis.url }), logger), true);
     expect(lines).toEqual([]);
   });
 });

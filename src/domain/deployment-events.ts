@@ -1,6 +1,7 @@
 // The audit trail of a deployment. Every status change appends an event in the same
-// transaction; the live stream is read from these events, so the two cannot disagree.
-import { Prisma, type CreditDeployment, type CreditDeploymentStatus, type DeploymentEvent, type Tx } from '../platform/db.ts';
+// transaction; the live stream is read from these events, so the two cannot disagree. The
+// trail's reads are here too.
+import { prisma, Prisma, type CreditDeployment, type CreditDeploymentStatus, type DeploymentEvent, type Tx } from '../platform/db.ts';
 
 /** The columns of a deployment_events row as a DeploymentEvent, for raw statements' RETURNING. */
 export const EVENT_COLUMNS = Prisma.sql`id, deployment_id AS "deploymentId", sequence, type, status::text AS status, at,
@@ -44,4 +45,14 @@ export async function appendEvent(
     },
   });
   return { deployment: updated, event: created };
+}
+
+/** The newest audit event of a deployment. */
+export function newestEvent(id: string): Promise<DeploymentEvent | null> {
+  return prisma.deploymentEvent.findFirst({ where: { deploymentId: id }, orderBy: { sequence: 'desc' } });
+}
+
+/** Audit events after a sequence, oldest first. */
+export function eventsAfter(id: string, sequence: number): Promise<DeploymentEvent[]> {
+  return prisma.deploymentEvent.findMany({ where: { deploymentId: id, sequence: { gt: sequence } }, orderBy: { sequence: 'asc' } });
 }

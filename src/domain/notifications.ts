@@ -97,12 +97,9 @@ export function notifyDeploymentEnds(tx: Tx, deployments: readonly EndedDeployme
   return createNotifications(tx, deployments.map((deployment) => deploymentEnd(deployment, kind, null)));
 }
 
-/** Notifications of a deployment still waiting for their first delivery: its job enqueues them. */
-export function undeliveredNotificationsOf(deploymentId: string) {
-  return prisma.notification.findMany({
-    where: { deploymentId, status: 'PENDING' },
-    select: { id: true, correlationId: true },
-  });
+/** Notifications of a deployment still waiting for their first delivery step. */
+export function undeliveredNotificationsOf(deploymentId: string): Promise<Notification[]> {
+  return prisma.notification.findMany({ where: { deploymentId, status: 'PENDING' } });
 }
 
 /**

@@ -2,7 +2,7 @@
 // transaction. Safe with several workers at once: the conditional update takes each offer's row
 // lock, and a concurrent run waits for it and then no longer matches the offer.
 import { randomUUID } from 'node:crypto';
-import { prisma, Prisma } from '../platform/db.ts';
+import { prisma, Prisma, type Notification } from '../platform/db.ts';
 import { CREDIT_OFFER_EXPIRED, outboxWrite } from './credit-events.ts';
 import { createNotification } from './notifications.ts';
 
@@ -18,8 +18,8 @@ interface DueOffer {
 
 export interface ExpiredOffers {
   expired: number;
-  /** The notifications created, for the caller to enqueue after commit. */
-  notifications: { id: string; correlationId: string }[];
+  /** The notifications created, committed: for the caller's after-commit step. */
+  notifications: Notification[];
 }
 
 export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<ExpiredOffers> {
@@ -48,7 +48,7 @@ export async function expireDueOffers(now = new Date(), batch = BATCH): Promise<
           amount: { cents: offer.limitCents, currency: offer.currency },
           correlationId,
         });
-        if (notification) created.push({ id: notification.id, correlationId });
+        if (notification) created.push(notification);
         await tx.$queryRaw`WITH ${offerExpiredEvent(offer, correlationId, now)} SELECT sequence FROM event_outbox`;
       }
       return { expired: offers.length, created };

@@ -2,14 +2,6 @@
 // (liveUpdates: live updates and presence; push: the FCM sender), so the rules never import a transport.
 import type { DeploymentEvent } from '../platform/db.ts';
 
-/** Tells live subscribers (in any API process) about committed changes. */
-export interface LiveUpdatesPort {
-  /** One message per deployment, for its newest event: a stream that wakes reads the rest from the trail. */
-  publishDeploymentEvents(events: readonly DeploymentEvent[]): Promise<void>;
-  /** A notification delivered in-app to the user's live `notifications` subscriptions. */
-  publishNotification(userId: string, notificationId: string): Promise<void>;
-}
-
 /** Whether a user has a live `notifications` subscription in any API process. */
 export interface PresenceCheck {
   isPresent(userId: string): Promise<boolean>;

@@ -1,34 +1,25 @@
-// The deployment job: a thin shell around the steps in ../domain/deployments.ts. The job hands
-// its deployment to the worker's batcher (deployment-batcher.ts), which applies it with the others
-// ready at the same moment; a deployment whose rows were busy, or whose batch failed, is attempted
-// alone. Business refusals end it at once; anything thrown is transient trouble (classified for
-// the customer's event and the logs) and is retried with the queue's backoff until the retry
+// The deployment job: a thin shell around the domain's steps. Its deployment is applied with the
+// others ready at the same time (the batcher), or alone when its rows were busy or its batch
+// failed; what follows each commit goes through afterCommit. Business refusals end the job for
+// good (UnrecoverableError); anything else thrown is transient trouble (classified for the
+// customer's event and the logs) and is retried with the queue's backoff until the retry
 // horizon, counted from the first attempt, has passed. An attempt that fails while the database
 // is unreachable cannot record its RETRY_SCHEDULED event: the job keeps it (in Redis) and the next
 // attempt that reaches the database writes it first.
 import { UnrecoverableError, type Job } from 'bullmq';
-import {
-  applyCreditOffer,
-  newestEvent,
-  recordFailedAttempts,
-  startAttempt,
-  type ApplyOutcome,
-  type AttemptFailureOutcome,
-  type FailedAttempt,
-} from '../domain/deployments.ts';
+import { newestEvent } from '../domain/deployment-events.ts';
+import { recordFailedAttempts, type AttemptFailureOutcome, type FailedAttempt } from '../domain/deployment-failures.ts';
+import { applyCreditOffer, startAttempt, type ApplyOutcome } from '../domain/deployments.ts';
+import { undeliveredNotificationsOf } from '../domain/notifications.ts';
 import { classifyTransient } from '../domain/transient-failures.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { LiveUpdates } from '../realtime/live-updates.ts';
-import { enqueueNotifications, type DeploymentJob, type NotificationQueue } from './queues.ts';
-import type { DeploymentEvent, Notification } from '../platform/db.ts';
-import { undeliveredNotificationsOf } from '../domain/notifications.ts';
-import { backoffOf, retryDelayMs } from './retry-backoff.ts';
+import type { AfterCommit } from './after-commit.ts';
 import type { DeploymentBatcher } from './deployment-batcher.ts';
+import type { DeploymentJob } from './queues.ts';
+import { backoffOf, retryDelayMs } from './retry-backoff.ts';
 
 export interface DeployCreditDeps {
-  liveUpdates: LiveUpdates;
-  /** Where the notification of the deployment's end goes (delivered by the notifications worker). */
-  notificationQueue: NotificationQueue;
+  afterCommit: AfterCommit;
   logger: Logger;
   /** Transient trouble is retried this long from the first attempt; then the deployment ends FAILED. */
   retryHorizonMs: number;
@@ -39,28 +30,12 @@ export interface DeployCreditDeps {
 /** When the retry horizon of a job's deployment started: its first attempt (or, for older jobs, its creation). */
 export const horizonStartOf = (job: Job<DeploymentJob>) => job.data.firstAttemptAt ?? job.timestamp;
 
-export function createDeployCreditProcessor({ liveUpdates, notificationQueue, logger, retryHorizonMs, batcher }: DeployCreditDeps) {
-  /** Publishing is best effort: the events are committed, and streams re-read them on the next message or poll. */
-  async function publish(log: Logger, events: (DeploymentEvent | null)[]) {
-    try {
-      await liveUpdates.publishDeploymentEvents(events.filter((e): e is DeploymentEvent => e !== null));
-    } catch (error) {
-      log.warn({ err: error }, 'could not publish deployment events');
-    }
-  }
-
-  /** Hands the end's notifications (committed with it) to the notifications worker. */
-  async function notify(log: Logger, notifications: (Pick<Notification, 'id' | 'correlationId'> | null)[]) {
-    const jobs = notifications.flatMap((n) => (n ? [{ notificationId: n.id, correlationId: n.correlationId }] : []));
-    await enqueueNotifications(notificationQueue, jobs, log);
-  }
-
+export function createDeployCreditProcessor({ afterCommit, logger, retryHorizonMs, batcher }: DeployCreditDeps) {
   /** Announces recorded failures; ends the job for good when they ended the deployment. */
   async function settleFailures(log: Logger, outcome: AttemptFailureOutcome): Promise<void> {
     if (outcome.kind === 'already-final') return;
-    await publish(log, outcome.events);
+    await afterCommit({ events: outcome.events, notifications: outcome.kind === 'exhausted' ? [outcome.notification] : [] }, log);
     if (outcome.kind === 'exhausted') {
-      await notify(log, [outcome.notification]);
       // The line an alert matches: a customer's deployment lost to an outage longer than the horizon.
       log.error({ failureCode: outcome.code, reason: outcome.reason, retryHorizonMs }, 'deployment FAILED: retries exhausted');
       throw new UnrecoverableError(outcome.code);
@@ -80,27 +55,25 @@ export function createDeployCreditProcessor({ liveUpdates, notificationQueue, lo
   async function attemptAlone(deploymentId: string, log: Logger): Promise<ApplyOutcome> {
     const started = await startAttempt(deploymentId);
     if (!started) return { kind: 'already-final', events: [], notification: null };
-    await publish(log, [started]);
+    await afterCommit({ events: [started] }, log);
     log.info('deployment attempt started alone');
     const outcome = await applyCreditOffer(deploymentId);
-    await publish(log, outcome.events);
-    await notify(log, [outcome.notification]);
+    await afterCommit({ events: outcome.events, notifications: [outcome.notification] }, log);
     return outcome;
   }
 
   async function attemptDeployment(job: Job<DeploymentJob>, log: Logger): Promise<string> {
     const { deploymentId } = job.data;
     await recordEarlierFailures(job, log);
-    // With its batch-mates, announced by the batcher; alone when its rows were busy or the batch failed.
+    // With its batch-mates (what follows their commit is the batcher's); alone when its rows were busy or the batch failed.
     const batched = await batcher.apply(deploymentId);
-    const outcome = batched.kind === 'skipped' ? await attemptAlone(deploymentId, log) : batched;
+    const outcome = batched.kind === 'apply-alone' ? await attemptAlone(deploymentId, log) : batched;
     switch (outcome.kind) {
       case 'already-final':
-        // A repeated run (crash after commit, stalled job). Re-announce the end in case the first
-        // run died before publishing it.
+        // A repeated run (crash after commit, stalled job): what follows the commit again, in case
+        // the first run died before it (each step is idempotent).
         log.info('deployment already final; nothing to do');
-        await publish(log, [await newestEvent(deploymentId)]);
-        await notify(log, await undeliveredNotificationsOf(deploymentId));
+        await afterCommit({ events: [await newestEvent(deploymentId)], notifications: await undeliveredNotificationsOf(deploymentId) }, log);
         return 'already-final';
       case 'failed':
         log.warn({ failureCode: outcome.code, reason: outcome.reason }, 'deployment refused');

@@ -1,8 +1,8 @@
 // Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
 // worker, and the notification reconciler, with their connections and shutdown.
-import type { PresenceCheck, PushSender } from '../domain/ports.ts';
+import type { DeliveryDeps } from '../domain/notification-delivery.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { LiveUpdates } from '../realtime/live-updates.ts';
+import type { AfterCommit } from './after-commit.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
 import { createExpireOffersProcessor } from './expire-offers.ts';
 import {
@@ -14,11 +14,10 @@ import {
   type OfferExpiryQueue,
 } from './queues.ts';
 import { startQueueWorker, type WorkerSettings } from './queue-worker.ts';
-import { createNotificationReconciler, startReconciler, type ReconcileSettings } from './reconciler.ts';
+import { startPeriodic } from './periodic.ts';
+import { createNotificationReconciler, type ReconcileSettings } from './reconciler.ts';
 
 export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSettings {
-  /** A notification delivered in-app and not acknowledged within this long is also pushed. */
-  pushFallbackAfterMs: number;
   /** How often PENDING offers past their expiry are expired. */
   offerExpiryIntervalMs: number;
 }
@@ -26,26 +25,26 @@ export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSet
 export interface NotificationWorkerDeps {
   notificationQueue: NotificationQueue;
   offerExpiryQueue: OfferExpiryQueue;
-  liveUpdates: LiveUpdates;
-  presence: PresenceCheck;
-  push: PushSender;
+  afterCommit: AfterCommit;
+  delivery: DeliveryDeps;
   logger: Logger;
   settings: NotificationWorkerSettings;
 }
 
 export function startNotificationWorker(deps: NotificationWorkerDeps) {
-  const { notificationQueue, offerExpiryQueue, liveUpdates, presence, push, logger, settings } = deps;
+  const { notificationQueue, offerExpiryQueue, afterCommit, delivery, logger, settings } = deps;
   const log = logger.child({ component: 'notification-worker' });
-  const processor = createDeliverNotificationProcessor({ liveUpdates, presence, push, fallbackMs: settings.pushFallbackAfterMs, logger: log });
+  const processor = createDeliverNotificationProcessor({ delivery: { ...delivery, logger: log }, afterCommit });
   const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
   const expiryLog = logger.child({ component: 'offer-expiry' });
-  const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog });
+  const expiryProcessor = createExpireOffersProcessor({ afterCommit, logger: expiryLog });
   const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });
   // Every worker makes sure the scheduler exists now, and again on a timer of its own: a scheduler
   // is a Redis key, and a Redis restart that loses the data (or a flush) would otherwise stop
   // offers expiring until a worker restarts.
   // When Redis is down, the next tick tries again; the start itself never waits for Redis.
-  const scheduler = startReconciler(
+  const scheduler = startPeriodic(
+    'schedule-offer-expiry',
     () => scheduleOfferExpiry(offerExpiryQueue, settings.offerExpiryIntervalMs),
     Math.max(settings.reconcileIntervalMs, Math.min(settings.offerExpiryIntervalMs, 60_000)),
     expiryLog,
@@ -53,11 +52,11 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
 
   const reconcileNotifications = createNotificationReconciler({
     queue: notificationQueue,
-    liveUpdates,
+    afterCommit,
     logger: log,
     graceMs: settings.reconcileGraceMs,
   });
-  const reconciler = startReconciler(reconcileNotifications, settings.reconcileIntervalMs, log, {
+  const reconciler = startPeriodic('reconcile-notifications', reconcileNotifications, settings.reconcileIntervalMs, log, {
     queue: notificationQueue,
     name: 'reconcile-notifications',
   });

@@ -1,10 +1,9 @@
-// The BullMQ queues (deployments, notifications, offer expiry): names, job payloads and options,
-// and how jobs are added.
+// The BullMQ queues (deployments, notifications, offer expiry): names, job payloads and options.
+// How jobs are added: producers.ts.
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Logger } from '../platform/logger.ts';
 import { closeRedis, createRedis, isCluster, type RedisClient, type RedisSettings } from '../platform/redis.ts';
-import { traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
-import type { FailedAttempt } from '../domain/deployments.ts';
+import type { TraceCarrier } from '../platform/tracing.ts';
+import type { FailedAttempt } from '../domain/deployment-failures.ts';
 import { attemptsCovering, cappedBackoff } from './retry-backoff.ts';
 
 /** Where the queues live: the Redis (and its logger) and the prefix of every key. */
@@ -85,30 +84,6 @@ export function createDeploymentQueue(settings: QueueSettings, retry: Deployment
   return createQueue(DEPLOYMENT_QUEUE, { attempts: attemptsCovering(backoff, retry.retryHorizonMs), backoff, ...RETENTION }, settings);
 }
 
-/**
- * Adds the deployment's job. The job id is the deployment id, so adding it again while the job
- * exists is a no-op: enqueueing is idempotent.
- */
-export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJob): Promise<void> {
-  await queue.add('deploy', { ...job, trace: traceCarrier() }, { jobId: job.deploymentId });
-}
-
-/**
- * Enqueues a committed deployment, best effort: when Redis is down, the reconciler enqueues it
- * once Redis answers again (it is in Postgres with no job).
- */
-export async function enqueueDeploymentBestEffort(
-  queue: DeploymentQueue,
-  deployment: { id: string; correlationId: string },
-  log: Logger,
-): Promise<void> {
-  try {
-    await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
-  } catch (error) {
-    log.warn({ err: error, deploymentId: deployment.id }, 'could not enqueue the deployment; the reconciler will');
-  }
-}
-
 export const NOTIFICATION_QUEUE = 'credit-notifications';
 
 export interface NotificationJob {
@@ -123,40 +98,6 @@ export type NotificationQueue = Queue<NotificationJob>;
 /** Attempts and backoff are the push's: only a transiently failed push makes a job retry. */
 export function createNotificationQueue(settings: QueueSettings, retry: RetrySettings): NotificationQueue {
   return createQueue(NOTIFICATION_QUEUE, retryOptions(retry), settings);
-}
-
-/** A notification's job, to be run no sooner than `runAt` (the push fallback's due time) when given. */
-type NotificationJobAt = NotificationJob & { runAt?: Date };
-
-/** The job of a notification: its id is the notification id, so adding it again is a no-op. */
-function deliverJob({ runAt, ...job }: NotificationJobAt, trace: TraceCarrier | undefined, now: number) {
-  return {
-    name: 'deliver',
-    data: { ...job, trace },
-    opts: { jobId: job.notificationId, ...(runAt ? { delay: Math.max(0, runAt.getTime() - now) } : {}) },
-  };
-}
-
-/** Adds the notification's job (adding it again is a no-op). */
-export async function enqueueNotification(queue: NotificationQueue, job: NotificationJobAt): Promise<void> {
-  const { name, data, opts } = deliverJob(job, traceCarrier(), Date.now());
-  await queue.add(name, data, opts);
-}
-
-/**
- * Enqueues committed notifications, best effort: when Redis is down, the reconciler enqueues
- * them later (they are PENDING in Postgres with no job).
- */
-export async function enqueueNotifications(queue: NotificationQueue, jobs: NotificationJobAt[], log: Logger): Promise<void> {
-  if (jobs.length === 0) return;
-  const trace = traceCarrier();
-  const now = Date.now();
-  try {
-    // One transaction of Redis commands for them all (a queue's keys share a slot on a cluster).
-    await queue.addBulk(jobs.map((job) => deliverJob(job, trace, now)));
-  } catch (error) {
-    log.warn({ err: error, notificationIds: jobs.map((job) => job.notificationId) }, 'could not enqueue the notifications; the reconciler will');
-  }
 }
 
 export const OFFER_EXPIRY_QUEUE = 'credit-offer-expiry';

@@ -5,12 +5,11 @@
 // deployment (notification) ids.
 import type { Job, Queue } from 'bullmq';
 import { prisma } from '../platform/db.ts';
-import { failDeployment } from '../domain/deployments.ts';
+import { failDeployment } from '../domain/deployment-failures.ts';
+import { abandonNotification } from '../domain/push-delivery.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { RedisClient } from '../platform/redis.ts';
-import type { LiveUpdatesPort } from '../domain/ports.ts';
-import { abandonNotification } from '../domain/notification-delivery.ts';
-import { enqueueDeployment, enqueueNotification, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
+import type { AfterCommit } from './after-commit.ts';
+import type { DeploymentJob, DeploymentQueue, NotificationQueue } from './queues.ts';
 
 /** How often the reconcilers run, and how old an item must be before they touch it. */
 export interface ReconcileSettings {
@@ -21,7 +20,7 @@ export interface ReconcileSettings {
 
 export interface ReconcilerDeps {
   queue: DeploymentQueue;
-  liveUpdates: LiveUpdatesPort;
+  afterCommit: AfterCommit;
   logger: Logger;
   /** Deployments younger than this are left alone: their job is probably being added right now. */
   graceMs: number;
@@ -42,30 +41,37 @@ interface OpenDeployment extends OpenItem {
 
 /**
  * The reconciliation of open items (deployments or notifications) against their jobs, whose ids
- * are the items' ids: an item with no job is enqueued; one whose job gave up is settled.
+ * are the items' ids: an item with no job is enqueued; one whose job gave up is settled. One item
+ * that cannot be reconciled (Redis or the database failing under it) is logged and the rest go on:
+ * the next run tries it again.
  */
 async function reconcileJobs<Item extends OpenItem>(
   items: Item[],
   queue: Queue<any>,
+  logger: Logger,
   enqueue: (item: Item) => Promise<void>,
   settleAbandoned: (item: Item, job: Job) => Promise<void>,
 ): Promise<{ enqueued: number; failed: number }> {
   let enqueued = 0;
   let failed = 0;
   for (const item of items) {
-    const job = await queue.getJob(item.id);
-    if (!job) {
-      await enqueue(item);
-      enqueued += 1;
-    } else if ((await job.getState()) === 'failed') {
-      await settleAbandoned(item, job);
-      failed += 1;
+    try {
+      const job = await queue.getJob(item.id);
+      if (!job) {
+        await enqueue(item);
+        enqueued += 1;
+      } else if ((await job.getState()) === 'failed') {
+        await settleAbandoned(item, job);
+        failed += 1;
+      }
+    } catch (error) {
+      logger.warn({ err: error, id: item.id, correlationId: item.correlationId }, 'reconciler could not reconcile an item; the next run will');
     }
   }
   return { enqueued, failed };
 }
 
-export function createReconciler({ queue, liveUpdates, logger, graceMs, retryHorizonMs }: ReconcilerDeps) {
+export function createDeploymentReconciler({ queue, afterCommit, logger, graceMs, retryHorizonMs }: ReconcilerDeps) {
   return async function reconcileDeployments(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const open: OpenDeployment[] = await prisma.creditDeployment.findMany({
       where: { status: { in: ['QUEUED', 'PROCESSING', 'RETRYING'] }, queuedAt: { lt: new Date(now.getTime() - graceMs) } },
@@ -76,10 +82,12 @@ export function createReconciler({ queue, liveUpdates, logger, graceMs, retryHor
     return reconcileJobs(
       open,
       queue,
+      logger,
       async (deployment) => {
         // A job lost with Redis's data: its retry horizon still counts from the first attempt.
         const firstAttemptAt = deployment.startedAt?.getTime();
-        await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId, ...(firstAttemptAt ? { firstAttemptAt } : {}) });
+        const job = { deploymentId: deployment.id, correlationId: deployment.correlationId, ...(firstAttemptAt ? { firstAttemptAt } : {}) };
+        await afterCommit({ deploymentJobs: [job] });
         logger.info({ deploymentId: deployment.id, correlationId: deployment.correlationId }, 'reconciler enqueued a deployment with no job');
       },
       async (deployment, job) => {
@@ -93,13 +101,12 @@ export function createReconciler({ queue, liveUpdates, logger, graceMs, retryHor
           return;
         }
         // Past the horizon: the end, as the processor would have recorded it.
-        // Its notification is PENDING with no job: the notification reconciler sends it.
         const ending = await failDeployment(deployment.id, {
           code: 'RETRIES_EXHAUSTED',
           reason: `the job gave up after the retry horizon (${job.attemptsMade} attempts)`,
         });
         if (ending) {
-          await liveUpdates.publishDeploymentEvents(ending.events);
+          await afterCommit({ events: ending.events, notifications: [ending.notification] }, log);
           log.error({ failureCode: 'RETRIES_EXHAUSTED', failedReason: job.failedReason }, 'deployment FAILED: retries exhausted');
         }
       },
@@ -109,7 +116,7 @@ export function createReconciler({ queue, liveUpdates, logger, graceMs, retryHor
 
 export interface NotificationReconcilerDeps {
   queue: NotificationQueue;
-  liveUpdates: LiveUpdatesPort;
+  afterCommit: AfterCommit;
   logger: Logger;
   /** Notifications younger (pushes due more recently) than this are left alone. */
   graceMs: number;
@@ -119,7 +126,7 @@ export interface NotificationReconcilerDeps {
  * Enqueues notifications with no job: PENDING ones, and in-app ones whose push fallback is
  * overdue. A job that gave up is recorded as a failed delivery.
  */
-export function createNotificationReconciler({ queue, liveUpdates, logger, graceMs }: NotificationReconcilerDeps) {
+export function createNotificationReconciler({ queue, afterCommit, logger, graceMs }: NotificationReconcilerDeps) {
   return async function reconcileNotifications(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const before = new Date(now.getTime() - graceMs);
     const open = await prisma.notification.findMany({
@@ -136,78 +143,16 @@ export function createNotificationReconciler({ queue, liveUpdates, logger, grace
     return reconcileJobs(
       open,
       queue,
+      logger,
       async (notification) => {
-        await enqueueNotification(queue, { notificationId: notification.id, correlationId: notification.correlationId });
+        await afterCommit({ notificationJobs: [{ notificationId: notification.id, correlationId: notification.correlationId }] });
         logger.info({ notificationId: notification.id, correlationId: notification.correlationId }, 'reconciler enqueued a notification with no job');
       },
       async (notification, job) => {
         const reason = job.failedReason || 'job failed';
         const log = logger.child({ notificationId: notification.id, correlationId: notification.correlationId });
-        await abandonNotification({ liveUpdates, logger: log }, notification.id, reason, now);
+        await abandonNotification(log, notification.id, reason, now);
       },
     );
-  };
-}
-
-/**
- * KEYS[1]: the periodic job's key; ARGV[1]: its interval (ms). Claims the current interval (by
- * Redis' clock, so the hosts' clocks do not matter): its number for the first caller in it, -1
- * for the others.
- */
-const CLAIM_INTERVAL = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local current = math.floor(now / interval)
-local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if last >= current then return -1 end
-redis.call('SET', KEYS[1], current, 'PX', interval * 3)
-return current`;
-
-/** A periodic job that runs once per interval across every process that starts it. */
-export interface PeriodicClaim {
-  /** The queue whose Redis (and prefix) holds the claims. */
-  queue: Queue<any>;
-  /** The job's name: one claim per name. */
-  name: string;
-}
-
-/** The number of the current interval when this process runs the periodic job in it, else null. */
-export async function claimInterval({ queue, name }: PeriodicClaim, intervalMs: number): Promise<number | null> {
-  await queue.waitUntilReady();
-  const redis = queue.opts.connection as RedisClient; // the producer connection createQueue gave it
-  // One key: on a Redis Cluster it lives beside the queue's own keys (the same hash tag).
-  const key = `${queue.opts.prefix}:${queue.name}:periodic:${name}`;
-  const interval = Number(await redis.eval(CLAIM_INTERVAL, 1, key, intervalMs));
-  return interval >= 0 ? interval : null;
-}
-
-/**
- * Runs the reconciler now and then every `intervalMs`, never two runs at once in a process, and
- * (with a claim) once per interval across processes: every process ticks, the first in an
- * interval runs it.
- */
-export function startReconciler(reconcile: () => Promise<unknown>, intervalMs: number, logger: Logger, claim?: PeriodicClaim) {
-  let running: Promise<unknown> | null = null;
-  const run = async () => {
-    const interval = claim ? await claimInterval(claim, intervalMs) : undefined;
-    if (interval === null) return;
-    logger.debug({ periodic: claim?.name ?? 'reconciler', interval }, 'periodic run');
-    await reconcile();
-  };
-  const tick = () => {
-    if (running) return;
-    running = run()
-      .catch((error: unknown) => logger.warn({ err: error }, 'reconciler run failed; will try again'))
-      .finally(() => {
-        running = null;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
   };
 }

@@ -105,3 +105,28 @@ export async function evictionPolicy(redis: RedisClient): Promise<string | null>
     return null;
   }
 }
+
+/**
+ * BullMQ's keys must never be evicted (an evicted job is a lost deployment): any other
+ * maxmemory-policy stops a production start and is warned about elsewhere, with the fix.
+ * A Redis that does not answer within 2 s (or hides CONFIG) is not waited for: warned about.
+ */
+export async function checkEvictionPolicy(settings: RedisSettings, production: boolean): Promise<void> {
+  const { logger } = settings;
+  const redis = createRedis('publisher', settings);
+  try {
+    const policy = await Promise.race([evictionPolicy(redis), new Promise<null>((resolve) => setTimeout(resolve, 2_000, null).unref())]);
+    if (policy === 'noeviction') return;
+    if (policy === null) {
+      logger.warn('could not read the Redis maxmemory-policy; it must be noeviction, or queued jobs can be evicted and lost');
+      return;
+    }
+    const message =
+      `Redis maxmemory-policy is "${policy}": Redis may evict the queues' keys and lose jobs. ` +
+      'Fix: CONFIG SET maxmemory-policy noeviction (and set it in redis.conf or the managed service\'s parameters).';
+    if (production) throw new Error(message);
+    logger.warn({ maxmemoryPolicy: policy }, message);
+  } finally {
+    await closeRedis(redis);
+  }
+}

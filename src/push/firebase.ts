@@ -1,21 +1,25 @@
-// The firebase-admin app for push, from the configuration: FCM_PROJECT_ID and a service account
-// (inline JSON, or a key file). Without them, push is off.
+// The firebase-admin app for push: a project and a service account (inline JSON, or a key file).
+// Without them, push is off.
 import { randomUUID } from 'node:crypto';
 import { cert, deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getMessaging, type Messaging } from 'firebase-admin/messaging';
-import type { Config } from '../platform/config.ts';
 
 export interface FirebasePush {
   messaging: Messaging;
   close(): Promise<void>;
 }
 
+export interface FirebaseSettings {
+  projectId?: string;
+  /** A service account key (its JSON, parsed) or the path of its file. */
+  serviceAccount?: object | string;
+}
+
 /** A firebase-admin app of its own (several services may run in one process), or null when push is off. */
-export function firebasePushFromConfig(config: Config): FirebasePush | null {
-  const serviceAccount = config.FCM_SERVICE_ACCOUNT_JSON ?? config.GOOGLE_APPLICATION_CREDENTIALS;
-  if (!config.FCM_PROJECT_ID || !serviceAccount) return null;
+export function firebasePush({ projectId, serviceAccount }: FirebaseSettings): FirebasePush | null {
+  if (!projectId || !serviceAccount) return null;
   const app: App = initializeApp(
-    { credential: cert(serviceAccount as Parameters<typeof cert>[0]), projectId: config.FCM_PROJECT_ID },
+    { credential: cert(serviceAccount as Parameters<typeof cert>[0]), projectId },
     `credit-push-${randomUUID()}`,
   );
   return { messaging: getMessaging(app), close: () => deleteApp(app) };

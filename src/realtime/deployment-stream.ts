@@ -4,7 +4,7 @@
 import { Repeater } from 'graphql-yoga';
 import type { DeploymentEvent } from '../platform/db.ts';
 import { isFinal } from '../domain/deployment-events.ts';
-import { eventsAfter, newestEvent } from '../domain/deployments.ts';
+import { eventsAfter, newestEvent } from '../domain/deployment-events.ts';
 import type { LiveUpdates } from './live-updates.ts';
 import { liveStreams } from './stream-metrics.ts';
 import { contextFrom, inSpan, SpanKind, type TraceCarrier } from '../platform/tracing.ts';

@@ -7,7 +7,6 @@
 // subscriber connection per master in every API process and is not what
 // graphql-redis-subscriptions speaks; our messages are few and tiny (docs/scaling.md).
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { LiveUpdatesPort } from '../domain/ports.ts';
 import type { CreditDeploymentStatus, DeploymentEvent } from '../platform/db.ts';
 import { Cluster } from 'ioredis';
 import { closeRedis, createRedis, type RedisClient, type RedisSettings } from '../platform/redis.ts';
@@ -40,7 +39,7 @@ export interface LiveUpdatesSettings extends RedisSettings {
   prefix: string;
 }
 
-export class LiveUpdates implements LiveUpdatesPort {
+export class LiveUpdates {
   private readonly publisher: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly timers = new Set<NodeJS.Timeout>();

@@ -2,7 +2,7 @@ import { canSeeAll } from '../domain/viewer.ts';
 import { requireRole, requireViewer } from './guards.ts';
 import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isDomainError, isUuid } from '../domain/errors.ts';
-import { enqueueDeploymentBestEffort } from '../jobs/queues.ts';
+import { enqueueDeploymentBestEffort } from '../jobs/producers.ts';
 import { acceptOffer, awaitsJob, declineOffer, issueCreditOffer } from '../domain/offers.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';

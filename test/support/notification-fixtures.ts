@@ -3,7 +3,8 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../src/platform/config.ts';
-import { enqueueNotification, NOTIFICATION_QUEUE, type NotificationJob } from '../../src/jobs/queues.ts';
+import { enqueueNotification } from '../../src/jobs/producers.ts';
+import { NOTIFICATION_QUEUE, type NotificationJob } from '../../src/jobs/queues.ts';
 import { Presence } from '../../src/realtime/presence.ts';
 import { createRedis } from '../../src/platform/redis.ts';
 import { gql } from './client.ts';

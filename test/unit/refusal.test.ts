@@ -1,6 +1,6 @@
 // The refusal rules: what ends a deployment FAILED at once, with which code, before anything changes.
 import { describe, expect, it } from 'vitest';
-import { refusal, type RefusalInput } from '../../src/domain/deployments.ts';
+import { refusal, type RefusalInput } from '../../src/domain/refusal-rules.ts';
 
 const profile: RefusalInput[0] = { limitCents: 100_000n, usedCents: 40_000n, currency: 'BRL', appliedAcceptanceSequence: 1 };
 const deployment: RefusalInput[1] = { offerStatus: 'ACCEPTED', acceptanceSequence: 2, currency: 'BRL', newLimitCents: 250_000n };

@@ -1,0 +1,121 @@
+// What a notification's delivery writes: the in-app delivery, a push settled without sending, the
+// push's own deliveries, and NOTIFIED on the deployment's audit trail when the user is first
+// reached. Each for one notification or many, in one statement where it can be.
+import { prisma, Prisma, type Notification, type NotificationDelivery, type Tx } from '../platform/db.ts';
+import { countDeliveries, countPushFallback } from './notification-metrics.ts';
+
+/** A delivery row to record. */
+export type NewDelivery = Pick<NotificationDelivery, 'status' | 'error' | 'deviceId' | 'providerMessageId'>;
+
+/**
+ * One CTE, `notified`, appending NOTIFIED (with `detail`) to the trail of the deployment of each
+ * row of a relation `n` (id, deployment_id, kind) of the statement (offers have no trail). The
+ * deployment keeps its final status (streams, which end at the first final event, are unaffected);
+ * its row lock orders the sequence. Nobody listens live for it: it is read from the trail.
+ */
+function appendNotified(detail: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    d AS (
+      UPDATE credit_deployments cd SET last_sequence = cd.last_sequence + 1 FROM n WHERE cd.id = n.deployment_id
+      RETURNING cd.id, cd.last_sequence, cd.status, cd.correlation_id, n.id AS notification_id, n.kind),
+    notified AS (
+      INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
+      SELECT id, last_sequence, 'NOTIFIED', status, correlation_id,
+             jsonb_build_object('notificationId', notification_id::text, 'kind', kind::text) || ${detail}
+        FROM d)`;
+}
+
+/**
+ * The in-app delivery of notifications still PENDING, in one statement: DELIVERED with the push
+ * due `fallbackMs` later, the IN_APP delivery, and NOTIFIED on the deployment's trail. Returns the
+ * ids it delivered (those no longer PENDING are left alone).
+ */
+export async function recordInAppDeliveries(ids: readonly string[], now: Date, fallbackMs: number): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const pushDueAt = new Date(now.getTime() + fallbackMs);
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    WITH n AS (
+      UPDATE notifications SET status = 'DELIVERED', push_due_at = ${pushDueAt}
+       WHERE id = ANY(${ids}::uuid[]) AND status = 'PENDING'
+      RETURNING id, deployment_id, kind),
+    delivery AS (
+      INSERT INTO notification_deliveries (notification_id, channel, status, at) SELECT id, 'IN_APP', 'SENT', ${now} FROM n),
+    ${appendNotified(Prisma.sql`jsonb_build_object('channel', 'IN_APP')`)}
+    SELECT id::text AS id FROM n`;
+  if (rows.length > 0) countDeliveries('IN_APP', rows.map(() => 'SENT'));
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Settles the push of notifications without sending it (push off, no device), in one statement:
+ * a SKIPPED delivery with the reason; a notification never delivered (PENDING) ends FAILED, one
+ * delivered in-app keeps DELIVERED. Those acknowledged, failed or settled meanwhile are left alone.
+ * Returns the ids it settled.
+ */
+export async function recordPushSkipped(notifications: readonly Pick<Notification, 'id' | 'pushDueAt'>[], reason: string, now: Date): Promise<string[]> {
+  if (notifications.length === 0) return [];
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    WITH n AS (
+      UPDATE notifications SET push_settled_at = ${now}, status = CASE WHEN status = 'PENDING' THEN 'FAILED'::notification_status ELSE status END
+       WHERE id = ANY(${notifications.map((n) => n.id)}::uuid[]) AND status IN ('PENDING', 'DELIVERED') AND push_settled_at IS NULL
+      RETURNING id)
+    INSERT INTO notification_deliveries (notification_id, channel, status, at, error)
+    SELECT id, 'PUSH', 'SKIPPED', ${now}, ${reason} FROM n
+    RETURNING notification_id::text AS id`;
+  const settled = new Set(rows.map((r) => r.id));
+  if (settled.size > 0) countDeliveries('PUSH', rows.map(() => 'SKIPPED'));
+  // A push fallback settled (only an in-app delivery sets a push due time).
+  for (const n of notifications) if (settled.has(n.id) && n.pushDueAt) countPushFallback();
+  return [...settled];
+}
+
+export interface PushRecord {
+  deliveries: NewDelivery[];
+  invalidDevices?: { id: string; reason: string }[];
+  /** Devices this notification reached on earlier attempts. */
+  reachedBefore?: number;
+  /** The push channel is done: never push this notification again. */
+  settle: boolean;
+  now: Date;
+}
+
+/**
+ * Records a push's attempts, drops devices whose token is dead, and moves the notification on:
+ * DELIVERED when any device got it (with NOTIFIED on the trail); FAILED when nothing could deliver
+ * it and the push is settled. Returns how many devices have it.
+ */
+export async function recordPushAttempts(notification: Notification, record: PushRecord): Promise<number> {
+  const sent = (record.reachedBefore ?? 0) + record.deliveries.filter((d) => d.status === 'SENT').length;
+  await prisma.$transaction(async (tx) => {
+    for (const device of record.invalidDevices ?? []) {
+      await tx.device.updateMany({
+        where: { id: device.id, invalidatedAt: null },
+        data: { invalidatedAt: record.now, invalidReason: device.reason },
+      });
+    }
+    // One create per delivery (usually one): Prisma caches its plan, never createMany's.
+    for (const delivery of record.deliveries) {
+      await tx.notificationDelivery.create({ data: { ...delivery, notificationId: notification.id, channel: 'PUSH', at: record.now } });
+    }
+    if (record.settle) await tx.notification.update({ where: { id: notification.id }, data: { pushSettledAt: record.now } });
+    if (sent === 0 && !record.settle) return;
+    // Leaves PENDING once (an in-app delivery or an acknowledgement may have come first).
+    const [changed] = await tx.notification.updateManyAndReturn({
+      where: { id: notification.id, status: 'PENDING' },
+      data: { status: sent > 0 ? 'DELIVERED' : 'FAILED' },
+    });
+    if (changed && sent > 0) await recordNotified(tx, changed, { channel: 'PUSH', devices: sent });
+  });
+  countDeliveries('PUSH', record.deliveries.map((d) => d.status));
+  if (record.settle && notification.pushDueAt) countPushFallback();
+  return sent;
+}
+
+/** NOTIFIED on the trail of one notification's deployment, in the caller's transaction. */
+async function recordNotified(tx: Tx, notification: Notification, detail: Prisma.InputJsonObject): Promise<void> {
+  if (!notification.deploymentId) return;
+  await tx.$executeRaw`
+    WITH n AS (SELECT ${notification.id}::uuid AS id, ${notification.deploymentId}::uuid AS deployment_id, ${notification.kind}::text AS kind),
+    ${appendNotified(Prisma.sql`${JSON.stringify(detail)}::jsonb`)}
+    SELECT 1`;
+}

@@ -1,0 +1,119 @@
+// The row locks an apply holds: a deployment (with its offer's terms and its user's language) and
+// its user's credit profile (created empty on the user's first deployment). One column list per
+// statement family, used by every statement that reads those rows.
+import { Prisma, type CreditDeploymentStatus, type Tx } from '../platform/db.ts';
+import { FINAL_STATUSES } from './deployment-events.ts';
+
+export interface LockedDeployment {
+  id: string;
+  status: CreditDeploymentStatus;
+  offerId: string;
+  userId: string;
+  correlationId: string;
+  currency: string;
+  newLimitCents: bigint;
+  queuedAt: Date;
+  offerStatus: string;
+  interestRateBps: number;
+  /** The user's acceptance sequence of this deployment (0 for ones accepted before sequences existed). */
+  acceptanceSequence: number;
+  /** The user's language, for the notification of the end. */
+  locale: string | null;
+}
+
+export interface LockedProfile {
+  userId: string;
+  limitCents: bigint;
+  usedCents: bigint;
+  currency: string;
+  version: number;
+  /** The acceptance whose terms the profile holds. */
+  appliedAcceptanceSequence: number;
+}
+
+/** A LockedDeployment's columns, of `credit_deployments d JOIN credit_offers o JOIN users u`. */
+const DEPLOYMENT_COLUMNS = Prisma.sql`
+    d.id, d.status::text AS status, d.offer_id AS "offerId", d.user_id AS "userId",
+    d.correlation_id AS "correlationId", d.currency, d.new_limit_cents AS "newLimitCents",
+    d.queued_at AS "queuedAt", o.status::text AS "offerStatus", o.interest_rate_bps AS "interestRateBps",
+    coalesce(d.acceptance_sequence, 0) AS "acceptanceSequence", u.locale`;
+
+const DEPLOYMENT_ROWS = Prisma.sql`credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id`;
+
+/** A LockedProfile's columns, of credit_profiles. */
+const PROFILE_COLUMNS = Prisma.sql`user_id AS "userId", limit_cents AS "limitCents", used_cents AS "usedCents", currency, version,
+              applied_acceptance_sequence AS "appliedAcceptanceSequence"`;
+
+/** The columns of an empty profile row, and the values for `VALUES` / `SELECT` of (user, currency, rate). */
+const NEW_PROFILE_COLUMNS = Prisma.sql`(user_id, currency, limit_cents, used_cents, available_cents, interest_rate_bps, version, updated_at)`;
+const newProfileValues = (userId: Prisma.Sql, currency: Prisma.Sql, rate: Prisma.Sql) =>
+  Prisma.sql`${userId}, ${currency}, 0, 0, 0, ${rate}, 0, now()`;
+
+/**
+ * Locks the deployment's row for the rest of the transaction (one step at a time per
+ * deployment) and reads its offer's terms and its user's language with it.
+ */
+export async function lockDeployment(tx: Tx, id: string): Promise<LockedDeployment | null> {
+  const rows = await tx.$queryRaw<LockedDeployment[]>`
+    SELECT ${DEPLOYMENT_COLUMNS} FROM ${DEPLOYMENT_ROWS} WHERE d.id = ${id}::uuid FOR UPDATE OF d`;
+  return rows[0] ?? null;
+}
+
+/** The user's profile, created empty on the first deployment, locked for the transaction (waiting for it). */
+export async function lockProfile(tx: Tx, userId: string, currency: string, interestRateBps: number): Promise<LockedProfile> {
+  const rows = await tx.$queryRaw<LockedProfile[]>`
+    INSERT INTO credit_profiles ${NEW_PROFILE_COLUMNS}
+    VALUES (${newProfileValues(Prisma.sql`${userId}`, Prisma.sql`${currency}`, Prisma.sql`${interestRateBps}`)})
+    ON CONFLICT (user_id) DO UPDATE SET updated_at = credit_profiles.updated_at
+    RETURNING ${PROFILE_COLUMNS}`;
+  return rows[0]!;
+}
+
+/**
+ * A locked deployment with its user's locked profile (null when another transaction holds it),
+ * and whether an earlier acceptance of its user, outside the batch, is not final yet.
+ */
+export type LockedPair = LockedDeployment & { profile: LockedProfile | null; earlierPending: boolean };
+
+/**
+ * As lockDeployment and lockProfile, for several deployments at once, in one statement: rows
+ * another transaction holds are skipped, not waited for (a deployment held elsewhere is not
+ * returned; a profile held elsewhere comes back null). A profile being created by another
+ * transaction is waited for and then comes back null too (this statement's snapshot predates it).
+ */
+export async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<LockedPair[]> {
+  const rows = await tx.$queryRaw<(LockedDeployment & { profile: Record<string, unknown> | null; earlierPending: boolean })[]>`
+    WITH locked AS (
+      SELECT ${DEPLOYMENT_COLUMNS} FROM ${DEPLOYMENT_ROWS} WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED),
+    wanted AS (
+      SELECT DISTINCT ON ("userId") "userId" AS user_id, currency, "interestRateBps" AS rate
+        FROM locked WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)}) ORDER BY "userId"),
+    created AS (
+      INSERT INTO credit_profiles ${NEW_PROFILE_COLUMNS}
+      SELECT ${newProfileValues(Prisma.sql`user_id`, Prisma.sql`currency`, Prisma.sql`rate`)} FROM wanted ORDER BY user_id
+      ON CONFLICT (user_id) DO NOTHING
+      RETURNING ${PROFILE_COLUMNS}),
+    existing AS (
+      SELECT ${PROFILE_COLUMNS} FROM credit_profiles WHERE user_id IN (SELECT user_id FROM wanted) FOR UPDATE SKIP LOCKED),
+    profiles AS (SELECT * FROM created UNION ALL SELECT * FROM existing)
+    SELECT locked.*, CASE WHEN p."userId" IS NULL THEN NULL ELSE
+             jsonb_build_object('userId', p."userId", 'limitCents', p."limitCents"::text, 'usedCents', p."usedCents"::text, 'currency', p.currency,
+                                'version', p.version, 'appliedAcceptanceSequence', p."appliedAcceptanceSequence") END AS profile,
+           EXISTS (SELECT 1 FROM credit_deployments e
+                    WHERE e.user_id = locked."userId" AND coalesce(e.acceptance_sequence, 0) < locked."acceptanceSequence"
+                      AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[])) AS "earlierPending"
+      FROM locked LEFT JOIN profiles p ON p."userId" = locked."userId"`;
+  return rows.map(({ profile, ...deployment }) => ({ ...deployment, profile: profile && profileFromJson(profile) }));
+}
+
+/** A profile row read as JSON (its amounts as text: exact at any size). */
+function profileFromJson(profile: Record<string, unknown>): LockedProfile {
+  return {
+    userId: String(profile.userId),
+    limitCents: BigInt(profile.limitCents as string),
+    usedCents: BigInt(profile.usedCents as string),
+    currency: String(profile.currency),
+    version: Number(profile.version),
+    appliedAcceptanceSequence: Number(profile.appliedAcceptanceSequence),
+  };
+}

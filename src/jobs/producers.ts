@@ -1,0 +1,65 @@
+// The producers: how jobs are added. Job ids are the deployment (notification) ids, so adding a
+// job again while it exists is a no-op. After a commit, only the after-commit step adds jobs
+// (after-commit.ts, a rule of .dependency-cruiser.cjs), and acceptOffer, which enqueues its
+// deployment before it answers.
+import type { Logger } from '../platform/logger.ts';
+import { traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
+import type { DeploymentJob, DeploymentQueue, NotificationJob, NotificationQueue } from './queues.ts';
+
+/**
+ * Adds the deployment's job. The job id is the deployment id, so adding it again while the job
+ * exists is a no-op: enqueueing is idempotent.
+ */
+export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJob): Promise<void> {
+  await queue.add('deploy', { ...job, trace: traceCarrier() }, { jobId: job.deploymentId });
+}
+
+/**
+ * Enqueues a committed deployment, best effort: when Redis is down, the reconciler enqueues it
+ * once Redis answers again (it is in Postgres with no job).
+ */
+export async function enqueueDeploymentBestEffort(
+  queue: DeploymentQueue,
+  deployment: { id: string; correlationId: string },
+  log: Logger,
+): Promise<void> {
+  try {
+    await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
+  } catch (error) {
+    log.warn({ err: error, deploymentId: deployment.id }, 'could not enqueue the deployment; the reconciler will');
+  }
+}
+
+/** A notification's job, to be run no sooner than `runAt` (the push fallback's due time) when given. */
+export type NotificationJobAt = NotificationJob & { runAt?: Date };
+
+/** The job of a notification: its id is the notification id, so adding it again is a no-op. */
+function deliverJob({ runAt, ...job }: NotificationJobAt, trace: TraceCarrier | undefined, now: number) {
+  return {
+    name: 'deliver',
+    data: { ...job, trace },
+    opts: { jobId: job.notificationId, ...(runAt ? { delay: Math.max(0, runAt.getTime() - now) } : {}) },
+  };
+}
+
+/** Adds the notification's job (adding it again is a no-op). */
+export async function enqueueNotification(queue: NotificationQueue, job: NotificationJobAt): Promise<void> {
+  const { name, data, opts } = deliverJob(job, traceCarrier(), Date.now());
+  await queue.add(name, data, opts);
+}
+
+/**
+ * Enqueues committed notifications, best effort: when Redis is down, the reconciler enqueues
+ * them later (they are PENDING in Postgres with no job).
+ */
+export async function enqueueNotifications(queue: NotificationQueue, jobs: NotificationJobAt[], log: Logger): Promise<void> {
+  if (jobs.length === 0) return;
+  const trace = traceCarrier();
+  const now = Date.now();
+  try {
+    // One transaction of Redis commands for them all (a queue's keys share a slot on a cluster).
+    await queue.addBulk(jobs.map((job) => deliverJob(job, trace, now)));
+  } catch (error) {
+    log.warn({ err: error, notificationIds: jobs.map((job) => job.notificationId) }, 'could not enqueue the notifications; the reconciler will');
+  }
+}

@@ -1,0 +1,174 @@
+// The configuration (one flat, validated set of environment variables: platform/config.ts) as the
+// nested settings objects each part of the service is given. With main.ts and service.ts, the only
+// reader of the configuration: made once by the entry, passed down.
+import type { AuthSettings } from './api/auth.ts';
+import { CONTRACT_LIMITS } from './api/document-limits.ts';
+import type { RateLimitSettings } from './api/rate-limits.ts';
+import type { EdgeSettings } from './api/server.ts';
+import type { InsightsConsumerSettings } from './events/insights-consumer.ts';
+import type { OutboxRelaySettings } from './events/outbox-relay.ts';
+import { eventStreamKey, type EventStreamSettings } from './events/stream-publisher.ts';
+import type { BatchSettings } from './jobs/deployment-batcher.ts';
+import type { DeploymentRetrySettings, QueueSettings, RetrySettings } from './jobs/queues.ts';
+import { databasePoolSize, type Config, type EdgeProtection } from './platform/config.ts';
+import type { DatabaseSettings } from './platform/db.ts';
+import type { Logger } from './platform/logger.ts';
+import type { RedisSettings } from './platform/redis.ts';
+import type { FirebaseSettings } from './push/firebase.ts';
+
+/** The database settings of the configuration, for a process that runs the workers or not. */
+export function databaseSettings(config: Config, worker = true): DatabaseSettings {
+  return {
+    url: config.DATABASE_URL,
+    poolSize: databasePoolSize(config, worker),
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    pgbouncer: config.DATABASE_POOLER === 'pgbouncer',
+    directUrl: config.DIRECT_DATABASE_URL,
+  };
+}
+
+/** The Redis settings of the configuration: a Redis Cluster when its nodes are set, else REDIS_URL. */
+export function redisSettings(config: Config, logger: Logger): RedisSettings {
+  return { url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES, logger };
+}
+
+/** The events stream of the configuration. */
+export function eventStreamSettings(config: Config): EventStreamSettings {
+  return { key: config.EVENTS_STREAM_KEY ?? eventStreamKey(config.REDIS_PREFIX), maxLength: config.EVENTS_STREAM_MAX_LENGTH };
+}
+
+/** Push through FCM: a project and a service account (inline JSON, or a key file); without them push is off. */
+export function pushSettings(config: Config): FirebaseSettings {
+  return { projectId: config.FCM_PROJECT_ID, serviceAccount: config.FCM_SERVICE_ACCOUNT_JSON ?? config.GOOGLE_APPLICATION_CREDENTIALS };
+}
+
+/** Everything a process of the service is given, by part. */
+export interface ServiceSettings {
+  production: boolean;
+  database: DatabaseSettings;
+  redis: RedisSettings;
+  /** Where the queues live (every process holds them: workers consume them, admin servers show them). */
+  queues: QueueSettings;
+  /** Prefix of every Redis key and channel of this service. */
+  prefix: string;
+  presence: { ttlMs: number };
+  http: { port: number; host: string; adminHost: string; apiAdminPort: number; workerAdminPort: number };
+  auth: AuthSettings;
+  edge: {
+    settings: EdgeSettings;
+    /** Null: rate limits switched off (the bench's on/off comparison only). */
+    rateLimits: RateLimitSettings | null;
+    subscriptionSlotTtlMs: number;
+    /** Protections switched off (EDGE_PROTECTIONS_OFF): said at start. */
+    off: readonly EdgeProtection[];
+  };
+  offers: { maxLimitCents: number; maxRateBps: number; maxExpiryDays: number };
+  maxDevicesPerUser: number;
+  deployments: { retry: DeploymentRetrySettings; batch: BatchSettings };
+  workers: {
+    concurrency: number;
+    jobLockMs: number;
+    reconcileIntervalMs: number;
+    reconcileGraceMs: number;
+    offerExpiryIntervalMs: number;
+  };
+  notifications: { retry: RetrySettings; pushFallbackAfterMs: number };
+  push: FirebaseSettings;
+  events: { stream: EventStreamSettings; relay: OutboxRelaySettings };
+  insights: Omit<InsightsConsumerSettings, 'consumer' | 'key'> & { consumer: string | undefined };
+}
+
+export function serviceSettings(config: Config, logger: Logger, worker: boolean): ServiceSettings {
+  const on = (protection: EdgeProtection) => !config.EDGE_PROTECTIONS_OFF.includes(protection);
+  const redis = redisSettings(config, logger);
+  return {
+    production: config.NODE_ENV === 'production',
+    database: databaseSettings(config, worker),
+    redis,
+    queues: { redis, prefix: config.REDIS_PREFIX },
+    prefix: config.REDIS_PREFIX,
+    presence: { ttlMs: config.PRESENCE_TTL_MS },
+    http: {
+      port: config.PORT,
+      host: config.HOST,
+      adminHost: config.ADMIN_HOST,
+      apiAdminPort: config.API_ADMIN_PORT,
+      workerAdminPort: config.WORKER_ADMIN_PORT,
+    },
+    auth: {
+      jwtSecret: config.JWT_SECRET,
+      jwksUrl: config.JWT_JWKS_URL,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
+      clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
+      tokenChecks: on('token-checks'),
+    },
+    edge: {
+      settings: {
+        limits: { ...CONTRACT_LIMITS, exposeSchema: config.GRAPHQL_EXPOSE_SCHEMA },
+        allowDocuments: config.GRAPHQL_ALLOW_DOCUMENTS,
+        graphiql: config.GRAPHIQL,
+        corsOrigins: config.CORS_ORIGINS,
+        trustedProxies: config.TRUSTED_PROXIES,
+        maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+        maxWsPayloadBytes: config.WS_MAX_PAYLOAD_BYTES,
+        maxSubscriptionsPerSocket: config.MAX_SUBSCRIPTIONS_PER_SOCKET,
+        maxSubscriptionsPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
+        documentLimits: on('document-limits'),
+        subscriptionCaps: on('subscription-caps'),
+        streamsFollowTokens: on('token-checks'),
+      },
+      rateLimits: on('rate-limits')
+        ? {
+            userMutationsPerMinute: config.RATE_LIMIT_USER_MUTATIONS_PER_MINUTE,
+            serviceMutationsPerMinute: config.RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE,
+            anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+            webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
+          }
+        : null,
+      subscriptionSlotTtlMs: config.SUBSCRIPTION_SLOT_TTL_MS,
+      off: config.EDGE_PROTECTIONS_OFF,
+    },
+    offers: { maxLimitCents: config.OFFER_MAX_LIMIT_CENTS, maxRateBps: config.OFFER_MAX_RATE_BPS, maxExpiryDays: config.OFFER_MAX_EXPIRY_DAYS },
+    maxDevicesPerUser: config.MAX_DEVICES_PER_USER,
+    deployments: {
+      retry: {
+        backoffMs: config.DEPLOYMENT_BACKOFF_MS,
+        maxBackoffMs: config.DEPLOYMENT_BACKOFF_MAX_MS,
+        retryHorizonMs: config.DEPLOYMENT_RETRY_HORIZON_MS,
+      },
+      batch: { maxBatch: config.DEPLOYMENT_BATCH_MAX, maxInFlight: config.DEPLOYMENT_BATCHES_IN_FLIGHT },
+    },
+    workers: {
+      concurrency: config.WORKER_CONCURRENCY,
+      jobLockMs: config.JOB_LOCK_MS,
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      reconcileGraceMs: config.RECONCILE_GRACE_MS,
+      offerExpiryIntervalMs: config.OFFER_EXPIRY_INTERVAL_MS,
+    },
+    notifications: {
+      retry: { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS },
+      pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS,
+    },
+    push: pushSettings(config),
+    events: {
+      stream: eventStreamSettings(config),
+      relay: {
+        intervalMs: config.EVENTS_RELAY_INTERVAL_MS,
+        retentionMs: config.EVENTS_RETENTION_DAYS * 86_400_000,
+        housekeepingMs: config.EVENTS_HOUSEKEEPING_INTERVAL_MS,
+      },
+    },
+    insights: {
+      group: config.INSIGHTS_CONSUMER_GROUP,
+      consumer: config.INSIGHTS_CONSUMER_NAME,
+      batch: config.INSIGHTS_BATCH,
+      blockMs: config.INSIGHTS_BLOCK_MS,
+      claimIdleMs: config.INSIGHTS_CLAIM_IDLE_MS,
+    },
+  };
+}
