@@ -56,7 +56,7 @@ const INSERT_EVENTS = `INSERT INTO deployment_events (deployment_id, sequence, t
   ($1, $2::int - 1, 'PROFILE_UPDATED', 'PROCESSING', $3, $4),
   ($1, $2::int, 'DEPLOYED', 'DEPLOYED', $3, NULL)`;
 
-/** The downstream event (credit-events.ts): the user's next event sequence and the outbox row, one statement. */
+/** The downstream event (downstream-events.ts): the user's next event sequence and the outbox row, one statement. */
 const INSERT_OUTBOX = `WITH s AS (UPDATE users SET last_event_sequence = last_event_sequence + 1 WHERE id = $1 RETURNING last_event_sequence)
 INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
 SELECT $2, $1, s.last_event_sequence, 'credit.limit.changed', $3, $4::jsonb || jsonb_build_object('sequence', s.last_event_sequence) FROM s`;

@@ -3,7 +3,7 @@
 // downstream event, while the transaction holds their rows.
 import { randomUUID } from 'node:crypto';
 import { Prisma, type DeploymentEvent, type Tx } from '../platform/db.ts';
-import { limitChangedByDeployments } from './credit-events.ts';
+import { limitChangedByDeployments } from './downstream-events.ts';
 import { elapsedMs } from './deployment-failures.ts';
 import { EVENT_COLUMNS } from './deployment-events.ts';
 import type { LockedDeployment, LockedProfile } from './deployment-locks.ts';

@@ -2,7 +2,7 @@
 // credit history built from their credit.limit.changed events, and a summary (limit,
 // utilisation, last increase). Events are applied in the user's sequence order, each once.
 import { prisma, type CreditHistoryEntry } from '../platform/db.ts';
-import { CREDIT_LIMIT_CHANGED, type CreditEvent } from './credit-events.ts';
+import { CREDIT_LIMIT_CHANGED, type CreditEvent } from './downstream-events.ts';
 
 export interface AppliedEvents {
   /** Ids of the events now reflected (applied now or before): their stream entries can be acknowledged. */

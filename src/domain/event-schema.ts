@@ -3,7 +3,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import eventSchema from '../../docs/events.schema.json' with { type: 'json' };
-import type { CreditEvent } from './credit-events.ts';
+import type { CreditEvent } from './downstream-events.ts';
 
 // ajv-formats is CommonJS with `exports.default`: under Node's ESM the default import is the module.
 type AddFormats = typeof addFormatsModule.default;

@@ -3,7 +3,7 @@
 // lock, and a concurrent run waits for it and then no longer matches the offer.
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type Notification } from '../platform/db.ts';
-import { CREDIT_OFFER_EXPIRED, outboxWrite } from './credit-events.ts';
+import { CREDIT_OFFER_EXPIRED, outboxWrite } from './downstream-events.ts';
 import { createNotification } from './notifications.ts';
 
 const BATCH = 200;

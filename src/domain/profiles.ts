@@ -1,7 +1,7 @@
 // Credit profiles: the credit engine reports the credit in use; the limit changes only through deployments.
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type CreditProfile } from '../platform/db.ts';
-import { CREDIT_LIMIT_CHANGED, outboxWrite } from './credit-events.ts';
+import { CREDIT_LIMIT_CHANGED, outboxWrite } from './downstream-events.ts';
 import { hasControlCharacters, NotFoundError, ValidationError } from './errors.ts';
 
 /**

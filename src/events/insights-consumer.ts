@@ -6,7 +6,7 @@
 // (by another consumer finishing, or by `npm run events:replay`).
 import type { RedisClient } from '../platform/redis.ts';
 import { applyUserEvents } from '../domain/credit-history.ts';
-import { CREDIT_LIMIT_CHANGED, CREDIT_OFFER_EXPIRED, type CreditEvent } from '../domain/credit-events.ts';
+import { CREDIT_LIMIT_CHANGED, CREDIT_OFFER_EXPIRED, type CreditEvent } from '../domain/downstream-events.ts';
 import { eventSchemaErrors } from '../domain/event-schema.ts';
 import type { Logger } from '../platform/logger.ts';
 

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient as Redis } from '../../src/platform/redis.ts';
 import { prisma } from '../../src/platform/db.ts';
-import type { CreditEvent } from '../../src/domain/credit-events.ts';
+import type { CreditEvent } from '../../src/domain/downstream-events.ts';
 import { eventStreamKey } from '../../src/events/stream-publisher.ts';
 import { createRedis } from '../../src/platform/redis.ts';
 import { testConfig as config, testRedis } from './settings.ts';
