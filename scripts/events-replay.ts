@@ -8,7 +8,7 @@ import { connectDatabase } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
-import { databaseSettings, eventStreamSettings } from '../src/service.ts';
+import { databaseSettings, eventStreamSettings } from '../src/settings.ts';
 import { parseReplayArguments, REPLAY_USAGE } from './replay-arguments.ts';
 
 let from: ReplayFrom;

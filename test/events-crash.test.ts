@@ -7,7 +7,7 @@ import { streamProbe } from './support/events.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { startOutboxRelay } from '../src/events/outbox-relay.ts';
 import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
-import { eventStreamSettings } from '../src/service.ts';
+import { eventStreamSettings } from '../src/settings.ts';
 import { killHard, spawnService } from './support/processes.ts';
 import { testConfig, testRedis } from './support/settings.ts';
 import { serviceForTests } from './support/service.ts';

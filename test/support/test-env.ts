@@ -35,5 +35,5 @@ Object.assign(process.env, {
 // The file's own Prisma client, as an entry makes it (files query before and beside their service).
 const { loadConfig } = await import('../../src/platform/config.ts');
 const { connectDatabase } = await import('../../src/platform/db.ts');
-const { databaseSettings } = await import('../../src/service.ts');
+const { databaseSettings } = await import('../../src/settings.ts');
 connectDatabase(databaseSettings(loadConfig()));
