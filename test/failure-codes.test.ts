@@ -5,10 +5,9 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOYMENT_QUEUE, type DeploymentJob } from '../src/jobs/queues.ts';
-import { startService } from '../src/service.ts';
 import { engineToken, gql } from './support/client.ts';
 import { acceptOffer, ISSUE_OFFER, issueOffer, waitForFinal } from './support/fixtures.ts';
-import { serviceForTests } from './support/service.ts';
+import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { testConfig as config } from './support/settings.ts';
 import { lockProfile } from './support/row-locks.ts';
 
@@ -23,12 +22,10 @@ const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input:
 
 /** Runs the worker (deployments, notifications, reconciler) of the service while `work` runs. */
 async function withWorker<T>(work: () => Promise<T>, settings: Partial<typeof config> = {}): Promise<T> {
-  const worker = await startService({ api: false, worker: true, config: { ...config, ...settings } });
-  try {
-    return await work();
-  } finally {
-    await worker.close();
-  }
+  const worker = await startServiceInTest({ api: false, config: { ...config, ...settings } });
+  const result = await work();
+  await worker.close();
+  return result;
 }
 
 /** A user whose first offer of `limitCents` is deployed (with no failure code). */

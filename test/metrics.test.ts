@@ -4,12 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { FakeFcm, UNREGISTERED } from './support/fake-fcm.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { NOTIFICATIONS_SUBSCRIPTION, registerDevice, reader } from './support/notification-fixtures.ts';
 import { scrapeMetrics, type Scrape } from './support/metrics.ts';
+import { startServiceInTest } from './support/service.ts';
 import { freePort, spawnService, stopGracefully } from './support/processes.ts';
 import { testConfig } from './support/settings.ts';
 import { waitUntil } from './support/wait.ts';
@@ -21,7 +21,6 @@ const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input:
 
 const fcm = new FakeFcm();
 const api = { url: '', adminUrl: '', process: null as ReturnType<typeof spawnService> | null };
-let worker: RunningService | null = null;
 
 beforeAll(async () => {
   await fcm.start();
@@ -33,7 +32,6 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await worker?.close();
   if (api.process) expect(await stopGracefully(api.process)).toBe(0);
   await fcm.close();
 });
@@ -59,7 +57,7 @@ describe('/metrics on the admin ports', () => {
     expect(backlog.value('credit_queue_workers', { queue: DEPLOYMENTS })).toBe(0);
     expect(backlog.value('credit_queue_oldest_waiting_job_age_seconds', { queue: DEPLOYMENTS })).toBeGreaterThan(0);
 
-    worker = await startService({ api: false, worker: true, messaging: fcm.messaging(), adminPort: 0 });
+    const worker = await startServiceInTest({ api: false, messaging: fcm.messaging(), adminPort: 0 });
     await waitForFinal(api.url, firstA, a.userToken);
     await waitForFinal(api.url, firstB, b.userToken);
 

@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/platform/config.ts';
 import type { Logger } from '../src/platform/logger.ts';
-import { checkRedisEvictionPolicy, startService } from '../src/service.ts';
+import { checkRedisEvictionPolicy } from '../src/service.ts';
+import { startServiceInTest } from './support/service.ts';
 import { startThrowawayRedis, type ThrowawayRedis } from './support/throwaway-redis.ts';
 
 const servers: ThrowawayRedis[] = [];
@@ -35,7 +36,7 @@ describe("Redis's maxmemory-policy at start", () => {
     const redis = await redisWith('allkeys-lru');
     const config = loadConfig({ ...process.env, ...PRODUCTION, REDIS_URL: redis.url });
     const { logger } = capturingLogger();
-    await expect(startService({ api: true, worker: true, port: 0, config, logger })).rejects.toThrow(
+    await expect(startServiceInTest({ config, logger })).rejects.toThrow(
       /maxmemory-policy is "allkeys-lru".*CONFIG SET maxmemory-policy noeviction/,
     );
   });
