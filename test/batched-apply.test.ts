@@ -1,28 +1,19 @@
 // The worker applies the deployments that are ready together, several per transaction: what each
 // customer sees must be exactly what applying them one by one gives, whatever their batch-mates do.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/platform/config.ts';
 import { prisma } from '../src/platform/db.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { scrapeMetrics } from './support/metrics.ts';
 import { lockProfile } from './support/row-locks.ts';
-import { serviceForTests } from './support/service.ts';
+import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
 
 const config = loadConfig();
 // The API alone: the backlog builds up first, then a worker drains it (as after a worker restart).
 const api = serviceForTests({ worker: false });
 
-let worker: RunningService | null = null;
-const startWorker = async () => {
-  worker = await startService({ api: false, worker: true, config });
-  return worker;
-};
-afterEach(async () => {
-  await worker?.close();
-  worker = null;
-});
+const startWorker = () => startServiceInTest({ api: false, config });
 
 interface Accepted {
   userId: string;
@@ -110,10 +101,9 @@ describe('applying deployments in batches', () => {
 
   it('a locked profile delays no batch-mate: the others are applied while it is held, it after', async () => {
     const [first] = await acceptInTurn([100_000]);
-    await startWorker();
+    const worker = await startWorker();
     await waitUntil(async () => (await statusOf(first!.deploymentId)) === 'DEPLOYED', 'the first deployment applied');
-    await worker!.close();
-    worker = null;
+    await worker.close();
 
     const lock = await lockProfile(config.DATABASE_URL, first!.userId);
     const [held] = await acceptInTurn([200_000], first!.userId);

@@ -1,22 +1,15 @@
 // Tokens never reach the logs: with every log line on (trace), a caller's JWT, sent on HTTP, SSE
 // and WebSocket, valid or not, and a device's push token, appear nowhere in what is written.
-import { Writable } from 'node:stream';
 import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createLogger } from '../src/platform/logger.ts';
 import { gql, newUserId, sseSubscribe, token } from './support/client.ts';
+import { captureLogs } from './support/logs.ts';
 import { serviceForTests } from './support/service.ts';
 import { testConfig } from './support/settings.ts';
 
-const written: string[] = [];
-const sink = new Writable({
-  write(chunk, _encoding, done) {
-    written.push(String(chunk));
-    done();
-  },
-});
-const service = serviceForTests({ worker: false, config: { ...testConfig, LOG_LEVEL: 'trace' }, logger: createLogger('trace', sink) });
+const written = captureLogs('trace');
+const service = serviceForTests({ worker: false, config: { ...testConfig, LOG_LEVEL: 'trace' }, logger: written.logger });
 
 describe('logs', () => {
   it('carry no token, whatever the transport and whether or not it is valid', async () => {
@@ -43,15 +36,14 @@ describe('logs', () => {
       await client.dispose();
     }
 
-    const logs = written.join('');
+    const logs = written.text();
     expect(logs.length).toBeGreaterThan(0);
     expect(logs).toContain('device registered'); // the requests were logged
     for (const secret of [jwt.split('.')[2]!, forged.split('.')[2]!, 'secretpart']) expect(logs).not.toContain(secret);
   });
 
   it('redact credentials wherever a log line carries them', () => {
-    const lines: string[] = [];
-    const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const { logger, lines } = captureLogs('info');
     const secret = 'eyJhbGciOiJIUzI1NiJ9.payload.signature-that-must-not-leak';
     logger.info({ req: { headers: { authorization: `Bearer ${secret}` } } }, 'request');
     logger.info({ connectionParams: { authorization: `Bearer ${secret}` } }, 'socket');

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createAuthenticator } from '../src/api/auth.ts';
 import { prisma } from '../src/platform/db.ts';
-import { startService, type RunningService } from '../src/service.ts';
+import type { RunningService } from '../src/service.ts';
 import { gql, newUserId, sseSubscribe, token } from './support/client.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
-import { serviceForTests } from './support/service.ts';
+import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { testConfig } from './support/settings.ts';
 
 // The API alone: the test starts the worker when it wants the deployment to move.
@@ -144,7 +144,7 @@ describe('streams follow their token', () => {
         closed: (event) => {
           closes.push({ code: (event as { code: number }).code, at: Date.now() });
           // The deployment moves on while the app is away.
-          if (!worker) worker = startService({ api: false, worker: true, config: testConfig });
+          if (!worker) worker = startServiceInTest({ api: false, config: testConfig });
         },
       },
     });
@@ -169,7 +169,6 @@ describe('streams follow their token', () => {
       });
     } finally {
       await client.dispose();
-      await (await (worker as Promise<RunningService> | null))?.close();
     }
     expect(closes[0]?.code).toBe(4403);
     expect(closes[0]!.at).toBeLessThanOrEqual(exp * 1000 + 5000 + 1000);

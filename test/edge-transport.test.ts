@@ -10,6 +10,7 @@ import { prisma } from '../src/platform/db.ts';
 import { gql, newUserId, socketClient as openSocket, subscribeOn, token } from './support/client.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { killHard, spawnService } from './support/processes.ts';
+import { processLogs } from './support/logs.ts';
 import { serviceForTests } from './support/service.ts';
 import { testConfig } from './support/settings.ts';
 import { waitUntil } from './support/wait.ts';
@@ -65,12 +66,8 @@ describe('WebSocket', () => {
     // A third API process, killed later: it holds 10 of the user's streams.
     const child = spawnService('api', { ...edgeEnv, PORT: '0', LOG_LEVEL: 'info' }, { stdout: 'pipe' });
     try {
-      const childUrl = await new Promise<string>((resolve) =>
-        child.stdout!.on('data', (chunk: Buffer) => {
-          const url = /"url":"(http:[^"]+)"/.exec(String(chunk))?.[1];
-          if (url) resolve(url);
-        }),
-      );
+      const started = await processLogs(child).next((e) => typeof e.url === 'string' && e.url.startsWith('http:'));
+      const childUrl = started.url as string;
       const onChild = socketClient(childUrl, jwt);
       const held = Array.from({ length: 10 }, () => subscribeNotifications(onChild));
       await socketServes(onChild, userId);

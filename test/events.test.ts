@@ -11,7 +11,8 @@ import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import { createRedis } from '../src/platform/redis.ts';
 import { testConfig as config, testRedis } from './support/settings.ts';
 import { engineToken, gql, newUserId, token } from './support/client.ts';
-import { streamProbe, userWithProfile } from './support/events.ts';
+import { streamProbe } from './support/events.ts';
+import { userWithProfile } from './support/users.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
@@ -125,7 +126,7 @@ describe('order per user', () => {
       ),
     );
     try {
-      const userId = await userWithProfile();
+      const { userId } = await userWithProfile('seeded');
       // Ten at a time: they queue on the profile's row lock; the sequence follows the commits.
       for (let round = 0; round < 10; round += 1) {
         await Promise.all(Array.from({ length: 10 }, (_, i) => syncCreditUsage(userId, round * 10 + i + 1)));

@@ -5,10 +5,10 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOYMENT_QUEUE, type DeploymentJob } from '../src/jobs/queues.ts';
-import { startService } from '../src/service.ts';
 import { engineToken, gql } from './support/client.ts';
 import { acceptOffer, ISSUE_OFFER, issueOffer, waitForFinal } from './support/fixtures.ts';
-import { serviceForTests } from './support/service.ts';
+import { userWithProfile } from './support/users.ts';
+import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { testConfig as config } from './support/settings.ts';
 import { lockProfile } from './support/row-locks.ts';
 
@@ -23,20 +23,10 @@ const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input:
 
 /** Runs the worker (deployments, notifications, reconciler) of the service while `work` runs. */
 async function withWorker<T>(work: () => Promise<T>, settings: Partial<typeof config> = {}): Promise<T> {
-  const worker = await startService({ api: false, worker: true, config: { ...config, ...settings } });
-  try {
-    return await work();
-  } finally {
-    await worker.close();
-  }
-}
-
-/** A user whose first offer of `limitCents` is deployed (with no failure code). */
-async function userWithProfile(limitCents: number) {
-  const first = await issueOffer(service.url, { limitCents });
-  const deployed = await waitForFinal(service.url, (await acceptOffer(service.url, first.offerId, first.userToken)).deployment.id, first.userToken);
-  expect(deployed).toMatchObject({ status: 'DEPLOYED', failureCode: null, failureReason: null });
-  return first;
+  const worker = await startServiceInTest({ api: false, config: { ...config, ...settings } });
+  const result = await work();
+  await worker.close();
+  return result;
 }
 
 /** Accepts a new offer of the user and waits for its deployment's end. */
@@ -54,7 +44,7 @@ async function deployAnother(userId: string, userToken: string, input: Record<st
 describe('failureCode', () => {
   it('is LIMIT_BELOW_USAGE when the offered limit is below the credit in use', async () => {
     const deployment = await withWorker(async () => {
-      const { userId, userToken } = await userWithProfile(100_000);
+      const { userId, userToken } = await userWithProfile({ api: service.url }, { limitCents: 100_000 });
       await gql(service.url, SYNC, { input: { userId, usedCents: 90_000 } }, await engineToken());
       return deployAnother(userId, userToken, { limitCents: 50_000 });
     });
@@ -66,7 +56,7 @@ describe('failureCode', () => {
 
   it('is CURRENCY_MISMATCH when the offer is in another currency than the profile', async () => {
     const deployment = await withWorker(async () => {
-      const { userId, userToken } = await userWithProfile(100_000);
+      const { userId, userToken } = await userWithProfile({ api: service.url }, { limitCents: 100_000 });
       return deployAnother(userId, userToken, { currency: 'USD' });
     });
     expect(deployment).toMatchObject({ status: 'FAILED', failureCode: 'CURRENCY_MISMATCH' });
@@ -87,7 +77,7 @@ describe('failureCode', () => {
   it('is RETRIES_EXHAUSTED when transient errors outlast the retry horizon', async () => {
     const deployment = await withWorker(
       async () => {
-        const { userId, userToken } = await userWithProfile(100_000);
+        const { userId, userToken } = await userWithProfile({ api: service.url }, { limitCents: 100_000 });
         const lock = await lockProfile(config.DATABASE_URL, userId);
         try {
           return await deployAnother(userId, userToken);

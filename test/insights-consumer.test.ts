@@ -15,7 +15,8 @@ import { startOutboxRelay } from '../src/events/outbox-relay.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import { createRedis, type RedisClient } from '../src/platform/redis.ts';
 import { testConfig as config, testRedis } from './support/settings.ts';
-import { outboxDrained, readStream, userWithProfile } from './support/events.ts';
+import { outboxDrained, readStream } from './support/events.ts';
+import { userWithProfile } from './support/users.ts';
 import { killHard, spawnService } from './support/processes.ts';
 import { startRedisServer } from './support/redis-server.ts';
 import { waitUntil } from './support/wait.ts';
@@ -56,7 +57,7 @@ const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
 describe('a consumer killed mid-batch', () => {
   it('after another consumer takes its entries over, the history has every change exactly once', { timeout: 180_000 }, async () => {
     // Named so that the stream holds a's events, then b's, then c's.
-    const users = await Promise.all(['a', 'b', 'c'].map((p) => userWithProfile(`${p}-${Date.now()}`)));
+    const users = await Promise.all(['a', 'b', 'c'].map((p) => userWithProfile('seeded', { userId: `${p}-${Date.now()}` }).then((u) => u.userId)));
     const [a, b] = users as [string, string, string];
     const redis = createRedis('publisher', testRedis);
     const relay = relayTo(redis);
@@ -105,7 +106,7 @@ describe('Redis flushed after 50 events', () => {
     const redis = new Redis(server.url, { maxRetriesPerRequest: null });
     redis.on('error', () => {});
     const consumerSettings = { key, group: 'insights', batch: 20, blockMs: 100, claimIdleMs: 1_000 };
-    const users = await Promise.all(Array.from({ length: 5 }, (_, i) => userWithProfile(`flush-${i}-${Date.now()}`)));
+    const users = await Promise.all(Array.from({ length: 5 }, (_, i) => userWithProfile('seeded', { userId: `flush-${i}-${Date.now()}` }).then((u) => u.userId)));
     try {
       const relay = relayTo(redis);
       // Two users' events are consumed before the loss; three users' are published, never consumed.
@@ -141,7 +142,7 @@ describe('a relay that dies between XADD and marking the rows sent', () => {
     const streamKey = `${key}:dying-relay-${Date.now()}`;
     const redis = createRedis('publisher', testRedis);
     const consumerRedis = createRedis('worker', testRedis);
-    const userId = await userWithProfile(`dying-${Date.now()}`);
+    const { userId } = await userWithProfile('seeded', { userId: `dying-${Date.now()}` });
     const publisher = eventStreamPublisher(redis, { key: streamKey, maxLength: 100_000 });
     const consumer = startInsightsConsumer(
       consumerRedis,
@@ -217,7 +218,7 @@ describe('the consumer and what it does not understand', () => {
 
 describe('the outbox', () => {
   it('keeps sent events for the retention period and unsent ones always; its lag is the age of the oldest unsent one', async () => {
-    const userId = await userWithProfile();
+    const { userId } = await userWithProfile('seeded');
     const day = 86_400_000;
     const now = Date.now();
     const row = (sequence: number, ageDays: number, sent: boolean) => ({

@@ -6,11 +6,10 @@ import { enqueueDeployment } from '../src/jobs/producers.ts';
 import { DEPLOYMENT_QUEUE, type DeploymentJob } from '../src/jobs/queues.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { prisma } from '../src/platform/db.ts';
-import { startService } from '../src/service.ts';
 import { gql } from './support/client.ts';
 import { ACCEPT_OFFER, acceptOffer, issueOffer, PROFILE, waitForFinal } from './support/fixtures.ts';
 import { myNotifications } from './support/notification-fixtures.ts';
-import { serviceForTests } from './support/service.ts';
+import { serviceForTests, startServiceInTest } from './support/service.ts';
 
 // The API only: the test decides when a worker runs and in which order it sees the jobs.
 const service = serviceForTests({ worker: false });
@@ -53,17 +52,14 @@ describe('an older acceptance applied late', () => {
 
     const b = await issueOffer(service.url, { userId: a.userId, limitCents: 900_000 });
     const newer = (await acceptOffer(service.url, b.offerId, a.userToken)).deployment;
-    const worker = await startService({ api: false, worker: true });
-    try {
-      expect((await waitForFinal(service.url, newer.id, a.userToken)).status).toBe('DEPLOYED');
-      await enqueueDeployment(queue, { deploymentId: older.id, correlationId: older.correlationId });
-      const late = await waitForFinal(service.url, older.id, a.userToken);
-      expect(late).toMatchObject({ status: 'FAILED', offer: { status: 'FAILED' }, previousLimit: null });
-      expect(late.failureReason).toBe('Você aceitou uma oferta mais recente; a oferta de R$ 5.000,00 não foi aplicada.');
-      expect(late.events.at(-1)).toMatchObject({ type: 'FAILED', detail: { code: 'SUPERSEDED' } });
-    } finally {
-      await worker.close();
-    }
+    const worker = await startServiceInTest({ api: false });
+    expect((await waitForFinal(service.url, newer.id, a.userToken)).status).toBe('DEPLOYED');
+    await enqueueDeployment(queue, { deploymentId: older.id, correlationId: older.correlationId });
+    const late = await waitForFinal(service.url, older.id, a.userToken);
+    expect(late).toMatchObject({ status: 'FAILED', offer: { status: 'FAILED' }, previousLimit: null });
+    expect(late.failureReason).toBe('Você aceitou uma oferta mais recente; a oferta de R$ 5.000,00 não foi aplicada.');
+    expect(late.events.at(-1)).toMatchObject({ type: 'FAILED', detail: { code: 'SUPERSEDED' } });
+    await worker.close();
 
     const profile = (await gql(service.url, PROFILE, {}, a.userToken)).data.me.creditProfile;
     expect(profile).toMatchObject({ limit: { cents: 900_000 }, version: 1 });

@@ -1,32 +1,19 @@
 // Live delivery across processes' worth of parts: API instances and the worker each with their
 // own Redis connections, as when they run as separate processes.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LiveUpdates } from '../src/realtime/live-updates.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { gql, wsSubscribe, sseSubscribe } from './support/client.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer } from './support/fixtures.ts';
+import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { testConfig, testRedis } from './support/settings.ts';
 
 const STREAM = /* GraphQL */ `
   subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status deployment { status } } }
 `;
 
-let apiA: RunningService;
-let apiB: RunningService;
-let worker: RunningService | null = null;
-
-beforeAll(async () => {
-  apiA = await startService({ api: true, worker: false, port: 0 });
-  apiB = await startService({ api: true, worker: false, port: 0 });
-});
-afterEach(async () => {
-  await worker?.close();
-  worker = null;
-});
-afterAll(async () => {
-  await apiA.close();
-  await apiB.close();
-});
+// Two API instances; each test starts a worker when it wants the deployment to move.
+const apiA = serviceForTests({ worker: false });
+const apiB = serviceForTests({ worker: false });
 
 /** Reads a subscription message by message, so a test can act between them. */
 function reader<T>(stream: AsyncGenerator<T>) {
@@ -38,14 +25,14 @@ describe('a subscriber that joins before the worker runs', () => {
     ['WebSocket', wsSubscribe],
     ['SSE', sseSubscribe],
   ])('gets QUEUED first, then every live event from another API instance, then completion (%s)', async (_t, subscribe) => {
-    const { offerId, userToken } = await issueOffer(apiA.url!);
-    const accepted = await acceptOffer(apiA.url!, offerId, userToken);
-    const stream = reader(subscribe(apiB.url!, STREAM, { id: accepted.deployment.id }, userToken));
+    const { offerId, userToken } = await issueOffer(apiA.url);
+    const accepted = await acceptOffer(apiA.url, offerId, userToken);
+    const stream = reader(subscribe(apiB.url, STREAM, { id: accepted.deployment.id }, userToken));
     const first = await stream.next();
     expect(first.data.creditDeployment).toMatchObject({ sequence: 1, type: 'QUEUED', status: 'QUEUED' });
 
     // Nothing processes the job until a worker starts: what follows is live, not replayed.
-    worker = await startService({ api: false, worker: true });
+    await startServiceInTest({ api: false });
     const rest = await stream.rest();
     expect(rest.map((m: any) => [m.data.creditDeployment.sequence, m.data.creditDeployment.type])).toEqual([
       [2, 'PROCESSING_STARTED'],
@@ -81,13 +68,13 @@ describe('Redis subscriptions', () => {
 
 describe('a deployment not in the caller’s reach', () => {
   it('is a NOT_FOUND error on the subscription and null on the query', async () => {
-    const { offerId, userToken } = await issueOffer(apiA.url!);
-    const accepted = await acceptOffer(apiA.url!, offerId, userToken);
+    const { offerId, userToken } = await issueOffer(apiA.url);
+    const accepted = await acceptOffer(apiA.url, offerId, userToken);
     const stranger = await (await import('./support/client.ts')).token('stranger');
     const messages = [];
-    for await (const m of wsSubscribe(apiA.url!, STREAM, { id: accepted.deployment.id }, stranger)) messages.push(m);
+    for await (const m of wsSubscribe(apiA.url, STREAM, { id: accepted.deployment.id }, stranger)) messages.push(m);
     expect(messages).toHaveLength(1);
     expect(messages[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    expect((await gql(apiA.url!, DEPLOYMENT, { id: accepted.deployment.id }, stranger)).data.creditDeployment).toBeNull();
+    expect((await gql(apiA.url, DEPLOYMENT, { id: accepted.deployment.id }, stranger)).data.creditDeployment).toBeNull();
   });
 });

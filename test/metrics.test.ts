@@ -1,15 +1,17 @@
 // /metrics of the API and of the worker (separate processes, each on its own admin port) after a
 // flow: a backlog while no worker runs, deployments DEPLOYED, one refused, one retried, pushes
-// sent, failed and fallen back. Each series matches what the database holds.
+// sent, failed and fallen back. Each series matches what the database holds. The flow runs once,
+// in the hooks, and keeps its scrapes; each family of series is then a test of its own, so that
+// one wrong series does not hide the others.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { FakeFcm, UNREGISTERED } from './support/fake-fcm.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { NOTIFICATIONS_SUBSCRIPTION, registerDevice, reader } from './support/notification-fixtures.ts';
 import { scrapeMetrics, type Scrape } from './support/metrics.ts';
+import { serviceForTests } from './support/service.ts';
 import { freePort, spawnService, stopGracefully } from './support/processes.ts';
 import { testConfig } from './support/settings.ts';
 import { waitUntil } from './support/wait.ts';
@@ -21,7 +23,6 @@ const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input:
 
 const fcm = new FakeFcm();
 const api = { url: '', adminUrl: '', process: null as ReturnType<typeof spawnService> | null };
-let worker: RunningService | null = null;
 
 beforeAll(async () => {
   await fcm.start();
@@ -33,85 +34,114 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await worker?.close();
   if (api.process) expect(await stopGracefully(api.process)).toBe(0);
   await fcm.close();
 });
 
 const countDeployments = (status: 'DEPLOYED' | 'FAILED' | 'QUEUED') => prisma.creditDeployment.count({ where: { status } });
 
-describe('/metrics on the admin ports', () => {
-  it('reports the flow as the database has it, in the API and in the worker', { timeout: 60_000 }, async () => {
-    // Devices: A has a dead token and a good one, B a good one.
-    const a = await issueOffer(api.url, { limitCents: 100_000 });
-    const b = await issueOffer(api.url, { limitCents: 100_000 });
-    await registerDevice(api.url, a.userToken, 'token-a-uninstalled');
-    fcm.replyTo('token-a-uninstalled', UNREGISTERED);
-    await registerDevice(api.url, a.userToken, 'token-a-phone');
-    await registerDevice(api.url, b.userToken, 'token-b-phone');
+// What the flow saw: the API's scrape during the backlog (with the QUEUED rows then), during a
+// retry while two WebSockets were open, and both processes' scrapes at the end.
+const seen = {} as { backlog: Scrape; queuedThen: number; during: Scrape; api: Scrape; worker: Scrape };
+const users = {} as Record<'a' | 'b', Awaited<ReturnType<typeof issueOffer>>> & { firstA: string; firstB: string };
 
-    // No worker yet: the accepted deployments wait in the queue, and the API says so.
-    const firstA = (await acceptOffer(api.url, a.offerId, a.userToken)).deployment.id;
-    const firstB = (await acceptOffer(api.url, b.offerId, b.userToken)).deployment.id;
-    const backlog = await scrapeMetrics(api.adminUrl);
-    expect(backlog.value('credit_queue_jobs', { queue: DEPLOYMENTS, state: 'waiting' })).toBe(await countDeployments('QUEUED'));
+// Devices: A has a dead token and a good one, B a good one. No worker yet: the accepted
+// deployments wait in the queue.
+beforeAll(async () => {
+  const a = await issueOffer(api.url, { limitCents: 100_000 });
+  const b = await issueOffer(api.url, { limitCents: 100_000 });
+  await registerDevice(api.url, a.userToken, 'token-a-uninstalled');
+  fcm.replyTo('token-a-uninstalled', UNREGISTERED);
+  await registerDevice(api.url, a.userToken, 'token-a-phone');
+  await registerDevice(api.url, b.userToken, 'token-b-phone');
+  Object.assign(users, { a, b });
+  users.firstA = (await acceptOffer(api.url, a.offerId, a.userToken)).deployment.id;
+  users.firstB = (await acceptOffer(api.url, b.offerId, b.userToken)).deployment.id;
+  seen.backlog = await scrapeMetrics(api.adminUrl);
+  seen.queuedThen = await countDeployments('QUEUED');
+});
+
+// The worker, in this process, from here on.
+const worker = serviceForTests(() => ({ api: false, messaging: fcm.messaging(), adminPort: 0 }));
+
+beforeAll(async () => {
+  const { a, b, firstA, firstB } = users;
+  await waitForFinal(api.url, firstA, a.userToken);
+  await waitForFinal(api.url, firstB, b.userToken);
+
+  // A refusal: A's next offer is below the credit A uses.
+  await gql(api.url, SYNC, { input: { userId: a.userId, usedCents: 90_000 } }, await engineToken());
+  const refused = await issueOffer(api.url, { userId: a.userId, limitCents: 50_000 });
+  await waitForFinal(api.url, (await acceptOffer(api.url, refused.offerId, a.userToken)).deployment.id, a.userToken);
+
+  // A retry (B's profile row held by another transaction) while B watches live: B's notification
+  // goes in-app, is not acknowledged, and falls back to a push.
+  const live = reader(wsSubscribe(api.url, NOTIFICATIONS_SUBSCRIPTION, {}, b.userToken));
+  const liveStarted = live.next();
+  await waitUntil(async () => (await scrapeMetrics(api.adminUrl)).value('credit_live_streams', { stream: 'notifications' }) === 1, 'the live stream');
+  const lock = await lockProfile(testConfig.DATABASE_URL, b.userId);
+  const second = await issueOffer(api.url, { userId: b.userId, limitCents: 200_000 });
+  const secondB = (await acceptOffer(api.url, second.offerId, b.userToken)).deployment.id;
+  const stream = wsSubscribe(api.url, STREAM, { id: secondB }, b.userToken);
+  for await (const message of stream) {
+    if (message.data!.creditDeployment.status !== 'RETRYING' || seen.during) continue;
+    seen.during = await scrapeMetrics(api.adminUrl);
+    await lock.release();
+  }
+  await liveStarted;
+  await live.close();
+  await waitUntil(async () => (await prisma.notification.count({ where: { pushSettledAt: null } })) === 0, 'every push settled');
+
+  // One unauthenticated query: a GraphQL error.
+  await gql(api.url, 'query Mine { me { id } }');
+
+  [seen.api, seen.worker] = await Promise.all([scrapeMetrics(api.adminUrl), scrapeMetrics(worker.adminUrl)]);
+}, 60_000);
+
+describe('/metrics on the admin ports', () => {
+  it('queue series: the backlog while no worker runs, as the database has it', () => {
+    const { backlog } = seen;
+    expect(backlog.value('credit_queue_jobs', { queue: DEPLOYMENTS, state: 'waiting' })).toBe(seen.queuedThen);
     expect(backlog.value('credit_queue_jobs', { queue: DEPLOYMENTS, state: 'waiting' })).toBe(2);
     expect(backlog.value('credit_queue_workers', { queue: DEPLOYMENTS })).toBe(0);
     expect(backlog.value('credit_queue_oldest_waiting_job_age_seconds', { queue: DEPLOYMENTS })).toBeGreaterThan(0);
+  });
 
-    worker = await startService({ api: false, worker: true, messaging: fcm.messaging(), adminPort: 0 });
-    await waitForFinal(api.url, firstA, a.userToken);
-    await waitForFinal(api.url, firstB, b.userToken);
+  it.each(['api', 'worker'] as const)('queue series after the flow, every queue, in the %s', (side) => {
+    const scrape = seen[side];
+    expect(scrape.value('credit_queue_jobs', { queue: DEPLOYMENTS, state: 'waiting' })).toBe(0);
+    expect(scrape.value('credit_queue_jobs', { queue: DEPLOYMENTS, state: 'failed' })).toBe(1);
+    expect(scrape.value('credit_queue_oldest_waiting_job_age_seconds', { queue: DEPLOYMENTS })).toBe(0);
+    expect(scrape.value('credit_queue_workers', { queue: DEPLOYMENTS })).toBe(1);
+    for (const queue of ['credit-notifications', 'credit-offer-expiry']) expect(scrape.has('credit_queue_jobs') && scrape.samples.some((s) => s.labels.queue === queue)).toBe(true);
+  });
 
-    // A refusal: A's next offer is below the credit A uses.
-    await gql(api.url, SYNC, { input: { userId: a.userId, usedCents: 90_000 } }, await engineToken());
-    const refused = await issueOffer(api.url, { userId: a.userId, limitCents: 50_000 });
-    await waitForFinal(api.url, (await acceptOffer(api.url, refused.offerId, a.userToken)).deployment.id, a.userToken);
+  it.each(['api', 'worker'] as const)('Node.js runtime series in the %s', (side) => {
+    const scrape = seen[side];
+    for (const name of ['nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds']) expect(scrape.has(name), name).toBe(true);
+  });
 
-    // A retry (B's profile row held by another transaction) while B watches live: B's notification
-    // goes in-app, is not acknowledged, and falls back to a push.
-    const live = reader(wsSubscribe(api.url, NOTIFICATIONS_SUBSCRIPTION, {}, b.userToken));
-    const liveStarted = live.next();
-    await waitUntil(async () => (await scrapeMetrics(api.adminUrl)).value('credit_live_streams', { stream: 'notifications' }) === 1, 'the live stream');
-    const lock = await lockProfile(testConfig.DATABASE_URL, b.userId);
-    const second = await issueOffer(api.url, { userId: b.userId, limitCents: 200_000 });
-    const secondB = (await acceptOffer(api.url, second.offerId, b.userToken)).deployment.id;
-    const stream = wsSubscribe(api.url, STREAM, { id: secondB }, b.userToken);
-    let during: Scrape | null = null;
-    for await (const message of stream) {
-      if (message.data!.creditDeployment.status !== 'RETRYING' || during) continue;
-      during = await scrapeMetrics(api.adminUrl);
-      await lock.release();
-    }
-    expect(during!.value('credit_websocket_connections')).toBe(2);
-    expect(during!.value('credit_live_streams', { stream: 'deployment' })).toBe(1);
-    await liveStarted;
-    await live.close();
-    await waitUntil(async () => (await prisma.notification.count({ where: { pushSettledAt: null } })) === 0, 'every push settled');
+  it('deployment series of the worker: ended by outcome and failure code, durations, retries', () => expectDeployments(seen.worker));
 
-    // One unauthenticated query: a GraphQL error.
-    await gql(api.url, 'query Mine { me { id } }');
+  it('notification series of the worker: deliveries by channel and outcome, push fallbacks and errors', () => expectNotifications(seen.worker));
 
-    const [apiScrape, workerScrape] = await Promise.all([scrapeMetrics(api.adminUrl), scrapeMetrics(worker.adminUrl)]);
-    await expectDeployments(workerScrape);
-    await expectNotifications(workerScrape);
-    for (const scrape of [apiScrape, workerScrape]) {
-      expect(scrape.value('credit_queue_jobs', { queue: DEPLOYMENTS, state: 'waiting' })).toBe(0);
-      expect(scrape.value('credit_queue_jobs', { queue: DEPLOYMENTS, state: 'failed' })).toBe(1);
-      expect(scrape.value('credit_queue_oldest_waiting_job_age_seconds', { queue: DEPLOYMENTS })).toBe(0);
-      expect(scrape.value('credit_queue_workers', { queue: DEPLOYMENTS })).toBe(1);
-      for (const queue of ['credit-notifications', 'credit-offer-expiry']) expect(scrape.has('credit_queue_jobs') && scrape.samples.some((s) => s.labels.queue === queue)).toBe(true);
-      for (const name of ['nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds']) expect(scrape.has(name), name).toBe(true);
-    }
-    expectGraphql(apiScrape);
-    expect(apiScrape.value('credit_websocket_connections')).toBe(0);
-    expect(apiScrape.value('credit_live_streams')).toBe(0);
-    expect(apiScrape.families).toContain('credit_rate_limit_refusals_total');
+  it('GraphQL series of the API: requests and errors by operation', () => expectGraphql(seen.api));
 
-    // Every metric an alert rule names is really exported.
+  it('live connection series of the API: open WebSockets and streams during the flow, none after', () => {
+    expect(seen.during.value('credit_websocket_connections')).toBe(2);
+    expect(seen.during.value('credit_live_streams', { stream: 'deployment' })).toBe(1);
+    expect(seen.api.value('credit_websocket_connections')).toBe(0);
+    expect(seen.api.value('credit_live_streams')).toBe(0);
+  });
+
+  it('rate-limit series of the API: exported', () => {
+    expect(seen.api.families).toContain('credit_rate_limit_refusals_total');
+  });
+
+  it('every metric an alert rule names is really exported', () => {
     const rules = readFileSync(new URL('../monitoring/alerts.yml', import.meta.url), 'utf8');
     const named = new Set([...rules.matchAll(/\b((?:credit|nodejs|graphql)_[a-z_]+)\b/g)].map((m) => m[1]!));
-    for (const name of named) expect(apiScrape.has(name) || workerScrape.has(name), name).toBe(true);
+    for (const name of named) expect(seen.api.has(name) || seen.worker.has(name), name).toBe(true);
   });
 });
 

@@ -14,7 +14,7 @@ const schemaPath = path.join(root, 'prisma/schema.prisma');
 // The diff reads nothing from the configured database: it only needs a server on which to
 // create (and drop) its shadow database. Use that server's maintenance database, which always
 // exists, so the test does not depend on the development database having been created.
-// (The fallback is src/config.ts's default DATABASE_URL.)
+// (The fallback is src/platform/config.ts's default DATABASE_URL.)
 const configuredUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/credit_deployment';
 const serverUrl = Object.assign(new URL(configuredUrl), { pathname: '/postgres' }).toString();
 

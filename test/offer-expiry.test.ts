@@ -3,29 +3,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
 import { expireDueOffers } from '../src/domain/offer-expiry.ts';
-import { startService, type RunningService } from '../src/service.ts';
 import { newUserId, sseSubscribe, token } from './support/client.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { myNotifications, NOTIFICATIONS_SUBSCRIPTION, presenceProbe, reader } from './support/notification-fixtures.ts';
+import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
 
-let api: RunningService;
-let workers: RunningService[];
-let url: string;
+const api = serviceForTests({ worker: false });
+// Two worker processes' worth: both schedule the expiry job and both process notifications.
+serviceForTests({ api: false });
+serviceForTests({ api: false });
 let presence: ReturnType<typeof presenceProbe>;
 
-beforeAll(async () => {
-  api = await startService({ api: true, worker: false, port: 0 });
-  // Two worker processes' worth: both schedule the expiry job and both process notifications.
-  workers = await Promise.all([startService({ api: false, worker: true }), startService({ api: false, worker: true })]);
-  url = api.url!;
+beforeAll(() => {
   presence = presenceProbe();
 });
-afterAll(async () => {
-  await api.close();
-  await Promise.all(workers.map((w) => w.close()));
-  await presence.close();
-});
+afterAll(() => presence.close());
 
 const soon = (ms: number) => new Date(Date.now() + ms);
 
@@ -33,13 +26,13 @@ describe('the offer expiry scheduler', () => {
   it('expires a due offer and tells its user live; accepting it then is OfferExpiredError', async () => {
     const userId = newUserId();
     const userToken = await token(userId);
-    const live = reader(sseSubscribe(url, NOTIFICATIONS_SUBSCRIPTION, {}, userToken));
+    const live = reader(sseSubscribe(api.url, NOTIFICATIONS_SUBSCRIPTION, {}, userToken));
     // The user is present (live) before the offer can expire: its notification's first step,
     // taken as the expiry commits, finds them.
     const first = live.next();
     await presence.waitUntilPresent(userId);
     const expiresAt = soon(1_000);
-    const { offerId } = await issueOffer(url, { userId, limitCents: 75_000, expiresAt });
+    const { offerId } = await issueOffer(api.url, { userId, limitCents: 75_000, expiresAt });
     try {
       const notification = (await first).data.notifications;
       expect(notification).toMatchObject({
@@ -55,7 +48,7 @@ describe('the offer expiry scheduler', () => {
       await live.close();
     }
 
-    const accepted = await acceptOffer(url, offerId, userToken);
+    const accepted = await acceptOffer(api.url, offerId, userToken);
     expect(accepted).toMatchObject({ __typename: 'OfferExpiredError', expiredAt: expiresAt.toISOString() });
     const offer = await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } });
     expect(offer.status).toBe('EXPIRED');
@@ -65,11 +58,11 @@ describe('the offer expiry scheduler', () => {
   it('expires each offer once, with one notification each, while two workers and extra runs race', async () => {
     // Long enough to issue 20 offers and accept one on a busy 2-core machine.
     const expiresAt = soon(5_000);
-    const issued = await Promise.all(Array.from({ length: 20 }, () => issueOffer(url, { limitCents: 10_000, expiresAt })));
+    const issued = await Promise.all(Array.from({ length: 20 }, () => issueOffer(api.url, { limitCents: 10_000, expiresAt })));
     // One of them is accepted in time: it is not PENDING when it comes due, and must not expire.
     const [taken, ...left] = issued;
-    const deployment = await acceptOffer(url, taken!.offerId, taken!.userToken);
-    await waitForFinal(url, deployment.deployment.id, taken!.userToken);
+    const deployment = await acceptOffer(api.url, taken!.offerId, taken!.userToken);
+    await waitForFinal(api.url, deployment.deployment.id, taken!.userToken);
 
     // Extra runs race the scheduled ones (as a stalled job running twice would).
     const racing: number[] = [];
@@ -85,7 +78,7 @@ describe('the offer expiry scheduler', () => {
     // Each user sees exactly that one notification (it reached no one: no subscription, push off).
     for (const offer of left.slice(0, 3)) {
       const mine = await waitUntil(async () => {
-        const list = await myNotifications(url, offer.userToken);
+        const list = await myNotifications(api.url, offer.userToken);
         return list.length === 1 && list[0].status === 'FAILED' ? list : null;
       }, 'the notification settled');
       expect(mine[0]).toMatchObject({ kind: 'OFFER_EXPIRED', deepLink: `app://credit/offers/${offer.offerId}` });

@@ -3,20 +3,18 @@
 // its page and its JSON routes are refused. /manage lets ops-admin retry or remove a job, logged
 // with the actor, and refuses to retry a deployment that is already final.
 import { mkdirSync } from 'node:fs';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { token } from './support/client.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { captureLogs } from './support/logs.ts';
 import { serviceForTests } from './support/service.ts';
 
 const ARTIFACTS = new URL('./artifacts/', import.meta.url);
 const QUEUES = ['credit-deployments', 'credit-notifications', 'credit-offer-expiry'];
 
-const logLines: any[] = [];
-const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => done(void logLines.push(JSON.parse(String(chunk)))) }));
-const service = serviceForTests({ logger });
+const logs = captureLogs('info');
+const service = serviceForTests({ logger: logs.logger });
 
 let browser: Browser;
 beforeAll(async () => {
@@ -81,7 +79,7 @@ describe('the queue board', () => {
     const remove = await fetch(`${job}/clean`, { method: 'PUT', headers: await bearer('carol.admin', 'ops-admin') });
     expect(remove.status).toBeLessThan(300);
     expect((await readJob()).status).toBe(404);
-    expect(logLines).toContainEqual(expect.objectContaining({ msg: 'board action', actor: 'carol.admin', action: 'remove', jobId: id }));
-    expect(logLines).toContainEqual(expect.objectContaining({ msg: 'board action refused', actor: 'carol.admin', action: 'retry', jobId: id }));
+    expect(logs.entries).toContainEqual(expect.objectContaining({ msg: 'board action', actor: 'carol.admin', action: 'remove', jobId: id }));
+    expect(logs.entries).toContainEqual(expect.objectContaining({ msg: 'board action refused', actor: 'carol.admin', action: 'retry', jobId: id }));
   });
 });

@@ -1,20 +1,18 @@
 // The deployment reconciler settles every deployment it finds, even when what follows a commit
 // fails for one of them: a publish that throws (Redis gone for the live updates) is logged by the
 // after-commit step, and the reconciler goes on with the rest of its batch.
-import { Writable } from 'node:stream';
 import { UnrecoverableError, Worker } from 'bullmq';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAfterCommit } from '../src/jobs/after-commit.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue, DEPLOYMENT_QUEUE, type DeploymentJob } from '../src/jobs/queues.ts';
 import { createDeploymentReconciler } from '../src/jobs/reconciler.ts';
 import { prisma } from '../src/platform/db.ts';
-import type { Logger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { createPushSender } from '../src/push/push-sender.ts';
 import { LiveUpdates } from '../src/realtime/live-updates.ts';
 import { Presence } from '../src/realtime/presence.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
+import { captureLogs } from './support/logs.ts';
 import { serviceForTests } from './support/service.ts';
 import { presenceOptions, testConfig as config, testRedis } from './support/settings.ts';
 
@@ -47,17 +45,6 @@ async function failJobs(ids: string[]) {
   });
 }
 
-function warnings() {
-  const lines: { msg: string }[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'warn' }, stream) as unknown as Logger, lines };
-}
-
 describe('the deployment reconciler', () => {
   it('settles every deployment of its batch when publishing the first one fails', async () => {
     const ids: string[] = [];
@@ -70,7 +57,7 @@ describe('the deployment reconciler', () => {
     // Live updates whose Redis connection is gone: every publish throws.
     const liveUpdates = new LiveUpdates({ ...testRedis, prefix: config.REDIS_PREFIX });
     await liveUpdates.close();
-    const { logger, lines } = warnings();
+    const { logger, entries } = captureLogs('warn');
     const delivery = { presence: new Presence(presenceConnection, presenceOptions()), push: createPushSender(null), fallbackMs: 1000, logger };
     const afterCommit = createAfterCommit({ liveUpdates, notificationQueue, deploymentQueue, delivery, logger });
     const reconcile = createDeploymentReconciler({ queue: deploymentQueue, afterCommit, logger, graceMs: 0, retryHorizonMs: 0 });
@@ -80,7 +67,7 @@ describe('the deployment reconciler', () => {
     const deployments = await prisma.creditDeployment.findMany({ where: { id: { in: ids } } });
     expect(deployments.map((d) => [d.status, d.failureCode])).toEqual(ids.map(() => ['FAILED', 'RETRIES_EXHAUSTED']));
     // Each one's publish failed, and each one's notification was still taken care of (push off: SKIPPED).
-    expect(lines.filter((l) => /could not publish deployment events/.test(l.msg))).toHaveLength(3);
+    expect(entries.filter((l) => /could not publish deployment events/.test(l.msg ?? ''))).toHaveLength(3);
     const notifications = await prisma.notification.findMany({ where: { deploymentId: { in: ids } }, include: { deliveries: true } });
     expect(notifications.map((n) => n.deliveries.map((d) => d.status))).toEqual(ids.map(() => ['SKIPPED']));
   });

@@ -1,13 +1,11 @@
 // BullMQ's keys must never be evicted: a Redis whose maxmemory-policy could evict them stops a
 // production start, and is warned about elsewhere, with the fix in the message.
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/platform/config.ts';
-import type { Logger } from '../src/platform/logger.ts';
 import { checkEvictionPolicy } from '../src/platform/redis.ts';
-import { startService } from '../src/service.ts';
 import { redisSettings } from '../src/settings.ts';
+import { captureLogs } from './support/logs.ts';
+import { startServiceInTest } from './support/service.ts';
 import { startThrowawayRedis, type ThrowawayRedis } from './support/throwaway-redis.ts';
 
 const servers: ThrowawayRedis[] = [];
@@ -19,40 +17,29 @@ async function redisWith(policy: string) {
   return server;
 }
 
-function capturingLogger() {
-  const lines: any[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'warn' }, stream) as unknown as Logger, lines };
-}
-
 const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!' };
 
 describe("Redis's maxmemory-policy at start", () => {
   it('allkeys-lru stops a production start, naming the policy and the fix', async () => {
     const redis = await redisWith('allkeys-lru');
     const config = loadConfig({ ...process.env, ...PRODUCTION, REDIS_URL: redis.url });
-    const { logger } = capturingLogger();
-    await expect(startService({ api: true, worker: true, port: 0, config, logger })).rejects.toThrow(
+    const { logger } = captureLogs('warn');
+    await expect(startServiceInTest({ config, logger })).rejects.toThrow(
       /maxmemory-policy is "allkeys-lru".*CONFIG SET maxmemory-policy noeviction/,
     );
   });
 
   it('is a warning with the fix outside production', async () => {
     const redis = await redisWith('volatile-lru');
-    const { logger, lines } = capturingLogger();
+    const { logger, entries } = captureLogs('warn');
     await checkEvictionPolicy(redisSettings(loadConfig({ ...process.env, REDIS_URL: redis.url }), logger), false);
-    expect(lines.map((l) => l.msg)).toEqual([expect.stringMatching(/"volatile-lru".*CONFIG SET maxmemory-policy noeviction/)]);
+    expect(entries.map((l) => l.msg)).toEqual([expect.stringMatching(/"volatile-lru".*CONFIG SET maxmemory-policy noeviction/)]);
   });
 
   it('noeviction passes silently, in production too', async () => {
     const redis = await redisWith('noeviction');
-    const { logger, lines } = capturingLogger();
+    const { logger, entries } = captureLogs('warn');
     await checkEvictionPolicy(redisSettings(loadConfig({ ...process.env, ...PRODUCTION, REDIS_URL: redis.url }), logger), true);
-    expect(lines).toEqual([]);
+    expect(entries).toEqual([]);
   });
 });

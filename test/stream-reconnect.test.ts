@@ -10,7 +10,7 @@ const proxy = await startTcpProxy(6379);
 process.env.REDIS_URL = proxy.url; // before any module of the service reads its configuration
 const config = (await import('../src/platform/config.ts')).loadConfig();
 const { prisma } = await import('../src/platform/db.ts');
-const { startService } = await import('../src/service.ts');
+const { serviceForTests } = await import('./support/service.ts');
 const { wsSubscribe } = await import('./support/client.ts');
 const { acceptOffer, issueOffer, waitForFinal } = await import('./support/fixtures.ts');
 const { spawnService, stopGracefully } = await import('./support/processes.ts');
@@ -18,22 +18,17 @@ const { waitUntil } = await import('./support/wait.ts');
 
 const STREAM = 'subscription W($id: ID!) { creditDeployment(id: $id, afterSequence: 0) { sequence type status } }';
 
-let api: Awaited<ReturnType<typeof startService>>;
+afterAll(() => proxy.close());
+const api = serviceForTests({ worker: false });
 let worker: ReturnType<typeof spawnService>;
-
-beforeAll(async () => {
-  api = await startService({ api: true, worker: false, port: 0 });
+beforeAll(() => {
   worker = spawnService('worker', { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_LOCK_TIMEOUT_MS: '60000' });
 });
-afterAll(async () => {
-  await stopGracefully(worker);
-  await api.close();
-  proxy.close();
-});
+afterAll(() => stopGracefully(worker));
 
 describe('a live stream whose API loses Redis for a while', () => {
   it('still delivers the events published during the outage, in order, once Redis is back', async () => {
-    const url = api.url!;
+    const url = api.url;
     const first = await issueOffer(url, { limitCents: 10_000 });
     await waitForFinal(url, (await acceptOffer(url, first.offerId, first.userToken)).deployment.id, first.userToken);
 

@@ -1,11 +1,11 @@
 // `npm start` (main `all`): the API and the worker run as two processes under a supervisor, which
 // restarts a child that dies and drains both on SIGTERM; their logs come out of its stdout.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { processLogs, type LogEntry } from './support/logs.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -18,35 +18,7 @@ function freePort(): Promise<number> {
   });
 }
 
-type Entry = Record<string, unknown>;
-
-/** The supervisor's one log stream, line by line, with a way to await the next matching entry. */
-function logOf(child: ChildProcess) {
-  const entries: Entry[] = [];
-  const waiters: { match: (e: Entry) => boolean; resolve: (e: Entry) => void }[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    let entry: Entry;
-    try {
-      entry = JSON.parse(line) as Entry;
-    } catch {
-      return;
-    }
-    entries.push(entry);
-    for (const w of [...waiters]) {
-      if (w.match(entry)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(entry);
-      }
-    }
-  });
-  return {
-    entries,
-    /** The first entry from now on that matches. */
-    next: (match: (e: Entry) => boolean) => new Promise<Entry>((resolve) => waiters.push({ match, resolve })),
-  };
-}
-
-const started = (role: string) => (e: Entry) => e.msg === 'service started' && e.role === role;
+const started = (role: string) => (e: LogEntry) => e.msg === 'service started' && e.role === role;
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -65,7 +37,7 @@ describe('npm start: API and worker under one supervisor', () => {
       env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const log = logOf(supervisor);
+    const log = processLogs(supervisor);
     const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
     try {
       await Promise.all([log.next(started('api')), log.next(started('worker'))]);

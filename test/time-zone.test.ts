@@ -1,7 +1,7 @@
 // Times are right whatever the database server's time zone: here its sessions run in
 // America/Sao_Paulo (UTC-3), and offers still expire exactly when due, not hours off.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 // Before the service opens any connection: every new session of this file's database gets it.
 const url = process.env.DATABASE_URL!;
@@ -12,14 +12,10 @@ await admin.end();
 
 const { prisma } = await import('../src/platform/db.ts');
 const { expireDueOffers } = await import('../src/domain/offer-expiry.ts');
-const { startService } = await import('../src/service.ts');
+const { serviceForTests } = await import('./support/service.ts');
 const { acceptOffer, issueOffer } = await import('./support/fixtures.ts');
 
-let api: Awaited<ReturnType<typeof startService>>;
-beforeAll(async () => {
-  api = await startService({ api: true, worker: false, port: 0 });
-});
-afterAll(() => api.close());
+const api = serviceForTests({ worker: false });
 
 describe('with the database in another time zone', () => {
   it('the session really is in that zone', async () => {
@@ -28,7 +24,7 @@ describe('with the database in another time zone', () => {
   });
 
   it('an offer due in a minute is not expired; once due, it is', async () => {
-    const { offerId } = await issueOffer(api.url!, { expiresAt: new Date(Date.now() + 60_000) });
+    const { offerId } = await issueOffer(api.url, { expiresAt: new Date(Date.now() + 60_000) });
     await expireDueOffers();
     expect((await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } })).status).toBe('PENDING');
 
@@ -40,9 +36,9 @@ describe('with the database in another time zone', () => {
   });
 
   it('an offer due in a minute can be accepted, and its times are recorded as they happened', async () => {
-    const { offerId, userToken } = await issueOffer(api.url!, { expiresAt: new Date(Date.now() + 60_000) });
+    const { offerId, userToken } = await issueOffer(api.url, { expiresAt: new Date(Date.now() + 60_000) });
     const before = Date.now();
-    const accepted = await acceptOffer(api.url!, offerId, userToken);
+    const accepted = await acceptOffer(api.url, offerId, userToken);
     expect(accepted.__typename).toBe('AcceptOfferSuccess');
     const deployment = await prisma.creditDeployment.findUniqueOrThrow({ where: { id: accepted.deployment.id }, include: { offer: true } });
     expect(Math.abs(deployment.queuedAt.getTime() - before)).toBeLessThan(5_000);

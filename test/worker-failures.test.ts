@@ -4,6 +4,7 @@ import { loadConfig } from '../src/platform/config.ts';
 import { prisma } from '../src/platform/db.ts';
 import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { userWithProfile } from './support/users.ts';
 import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
 import { lockProfile } from './support/row-locks.ts';
@@ -17,16 +18,9 @@ const service = serviceForTests();
 const SYNC = 'mutation S($input: SyncCreditUsageInput!) { syncCreditUsage(input: $input) { __typename } }';
 const STREAM = 'subscription W($id: ID!) { creditDeployment(id: $id, afterSequence: 0) { sequence type status } }';
 
-/** A user whose first offer of `limitCents` is deployed. */
-async function userWithProfile(limitCents: number) {
-  const first = await issueOffer(service.url, { limitCents });
-  await waitForFinal(service.url, (await acceptOffer(service.url, first.offerId, first.userToken)).deployment.id, first.userToken);
-  return first;
-}
-
 describe('a permanent refusal', () => {
   it('an offered limit below the credit in use ends FAILED at once, without retry, the profile untouched', async () => {
-    const { userId, userToken } = await userWithProfile(100_000);
+    const { userId, userToken } = await userWithProfile({ api: service.url }, { limitCents: 100_000 });
     await gql(service.url, SYNC, { input: { userId, usedCents: 90_000 } }, await engineToken());
     const before = await prisma.creditProfile.findUniqueOrThrow({ where: { userId } });
 
@@ -48,7 +42,7 @@ describe('a permanent refusal', () => {
 
 describe('a transient failure', () => {
   it('is retried with backoff (RETRYING on the live stream) and then deployed once', async () => {
-    const { userId, userToken } = await userWithProfile(100_000);
+    const { userId, userToken } = await userWithProfile({ api: service.url }, { limitCents: 100_000 });
     const lock = await lockProfile(config.DATABASE_URL, userId);
     const second = await issueOffer(service.url, { userId, limitCents: 200_000 });
     const accepted = await acceptOffer(service.url, second.offerId, userToken);
@@ -76,7 +70,7 @@ describe('a transient failure', () => {
   });
 
   it('a profile locked for many attempts keeps the deployment RETRYING, then it is DEPLOYED once', async () => {
-    const { userId, userToken } = await userWithProfile(100_000);
+    const { userId, userToken } = await userWithProfile({ api: service.url }, { limitCents: 100_000 });
     const lock = await lockProfile(config.DATABASE_URL, userId);
     const second = await issueOffer(service.url, { userId, limitCents: 300_000 });
     const { deployment: accepted } = await acceptOffer(service.url, second.offerId, userToken);
@@ -102,7 +96,7 @@ describe('a transient failure', () => {
 
 describe('rows written before failure codes', () => {
   it('never show their raw error text: event details are filtered when read', async () => {
-    const { userId, userToken } = await userWithProfile(100_000);
+    const { userId, userToken } = await userWithProfile({ api: service.url }, { limitCents: 100_000 });
     const deployment = await prisma.creditDeployment.findFirstOrThrow({ where: { userId } });
     const raw = 'Invalid `prisma.$queryRaw()` invocation: Raw query failed. Code: `N/A`. Message: `Can\'t reach database server`';
     // As an older release wrote them: the driver's words in `error` and `reason`.

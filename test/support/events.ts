@@ -1,5 +1,4 @@
 // The events stream and the outbox as a downstream system sees them, from the test's own connections.
-import { randomUUID } from 'node:crypto';
 import type { RedisClient as Redis } from '../../src/platform/redis.ts';
 import { prisma } from '../../src/platform/db.ts';
 import type { CreditEvent } from '../../src/domain/downstream-events.ts';
@@ -43,12 +42,4 @@ export function streamProbe(key = eventStreamKey(config.REDIS_PREFIX)) {
     },
     close: () => redis.quit(),
   };
-}
-
-/** A user with a credit profile, made directly in the database (for tests about events alone). */
-export async function userWithProfile(userId = `user-${randomUUID()}`, limitCents = 1_000_000n) {
-  await prisma.user.create({
-    data: { id: userId, creditProfile: { create: { currency: 'BRL', limitCents, availableCents: limitCents, interestRateBps: 250 } } },
-  });
-  return userId;
 }

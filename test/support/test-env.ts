@@ -1,5 +1,5 @@
 // Runs before each test file's modules load: gives the file its own database and Redis prefix,
-// and short timings, through the environment that src/config.ts parses.
+// and short timings, through the environment that src/platform/config.ts parses.
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { copyTemplate, databaseUrl, fileDatabaseName } from './databases.ts';
