@@ -109,7 +109,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const rates = flag(argv, 'rates');
   const backlog = positive(flag(argv, 'backlog'), 'backlog') ?? base.backlog;
   const edgeRounds = positive(flag(argv, 'edge-rounds'), 'edge-rounds') ?? base.edgeRounds;
-  if (edgeRounds < 5) throw new Error(`--edge-rounds must be at least 5 (the issue's median of at least 5), got ${edgeRounds}`);
+  if (edgeRounds < 5) throw new Error(`--edge-rounds must be at least 5 (the edge's check is a median of at least 5), got ${edgeRounds}`);
   return {
     quick,
     ...base,

@@ -45,7 +45,7 @@ export interface BenchResults {
     edgeOffRounds: Record<string, string>;
   };
   journeys: JourneyResult[];
-  /** Issue 9: one user's latency with the edge on and off, interleaved rounds. */
+  /** One user's latency with the edge on and off, interleaved rounds. */
   edgeCost: EdgeCostResult | null;
   /** Figure 6, one row per offered rate (medians of the repetitions). */
   openLoop: OpenLoopRun[];
@@ -78,7 +78,7 @@ export function highestRateUnder100ms(openLoop: OpenLoopRun[]): number | null {
   return ok.length > 0 ? Math.max(...ok) : null;
 }
 
-/** The issue's targets (issue 10), each judged from the figures of this run. */
+/** The service's performance targets, each judged from the figures of this run. */
 export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   const targets: Target[] = [];
   const add = (name: string, target: string, measured: number | undefined, limit: number, unit = ms) => {

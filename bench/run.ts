@@ -10,8 +10,8 @@ import pg from 'pg';
 import { loadConfig } from '../src/platform/config.ts';
 import { killAllServices, startNewcomer, startService, type NewcomerService, type ServiceProcess } from './children.ts';
 import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './database.ts';
-import { freePort } from '../test/support/free-port.ts';
-import { startThrowawayRedisCluster } from '../test/support/throwaway-redis-cluster.ts';
+import { freePort } from '../scripts/support/free-port.ts';
+import { startThrowawayRedisCluster } from '../scripts/support/throwaway-redis-cluster.ts';
 import { sendFullDocuments } from './api-client.ts';
 import { runEdgeRounds, type EdgeCostResult } from './edge-cost.ts';
 import { EDGE_OFF_FOR_BENCH, EDGE_SETTINGS_FOR_BENCH, subscriptionCapsFor } from './edge-limits.ts';
@@ -318,7 +318,7 @@ async function drainOnRedisCluster(env: Environment, drainOnce: DrainOnce): Prom
 }
 
 /**
- * Issue 9's check: one user's latency with the edge on (the API of the journeys) and off (an API
+ * The edge's cost: one user's latency with the edge on (the API of the journeys) and off (an API
  * started with EDGE_OFF_FOR_BENCH, its clients sending full documents), interleaved rounds.
  */
 async function measureEdgeCost(env: Environment, on: Measured): Promise<EdgeCostResult> {
