@@ -9,6 +9,7 @@ import type { SqlLimitResult } from './sql-limit.ts';
 import type { LatencySummary } from './stats.ts';
 import type { SubscriptionScaleResult } from './subscriptions.ts';
 import type { DrainResult } from './throughput.ts';
+import type { VersusSection } from './versus-report.ts';
 
 export interface Comparison {
   label: string;
@@ -58,6 +59,10 @@ export interface BenchResults {
   /** Rows per table each deployment added: the service's drain (one worker) against the SQL loop. */
   writes: WritesComparison;
   subscriptions: SubscriptionScaleResult | null;
+  /** The floors, the per-hop table and the side-by-side rows against the Celery design. */
+  versusSection: VersusSection;
+  /** Share of the machine busy (all cores) over 5 s just before the run, with nothing of the bench running. */
+  machineBusyBeforeRun: number;
   targets: Target[];
 }
 
@@ -209,11 +214,15 @@ export function printResults(r: BenchResults): void {
     console.log(table(s));
   }
 
-  console.log('\nTargets');
-  console.log(table([['', 'target', 'measured', ''], ...r.targets.map((x) => [x.name, x.target, x.measured, x.met ? 'met' : 'MISSED'])]));
+  printTargets(r.targets);
 }
 
-export async function writeResults(r: BenchResults, dir: URL): Promise<string> {
+export function printTargets(targets: Target[]): void {
+  console.log('\nTargets');
+  console.log(table([['', 'target', 'measured', ''], ...targets.map((x) => [x.name, x.target, x.measured, x.met ? 'met' : 'MISSED'])]));
+}
+
+export async function writeResults(r: { startedAt: string }, dir: URL): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = new URL(`${r.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`, dir);
   await writeFile(file, `${JSON.stringify(r, null, 2)}\n`);
