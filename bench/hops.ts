@@ -28,11 +28,28 @@ export interface HopRow {
   perTrace: number;
 }
 
+export interface HopGap {
+  /** Between the end of one span and the start of the next: time no span of the trace accounts for. */
+  gap: string;
+  traces: number;
+  medianMs: number;
+}
+
 export interface HopTable {
   /** Traces laid out (those with the accept's request span). */
   traces: number;
   rows: HopRow[];
+  /** The waits between hops, each measured within a trace (medians over the traces that had both spans). */
+  gaps: HopGap[];
 }
+
+/** [name, end of the span named `from`, start of the first span named `to` after it]. */
+const GAPS: [string, string, string][] = [
+  ['accept answered -> job picked up (queue wait)', 'credit-api: POST /graphql', ' process'],
+  ['job picked up -> apply transaction begins (batch wait)', ' process', 'credit-worker: prisma:client:transaction'],
+  ['commit -> publish', 'credit-worker: prisma:client:commit_transaction', 'credit-worker: redis publish deployment'],
+  ['publish -> first stream message sent', 'credit-worker: redis publish deployment', 'credit-api: deployment stream message'],
+];
 
 const nanosToMs = (value: unknown): number => {
   if (typeof value === 'string' || typeof value === 'number') return Number(BigInt(value) / 1000n) / 1000;
@@ -80,12 +97,18 @@ export function hopTable(spans: ReceivedSpan[]): HopTable {
   const byTrace = new Map<string, ReceivedSpan[]>();
   for (const s of spans) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
   const perName = new Map<string, { starts: number[]; durations: number[]; counts: number[] }>();
+  const gaps = new Map<string, number[]>(GAPS.map(([name]) => [name, []]));
   let traces = 0;
   for (const trace of byTrace.values()) {
     const root = trace.find((s) => s.name.endsWith(': POST /graphql'));
     // Only the accepts' traces: their job's span is in them (an offer's issue has none).
     if (!root || !trace.some((s) => s.name.endsWith(' process'))) continue;
     traces += 1;
+    for (const [name, from, to] of GAPS) {
+      const a = trace.find((s) => s.name === from || s.name.endsWith(from));
+      const b = a && trace.filter((s) => (s.name === to || s.name.endsWith(to)) && s.startMs >= a.endMs - 0.001).sort((x, y) => x.startMs - y.startMs)[0];
+      if (a && b) gaps.get(name)!.push(b.startMs - a.endMs);
+    }
     const names = new Map<string, ReceivedSpan[]>();
     for (const s of trace) names.set(s.name, [...(names.get(s.name) ?? []), s]);
     for (const [name, list] of names) {
@@ -100,5 +123,6 @@ export function hopTable(spans: ReceivedSpan[]): HopTable {
   const rows = [...perName.entries()]
     .map(([span, v]) => ({ span, traces: v.starts.length, startsAtMs: r2(median(v.starts)), durationMs: r2(median(v.durations)), perTrace: median(v.counts) }))
     .sort((a, b) => a.startsAtMs - b.startsAtMs);
-  return { traces, rows };
+  const gapRows = [...gaps.entries()].filter(([, v]) => v.length > 0).map(([gap, v]) => ({ gap, traces: v.length, medianMs: r2(median(v)) }));
+  return { traces, rows, gaps: gapRows };
 }

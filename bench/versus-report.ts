@@ -87,5 +87,6 @@ export function printVersus(s: VersusSection): void {
     const rows: (string | number)[][] = [['span', 'traces', 'starts at', 'lasts', 'per trace']];
     for (const h of s.hops.rows) rows.push([h.span, h.traces, h.startsAtMs, h.durationMs, h.perTrace]);
     console.log(table(rows));
+    console.log(table([['wait between hops (within each trace)', 'traces', 'median ms'], ...s.hops.gaps.map((g) => [g.gap, g.traces, g.medianMs])]));
   }
 }
