@@ -43,12 +43,16 @@ export interface HopTable {
   gaps: HopGap[];
 }
 
-/** [name, end of the span named `from`, start of the first span named `to` after it]. */
-const GAPS: [string, string, string][] = [
-  ['accept answered -> job picked up (queue wait)', 'credit-api: POST /graphql', ' process'],
-  ['job picked up -> apply transaction begins (batch wait)', ' process', 'credit-worker: prisma:client:transaction'],
-  ['commit -> publish', 'credit-worker: prisma:client:commit_transaction', 'credit-worker: redis publish deployment'],
-  ['publish -> first stream message sent', 'credit-worker: redis publish deployment', 'credit-api: deployment stream message'],
+/**
+ * [name, span `from`, its edge, span `to`]: from the start or end of `from` to the start of the
+ * first `to` that starts after `from` started. Negative when `to` began before `from` ended (a
+ * job picked up before the accept's answer was written out).
+ */
+const GAPS: [string, string, 'start' | 'end', string][] = [
+  ['accept answered -> job picked up (queue wait)', 'credit-api: POST /graphql', 'end', ' process'],
+  ['job picked up -> apply transaction begins (batch wait)', ' process', 'start', 'credit-worker: prisma:client:transaction'],
+  ['commit -> publish', 'credit-worker: prisma:client:commit_transaction', 'end', 'credit-worker: redis publish deployment'],
+  ['publish -> first stream message sent', 'credit-worker: redis publish deployment', 'end', 'credit-api: deployment stream message'],
 ];
 
 const nanosToMs = (value: unknown): number => {
@@ -104,10 +108,11 @@ export function hopTable(spans: ReceivedSpan[]): HopTable {
     // Only the accepts' traces: their job's span is in them (an offer's issue has none).
     if (!root || !trace.some((s) => s.name.endsWith(' process'))) continue;
     traces += 1;
-    for (const [name, from, to] of GAPS) {
-      const a = trace.find((s) => s.name === from || s.name.endsWith(from));
-      const b = a && trace.filter((s) => (s.name === to || s.name.endsWith(to)) && s.startMs >= a.endMs - 0.001).sort((x, y) => x.startMs - y.startMs)[0];
-      if (a && b) gaps.get(name)!.push(b.startMs - a.endMs);
+    const matches = (s: ReceivedSpan, name: string) => s.name === name || s.name.endsWith(name);
+    for (const [name, from, edge, to] of GAPS) {
+      const a = trace.find((s) => matches(s, from));
+      const b = a && trace.filter((s) => matches(s, to) && s !== a && s.startMs >= a.startMs).sort((x, y) => x.startMs - y.startMs)[0];
+      if (a && b) gaps.get(name)!.push(b.startMs - (edge === 'end' ? a.endMs : a.startMs));
     }
     const names = new Map<string, ReceivedSpan[]>();
     for (const s of trace) names.set(s.name, [...(names.get(s.name) ?? []), s]);
