@@ -50,6 +50,8 @@ export interface BenchResults {
   edgeCost: EdgeCostResult | null;
   /** Figure 6, one row per offered rate (medians of the repetitions). */
   openLoop: OpenLoopRun[];
+  /** Half the drained capacity of one worker process in this run: the open loop's targets are judged there. */
+  openLoopHalfCapacityPerSecond: number | null;
   /** `npm start` as a newcomer runs it: start-up (migration included) and the one-user rows. */
   newcomer: { startupMs: number; journeys: JourneyResult[]; oneProcess: JourneyResult[] } | null;
   backlogAccept: { concurrency: number; acceptMs: LatencySummary; offersPerSecond: number } | null;
@@ -111,9 +113,13 @@ export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
       met: f.met,
     });
   }
-  const at200 = r.openLoop.find((o) => o.offeredPerSecond === 200);
-  add('open loop 200/s: acceptOffer p99', '<= 25 ms', at200?.acceptMs.p99, 25);
-  add('open loop 200/s: accept -> DEPLOYED p99', '<= 60 ms', at200?.acceptToDeployedMs.p99, 60);
+  // At half of what one worker process drained in this run, so the target moves with the machine.
+  const half = r.openLoop.find((o) => o.offeredPerSecond === r.openLoopHalfCapacityPerSecond);
+  if (half) {
+    const at = `open loop at half the drained capacity (${half.offeredPerSecond}/s; generator ${half.generatorCpuPercent}% of a core)`;
+    add(`${at}: acceptOffer p99`, '<= 25 ms', half.acceptMs.p99, 25);
+    add(`${at}: accept -> DEPLOYED p99`, '<= 60 ms', half.acceptToDeployedMs.p99, 60);
+  }
   const mib = (x: number) => `${x} MiB`;
   add('API baseline RSS', '<= 200 MiB', r.subscriptions?.baselineApiRssMiB, 200, mib);
   const top = r.subscriptions?.levels.at(-1);

@@ -247,8 +247,10 @@ async function measureJourneys(env: Environment, target: Measured, levels: numbe
  * Figure 6: the open loop at each offered rate, `repetitions` rounds of all rates (a round goes
  * through every rate, so the machine's drift spreads over all of them), each rate the median.
  */
-async function measureOpenLoop(env: Environment, target: Measured): Promise<OpenLoopRun[]> {
-  const { openLoopRates: rates, openLoopSeconds: seconds, repetitions } = env.options;
+async function measureOpenLoop(env: Environment, target: Measured, halfCapacity: number | null): Promise<OpenLoopRun[]> {
+  const { openLoopSeconds: seconds, repetitions } = env.options;
+  // The targets' rate: half of what one worker process drained in this run, beside the fixed rates.
+  const rates = [...new Set([...env.options.openLoopRates, ...(halfCapacity ? [halfCapacity] : [])])].sort((a, b) => a - b);
   // One accept per user per window: accepting an offer supersedes the user's other PENDING ones.
   const userCount = Math.max(...rates) * seconds;
   log(`open loop: opening ${userCount} users' sockets and notifications subscriptions`);
@@ -458,7 +460,9 @@ async function main(): Promise<void> {
   const split: Measured = { url: api.url!, apiPids: [api.pid], workerPids: [worker.pid] };
   const journeys = await measureJourneys(env, split, options.userLevels);
   const edgeCost = await measureEdgeCost(env, split);
-  const openLoop = options.openLoopRates.length > 0 ? await measureOpenLoop(env, split) : [];
+  const oneWorkerDrain = throughput.find((d) => d.workers === 1 && d.redis === 'single' && d.label.startsWith('1 worker'));
+  const openLoopHalfCapacityPerSecond = oneWorkerDrain ? Math.max(1, Math.round(oneWorkerDrain.deploymentsPerSecond / 2)) : null;
+  const openLoop = options.openLoopRates.length > 0 ? await measureOpenLoop(env, split, openLoopHalfCapacityPerSecond) : [];
   await worker.stop();
   await api.stop();
   const newcomer = options.newcomer ? await measureNewcomer(env) : null;
@@ -479,6 +483,7 @@ async function main(): Promise<void> {
     journeys,
     edgeCost,
     openLoop,
+    openLoopHalfCapacityPerSecond,
     newcomer,
     backlogAccept,
     throughput,
