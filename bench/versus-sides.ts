@@ -185,6 +185,8 @@ export function peerSide({ url, db, database }: PeerSideOptions): Side {
         processesMatching(/beam\.smp.*rabbit|\bepmd\b/),
         backendsOf(db, database),
       ]);
+      // Without them the CPU per deployment would be its database's alone: refuse rather than flatter.
+      if (apps.length === 0) throw new Error("the Celery design's uvicorn and Celery processes were not found on this machine (its run.sh starts them)");
       return [...apps, ...broker, ...backends];
     },
   };
