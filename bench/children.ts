@@ -104,11 +104,23 @@ export interface NewcomerService {
  * `npm start` in its own process group, as a terminal runs it, with the service's settings in
  * its environment. Stopped as Ctrl-C stops it: SIGINT to the whole group.
  */
-export async function startNewcomer(env: Record<string, string>, logFile: string): Promise<NewcomerService> {
+export function startNewcomer(env: Record<string, string>, logFile: string): Promise<NewcomerService> {
+  return startGroup('npm', ['start'], env, logFile, 'npm start');
+}
+
+/**
+ * The production build as one command, `node dist/src/main.js all` (the supervisor and its API and
+ * worker children), stopped as `npm start` is. Its CPU is that of its whole process tree.
+ */
+export function startBuildAll(env: Record<string, string>, logFile: string): Promise<NewcomerService> {
+  return startGroup(process.execPath, ['dist/src/main.js', 'all'], env, logFile, 'node dist/src/main.js all');
+}
+
+async function startGroup(command: string, args: string[], env: Record<string, string>, logFile: string, name: string): Promise<NewcomerService> {
   const fd = openSync(logFile, 'a');
   const logStart = fstatSync(fd).size;
   const began = performance.now();
-  const child = spawn('npm', ['start'], {
+  const child = spawn(command, args, {
     cwd: root,
     // Several services on one host: each admin server on a free port too.
     env: { ...process.env, API_ADMIN_PORT: '0', WORKER_ADMIN_PORT: '0', ...env, PORT: '0', HOST: '127.0.0.1' },
@@ -127,7 +139,7 @@ export async function startNewcomer(env: Record<string, string>, logFile: string
   const url = started.map((entry) => entry.url).find((u): u is string => typeof u === 'string');
   if (!url) {
     killGroup(child.pid!, 'SIGKILL');
-    throw new Error(`npm start ${exitCode === undefined ? `did not start within ${STARTUP_TIMEOUT_MS} ms` : `exited with ${exitCode}`}; see ${logFile}`);
+    throw new Error(`${name} ${exitCode === undefined ? `did not start within ${STARTUP_TIMEOUT_MS} ms` : `exited with ${exitCode}`}; see ${logFile}`);
   }
   const startupMs = Math.round(performance.now() - began);
   const stop = async () => {

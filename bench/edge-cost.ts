@@ -1,4 +1,4 @@
-// What the public edge costs a user (issue 9): one user's journeys against two API processes of
+// What the public edge costs a user: one user's journeys against two API processes of
 // the same build, one with the edge as in production (the bench's raised caps aside) and one
 // started with its protections switched off, in interleaved rounds (on, off, on, off, ...) so
 // that the machine's drift falls on both sides. Each side's figure is the median of its rounds.

@@ -19,7 +19,7 @@ export const EDGE_SETTINGS_FOR_BENCH: Record<string, string> = {
 };
 
 // The "off" side of the edge on/off rounds (bench/edge-cost.ts): the same service started with
-// every protection of issue 9 switched off by the switches that exist for it (src/platform/config.ts;
+// every protection of the public edge switched off by the switches that exist for it (src/platform/config.ts;
 // refused in production). Its clients send full documents, as clients of a service without
 // persisted operations do. Transport rules (body sizes, CSRF, headers, CORS) stay as they are.
 export const EDGE_OFF_FOR_BENCH: Record<string, string> = {

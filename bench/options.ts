@@ -44,6 +44,18 @@ export interface BenchOptions {
   edgeJourneysPerRound: number;
   /** Also drain on a throwaway Redis Cluster (3 masters, 3 replicas), beside the single Redis drain. */
   cluster: boolean;
+  /** The Celery design's API (its run.sh), for the side-by-side rows; null: those rows are skipped. */
+  versusUrl: string | null;
+  /** Its database on the same PostgreSQL (run.sh's DB_NAME). */
+  versusDatabase: string;
+  /** Side-by-side sizes: journeys at 1 caller, accepts at 8, the backlog at 32, rounds per side. */
+  versus: { oneCaller: number; eightCallers: number; backlog: number; rounds: number };
+  /** Samples of each floor. */
+  floorSamples: number;
+  /** One-caller journeys traced for the per-hop table. */
+  hopJourneys: number;
+  /** Only the floors, the per-hop table and the side-by-side rows (a few minutes), not the rest. */
+  versusOnly: boolean;
 }
 
 const FULL = {
@@ -59,6 +71,9 @@ const FULL = {
   openLoopSeconds: 10,
   edgeRounds: 7,
   edgeJourneysPerRound: 200,
+  versus: { oneCaller: 200, eightCallers: 400, backlog: 800, rounds: 2 },
+  floorSamples: 300,
+  hopJourneys: 100,
 };
 
 const QUICK = {
@@ -74,6 +89,9 @@ const QUICK = {
   openLoopSeconds: 3,
   edgeRounds: 5,
   edgeJourneysPerRound: 20,
+  versus: { oneCaller: 30, eightCallers: 64, backlog: 200, rounds: 2 },
+  floorSamples: 50,
+  hopJourneys: 20,
 };
 
 function flag(argv: string[], name: string): string | undefined {
@@ -91,7 +109,9 @@ function positive(value: string | undefined, name: string): number | undefined {
 export const USAGE = `usage: npm run bench -- [--quick] [--backlog=N] [--subscriptions=1000,10000]
                       [--per-socket=N] [--log-level=info] [--keep-db] [--cpu-prof]
                       [--rates=50,100,200,400] [--window=10] [--repetitions=3] [--no-newcomer]
-                      [--edge-rounds=7] [--edge-journeys=200] [--cluster]`;
+                      [--edge-rounds=7] [--edge-journeys=200] [--cluster]
+                      [--versus=URL] [--versus-db=celerypeer] [--versus-rounds=2]
+                      [--versus-backlog=800] [--only=versus]`;
 
 /** Start-up is detected from the 'service started' line, an info entry: quieter levels would hide it. */
 function logLevel(level: string): string {
@@ -99,8 +119,21 @@ function logLevel(level: string): string {
   return level;
 }
 
+function versusUrl(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const url = new URL(value);
+  if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw new Error(`--versus must be on this machine (its processes' CPU is read from /proc), got ${url.hostname}`);
+  return url.origin;
+}
+
+function only(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  if (value !== 'versus') throw new Error(`--only takes 'versus' (the floors, the per-hop table and the side-by-side rows), got '${value}'`);
+  return true;
+}
+
 export function parseOptions(argv: string[]): BenchOptions {
-  const known = /^--(quick|keep-db|cpu-prof|no-newcomer|cluster|help|(backlog|subscriptions|per-socket|log-level|rates|window|repetitions|edge-rounds|edge-journeys)=.*)$/;
+  const known = /^--(quick|keep-db|cpu-prof|no-newcomer|cluster|help|(backlog|subscriptions|per-socket|log-level|rates|window|repetitions|edge-rounds|edge-journeys|versus|versus-db|versus-rounds|versus-backlog|only)=.*)$/;
   const unknown = argv.filter((a) => !known.test(a));
   if (unknown.length > 0 || argv.includes('--help')) throw new Error(`${unknown.length ? `unknown: ${unknown.join(' ')}\n` : ''}${USAGE}`);
   const quick = argv.includes('--quick');
@@ -109,7 +142,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const rates = flag(argv, 'rates');
   const backlog = positive(flag(argv, 'backlog'), 'backlog') ?? base.backlog;
   const edgeRounds = positive(flag(argv, 'edge-rounds'), 'edge-rounds') ?? base.edgeRounds;
-  if (edgeRounds < 5) throw new Error(`--edge-rounds must be at least 5 (the issue's median of at least 5), got ${edgeRounds}`);
+  if (edgeRounds < 5) throw new Error(`--edge-rounds must be at least 5 (the edge's check is a median of at least 5), got ${edgeRounds}`);
   return {
     quick,
     ...base,
@@ -128,6 +161,16 @@ export function parseOptions(argv: string[]): BenchOptions {
     edgeRounds,
     edgeJourneysPerRound: positive(flag(argv, 'edge-journeys'), 'edge-journeys') ?? base.edgeJourneysPerRound,
     cluster: argv.includes('--cluster'),
+    versusUrl: versusUrl(flag(argv, 'versus')),
+    versusDatabase: flag(argv, 'versus-db') ?? 'celerypeer',
+    versus: {
+      ...base.versus,
+      rounds: positive(flag(argv, 'versus-rounds'), 'versus-rounds') ?? base.versus.rounds,
+      backlog: positive(flag(argv, 'versus-backlog'), 'versus-backlog') ?? base.versus.backlog,
+    },
+    floorSamples: base.floorSamples,
+    hopJourneys: base.hopJourneys,
+    versusOnly: only(flag(argv, 'only')),
     workerConcurrency: config.WORKER_CONCURRENCY,
     databasePoolSize: databasePoolSize(config),
   };

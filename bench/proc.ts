@@ -1,5 +1,6 @@
 // What Linux says about a process and the machine (/proc): memory, CPU time.
 import { readdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 
 /** USER_HZ: 100 on every Linux build Node supports. */
 const CLOCK_TICKS = 100;
@@ -29,6 +30,13 @@ export async function machineBusySeconds(): Promise<number> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
+}
+
+/** Share of the whole machine (all cores) busy over `ms`, in percent: how quiet it was before a run. */
+export async function machineBusyShare(ms = 5_000): Promise<number> {
+  const before = await machineBusySeconds();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return Math.round((((await machineBusySeconds()) - before) / ((ms / 1000) * availableParallelism())) * 100);
 }
 
 /** `pid` and every process below it (npm start: npm, its shell, the supervisor and its children). */

@@ -9,6 +9,7 @@ import type { SqlLimitResult } from './sql-limit.ts';
 import type { LatencySummary } from './stats.ts';
 import type { SubscriptionScaleResult } from './subscriptions.ts';
 import type { DrainResult } from './throughput.ts';
+import type { VersusSection } from './versus-report.ts';
 
 export interface Comparison {
   label: string;
@@ -45,10 +46,12 @@ export interface BenchResults {
     edgeOffRounds: Record<string, string>;
   };
   journeys: JourneyResult[];
-  /** Issue 9: one user's latency with the edge on and off, interleaved rounds. */
+  /** One user's latency with the edge on and off, interleaved rounds. */
   edgeCost: EdgeCostResult | null;
   /** Figure 6, one row per offered rate (medians of the repetitions). */
   openLoop: OpenLoopRun[];
+  /** Half the drained capacity of one worker process in this run: the open loop's targets are judged there. */
+  openLoopHalfCapacityPerSecond: number | null;
   /** `npm start` as a newcomer runs it: start-up (migration included) and the one-user rows. */
   newcomer: { startupMs: number; journeys: JourneyResult[]; oneProcess: JourneyResult[] } | null;
   backlogAccept: { concurrency: number; acceptMs: LatencySummary; offersPerSecond: number } | null;
@@ -58,6 +61,10 @@ export interface BenchResults {
   /** Rows per table each deployment added: the service's drain (one worker) against the SQL loop. */
   writes: WritesComparison;
   subscriptions: SubscriptionScaleResult | null;
+  /** The floors, the per-hop table and the side-by-side rows against the Celery design. */
+  versusSection: VersusSection;
+  /** Share of the machine busy (all cores) over 5 s just before the run, with nothing of the bench running. */
+  machineBusyBeforeRun: number;
   targets: Target[];
 }
 
@@ -78,7 +85,7 @@ export function highestRateUnder100ms(openLoop: OpenLoopRun[]): number | null {
   return ok.length > 0 ? Math.max(...ok) : null;
 }
 
-/** The issue's targets (issue 10), each judged from the figures of this run. */
+/** The service's performance targets, each judged from the figures of this run. */
 export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   const targets: Target[] = [];
   const add = (name: string, target: string, measured: number | undefined, limit: number, unit = ms) => {
@@ -106,9 +113,13 @@ export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
       met: f.met,
     });
   }
-  const at200 = r.openLoop.find((o) => o.offeredPerSecond === 200);
-  add('open loop 200/s: acceptOffer p99', '<= 25 ms', at200?.acceptMs.p99, 25);
-  add('open loop 200/s: accept -> DEPLOYED p99', '<= 60 ms', at200?.acceptToDeployedMs.p99, 60);
+  // At half of what one worker process drained in this run, so the target moves with the machine.
+  const half = r.openLoop.find((o) => o.offeredPerSecond === r.openLoopHalfCapacityPerSecond);
+  if (half) {
+    const at = `open loop at half the drained capacity (${half.offeredPerSecond}/s; generator ${half.generatorCpuPercent}% of a core)`;
+    add(`${at}: acceptOffer p99`, '<= 25 ms', half.acceptMs.p99, 25);
+    add(`${at}: accept -> DEPLOYED p99`, '<= 60 ms', half.acceptToDeployedMs.p99, 60);
+  }
   const mib = (x: number) => `${x} MiB`;
   add('API baseline RSS', '<= 200 MiB', r.subscriptions?.baselineApiRssMiB, 200, mib);
   const top = r.subscriptions?.levels.at(-1);
@@ -209,11 +220,15 @@ export function printResults(r: BenchResults): void {
     console.log(table(s));
   }
 
-  console.log('\nTargets');
-  console.log(table([['', 'target', 'measured', ''], ...r.targets.map((x) => [x.name, x.target, x.measured, x.met ? 'met' : 'MISSED'])]));
+  printTargets(r.targets);
 }
 
-export async function writeResults(r: BenchResults, dir: URL): Promise<string> {
+export function printTargets(targets: Target[]): void {
+  console.log('\nTargets');
+  console.log(table([['', 'target', 'measured', ''], ...targets.map((x) => [x.name, x.target, x.measured, x.met ? 'met' : 'MISSED'])]));
+}
+
+export async function writeResults(r: { startedAt: string }, dir: URL): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = new URL(`${r.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`, dir);
   await writeFile(file, `${JSON.stringify(r, null, 2)}\n`);

@@ -8,10 +8,10 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/platform/config.ts';
-import { killAllServices, startNewcomer, startService, type NewcomerService, type ServiceProcess } from './children.ts';
+import { killAllServices, startBuildAll, startNewcomer, startService, type NewcomerService, type ServiceProcess } from './children.ts';
 import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './database.ts';
-import { freePort } from '../test/support/free-port.ts';
-import { startThrowawayRedisCluster } from '../test/support/throwaway-redis-cluster.ts';
+import { freePort } from '../scripts/support/free-port.ts';
+import { startThrowawayRedisCluster } from '../scripts/support/throwaway-redis-cluster.ts';
 import { sendFullDocuments } from './api-client.ts';
 import { runEdgeRounds, type EdgeCostResult } from './edge-cost.ts';
 import { EDGE_OFF_FOR_BENCH, EDGE_SETTINGS_FOR_BENCH, subscriptionCapsFor } from './edge-limits.ts';
@@ -19,14 +19,20 @@ import { medianJourney, runJourneys, type JourneyResult } from './journeys.ts';
 import { describeMachine, openFilesLimit } from './machine.ts';
 import { medianRun, openUsers, runOpenLoop, type OpenLoopRun } from './open-loop.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
-import { cpuSeconds, machineBusySeconds, processTree } from './proc.ts';
+import { cpuSeconds, machineBusySeconds, machineBusyShare, processTree } from './proc.ts';
 import { removeRedisKeys } from './redis-keys.ts';
-import { compare, judgeTargets, printResults, writeResults, type BenchResults } from './report.ts';
+import { compare, judgeTargets, printResults, printTargets, writeResults, type BenchResults } from './report.ts';
 import { compareWrites, gainedPer, rowCounts, type RowCounts, type WritesComparison } from './row-counts.ts';
 import { seedQueuedDeployments } from './seed.ts';
 import { runSqlLimit, type SqlLimitResult } from './sql-limit.ts';
 import { runSubscriptionScale, type SubscriptionScaleResult } from './subscriptions.ts';
 import { buildBacklog, drainBacklog, type Drainer, type DrainResult } from './throughput.ts';
+import { measureFloors } from './floors.ts';
+import { hopTable, receiveSpans } from './hops.ts';
+import { databaseUrl } from './database.ts';
+import { runVersus, oneCallerJourneys } from './versus.ts';
+import { printVersus, versusTargets, type VersusSection } from './versus-report.ts';
+import { peerSide, serviceSide } from './versus-sides.ts';
 
 const config = loadConfig();
 
@@ -65,6 +71,7 @@ interface Environment {
   databaseUrl: string;
   db: pg.Pool;
   serviceEnv: Record<string, string>;
+  redisPrefix: string;
 }
 
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
@@ -133,7 +140,8 @@ async function prepare(options: BenchOptions): Promise<Environment> {
   cleanups.push(() => (options.keepDatabase ? Promise.resolve(log(`kept database ${database}`)) : dropBenchDatabase(database)));
   log(`creating and migrating ${database}`);
   const databaseUrl = await createBenchDatabase(database);
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  // Named, so the side-by-side rows can leave the bench's own backends out of the service's CPU.
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'bench' });
   cleanups.push(() => db.end());
   const serviceEnv = {
     DATABASE_URL: databaseUrl,
@@ -143,7 +151,58 @@ async function prepare(options: BenchOptions): Promise<Environment> {
     DATABASE_POOL_SIZE: String(options.databasePoolSize),
     ...EDGE_SETTINGS_FOR_BENCH,
   };
-  return { options, databaseUrl, db, serviceEnv };
+  return { options, databaseUrl, db, serviceEnv, redisPrefix };
+}
+
+/**
+ * The floors, the side-by-side rounds against the Celery design (when --versus=URL is given) and
+ * the per-hop table, each against the production build as one command (`node dist/src/main.js
+ * all`), the per-hop one on a service of its own with tracing on.
+ */
+async function measureVersusSection(env: Environment): Promise<VersusSection> {
+  const { options } = env;
+  const database = new URL(env.databaseUrl).pathname.slice(1);
+  const logFile = (name: string) => fileURLToPath(new URL(`${stamp}-${name}-${++processCount}.log`, RESULTS));
+  let floors;
+  let versus = null;
+  let versusSkipped: string | null = null;
+  const service = await startBuildAll(env.serviceEnv, logFile('all'));
+  try {
+    log(`floors: ${options.floorSamples} samples each`);
+    floors = await measureFloors({ apiUrl: service.url, db: env.db, redisUrl: config.REDIS_URL, redisPrefix: env.redisPrefix, samples: options.floorSamples });
+    if (options.versusUrl) {
+      const peerDb = new pg.Pool({ connectionString: databaseUrl(options.versusDatabase), max: 2, application_name: 'bench' });
+      try {
+        const ours = serviceSide({ url: service.url, servicePid: service.pid, db: env.db, database });
+        const peer = peerSide({ url: options.versusUrl, db: peerDb, database: options.versusDatabase });
+        versus = await runVersus(ours, peer, options.versus, log);
+      } finally {
+        await peerDb.end();
+      }
+    } else {
+      versusSkipped = 'skipped: no --versus=URL given (start the Celery design with its run.sh, then pass its URL, e.g. --versus=http://127.0.0.1:8000)';
+      log(`side by side: ${versusSkipped}`);
+    }
+  } finally {
+    await service.stop();
+  }
+  log(`per hop: ${options.hopJourneys} traced one-caller journeys`);
+  const receiver = await receiveSpans();
+  try {
+    const traced = await startBuildAll({ ...env.serviceEnv, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' }, logFile('all-traced'));
+    try {
+      const side = serviceSide({ url: traced.url, servicePid: traced.pid, db: env.db, database });
+      await oneCallerJourneys(side, 10); // warm-up
+      receiver.spans.length = 0;
+      await oneCallerJourneys(side, options.hopJourneys);
+    } finally {
+      // Stopping flushes the spans still buffered.
+      await traced.stop();
+    }
+    return { floors, versus, versusSkipped, hops: hopTable(receiver.spans) };
+  } finally {
+    receiver.close();
+  }
 }
 
 interface Measured {
@@ -188,8 +247,10 @@ async function measureJourneys(env: Environment, target: Measured, levels: numbe
  * Figure 6: the open loop at each offered rate, `repetitions` rounds of all rates (a round goes
  * through every rate, so the machine's drift spreads over all of them), each rate the median.
  */
-async function measureOpenLoop(env: Environment, target: Measured): Promise<OpenLoopRun[]> {
-  const { openLoopRates: rates, openLoopSeconds: seconds, repetitions } = env.options;
+async function measureOpenLoop(env: Environment, target: Measured, halfCapacity: number | null): Promise<OpenLoopRun[]> {
+  const { openLoopSeconds: seconds, repetitions } = env.options;
+  // The targets' rate: half of what one worker process drained in this run, beside the fixed rates.
+  const rates = [...new Set([...env.options.openLoopRates, ...(halfCapacity ? [halfCapacity] : [])])].sort((a, b) => a - b);
   // One accept per user per window: accepting an offer supersedes the user's other PENDING ones.
   const userCount = Math.max(...rates) * seconds;
   log(`open loop: opening ${userCount} users' sockets and notifications subscriptions`);
@@ -318,7 +379,7 @@ async function drainOnRedisCluster(env: Environment, drainOnce: DrainOnce): Prom
 }
 
 /**
- * Issue 9's check: one user's latency with the edge on (the API of the journeys) and off (an API
+ * The edge's cost: one user's latency with the edge on (the API of the journeys) and off (an API
  * started with EDGE_OFF_FOR_BENCH, its clients sending full documents), interleaved rounds.
  */
 async function measureEdgeCost(env: Environment, on: Measured): Promise<EdgeCostResult> {
@@ -371,6 +432,26 @@ async function main(): Promise<void> {
   build();
   const env = await prepare(options);
   const machine = await describeMachine(env.databaseUrl, config.REDIS_URL);
+  const busyBefore = await machineBusyShare();
+  // First, on a fresh database: the side-by-side rounds compare with a peer that starts fresh too.
+  const versusSection = await measureVersusSection(env);
+  if (options.versusOnly) {
+    const results = {
+      startedAt: startedAt.toISOString(),
+      code,
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      mode: 'versus only',
+      machine,
+      machineBusyBeforeRun: busyBefore,
+      settings: { ...env.serviceEnv, DATABASE_URL: undefined, database: new URL(env.databaseUrl).pathname.slice(1), ...options },
+      ...versusSection,
+      targets: versusTargets(versusSection),
+    };
+    printVersus(versusSection);
+    printTargets(results.targets);
+    console.log(`\nwritten to ${await writeResults(results, RESULTS)}`);
+    return;
+  }
   const api = await start(env, 'api');
   // The drains first, on a quiet database: the rows they write are compared with the SQL loop's,
   // and the open loop leaves notification jobs behind (push fallbacks, PUSH_FALLBACK_AFTER_MS later).
@@ -379,7 +460,9 @@ async function main(): Promise<void> {
   const split: Measured = { url: api.url!, apiPids: [api.pid], workerPids: [worker.pid] };
   const journeys = await measureJourneys(env, split, options.userLevels);
   const edgeCost = await measureEdgeCost(env, split);
-  const openLoop = options.openLoopRates.length > 0 ? await measureOpenLoop(env, split) : [];
+  const oneWorkerDrain = throughput.find((d) => d.workers === 1 && d.redis === 'single' && d.label.startsWith('1 worker'));
+  const openLoopHalfCapacityPerSecond = oneWorkerDrain ? Math.max(1, Math.round(oneWorkerDrain.deploymentsPerSecond / 2)) : null;
+  const openLoop = options.openLoopRates.length > 0 ? await measureOpenLoop(env, split, openLoopHalfCapacityPerSecond) : [];
   await worker.stop();
   await api.stop();
   const newcomer = options.newcomer ? await measureNewcomer(env) : null;
@@ -400,6 +483,7 @@ async function main(): Promise<void> {
     journeys,
     edgeCost,
     openLoop,
+    openLoopHalfCapacityPerSecond,
     newcomer,
     backlogAccept,
     throughput,
@@ -407,8 +491,11 @@ async function main(): Promise<void> {
     comparison: compare(throughput, sqlLimit, options.databasePoolSize),
     writes,
     subscriptions,
+    versusSection,
+    machineBusyBeforeRun: busyBefore,
   };
-  const results: BenchResults = { ...partial, targets: judgeTargets(partial) };
+  const results: BenchResults = { ...partial, targets: [...versusTargets(versusSection), ...judgeTargets(partial)] };
+  printVersus(versusSection);
   printResults(results);
   console.log(`\nwritten to ${await writeResults(results, RESULTS)}`);
 }

@@ -84,7 +84,8 @@ function notification(d: Locked, deploymentId: string): unknown[] {
   ];
 }
 
-async function deploy(client: pg.PoolClient, id: string): Promise<void> {
+/** One deployment's transaction (exported for the floors: its latency alone, one at a time). */
+export async function deployOne(client: pg.PoolClient, id: string): Promise<void> {
   const now = new Date();
   await client.query('BEGIN');
   try {
@@ -135,7 +136,7 @@ export async function runSqlLimit(databaseUrl: string, deployments: SeededDeploy
     const begin = performance.now();
     await Promise.all(
       clients.map(async (client) => {
-        while (next < deployments.length) await deploy(client, deployments[next++]!.id);
+        while (next < deployments.length) await deployOne(client, deployments[next++]!.id);
         client.release();
       }),
     );

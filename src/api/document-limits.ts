@@ -5,6 +5,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { NoSchemaIntrospectionCustomRule, type ExecutionArgs, type ExecutionResult, type GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { costLimitError } from './document-cost.ts';
+import { oncePerDocument } from './per-document.ts';
 
 export interface DocumentLimits {
   maxDepth: number;
@@ -48,8 +49,11 @@ export function documentLimitsPlugins(limits: DocumentLimits, enforced = true): 
     },
   };
   // The cost depends on the variables (`first: $n`): checked once they are known, before anything runs.
+  // A document whose cost cannot change with its variables (most persisted operations) is costed once.
   const refuseCostly = ({ args, setResultAndStopExecution }: { args: ExecutionArgs; setResultAndStopExecution: (r: ExecutionResult) => void }) => {
-    const error = costLimitError(args.schema, args.document, args.operationName, args.variableValues, limits.maxCost);
+    const error = oncePerDocument(`cost-limit ${limits.maxCost}`, args.document, args.operationName, () =>
+      costLimitError(args.schema, args.document, args.operationName, args.variableValues, limits.maxCost),
+    );
     if (error) setResultAndStopExecution({ errors: [error] });
   };
   const cost: Plugin = { onExecute: refuseCostly, onSubscribe: refuseCostly };

@@ -1,5 +1,6 @@
-// What follows a commit, in one place: given what a transaction committed, publish the newest
-// audit event of each deployment (live streams wake and read the rest from the trail), take the
+// What follows a commit, in one place: given what a transaction committed, publish one message
+// per deployment carrying its new audit events (a live stream sends them as they are when they
+// follow what it sent, and reads the trail otherwise), take the
 // first delivery step of each new notification (in-app for a present user, the push settled
 // SKIPPED when there is nothing to send it to), tell live subscriptions of in-app deliveries, and
 // add the jobs for what is left (a push to send, a push fallback to wait for, work with no job).
@@ -17,7 +18,7 @@ import type { DeploymentJob, DeploymentQueue, NotificationQueue } from './queues
 
 /** What a transaction committed, for what follows it. */
 export interface Committed {
-  /** Audit events: one message per deployment, for its newest. */
+  /** Audit events: one message per deployment, carrying them. */
   events?: readonly (DeploymentEvent | null)[];
   /** Notifications just created (or still PENDING): their first delivery step is taken here. */
   notifications?: readonly (Notification | null)[];

@@ -1,11 +1,13 @@
 // The live stream of one deployment, built from its audit trail. Race-free: listen on Redis
 // first, then read Postgres, and send each event once, in sequence order, whatever the order
-// or duplication of Redis messages.
+// or duplication of Redis messages. A message carries the committed events it announces: when
+// they follow the last event sent, they are sent as they are (no read of the trail); when they
+// do not (a message lost, reordered, or from an older publisher), the stream reloads from the
+// trail, so nothing is missed or repeated either way.
 import { Repeater } from 'graphql-yoga';
 import type { DeploymentEvent } from '../platform/db.ts';
-import { isFinal } from '../domain/deployment-events.ts';
-import { eventsAfter, newestEvent } from '../domain/deployment-events.ts';
-import type { LiveUpdates } from './live-updates.ts';
+import { eventsAfter, isFinal, newestEvent } from '../domain/deployment-events.ts';
+import { eventFromMessage, type DeploymentChanged, type LiveUpdates } from './live-updates.ts';
 import { liveStreams } from './stream-metrics.ts';
 import { contextFrom, inSpan, SpanKind, type TraceCarrier } from '../platform/tracing.ts';
 
@@ -16,7 +18,10 @@ export interface DeploymentStreamOptions {
   pollMs?: number;
 }
 
-/** Resolves when woken or after `ms`, whichever comes first; a wake before the wait is kept. */
+/** What a wait that nobody woke resolves with. */
+const TIMED_OUT = Symbol('timed out');
+
+/** Resolves when woken or after `ms` (with TIMED_OUT), whichever comes first; a wake before the wait is kept. */
 class Wakeup {
   private pending = false;
   private resolve: (() => void) | null = null;
@@ -32,9 +37,9 @@ class Wakeup {
       return Promise.resolve();
     }
     let timer: NodeJS.Timeout | undefined;
-    const woken = new Promise<void>((resolve) => {
-      this.resolve = resolve;
-      timer = setTimeout(resolve, ms);
+    const woken = new Promise<unknown>((resolve) => {
+      this.resolve = () => resolve(undefined);
+      timer = setTimeout(() => resolve(TIMED_OUT), ms);
     });
     return Promise.race([woken, stop]).finally(() => {
       clearTimeout(timer);
@@ -55,8 +60,15 @@ export function deploymentStream(liveUpdates: LiveUpdates, deploymentId: string,
     let sent = options.afterSequence ?? null;
     // The trace of the publish that woke the stream: the messages it sends continue it.
     let wokenBy: TraceCarrier | undefined;
+    // Messages received since the loop last looked, in arrival order; handled by the loop only,
+    // so that sending never runs twice at once.
+    let inbox: DeploymentChanged[] = [];
+    // Whether the trail must be read: at the start of a resume, after a gap, a reconnection of
+    // the Redis subscriber, a safety poll, or a failed read.
+    let mustRead = sent !== null;
     const subscription = await liveUpdates.subscribe('deployment', deploymentId, (message) => {
       if (sent !== null && message.sequence <= sent) return;
+      inbox.push(message);
       wokenBy = message.trace;
       wakeup.wake();
     });
@@ -71,7 +83,10 @@ export function deploymentStream(liveUpdates: LiveUpdates, deploymentId: string,
         () => push(event),
       );
     // Messages published while Redis was unreachable are lost: re-read the trail on reconnection.
-    const stopWatchingReconnects = liveUpdates.onReconnect(() => wakeup.wake());
+    const stopWatchingReconnects = liveUpdates.onReconnect(() => {
+      mustRead = true;
+      wakeup.wake();
+    });
     liveStreams.inc({ stream: 'deployment' });
     try {
       let stopped = false;
@@ -82,23 +97,50 @@ export function deploymentStream(liveUpdates: LiveUpdates, deploymentId: string,
         await send(newest);
         sent = newest.sequence;
         if (isFinal(newest.status)) return;
+        // Whatever committed after this read is announced by a message that arrives after the
+        // subscription above: the inbox has it, or will.
       }
       while (!stopped) {
-        let events: DeploymentEvent[];
-        try {
-          events = await eventsAfter(deploymentId, sent);
-        } catch {
-          // The database is unreachable (restarting, failing over): the stream stays open and
-          // reads again shortly, sending what happened meanwhile once it answers.
-          await wakeup.wait(RETRY_READ_MS, stop);
-          continue;
+        // The messages' own events, as long as each follows the last one sent.
+        const messages = inbox;
+        inbox = [];
+        for (const message of messages) {
+          for (const event of message.events ?? []) {
+            if (event.sequence <= sent!) continue;
+            if (event.sequence !== sent! + 1) {
+              mustRead = true;
+              break;
+            }
+            const carried = eventFromMessage(deploymentId, event);
+            await send(carried);
+            sent = carried.sequence;
+            if (isFinal(carried.status)) return;
+          }
+          // A message that announces more than it carries (an older publisher's) means a read.
+          if (message.sequence > sent!) mustRead = true;
         }
-        for (const event of events) {
-          await send(event);
-          sent = event.sequence;
-          if (isFinal(event.status)) return;
+        if (mustRead) {
+          mustRead = false;
+          let events: DeploymentEvent[];
+          try {
+            events = await eventsAfter(deploymentId, sent!);
+          } catch {
+            // The database is unreachable (restarting, failing over): the stream stays open and
+            // reads again shortly, sending what happened meanwhile once it answers.
+            mustRead = true;
+            await wakeup.wait(RETRY_READ_MS, stop);
+            continue;
+          }
+          for (const event of events) {
+            await send(event);
+            sent = event.sequence;
+            if (isFinal(event.status)) return;
+          }
         }
-        await wakeup.wait(pollMs, stop);
+        if (inbox.length > 0) continue;
+        // Woken by a message (or a reconnection), or the safety poll's time is up: then read.
+        const woken = await wakeup.wait(pollMs, stop);
+        if (woken === TIMED_OUT) mustRead = true;
       }
     } finally {
       liveStreams.dec({ stream: 'deployment' });

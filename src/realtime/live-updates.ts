@@ -1,5 +1,7 @@
 // Typed Redis pub/sub between workers and API processes. Payloads are small: ids, status,
-// sequence. Subscribers reload from Postgres what they show.
+// sequence; a deployment's message also carries the audit events it announces, so a stream that
+// has sent everything before them sends them as they are, without reading the trail again
+// (a stream that finds a gap still reloads from the trail).
 //
 // On a Redis Cluster this is classic pub/sub: a PUBLISH to any node reaches the subscribers of
 // every node (the cluster bus broadcasts it), and each process keeps one subscriber connection
@@ -12,11 +14,25 @@ import { Cluster } from 'ioredis';
 import { closeRedis, createRedis, type RedisClient, type RedisSettings } from '../platform/redis.ts';
 import { inSpan, SpanKind, traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
 
-export interface DeploymentChanged {
-  deploymentId: string;
+/** An audit event as it travels in a message (JSON: the id as a string, the time as ISO 8601). */
+export interface PublishedEvent {
+  id: string;
   sequence: number;
   type: string;
   status: CreditDeploymentStatus;
+  at: string;
+  correlationId: string;
+  detail: DeploymentEvent['detail'];
+}
+
+export interface DeploymentChanged {
+  deploymentId: string;
+  /** The newest event's sequence, type and status. */
+  sequence: number;
+  type: string;
+  status: CreditDeploymentStatus;
+  /** The committed events this message announces, oldest first (absent from older publishers). */
+  events?: PublishedEvent[];
   /** The publisher's trace: the stream's message to its subscriber continues it. */
   trace?: TraceCarrier;
 }
@@ -126,25 +142,26 @@ export class LiveUpdates {
   }
 
   /**
-   * One message per deployment, for its newest event, is enough: a stream that wakes reads every
-   * event it has not sent from the trail.
+   * One message per deployment, carrying its events of this commit, oldest first: a stream whose
+   * last sent event comes right before them sends them as they are; any other stream reloads
+   * from the trail.
    */
   async publishDeploymentEvents(events: readonly DeploymentEvent[]): Promise<void> {
-    const newest = new Map<string, DeploymentEvent>();
-    for (const event of events) {
-      const known = newest.get(event.deploymentId);
-      if (!known || event.sequence > known.sequence) newest.set(event.deploymentId, event);
-    }
+    const byDeployment = new Map<string, DeploymentEvent[]>();
+    for (const event of events) byDeployment.set(event.deploymentId, [...(byDeployment.get(event.deploymentId) ?? []), event]);
     // Sent back to back (ioredis writes them without waiting for each answer).
     await Promise.all(
-      [...newest.values()].map((event) =>
-        this.publish('deployment', event.deploymentId, {
-          deploymentId: event.deploymentId,
-          sequence: event.sequence,
-          type: event.type,
-          status: event.status,
-        }),
-      ),
+      [...byDeployment.entries()].map(([deploymentId, list]) => {
+        const ordered = [...list].sort((a, b) => a.sequence - b.sequence);
+        const newest = ordered.at(-1)!;
+        return this.publish('deployment', deploymentId, {
+          deploymentId,
+          sequence: newest.sequence,
+          type: newest.type,
+          status: newest.status,
+          events: ordered.map(publishedEvent),
+        });
+      }),
     );
   }
 
@@ -174,4 +191,22 @@ export class LiveUpdates {
     for (const timer of this.timers) clearTimeout(timer);
     await Promise.all([closeRedis(this.subscriber), closeRedis(this.publisher)]);
   }
+}
+
+function publishedEvent(event: DeploymentEvent): PublishedEvent {
+  return {
+    id: String(event.id),
+    sequence: event.sequence,
+    type: event.type,
+    status: event.status,
+    // A Date from the ORM and from raw statements alike; never let a publish fail on its shape.
+    at: new Date(event.at).toISOString(),
+    correlationId: event.correlationId,
+    detail: event.detail,
+  };
+}
+
+/** The audit event a message carried, as the trail would give it. */
+export function eventFromMessage(deploymentId: string, event: PublishedEvent): DeploymentEvent {
+  return { ...event, id: BigInt(event.id), deploymentId, at: new Date(event.at) };
 }
