@@ -226,6 +226,7 @@ async function startEdge(config: Config, logger: Logger) {
         {
           userMutationsPerMinute: config.RATE_LIMIT_USER_MUTATIONS_PER_MINUTE,
           serviceMutationsPerMinute: config.RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE,
+          serviceOffersPerMinute: config.RATE_LIMIT_SERVICE_OFFERS_PER_MINUTE,
           anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
           webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
         },
@@ -254,6 +255,7 @@ async function startEdge(config: Config, logger: Logger) {
     corsOrigins: config.CORS_ORIGINS,
     trustedProxies: config.TRUSTED_PROXIES,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+    maxServiceBodyBytes: config.HTTP_SERVICE_MAX_BODY_BYTES,
     maxWsPayloadBytes: config.WS_MAX_PAYLOAD_BYTES,
     maxSubscriptionsPerSocket: config.MAX_SUBSCRIPTIONS_PER_SOCKET,
     maxSubscriptionsPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,

@@ -95,6 +95,11 @@ const schema = z
     TRUSTED_PROXIES: intFrom(0).max(10).default(0),
     /** Largest HTTP request body (413 beyond) and WebSocket message (the socket is closed beyond). */
     HTTP_MAX_BODY_BYTES: intFrom(1024).default(64 * 1024),
+    /**
+     * Largest HTTP request body from a credit-engine token: a batch of 1,000 offers is about
+     * 150 KB, and 600 KB with every text field at its longest; 1 MiB fits it with room.
+     */
+    HTTP_SERVICE_MAX_BODY_BYTES: intFrom(1024).default(1024 * 1024),
     WS_MAX_PAYLOAD_BYTES: intFrom(1024).default(64 * 1024),
     /** Live subscriptions per WebSocket, and per user across all API processes. */
     MAX_SUBSCRIPTIONS_PER_SOCKET: intFrom(1).default(20),
@@ -104,6 +109,8 @@ const schema = z
     /** Rate limits (per minute), shared by the API processes through Redis. */
     RATE_LIMIT_USER_MUTATIONS_PER_MINUTE: intFrom(1).default(60),
     RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE: intFrom(1).default(60_000),
+    /** Offers per service token issued in batches (issueCreditOffers): 10,000/s, twice a campaign's target rate (docs/edge.md). */
+    RATE_LIMIT_SERVICE_OFFERS_PER_MINUTE: intFrom(1).default(600_000),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: intFrom(1).default(300),
     RATE_LIMIT_WS_CONNECTS_PER_MINUTE: intFrom(1).default(120),
     /**
