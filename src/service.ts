@@ -314,7 +314,12 @@ async function startWorkers(config: Config, logger: Logger, messaging: Messaging
     presence,
     push,
     logger,
-    settings: { ...settings, pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS, offerExpiryIntervalMs: config.OFFER_EXPIRY_INTERVAL_MS },
+    settings: {
+      ...settings,
+      pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS,
+      offerExpiryIntervalMs: config.OFFER_EXPIRY_INTERVAL_MS,
+      offerExpiry: { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: config.OFFER_EXPIRY_PAUSE_MS },
+    },
   });
   const relayConnection = createRedis('publisher', queues.redis);
   const relay = startOutboxRelay(

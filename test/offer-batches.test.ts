@@ -23,7 +23,16 @@ const ISSUE_OFFERS = /* GraphQL */ `
 `;
 
 const inHour = () => new Date(Date.now() + 3_600_000).toISOString();
-const input = (change: Record<string, unknown> = {}) => ({
+interface Input {
+  userId: string;
+  limitCents: number;
+  interestRateBps: number;
+  expiresAt: string;
+  currency?: string;
+  externalRef?: string;
+  campaignId?: string;
+}
+const input = (change: Partial<Input> = {}): Input => ({
   userId: newUserId('campaign'),
   limitCents: 250_000,
   interestRateBps: 199,

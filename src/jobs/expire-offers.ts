@@ -1,26 +1,28 @@
 // The offer expiry job, made by the job scheduler every OFFER_EXPIRY_INTERVAL_MS: expires what
-// is due and hands the OFFER_EXPIRED notifications to the notifications worker.
+// is due, batch by batch, and hands each committed batch's OFFER_EXPIRED notifications to the
+// notifications worker as it commits (never all of a campaign's at once).
 import type { Job } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
-import { expireDueOffers } from '../domain/offer-expiry.ts';
+import { expireDueOffers, type ExpiredBatch, type OfferExpirySettings } from '../domain/offer-expiry.ts';
 import { enqueueNotifications, type NotificationQueue } from './queues.ts';
 
 export interface ExpireOffersDeps {
   notificationQueue: NotificationQueue;
   logger: Logger;
+  settings: OfferExpirySettings;
 }
 
-export function createExpireOffersProcessor({ notificationQueue, logger }: ExpireOffersDeps) {
+export function createExpireOffersProcessor({ notificationQueue, logger, settings }: ExpireOffersDeps) {
   return async function expireOffers(job: Job): Promise<number> {
     logger.debug({ periodic: 'expire-offers', jobId: job.id }, 'periodic run');
-    const { expired, notifications } = await expireDueOffers().catch((error: unknown) => {
-      logger.warn({ err: error, jobId: job.id }, 'offer expiry run failed; the next run catches up');
+    const log = logger.child({ jobId: job.id });
+    const afterCommit = (batch: ExpiredBatch) =>
+      enqueueNotifications(notificationQueue, batch.notifications, log.child({ correlationId: batch.notifications[0]?.correlationId }));
+    const expired = await expireDueOffers(afterCommit, settings).catch((error: unknown) => {
+      log.warn({ err: error }, 'offer expiry run failed; the next run catches up');
       throw error;
     });
-    if (expired === 0) return 0;
-    const log = logger.child({ jobId: job.id, correlationId: notifications[0]?.correlationId });
-    log.info({ expired }, 'offers expired');
-    await enqueueNotifications(notificationQueue, notifications.map((n) => ({ notificationId: n.id, correlationId: n.correlationId })), log);
+    if (expired > 0) log.info({ expired }, 'offers expired');
     return expired;
   };
 }

@@ -1,6 +1,7 @@
 // Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
 // worker, and the notification reconciler, with their connections and shutdown.
 import type { PresenceCheck, PushSender } from '../domain/ports.ts';
+import type { OfferExpirySettings } from '../domain/offer-expiry.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { LiveUpdates } from '../realtime/live-updates.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
@@ -21,6 +22,8 @@ export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSet
   pushFallbackAfterMs: number;
   /** How often PENDING offers past their expiry are expired. */
   offerExpiryIntervalMs: number;
+  /** How the expiry sweep cuts its work: batch size, pause between batches. */
+  offerExpiry: OfferExpirySettings;
 }
 
 export interface NotificationWorkerDeps {
@@ -39,7 +42,7 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
   const processor = createDeliverNotificationProcessor({ liveUpdates, presence, push, fallbackMs: settings.pushFallbackAfterMs, logger: log });
   const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
   const expiryLog = logger.child({ component: 'offer-expiry' });
-  const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog });
+  const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog, settings: settings.offerExpiry });
   const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });
   // Every worker makes sure the scheduler exists now, and again on a timer of its own: a scheduler
   // is a Redis key, and a Redis restart that loses the data (or a flush) would otherwise stop

@@ -179,6 +179,14 @@ const schema = z
     PRESENCE_TTL_MS: intFrom(300).default(30_000),
     /** How often PENDING offers past their expiry are expired. */
     OFFER_EXPIRY_INTERVAL_MS: intFrom(100).default(60_000),
+    /**
+     * Offers the expiry sweep expires per transaction (with their notifications and outbox
+     * events): small enough that its row locks are brief, large enough that a million take
+     * minutes, not hours.
+     */
+    OFFER_EXPIRY_BATCH_SIZE: intFrom(1).max(10_000).default(500),
+    /** A pause between the sweep's batches, which leaves the database to deployments meanwhile (0: none). */
+    OFFER_EXPIRY_PAUSE_MS: intFrom(0).max(60_000).default(0),
     /** How often an idle outbox relay looks for unsent events (one that found some goes on at once). */
     EVENTS_RELAY_INTERVAL_MS: intFrom(5).default(200),
     /** The downstream events stream's key; default `<REDIS_PREFIX>:events`. */
