@@ -32,6 +32,8 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { rateLimitRefusals, scrape } from './platform/metrics.ts';
 import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings } from './platform/redis.ts';
 import { createPushSender } from './push/push-sender.ts';
+import { DEFAULT_PACING, pacedPushSender } from './push/paced-sender.ts';
+import { PushBucket } from './push/push-bucket.ts';
 import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './events/stream-publisher.ts';
 import { Presence } from './realtime/presence.ts';
 import { LiveUpdates } from './realtime/live-updates.ts';
@@ -285,7 +287,16 @@ async function startWorkers(config: Config, logger: Logger, messaging: Messaging
   const { deploymentQueue, notificationQueue, offerExpiryQueue, liveUpdates, presence } = shared;
   // firebase-admin (about 15 MiB) is loaded by the processes that push, not by an API alone.
   const firebase = messaging === undefined ? (await import('./push/firebase.ts')).firebasePushFromConfig(config) : null;
-  const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
+  const sender = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
+  // One send rate for all worker processes, kept in Redis.
+  const paceConnection = sender.disabledReason ? null : createRedis('publisher', redisSettings(config, logger));
+  const push = paceConnection
+    ? pacedPushSender(sender, new PushBucket(paceConnection, { maxPerMinute: config.PUSH_MAX_PER_MINUTE, prefix: config.REDIS_PREFIX }), {
+        quotaPauseMs: config.PUSH_QUOTA_PAUSE_MS,
+        devicePauseMs: config.PUSH_DEVICE_PAUSE_MS,
+        maxQuotaAnswers: DEFAULT_PACING.maxQuotaAnswers,
+      })
+    : sender;
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
   else logger.info({ projectId: config.FCM_PROJECT_ID }, 'push notifications through FCM');
 
@@ -336,6 +347,7 @@ async function startWorkers(config: Config, logger: Logger, messaging: Messaging
     async close() {
       await Promise.all([deploymentWorker.close(), notificationWorker.close(), relay.stop()]);
       await closeRedis(relayConnection);
+      if (paceConnection) await closeRedis(paceConnection);
       await firebase?.close();
     },
   };

@@ -16,8 +16,13 @@ export function createExpireOffersProcessor({ notificationQueue, logger, setting
   return async function expireOffers(job: Job): Promise<number> {
     logger.debug({ periodic: 'expire-offers', jobId: job.id }, 'periodic run');
     const log = logger.child({ jobId: job.id });
+    // A campaign's notifications wait behind those of users' own actions (a deployment's result).
     const afterCommit = (batch: ExpiredBatch) =>
-      enqueueNotifications(notificationQueue, batch.notifications, log.child({ correlationId: batch.notifications[0]?.correlationId }));
+      enqueueNotifications(
+        notificationQueue,
+        batch.notifications.map((n) => ({ ...n, background: true })),
+        log.child({ correlationId: batch.notifications[0]?.correlationId }),
+      );
     const expired = await expireDueOffers(afterCommit, settings).catch((error: unknown) => {
       log.warn({ err: error }, 'offer expiry run failed; the next run catches up');
       throw error;

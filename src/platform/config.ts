@@ -175,6 +175,15 @@ const schema = z
     PUSH_ATTEMPTS: intFrom(1).max(50).default(5),
     /** First retry delay of a push; each next one doubles it. */
     PUSH_BACKOFF_MS: intFrom(0).default(2_000),
+    /**
+     * Push sends per minute across every worker process (a token bucket in Redis). FCM's default
+     * project quota is 600,000/min, which other senders of the project may share: stay below it.
+     */
+    PUSH_MAX_PER_MINUTE: intFrom(1).default(500_000),
+    /** How long every process stops pushing on FCM's project-level 429 when it gives no Retry-After. */
+    PUSH_QUOTA_PAUSE_MS: intFrom(0).default(10_000),
+    /** A device's first pause on FCM's per-device 429 (doubled on each further one); other devices go on. */
+    PUSH_DEVICE_PAUSE_MS: intFrom(0).default(2_000),
     /** A user counts as present while an API process refreshed their live subscription within this long. */
     PRESENCE_TTL_MS: intFrom(300).default(30_000),
     /** How often PENDING offers past their expiry are expired. */
