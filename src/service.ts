@@ -34,6 +34,7 @@ import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings 
 import { createPushSender } from './push/push-sender.ts';
 import { DEFAULT_PACING, pacedPushSender } from './push/paced-sender.ts';
 import { PushBucket } from './push/push-bucket.ts';
+import { watchPushBucket } from './push/push-bucket-metrics.ts';
 import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './events/stream-publisher.ts';
 import { Presence } from './realtime/presence.ts';
 import { LiveUpdates } from './realtime/live-updates.ts';
@@ -290,8 +291,10 @@ async function startWorkers(config: Config, logger: Logger, messaging: Messaging
   const sender = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
   // One send rate for all worker processes, kept in Redis.
   const paceConnection = sender.disabledReason ? null : createRedis('publisher', redisSettings(config, logger));
-  const push = paceConnection
-    ? pacedPushSender(sender, new PushBucket(paceConnection, { maxPerMinute: config.PUSH_MAX_PER_MINUTE, prefix: config.REDIS_PREFIX }), {
+  const bucket = paceConnection && new PushBucket(paceConnection, { maxPerMinute: config.PUSH_MAX_PER_MINUTE, prefix: config.REDIS_PREFIX });
+  if (bucket) watchPushBucket(bucket);
+  const push = bucket
+    ? pacedPushSender(sender, bucket, {
         quotaPauseMs: config.PUSH_QUOTA_PAUSE_MS,
         devicePauseMs: config.PUSH_DEVICE_PAUSE_MS,
         maxQuotaAnswers: DEFAULT_PACING.maxQuotaAnswers,

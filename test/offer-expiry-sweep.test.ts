@@ -5,6 +5,13 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { expireDueOffers, type ExpiredBatch } from '../src/domain/offer-expiry.ts';
 import { prisma } from '../src/platform/db.ts';
+import { scrape } from '../src/platform/metrics.ts';
+
+/** A metric of this process without labels, as /metrics reports it. */
+async function metricValue(name: string): Promise<number> {
+  const line = (await scrape()).body.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
 
 const OFFERS = 20_000;
 const USERS = 5_000; // four offers each: a batch often holds several offers of one user
@@ -27,6 +34,7 @@ describe('the expiry sweep', () => {
       ]),
     );
 
+    const expiredBefore = await metricValue('credit_offers_expired_total');
     const handed: ExpiredBatch[][] = [[], []];
     const sweep = (i: number) =>
       expireDueOffers(async (batch) => void handed[i]!.push(batch), { batchSize: BATCH, pauseMs: 0 });
@@ -66,7 +74,9 @@ describe('the expiry sweep', () => {
       expect(sequences).toEqual([before + 1, before + 2, before + 3, before + 4]);
     }
 
-    // Nothing left: another sweep finds nothing to do.
+    // Nothing left: another sweep finds nothing to do, and says it is not behind.
     expect(await expireDueOffers(async () => {}, { batchSize: BATCH, pauseMs: 0 })).toBe(0);
+    expect((await metricValue('credit_offers_expired_total')) - expiredBefore).toBe(OFFERS);
+    expect(await metricValue('credit_offer_expiry_lag_seconds')).toBe(0);
   }, 120_000);
 });

@@ -3,6 +3,7 @@
 // as one offer issued alone.
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type CreditOffer } from '../platform/db.ts';
+import { countOffersIssued } from './campaign-metrics.ts';
 import { ValidationError } from './errors.ts';
 import { conflictingRef, DEFAULT_OFFER_CAPS, sameTerms, validateIssue, type IssueOfferInput, type OfferCaps } from './offers.ts';
 
@@ -44,6 +45,7 @@ export async function issueCreditOffers(
     toWrite.forEach((i, k) => {
       if (written[k]) results[i] = written[k];
     });
+    countOffersIssued('batch', written.filter(Boolean).length);
   }
   // What a ref already named (issued earlier, or by a concurrent batch that won the insert).
   const known = await offersByRef(inputs.flatMap((input, i) => (!results[i] && input.externalRef != null ? [input.externalRef] : [])));

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type Tx } from '../platform/db.ts';
 import { CREDIT_OFFER_EXPIRED, EVENT_VERSION } from './credit-events.ts';
+import { countOffersExpired } from './campaign-metrics.ts';
 import { notificationText, offerLink } from './notification-content.ts';
 
 export interface OfferExpirySettings {
@@ -20,11 +21,14 @@ export const DEFAULT_OFFER_EXPIRY: OfferExpirySettings = { batchSize: 500, pause
 /** The notifications one committed batch created, to be handed to delivery. */
 export interface ExpiredBatch {
   expired: number;
+  /** When the oldest offer of the batch was due (null for an empty batch): how far behind the sweep is. */
+  oldestDueAt: Date | null;
   notifications: { notificationId: string; correlationId: string }[];
 }
 
 interface DueOffer {
   id: string;
+  expiresAt: Date;
   userId: string;
   limitCents: bigint;
   currency: string;
@@ -44,6 +48,7 @@ export async function expireDueOffers(
   let total = 0;
   for (;;) {
     const batch = await prisma.$transaction((tx) => expireBatch(tx, settings.batchSize, now));
+    countOffersExpired(batch.expired, batch.oldestDueAt);
     total += batch.expired;
     if (batch.expired > 0) await onCommitted(batch);
     if (batch.expired < settings.batchSize) return total;
@@ -56,10 +61,10 @@ async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatc
   const at = Prisma.sql`${now}::timestamp`;
   // The due offers no concurrent sweep (or accept) holds; they stay locked until commit.
   const offers = await tx.$queryRaw<DueOffer[]>`
-    SELECT id, user_id AS "userId", limit_cents AS "limitCents", currency, interest_rate_bps AS "interestRateBps"
+    SELECT id, expires_at AS "expiresAt", user_id AS "userId", limit_cents AS "limitCents", currency, interest_rate_bps AS "interestRateBps"
       FROM credit_offers WHERE status = 'PENDING' AND expires_at <= ${at}
      ORDER BY expires_at LIMIT ${size} FOR UPDATE SKIP LOCKED`;
-  if (offers.length === 0) return { expired: 0, notifications: [] };
+  if (offers.length === 0) return { expired: 0, oldestDueAt: null, notifications: [] };
   // Their users, locked in id order (each user's event sequence is taken below): two sweeps
   // with offers of the same users wait for each other instead of deadlocking.
   const users = await tx.$queryRaw<{ id: string; locale: string | null }[]>`
@@ -69,6 +74,7 @@ async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatc
   const notificationIds = await tx.$queryRaw<{ id: string }[]>`${expireStatement(offers, localeOf, correlationId, now)}`;
   return {
     expired: offers.length,
+    oldestDueAt: offers[0]!.expiresAt,
     notifications: notificationIds.map(({ id }) => ({ notificationId: id, correlationId })),
   };
 }

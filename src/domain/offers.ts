@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Viewer } from './viewer.ts';
 import { prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
+import { countOffersIssued } from './campaign-metrics.ts';
 import { isCurrencyCode } from './money.ts';
 import { ensureUser, rememberLocale } from './users.ts';
 
@@ -95,7 +96,7 @@ export async function issueCreditOffer(
     // The user row first, atomically: Prisma's connectOrCreate reads then inserts, and ten offers
     // issued at once to a new user raced on that insert.
     await ensureUser({ userId: input.userId, roles: [] });
-    return await prisma.creditOffer.create({
+    const offer = await prisma.creditOffer.create({
       data: {
         userId: input.userId,
         limitCents: BigInt(input.limitCents),
@@ -106,6 +107,8 @@ export async function issueCreditOffer(
         campaignId: input.campaignId ?? null,
       },
     });
+    countOffersIssued('single', 1);
+    return offer;
   } catch (error) {
     // A concurrent issue with the same externalRef won the race: answer as it did.
     if (input.externalRef && isUniqueViolation(error)) {
