@@ -298,7 +298,7 @@ async function startWorkers(config: Config, logger: Logger, messaging: Messaging
         quotaPauseMs: config.PUSH_QUOTA_PAUSE_MS,
         devicePauseMs: config.PUSH_DEVICE_PAUSE_MS,
         maxQuotaAnswers: DEFAULT_PACING.maxQuotaAnswers,
-      })
+      }, firebase?.retryAfter)
     : sender;
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
   else logger.info({ projectId: config.FCM_PROJECT_ID }, 'push notifications through FCM');

@@ -4,9 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { cert, deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getMessaging, type Messaging } from 'firebase-admin/messaging';
 import type { Config } from '../platform/config.ts';
+import { RetryAfterAgent } from './retry-after.ts';
 
 export interface FirebasePush {
   messaging: Messaging;
+  /** The Retry-After of FCM's latest 429 (firebase-admin drops it from its errors). */
+  retryAfter: () => number | null;
   close(): Promise<void>;
 }
 
@@ -14,9 +17,10 @@ export interface FirebasePush {
 export function firebasePushFromConfig(config: Config): FirebasePush | null {
   const serviceAccount = config.FCM_SERVICE_ACCOUNT_JSON ?? config.GOOGLE_APPLICATION_CREDENTIALS;
   if (!config.FCM_PROJECT_ID || !serviceAccount) return null;
+  const agent = new RetryAfterAgent();
   const app: App = initializeApp(
-    { credential: cert(serviceAccount as Parameters<typeof cert>[0]), projectId: config.FCM_PROJECT_ID },
+    { credential: cert(serviceAccount as Parameters<typeof cert>[0]), projectId: config.FCM_PROJECT_ID, httpAgent: agent },
     `credit-push-${randomUUID()}`,
   );
-  return { messaging: getMessaging(app), close: () => deleteApp(app) };
+  return { messaging: getMessaging(app), retryAfter: agent.retryAfter, close: () => deleteApp(app) };
 }
