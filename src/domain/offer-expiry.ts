@@ -59,17 +59,23 @@ export async function expireDueOffers(
 async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatch> {
   // Prisma sends a Date as the UTC wall time, which is how its timestamp columns hold it.
   const at = Prisma.sql`${now}::timestamp`;
-  // The due offers no concurrent sweep (or accept) holds; they stay locked until commit.
-  const offers = await tx.$queryRaw<DueOffer[]>`
-    SELECT id, expires_at AS "expiresAt", user_id AS "userId", limit_cents AS "limitCents", currency, interest_rate_bps AS "interestRateBps"
-      FROM credit_offers WHERE status = 'PENDING' AND expires_at <= ${at}
-     ORDER BY expires_at LIMIT ${size} FOR UPDATE SKIP LOCKED`;
+  // The due offers no concurrent sweep (or accept) holds, and their users (each user's event
+  // sequence is taken below) with their language, all locked until commit. Users are locked in
+  // id order (materialized: sorted, then locked): two sweeps with offers of the same users wait
+  // for each other, never deadlock.
+  const offers = await tx.$queryRaw<(DueOffer & { locale: string | null })[]>`
+    WITH due AS MATERIALIZED (
+      SELECT id, expires_at, user_id, limit_cents, currency, interest_rate_bps FROM credit_offers
+       WHERE status = 'PENDING' AND expires_at <= ${at}
+       ORDER BY expires_at LIMIT ${size} FOR UPDATE SKIP LOCKED),
+    owners AS MATERIALIZED (
+      SELECT id, locale FROM users WHERE id IN (SELECT user_id FROM due) ORDER BY id FOR UPDATE)
+    SELECT due.id, due.expires_at AS "expiresAt", due.user_id AS "userId", due.limit_cents AS "limitCents", due.currency,
+           due.interest_rate_bps AS "interestRateBps", owners.locale
+      FROM due JOIN owners ON owners.id = due.user_id
+     ORDER BY due.expires_at`;
   if (offers.length === 0) return { expired: 0, oldestDueAt: null, notifications: [] };
-  // Their users, locked in id order (each user's event sequence is taken below): two sweeps
-  // with offers of the same users wait for each other instead of deadlocking.
-  const users = await tx.$queryRaw<{ id: string; locale: string | null }[]>`
-    SELECT id, locale FROM users WHERE id = ANY(${[...new Set(offers.map((o) => o.userId))]}::text[]) ORDER BY id FOR UPDATE`;
-  const localeOf = new Map(users.map((u) => [u.id, u.locale]));
+  const localeOf = new Map(offers.map((o) => [o.userId, o.locale]));
   const correlationId = `offer-expiry-${randomUUID()}`;
   const notificationIds = await tx.$queryRaw<{ id: string }[]>`${expireStatement(offers, localeOf, correlationId, now)}`;
   return {
