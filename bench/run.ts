@@ -36,6 +36,12 @@ import { peerSide, serviceSide } from './versus-sides.ts';
 
 const config = loadConfig();
 
+// `--campaign` is a bench of its own (bench/campaign.ts): a campaign's issuance, expiry and push.
+if (process.argv.includes('--campaign')) {
+  await (await import('./campaign.ts')).runCampaignBench(process.argv.slice(2));
+  process.exit(0);
+}
+
 const RESULTS = new URL('./results/', import.meta.url);
 /** Callers building the backlog: as many as the busiest journey level. */
 const BACKLOG_CALLERS = 32;

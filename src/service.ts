@@ -32,6 +32,9 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { rateLimitRefusals, scrape } from './platform/metrics.ts';
 import { checkEvictionPolicy, closeRedis, createRedis, isCluster } from './platform/redis.ts';
 import { createPushSender } from './push/push-sender.ts';
+import { pacedPushSender } from './push/paced-sender.ts';
+import { PushBucket } from './push/push-bucket.ts';
+import { watchPushBucket } from './push/push-bucket-metrics.ts';
 import { Presence } from './realtime/presence.ts';
 import { LiveUpdates } from './realtime/live-updates.ts';
 import { SubscriptionQuota } from './realtime/subscription-quota.ts';
@@ -193,7 +196,12 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
   const { deploymentQueue, notificationQueue, offerExpiryQueue, liveUpdates, presence } = shared;
   // firebase-admin (about 15 MiB) is loaded by the processes that push, not by an API alone.
   const firebase = messaging === undefined ? (await import('./push/firebase.ts')).firebasePush(settings.push) : null;
-  const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
+  const sender = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
+  // One send rate for all worker processes, kept in Redis.
+  const paceConnection = sender.disabledReason ? null : createRedis('publisher', settings.redis);
+  const bucket = paceConnection && new PushBucket(paceConnection, { maxPerMinute: settings.pushPacing.maxPerMinute, prefix: settings.prefix });
+  if (bucket) watchPushBucket(bucket);
+  const push = bucket ? pacedPushSender(sender, bucket, settings.pushPacing, firebase?.retryAfter) : sender;
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
   else logger.info({ projectId: settings.push.projectId }, 'push notifications through FCM');
 
@@ -214,6 +222,7 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
     async close() {
       await Promise.all([deploymentWorker.close(), notificationWorker.close(), relay.stop()]);
       await closeRedis(relayConnection);
+      if (paceConnection) await closeRedis(paceConnection);
       await firebase?.close();
     },
   };

@@ -8,6 +8,7 @@ import type { EdgeSettings } from './api/server.ts';
 import type { InsightsConsumerSettings } from './events/insights-consumer.ts';
 import type { OutboxRelaySettings } from './events/outbox-relay.ts';
 import { eventStreamKey, type EventStreamSettings } from './events/stream-publisher.ts';
+import type { OfferExpirySettings } from './domain/offer-expiry.ts';
 import type { BatchSettings } from './jobs/deployment-batcher.ts';
 import type { DeploymentRetrySettings, QueueSettings, RetrySettings } from './jobs/queues.ts';
 import { databasePoolSize, type Config, type EdgeProtection } from './platform/config.ts';
@@ -15,6 +16,7 @@ import type { DatabaseSettings } from './platform/db.ts';
 import type { Logger } from './platform/logger.ts';
 import type { RedisSettings } from './platform/redis.ts';
 import type { FirebaseSettings } from './push/firebase.ts';
+import { DEFAULT_PACING, type PacedSenderSettings } from './push/paced-sender.ts';
 
 /** The database settings of the configuration, for a process that runs the workers or not. */
 export function databaseSettings(config: Config, worker = true): DatabaseSettings {
@@ -74,9 +76,13 @@ export interface ServiceSettings {
     reconcileIntervalMs: number;
     reconcileGraceMs: number;
     offerExpiryIntervalMs: number;
+    /** How the expiry sweep cuts its work: batch size, pause between batches. */
+    offerExpiry: OfferExpirySettings;
   };
   notifications: { retry: RetrySettings; pushFallbackAfterMs: number };
   push: FirebaseSettings;
+  /** One send rate shared by every worker process (a Redis token bucket), and how quota answers slow it. */
+  pushPacing: PacedSenderSettings & { maxPerMinute: number };
   events: { stream: EventStreamSettings; relay: OutboxRelaySettings };
   insights: Omit<InsightsConsumerSettings, 'consumer' | 'key'> & { consumer: string | undefined };
 }
@@ -115,6 +121,7 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
         corsOrigins: config.CORS_ORIGINS,
         trustedProxies: config.TRUSTED_PROXIES,
         maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+        maxServiceBodyBytes: config.HTTP_SERVICE_MAX_BODY_BYTES,
         maxWsPayloadBytes: config.WS_MAX_PAYLOAD_BYTES,
         maxSubscriptionsPerSocket: config.MAX_SUBSCRIPTIONS_PER_SOCKET,
         maxSubscriptionsPerUser: config.MAX_SUBSCRIPTIONS_PER_USER,
@@ -126,6 +133,7 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
         ? {
             userMutationsPerMinute: config.RATE_LIMIT_USER_MUTATIONS_PER_MINUTE,
             serviceMutationsPerMinute: config.RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE,
+            serviceOffersPerMinute: config.RATE_LIMIT_SERVICE_OFFERS_PER_MINUTE,
             anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
             webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
           }
@@ -149,12 +157,19 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       reconcileGraceMs: config.RECONCILE_GRACE_MS,
       offerExpiryIntervalMs: config.OFFER_EXPIRY_INTERVAL_MS,
+      offerExpiry: { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: config.OFFER_EXPIRY_PAUSE_MS },
     },
     notifications: {
       retry: { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS },
       pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS,
     },
     push: pushSettings(config),
+    pushPacing: {
+      maxPerMinute: config.PUSH_MAX_PER_MINUTE,
+      quotaPauseMs: config.PUSH_QUOTA_PAUSE_MS,
+      devicePauseMs: config.PUSH_DEVICE_PAUSE_MS,
+      maxQuotaAnswers: DEFAULT_PACING.maxQuotaAnswers,
+    },
     events: {
       stream: eventStreamSettings(config),
       relay: {

@@ -67,7 +67,9 @@ describe('the offer expiry scheduler', () => {
     // Extra runs race the scheduled ones (as a stalled job running twice would).
     const racing: number[] = [];
     await waitUntil(async () => {
-      racing.push(...(await Promise.all([expireDueOffers(), expireDueOffers(), expireDueOffers()])).map((r) => r.expired));
+      // Their notifications are left to the reconciler: the scheduled runs' own go to delivery.
+      const extraRun = () => expireDueOffers(async () => {});
+      racing.push(...(await Promise.all([extraRun(), extraRun(), extraRun()])));
       return (await prisma.creditOffer.count({ where: { id: { in: left.map((o) => o.offerId) }, status: 'EXPIRED' } })) === left.length;
     }, 'every offer expired');
     expect(racing.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(left.length);

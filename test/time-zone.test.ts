@@ -25,11 +25,11 @@ describe('with the database in another time zone', () => {
 
   it('an offer due in a minute is not expired; once due, it is', async () => {
     const { offerId } = await issueOffer(api.url, { expiresAt: new Date(Date.now() + 60_000) });
-    await expireDueOffers();
+    await expireDueOffers(async () => {});
     expect((await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } })).status).toBe('PENDING');
 
     await prisma.creditOffer.update({ where: { id: offerId }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    await expireDueOffers();
+    await expireDueOffers(async () => {});
     const offer = await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } });
     expect(offer.status).toBe('EXPIRED');
     expect(Math.abs(offer.expiredAt!.getTime() - Date.now())).toBeLessThan(60_000);

@@ -13,6 +13,8 @@ export interface RateLimitSettings {
   userMutationsPerMinute: number;
   /** Per service token and per mutation: issueCreditOffer, syncCreditUsage. */
   serviceMutationsPerMinute: number;
+  /** Per service token: offers issued in batches (issueCreditOffers counts each of its inputs). */
+  serviceOffersPerMinute: number;
   /** Per client IP, requests without a valid token. */
   anonymousRequestsPerMinute: number;
   /** Per client IP, WebSocket connections opened. */
@@ -23,7 +25,10 @@ export interface RateLimitSettings {
 export const USER_LIMITED_FIELDS = ['acceptOffer', 'declineOffer', 'registerDevice', 'acknowledgeNotification'] as const;
 export const SERVICE_LIMITED_FIELDS = ['issueCreditOffer', 'syncCreditUsage'] as const;
 
-export type RateLimitName = 'user-mutation' | 'service-mutation' | 'anonymous' | 'websocket-connect';
+/** Mutations whose cost is the number of offers they carry, not one per call. */
+export const OFFER_BATCH_FIELDS = ['issueCreditOffers'] as const;
+
+export type RateLimitName = 'user-mutation' | 'service-mutation' | 'service-offers' | 'anonymous' | 'websocket-connect';
 
 export interface RateLimitRefusal {
   limit: RateLimitName;
@@ -53,6 +58,7 @@ export class RateLimits {
     this.limiters = {
       'user-mutation': limiter('user-mutation', settings.userMutationsPerMinute),
       'service-mutation': limiter('service-mutation', settings.serviceMutationsPerMinute),
+      'service-offers': limiter('service-offers', settings.serviceOffersPerMinute),
       anonymous: limiter('anonymous', settings.anonymousRequestsPerMinute),
       'websocket-connect': limiter('websocket-connect', settings.webSocketConnectsPerMinute),
     };
@@ -117,6 +123,25 @@ export function rootFieldCounts(document: DocumentNode, operationName?: string |
 }
 
 /**
+ * How many offers the operation's batch fields carry, from the `inputs` argument (a list literal
+ * or a variable). A malformed argument counts 1: validation refuses it before anything runs.
+ */
+export function offersInBatches(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation !== 'mutation') return 0;
+  const BATCH = new Set<string>(OFFER_BATCH_FIELDS);
+  let offers = 0;
+  for (const selection of operation.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD || !BATCH.has(selection.name.value)) continue;
+    const argument = selection.arguments?.find((a) => a.name.value === 'inputs')?.value;
+    const list =
+      argument?.kind === Kind.VARIABLE ? variables?.[argument.name.value] : argument?.kind === Kind.LIST ? argument.values : undefined;
+    offers += Array.isArray(list) ? Math.max(1, list.length) : 1;
+  }
+  return offers;
+}
+
+/**
  * Per user and per service token on the mutations that need it, before anything runs: the whole
  * operation is refused when any of its limited fields is over (so nothing of it changes anything).
  */
@@ -131,6 +156,12 @@ export function mutationRateLimitPlugin(limits: RateLimits, viewerOf: (context: 
         const limit = USER.has(field) ? 'user-mutation' : SERVICE.has(field) ? 'service-mutation' : null;
         if (!limit) continue;
         const refusal = await limits.consume(limit, `${field}:${viewer.userId}`, count);
+        if (refusal) return setResultAndStopExecution({ errors: [rateLimitedError(refusal)] });
+      }
+      // A campaign's budget is in offers: a batch of 1,000 takes 1,000 from it.
+      const offers = offersInBatches(args.document, args.variableValues ?? undefined, args.operationName);
+      if (offers > 0) {
+        const refusal = await limits.consume('service-offers', `offers:${viewer.userId}`, offers);
         if (refusal) return setResultAndStopExecution({ errors: [rateLimitedError(refusal)] });
       }
     },

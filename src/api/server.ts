@@ -74,6 +74,8 @@ export interface EdgeSettings {
   corsOrigins: string[];
   trustedProxies: number;
   maxBodyBytes: number;
+  /** The same for credit-engine tokens, whose offer batches are larger than anything a customer sends. */
+  maxServiceBodyBytes: number;
   maxWsPayloadBytes: number;
   maxSubscriptionsPerSocket: number;
   maxSubscriptionsPerUser: number;
@@ -215,6 +217,13 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     },
   });
 
+  /** The larger cap only for a valid credit-engine token, checked only when a body is over the common one. */
+  const bodyCapFor = async (req: IncomingMessage): Promise<number> => {
+    if (bodyRefusal(req, edge.maxBodyBytes) !== 413 || edge.maxServiceBodyBytes <= edge.maxBodyBytes) return edge.maxBodyBytes;
+    const { viewer } = await authenticate(req.headers.authorization).catch(() => ({ viewer: null }));
+    return viewer?.roles.includes('credit-engine') ? edge.maxServiceBodyBytes : edge.maxBodyBytes;
+  };
+
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
@@ -222,9 +231,10 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       const ok = await ready().catch(() => false);
       return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' });
     }
-    const refusal = bodyRefusal(req, edge.maxBodyBytes);
+    const maxBytes = await bodyCapFor(req);
+    const refusal = bodyRefusal(req, maxBytes);
     if (refusal) {
-      const message = refusal === 413 ? `The request body is over ${edge.maxBodyBytes} bytes` : 'A Content-Length is required';
+      const message = refusal === 413 ? `The request body is over ${maxBytes} bytes` : 'A Content-Length is required';
       res.setHeader('connection', 'close');
       return sendJson(res, refusal, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
     }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Viewer } from './viewer.ts';
 import { prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
+import { countOffersIssued } from './campaign-metrics.ts';
 import { isCurrencyCode } from './money.ts';
 import { ensureUser, rememberLocale } from './users.ts';
 
@@ -24,41 +25,58 @@ export interface IssueOfferInput {
   currency?: string | null;
   expiresAt: Date;
   externalRef?: string | null;
+  /** The issuer's campaign this offer belongs to, if any. */
+  campaignId?: string | null;
 }
 
-function validateIssue(input: IssueOfferInput, caps: OfferCaps, now: Date): ValidationError | null {
+/**
+ * The first thing wrong with an offer to issue, or null. `at` names the input in the error's
+ * field: `input` for one offer, `inputs[3]` for one of a batch.
+ */
+export function validateIssue(input: IssueOfferInput, caps: OfferCaps, now: Date, at = 'input'): ValidationError | null {
+  const invalid = firstProblem(input, caps, now);
+  return invalid && new ValidationError(invalid.message, `${at}.${invalid.field}`);
+}
+
+function firstProblem(input: IssueOfferInput, caps: OfferCaps, now: Date): { message: string; field: string } | null {
+  const problem = (message: string, field: string) => ({ message, field });
   const currency = input.currency ?? 'BRL';
   if (input.userId.trim().length === 0 || input.userId.length > 128 || hasControlCharacters(input.userId)) {
-    return new ValidationError('userId must be 1 to 128 characters, without control characters', 'input.userId');
+    return problem('userId must be 1 to 128 characters, without control characters', 'userId');
   }
   if (!Number.isSafeInteger(input.limitCents) || input.limitCents <= 0 || input.limitCents > caps.maxLimitCents) {
-    return new ValidationError(`limitCents must be a whole number of minor units from 1 to ${caps.maxLimitCents}`, 'input.limitCents');
+    return problem(`limitCents must be a whole number of minor units from 1 to ${caps.maxLimitCents}`, 'limitCents');
   }
   if (!Number.isInteger(input.interestRateBps) || input.interestRateBps < 0 || input.interestRateBps > caps.maxRateBps) {
-    return new ValidationError(`interestRateBps must be between 0 and ${caps.maxRateBps}`, 'input.interestRateBps');
+    return problem(`interestRateBps must be between 0 and ${caps.maxRateBps}`, 'interestRateBps');
   }
   if (!isCurrencyCode(currency)) {
-    return new ValidationError(`currency must be an ISO 4217 code such as BRL, got '${currency}'`, 'input.currency');
+    return problem(`currency must be an ISO 4217 code such as BRL, got '${currency}'`, 'currency');
   }
   if (!(input.expiresAt.getTime() > now.getTime())) {
-    return new ValidationError('expiresAt must be in the future', 'input.expiresAt');
+    return problem('expiresAt must be in the future', 'expiresAt');
   }
   if (input.expiresAt.getTime() > now.getTime() + caps.maxExpiryDays * DAY_MS) {
-    return new ValidationError(`expiresAt must be within ${caps.maxExpiryDays} days`, 'input.expiresAt');
+    return problem(`expiresAt must be within ${caps.maxExpiryDays} days`, 'expiresAt');
   }
   if (input.externalRef != null && (input.externalRef.length === 0 || input.externalRef.length > 200 || hasControlCharacters(input.externalRef))) {
-    return new ValidationError('externalRef must be 1 to 200 characters, without control characters', 'input.externalRef');
+    return problem('externalRef must be 1 to 200 characters, without control characters', 'externalRef');
+  }
+  if (input.campaignId != null && (input.campaignId.length === 0 || input.campaignId.length > 128 || hasControlCharacters(input.campaignId))) {
+    return problem('campaignId must be 1 to 128 characters, without control characters', 'campaignId');
   }
   return null;
 }
 
-function sameTerms(offer: CreditOffer, input: IssueOfferInput): boolean {
+/** Whether an offer already issued under the input's externalRef is the one the input asks for. */
+export function sameTerms(offer: CreditOffer, input: IssueOfferInput): boolean {
   return (
     offer.userId === input.userId &&
     offer.limitCents === BigInt(input.limitCents) &&
     offer.interestRateBps === input.interestRateBps &&
     offer.currency === (input.currency ?? 'BRL') &&
-    offer.expiresAt.getTime() === input.expiresAt.getTime()
+    offer.expiresAt.getTime() === input.expiresAt.getTime() &&
+    offer.campaignId === (input.campaignId ?? null)
   );
 }
 
@@ -78,7 +96,7 @@ export async function issueCreditOffer(
     // The user row first, atomically: Prisma's connectOrCreate reads then inserts, and ten offers
     // issued at once to a new user raced on that insert.
     await ensureUser({ userId: input.userId, roles: [] });
-    return await prisma.creditOffer.create({
+    const offer = await prisma.creditOffer.create({
       data: {
         userId: input.userId,
         limitCents: BigInt(input.limitCents),
@@ -86,8 +104,11 @@ export async function issueCreditOffer(
         currency: input.currency ?? 'BRL',
         expiresAt: input.expiresAt,
         externalRef: input.externalRef ?? null,
+        campaignId: input.campaignId ?? null,
       },
     });
+    countOffersIssued('single', 1);
+    return offer;
   } catch (error) {
     // A concurrent issue with the same externalRef won the race: answer as it did.
     if (input.externalRef && isUniqueViolation(error)) {
@@ -98,8 +119,8 @@ export async function issueCreditOffer(
   }
 }
 
-function conflictingRef() {
-  return new ValidationError('externalRef was already used for an offer with different terms', 'input.externalRef');
+export function conflictingRef(at = 'input') {
+  return new ValidationError('externalRef was already used for an offer with different terms', `${at}.externalRef`);
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -1,6 +1,7 @@
 // Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
 // worker, and the notification reconciler, with their connections and shutdown.
 import type { DeliveryDeps } from '../domain/notification-delivery.ts';
+import type { OfferExpirySettings } from '../domain/offer-expiry.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
@@ -20,6 +21,8 @@ import { createNotificationReconciler, type ReconcileSettings } from './reconcil
 export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSettings {
   /** How often PENDING offers past their expiry are expired. */
   offerExpiryIntervalMs: number;
+  /** How the expiry sweep cuts its work: batch size, pause between batches. */
+  offerExpiry: OfferExpirySettings;
 }
 
 export interface NotificationWorkerDeps {
@@ -37,7 +40,7 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
   const processor = createDeliverNotificationProcessor({ delivery: { ...delivery, logger: log }, afterCommit });
   const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
   const expiryLog = logger.child({ component: 'offer-expiry' });
-  const expiryProcessor = createExpireOffersProcessor({ afterCommit, logger: expiryLog });
+  const expiryProcessor = createExpireOffersProcessor({ afterCommit, logger: expiryLog, settings: settings.offerExpiry });
   const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });
   // Every worker makes sure the scheduler exists now, and again on a timer of its own: a scheduler
   // is a Redis key, and a Redis restart that loses the data (or a flush) would otherwise stop

@@ -30,15 +30,27 @@ export async function enqueueDeploymentBestEffort(
   }
 }
 
-/** A notification's job, to be run no sooner than `runAt` (the push fallback's due time) when given. */
-export type NotificationJobAt = NotificationJob & { runAt?: Date };
+/**
+ * A notification's job, to be run no sooner than `runAt` (the push fallback's due time) when
+ * given; `background` for a campaign's notifications (offers expired by the thousand), which
+ * wait behind every notification of a user's own action (BullMQ runs jobs without a priority
+ * before prioritized ones, and keeps the priority through delays and retries).
+ */
+export type NotificationJobAt = NotificationJob & { runAt?: Date; background?: boolean };
+
+/** The BullMQ priority of background notifications: any value puts them behind unprioritized jobs. */
+export const BACKGROUND_PRIORITY = 10;
 
 /** The job of a notification: its id is the notification id, so adding it again is a no-op. */
-function deliverJob({ runAt, ...job }: NotificationJobAt, trace: TraceCarrier | undefined, now: number) {
+function deliverJob({ runAt, background, ...job }: NotificationJobAt, trace: TraceCarrier | undefined, now: number) {
   return {
     name: 'deliver',
     data: { ...job, trace },
-    opts: { jobId: job.notificationId, ...(runAt ? { delay: Math.max(0, runAt.getTime() - now) } : {}) },
+    opts: {
+      jobId: job.notificationId,
+      ...(runAt ? { delay: Math.max(0, runAt.getTime() - now) } : {}),
+      ...(background ? { priority: BACKGROUND_PRIORITY } : {}),
+    },
   };
 }
 

@@ -95,6 +95,11 @@ const schema = z
     TRUSTED_PROXIES: intFrom(0).max(10).default(0),
     /** Largest HTTP request body (413 beyond) and WebSocket message (the socket is closed beyond). */
     HTTP_MAX_BODY_BYTES: intFrom(1024).default(64 * 1024),
+    /**
+     * Largest HTTP request body from a credit-engine token: a batch of 1,000 offers is about
+     * 150 KB, and 600 KB with every text field at its longest; 1 MiB fits it with room.
+     */
+    HTTP_SERVICE_MAX_BODY_BYTES: intFrom(1024).default(1024 * 1024),
     WS_MAX_PAYLOAD_BYTES: intFrom(1024).default(64 * 1024),
     /** Live subscriptions per WebSocket, and per user across all API processes. */
     MAX_SUBSCRIPTIONS_PER_SOCKET: intFrom(1).default(20),
@@ -104,6 +109,8 @@ const schema = z
     /** Rate limits (per minute), shared by the API processes through Redis. */
     RATE_LIMIT_USER_MUTATIONS_PER_MINUTE: intFrom(1).default(60),
     RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE: intFrom(1).default(60_000),
+    /** Offers per service token issued in batches (issueCreditOffers): 10,000/s, twice a campaign's target rate (docs/edge.md). */
+    RATE_LIMIT_SERVICE_OFFERS_PER_MINUTE: intFrom(1).default(600_000),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: intFrom(1).default(300),
     RATE_LIMIT_WS_CONNECTS_PER_MINUTE: intFrom(1).default(120),
     /**
@@ -168,10 +175,27 @@ const schema = z
     PUSH_ATTEMPTS: intFrom(1).max(50).default(5),
     /** First retry delay of a push; each next one doubles it. */
     PUSH_BACKOFF_MS: intFrom(0).default(2_000),
+    /**
+     * Push sends per minute across every worker process (a token bucket in Redis). FCM's default
+     * project quota is 600,000/min, which other senders of the project may share: stay below it.
+     */
+    PUSH_MAX_PER_MINUTE: intFrom(1).default(500_000),
+    /** How long every process stops pushing on FCM's project-level 429 when it gives no Retry-After. */
+    PUSH_QUOTA_PAUSE_MS: intFrom(0).default(10_000),
+    /** A device's first pause on FCM's per-device 429 (doubled on each further one); other devices go on. */
+    PUSH_DEVICE_PAUSE_MS: intFrom(0).default(2_000),
     /** A user counts as present while an API process refreshed their live subscription within this long. */
     PRESENCE_TTL_MS: intFrom(300).default(30_000),
     /** How often PENDING offers past their expiry are expired. */
     OFFER_EXPIRY_INTERVAL_MS: intFrom(100).default(60_000),
+    /**
+     * Offers the expiry sweep expires per transaction (with their notifications and outbox
+     * events): small enough that its row locks are brief, large enough that a million take
+     * minutes, not hours.
+     */
+    OFFER_EXPIRY_BATCH_SIZE: intFrom(1).max(10_000).default(500),
+    /** A pause between the sweep's batches, which leaves the database to deployments meanwhile (0: none). */
+    OFFER_EXPIRY_PAUSE_MS: intFrom(0).max(60_000).default(0),
     /** How often an idle outbox relay looks for unsent events (one that found some goes on at once). */
     EVENTS_RELAY_INTERVAL_MS: intFrom(5).default(200),
     /** The downstream events stream's key; default `<REDIS_PREFIX>:events`. */

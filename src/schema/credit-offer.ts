@@ -1,9 +1,11 @@
+import { GraphQLError } from 'graphql';
 import { canSeeAll } from '../domain/viewer.ts';
 import { requireRole, requireViewer } from './guards.ts';
 import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isDomainError, isUuid } from '../domain/errors.ts';
 import { enqueueDeploymentBestEffort } from '../jobs/producers.ts';
 import { acceptOffer, awaitsJob, declineOffer, issueCreditOffer } from '../domain/offers.ts';
+import { issueCreditOffers, MAX_OFFERS_PER_BATCH } from '../domain/offer-batches.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
 import { NotFoundErrorRef, OfferExpiredErrorRef, OfferNotPendingErrorRef, payload, resultUnion, ValidationErrorRef } from './errors.ts';
@@ -26,6 +28,7 @@ export const CreditOfferRef = builder.prismaObject('CreditOffer', {
     expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     acceptedAt: t.expose('acceptedAt', { type: 'DateTime', nullable: true }),
+    campaignId: t.exposeID('campaignId', { nullable: true, description: 'The campaign the offer was issued in, when it was given.' }),
     deployment: t.relation('deployment', { nullable: true, description: 'Null until accepted.' }),
   }),
 });
@@ -55,6 +58,7 @@ const IssueCreditOfferInput = builder.inputType('IssueCreditOfferInput', {
       required: false,
       description: "The issuer's own id for this offer: issuing twice with the same key returns the same offer.",
     }),
+    campaignId: t.id({ required: false, description: "The issuer's campaign this offer belongs to (reports; finding its pending offers)." }),
   }),
 });
 
@@ -75,6 +79,23 @@ builder.mutationField('issueCreditOffer', (t) =>
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
       return payload(await issueCreditOffer(input, ctx.services.caps.offers), 'offer');
+    },
+  }),
+);
+
+builder.mutationField('issueCreditOffers', (t) =>
+  t.field({
+    type: [IssueCreditOfferResult],
+    description:
+      `Role credit-engine. Issues 1 to ${MAX_OFFERS_PER_BATCH} offers at once (a campaign): one result per input, in input order. ` +
+      'Each input is validated on its own (a ValidationError names `inputs[i].field`); the others are issued. Idempotent per externalRef, as issueCreditOffer.',
+    args: { inputs: t.arg({ type: [IssueCreditOfferInput] }) },
+    resolve: async (_root, { inputs }, ctx) => {
+      requireRole(ctx.auth, 'credit-engine');
+      const results = await issueCreditOffers(inputs, ctx.services.caps.offers);
+      if (isDomainError(results)) throw new GraphQLError(results.message, { extensions: { code: 'BAD_USER_INPUT', field: results.field } });
+      ctx.log.info({ offers: inputs.length, refused: results.filter(isDomainError).length }, 'offers issued in a batch');
+      return results.map((result) => payload(result, 'offer'));
     },
   }),
 );

@@ -13,6 +13,7 @@ const offer: CreditOffer = {
   status: 'PENDING',
   expiresAt: new Date('2026-12-31T23:59:59.000Z'),
   externalRef: null,
+  campaignId: null,
   createdAt: new Date('2026-11-01T00:00:00.000Z'),
   acceptedAt: null,
   declinedAt: null,

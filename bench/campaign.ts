@@ -1,0 +1,328 @@
+// `npm run bench -- --campaign [--campaign-size=N] [--push-rate=N] [--fcm-quota=N]`: a campaign end
+// to end against a fresh database and Redis prefix. Issues N offers through issueCreditOffers
+// (batches of 1,000, 4 callers), expires them all at one instant with the service's sweep, and
+// delivers their notifications (users absent: a push each, to a fake FCM with a scaled quota
+// answering 429 above it). Each throughput figure is set against plain SQL doing the same writes
+// in the same run (row counts checked). Writes bench/results/<timestamp>-campaign.json.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { tokenSigner } from '../src/api/auth.ts';
+import { expireDueOffers } from '../src/domain/offer-expiry.ts';
+import { createNotificationQueue } from '../src/jobs/queues.ts';
+import { enqueueNotifications } from '../src/jobs/producers.ts';
+import { loadConfig, type Config } from '../src/platform/config.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { startService, type RunningService } from '../src/service.ts';
+import { fakeFcmMessaging } from '../test/support/fake-fcm.ts';
+import { createBenchDatabase, dropBenchDatabase } from './database.ts';
+import { QuotaFcm } from './fcm-quota.ts';
+import { acceptOffer, engineToken, issueOffer, newUser, openSocket, untilDeployed } from './api-client.ts';
+import { machineBusySeconds } from './proc.ts';
+import { since, summarize } from './stats.ts';
+import { removeRedisKeys } from './redis-keys.ts';
+
+const BATCH = 1_000;
+/** accept -> DEPLOYED samples of the idle baseline (and at least this many... during the sweep: as many as it lasts). */
+const LATENCY_SAMPLES = 100;
+const CALLERS = 4;
+
+interface CampaignOptions {
+  size: number;
+  pushPerMinute: number;
+  fcmQuotaPerMinute: number;
+}
+
+function option(argv: string[], name: string, fallback: number): number {
+  const raw = argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number, got '${raw}'`);
+  return n;
+}
+
+export function parseCampaignOptions(argv: string[]): CampaignOptions {
+  const unknown = argv.filter((a) => a !== '--campaign' && !/^--(campaign-size|push-rate|fcm-quota)=/.test(a));
+  if (unknown.length > 0) throw new Error(`unknown: ${unknown.join(' ')}\nusage: npm run bench -- --campaign [--campaign-size=100000] [--push-rate=25000] [--fcm-quota=30000]`);
+  return {
+    size: option(argv, 'campaign-size', 100_000),
+    // The fake FCM's quota is scaled down (30,000/min) so a run fits minutes; the bucket sits below it as in production.
+    pushPerMinute: option(argv, 'push-rate', 25_000),
+    fcmQuotaPerMinute: option(argv, 'fcm-quota', 30_000),
+  };
+}
+
+const log = (message: string) => console.error(`[bench campaign] ${message}`);
+const seconds = (from: number) => (Date.now() - from) / 1000;
+
+/** Runs batches of `BATCH` indexes from `CALLERS` callers at once; returns the elapsed seconds. */
+async function inBatches(size: number, send: (from: number, to: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CALLERS }, async () => {
+      for (let from = next; from < size; from = next) {
+        next = Math.min(size, from + BATCH);
+        await send(from, next);
+      }
+    }),
+  );
+  return seconds(started);
+}
+
+const ISSUE = /* GraphQL */ `
+  mutation Campaign($inputs: [IssueCreditOfferInput!]!) {
+    issueCreditOffers(inputs: $inputs) { __typename }
+  }
+`;
+
+async function issueThroughApi(url: string, token: string, run: string, size: number): Promise<number> {
+  const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+  return inBatches(size, async (from, to) => {
+    const inputs = [];
+    for (let k = from; k < to; k += 1) {
+      inputs.push({ userId: `${run}-api-${k}`, limitCents: 100_000 + k, interestRateBps: 150, expiresAt, externalRef: `${run}-api-${k}`, campaignId: `${run}-api` });
+    }
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: ISSUE, variables: { inputs } }),
+    });
+    const body = (await response.json()) as { data?: { issueCreditOffers: { __typename: string }[] }; errors?: unknown };
+    if (!body.data || body.data.issueCreditOffers.some((r) => r.__typename !== 'IssueCreditOfferSuccess')) {
+      throw new Error(`a batch was not issued whole: ${response.status} ${JSON.stringify(body.errors ?? body.data).slice(0, 300)}`);
+    }
+  });
+}
+
+/** The baseline: the same rows (users, then offers) with one plain multi-row statement each per batch. */
+async function issueWithSql(db: pg.Pool, run: string, size: number, tag = 'sql'): Promise<number> {
+  return inBatches(size, async (from, to) => {
+    const ks = Array.from({ length: to - from }, (_, i) => from + i);
+    const users = ks.map((k) => `${run}-${tag}-${k}`);
+    await db.query('INSERT INTO users (id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING', [users]);
+    await db.query(
+      `INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, expires_at, external_ref, campaign_id)
+       SELECT gen_random_uuid(), u, l, 150, 'BRL', now() + interval '1 hour', u, $3 FROM unnest($1::text[], $2::bigint[]) AS i(u, l)
+       ON CONFLICT (external_ref) DO NOTHING`,
+      [users, ks.map((k) => 100_000 + k), `${run}-${tag}`],
+    );
+  });
+}
+
+/** The baseline of the sweep: a set-based loop doing the same writes (offer, notification, outbox event). */
+async function expireWithSql(db: pg.Pool, campaign: string, batch: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const { rows } = await db.query(
+      `WITH due AS (SELECT id FROM credit_offers WHERE status = 'PENDING' AND campaign_id = $1 AND expires_at <= now()
+                     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+            expired AS (UPDATE credit_offers o SET status = 'EXPIRED', expired_at = now() FROM due WHERE o.id = due.id
+                        RETURNING o.id, o.user_id, o.limit_cents),
+            per_user AS (SELECT user_id, count(*)::int AS n FROM expired GROUP BY user_id),
+            seq AS (UPDATE users u SET last_event_sequence = u.last_event_sequence + p.n FROM per_user p WHERE u.id = p.user_id
+                    RETURNING u.id AS user_id, u.last_event_sequence - p.n AS before),
+            outbox AS (INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
+                       SELECT gen_random_uuid(), e.user_id, s.before + row_number() OVER (PARTITION BY e.user_id ORDER BY e.id),
+                              'credit.offer.expired', now(), jsonb_build_object('offerId', e.id::text, 'limitCents', e.limit_cents::text)
+                         FROM expired e JOIN seq s ON s.user_id = e.user_id),
+            notified AS (INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)
+                         SELECT gen_random_uuid(), e.user_id, 'OFFER_EXPIRED', 'Sua oferta de crédito expirou', 'A oferta expirou.',
+                                'app://credit/offers/' || e.id, 'OFFER_EXPIRED:' || e.id, e.id, 'bench' FROM expired e)
+       SELECT count(*)::int AS n FROM expired`,
+      [campaign, batch],
+    );
+    if ((rows[0] as { n: number }).n < batch) return seconds(started);
+  }
+}
+
+/**
+ * One user accepting offers and waiting for DEPLOYED (on the live stream), one after another,
+ * until `stop()` says so (and at least `min` times): the accept -> DEPLOYED samples, ms.
+ */
+async function oneUserLoop(url: string, min: number, stop: () => boolean): Promise<number[]> {
+  const engine = await engineToken();
+  const user = await newUser('campaign-latency');
+  const socket = await openSocket(url, user.token);
+  const samples: number[] = [];
+  try {
+    while (samples.length < min || !stop()) {
+      const offerId = await issueOffer(url, engine, user.id);
+      const start = performance.now();
+      await untilDeployed(socket, await acceptOffer(url, user, offerId));
+      samples.push(since(start));
+    }
+  } finally {
+    await socket.dispose();
+  }
+  return samples;
+}
+
+async function count(db: pg.Pool, sql: string, params: unknown[]): Promise<number> {
+  const { rows } = await db.query(sql, params);
+  return Number((rows[0] as { n: string | number }).n);
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+}
+
+export async function runCampaignBench(argv: string[]): Promise<void> {
+  const options = parseCampaignOptions(argv);
+  const run = `c${Date.now()}`;
+  const dbName = `credit_bench_campaign_${run}`;
+  const base = loadConfig();
+  const prefix = `bench-campaign-${run}`;
+  const url = await createBenchDatabase(dbName);
+  const config: Config = {
+    ...base,
+    DATABASE_URL: url,
+    REDIS_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    // The bench sweeps at the instant it chooses; the scheduler stays out of the way.
+    OFFER_EXPIRY_INTERVAL_MS: 3_600_000,
+    PUSH_MAX_PER_MINUTE: options.pushPerMinute,
+    // One user accepts in a loop for the latency rows: far more than an app's per-user budget.
+    RATE_LIMIT_USER_MUTATIONS_PER_MINUTE: 1_000_000,
+  };
+  const db = new pg.Pool({ connectionString: url, max: CALLERS + 2 });
+  const redis = new Redis(base.REDIS_URL);
+  const fcm = new QuotaFcm(options.fcmQuotaPerMinute);
+  const services: RunningService[] = [];
+  const busyAtStart = await machineBusySeconds();
+  const startedAt = Date.now();
+  try {
+    await fcm.start();
+    const api = await startService({ api: true, worker: false, port: 0, adminPort: 0, config, logger: createLogger('warn') });
+    services.push(api);
+    const engine = await tokenSigner(config.JWT_SECRET)('bench-credit-engine', ['credit-engine']);
+
+    log(`issuing ${options.size} offers through issueCreditOffers (batches of ${BATCH}, ${CALLERS} callers)`);
+    const issueSeconds = await issueThroughApi(api.url!, engine, run, options.size);
+    log('the same rows with plain SQL');
+    const issueSqlSeconds = await issueWithSql(db, run, options.size);
+    const issuedRows = await count(db, 'SELECT count(*) AS n FROM credit_offers WHERE campaign_id = $1', [`${run}-api`]);
+    const issuedSqlRows = await count(db, 'SELECT count(*) AS n FROM credit_offers WHERE campaign_id = $1', [`${run}-sql`]);
+    if (issuedRows !== options.size || issuedSqlRows !== options.size) throw new Error(`issued ${issuedRows} / ${issuedSqlRows} rows, not ${options.size}`);
+
+    // Every user of the service's campaign has a phone and no live app: each notification is a push.
+    await db.query(
+      `INSERT INTO devices (id, user_id, token, platform) SELECT gen_random_uuid(), user_id, 'device-' || user_id, 'ANDROID'
+         FROM credit_offers WHERE campaign_id = $1`,
+      [`${run}-api`],
+    );
+
+    const dueNow = (campaign: string) =>
+      db.query(`UPDATE credit_offers SET expires_at = now() - interval '1 second' WHERE campaign_id = $1`, [campaign]);
+    log('expiring the plain-SQL campaign at one instant with a plain set-based loop (the baseline)');
+    await dueNow(`${run}-sql`);
+    const sqlSweepSeconds = await expireWithSql(db, `${run}-sql`, config.OFFER_EXPIRY_BATCH_SIZE);
+    log("expiring the service's campaign at one instant with the service's sweep (notifications enqueued as each batch commits)");
+    await dueNow(`${run}-api`);
+    const queueRedis = { url: config.REDIS_URL, logger: createLogger('warn') };
+    const notificationQueue = createNotificationQueue({ redis: queueRedis, prefix }, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
+    const memoryBefore = await usedMemory(redis);
+    const sweepStarted = Date.now();
+    // The sweep as the job runs it: batch after batch, each batch's notifications enqueued as it commits.
+    const expired = await expireDueOffers(
+      (batch) => enqueueNotifications(notificationQueue, batch.notifications.map((n) => ({ ...n, background: true })), createLogger('warn')),
+      { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: 0 },
+    );
+    const sweepSeconds = seconds(sweepStarted);
+    const backlogBytes = (await usedMemory(redis)) - memoryBefore;
+    await notificationQueue.close();
+    const expiredApi = await count(db, "SELECT count(*) AS n FROM credit_offers WHERE campaign_id = $1 AND status = 'EXPIRED'", [`${run}-api`]);
+
+    log(`pushing ${options.size} notifications at PUSH_MAX_PER_MINUTE=${options.pushPerMinute} to a fake FCM with a quota of ${options.fcmQuotaPerMinute}/min`);
+    const { messaging } = fakeFcmMessaging(fcm.port);
+    const worker = await startService({ api: false, worker: true, config, messaging, logger: createLogger('warn'), adminPort: 0 });
+    services.push(worker);
+    const pushStarted = Date.now();
+    for (;;) {
+      const settled = await count(
+        db,
+        `SELECT count(*) AS n FROM notifications n JOIN credit_offers o ON o.id = n.offer_id WHERE o.campaign_id = $1 AND n.push_settled_at IS NOT NULL`,
+        [`${run}-api`],
+      );
+      if (settled >= expiredApi || seconds(pushStarted) > 1_800) break;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    const pushFailed = await count(
+      db,
+      `SELECT count(*) AS n FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
+         JOIN credit_offers o ON o.id = n.offer_id WHERE o.campaign_id = $1 AND d.channel = 'PUSH' AND d.status = 'FAILED'`,
+      [`${run}-api`],
+    );
+    const sends = fcm.accepted.length;
+    const sendSeconds = sends > 1 ? (fcm.accepted.at(-1)! - fcm.accepted[0]!) / 1000 : 0;
+    const sendsPerMinute = sendSeconds > 0 ? ((sends - 1) / sendSeconds) * 60 : 0;
+
+    log('second pass: one user accepting and waiting for DEPLOYED, idle, then while another campaign expires');
+    const idleSamples = await oneUserLoop(api.url!, LATENCY_SAMPLES, () => true);
+    await issueWithSql(db, run, options.size, 'pass2');
+    await dueNow(`${run}-pass2`);
+    const rssIdle = process.memoryUsage().rss;
+    let rssPeak = rssIdle;
+    const rssProbe = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+    let sweeping = true;
+    const pass2Queue = createNotificationQueue({ redis: queueRedis, prefix }, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
+    const sweep = expireDueOffers(
+      (batch) => enqueueNotifications(pass2Queue, batch.notifications.map((n) => ({ ...n, background: true })), createLogger('warn')),
+      { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: config.OFFER_EXPIRY_PAUSE_MS },
+    ).finally(() => (sweeping = false));
+    const [busySamples] = await Promise.all([oneUserLoop(api.url!, 5, () => !sweeping), sweep]);
+    clearInterval(rssProbe);
+    await pass2Queue.close();
+    const idleLatency = summarize(idleSamples);
+    const sweepLatency = summarize(busySamples);
+
+    const busy = (await machineBusySeconds()) - busyAtStart;
+    const wall = seconds(startedAt);
+    const results = {
+      kind: 'campaign',
+      at: new Date(startedAt).toISOString(),
+      options,
+      machine: { busyShareOfAllCores: busy / (wall * (await import('node:os')).availableParallelism()) },
+      issuance: {
+        offersPerSecond: options.size / issueSeconds,
+        plainSqlOffersPerSecond: options.size / issueSqlSeconds,
+        rows: { service: issuedRows, plainSql: issuedSqlRows },
+      },
+      expiry: {
+        offersPerSecond: expired / sweepSeconds,
+        plainSqlOffersPerSecond: options.size / sqlSweepSeconds,
+        expired,
+      },
+      pushSeconds: seconds(pushStarted),
+      redis: { backlogBytes, bytesPerNotificationJob: backlogBytes / Math.max(1, expired) },
+      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed },
+      // API, worker and sweep share the bench's one process here: stricter than production's separate processes.
+      latency: { idleAcceptToDeployedMs: idleLatency, duringSweepAcceptToDeployedMs: sweepLatency },
+      memory: { idleRssMiB: rssIdle / 2 ** 20, peakRssDuringSweepMiB: rssPeak / 2 ** 20 },
+      targets: {
+        issuancePercentOfPlainSql: { value: (100 * issueSqlSeconds) / issueSeconds, target: '>= 50' },
+        issuanceOffersPerSecond: { value: options.size / issueSeconds, target: '>= 5000 on the quiet 2-core machine' },
+        expiryPercentOfPlainSql: { value: (100 * sqlSweepSeconds) / sweepSeconds, target: '>= 50' },
+        pushWithinFivePercentOfRate: { value: sendsPerMinute / options.pushPerMinute, target: '0.95 .. 1.00, none above' },
+        pushFailedForPacing: { value: pushFailed, target: 0 },
+        acceptToDeployedP99DuringSweepOverIdle: { value: sweepLatency.p99 / idleLatency.p99, target: '<= 2' },
+        peakRssDuringSweepOverIdle: { value: rssPeak / rssIdle, target: '<= 1.5' },
+      },
+    };
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const file = `${dir}${new Date(startedAt).toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}-campaign.json`;
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(JSON.stringify(results, null, 2));
+    log(`written to ${file}`);
+  } finally {
+    await Promise.all(services.map((s) => s.close().catch(() => {})));
+    await fcm.close();
+    await db.end();
+    redis.disconnect();
+    await removeRedisKeys(prefix);
+    await dropBenchDatabase(dbName);
+  }
+}

@@ -1,0 +1,111 @@
+// One send rate for every worker process: a token bucket in Redis, refilled at the configured
+// rate, taken from atomically by a script (Redis's clock, so processes' clocks never matter).
+// The provider saying "over quota" pauses the whole bucket (for its Retry-After) and halves the
+// rate, which comes back to the configured one over a minute. A device over its own quota gets
+// a pause of its own, which holds only sends to that device.
+import { createHash } from 'node:crypto';
+import type { RedisClient } from '../platform/redis.ts';
+
+export interface PushPaceSettings {
+  /** Sends per minute across all processes (below the provider's project quota). */
+  maxPerMinute: number;
+  /** The service's Redis key prefix. */
+  prefix: string;
+}
+
+// The bucket's state: tokens, when last refilled, paused until, and the rate factor (1 =
+// configured) with when it was last set. All times in ms of Redis's clock.
+const STATE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'paused_until', 'factor', 'factor_at')
+local perMs = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local tokens = tonumber(s[1]) or capacity
+local at = tonumber(s[2]) or now
+local pausedUntil = tonumber(s[3]) or 0
+local factor = math.min(1, (tonumber(s[4]) or 1) + (now - (tonumber(s[5]) or now)) / 60000)
+`;
+
+/** Takes one token: 0 when granted, else the ms to wait before asking again (a device's own pause first). */
+const TAKE = `${STATE}
+local device = redis.call('PTTL', KEYS[2])
+if device > 0 then return device end
+if now < pausedUntil then return pausedUntil - now end
+local rate = perMs * factor
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.max(1, math.ceil((1 - tokens) / rate)) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(math.max(now, at)), 'factor', tostring(factor), 'factor_at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 120000)
+return wait`;
+
+/**
+ * Pauses the bucket for ARGV[3] ms, emptied; halves the rate unless already paused (the many
+ * sends in flight when the quota ran out each report it: one slowdown, not one per send).
+ */
+const SLOW_DOWN = `${STATE}
+local untilMs = now + tonumber(ARGV[3])
+if now >= pausedUntil then factor = math.max(0.05, factor / 2) end
+if untilMs > pausedUntil then pausedUntil = untilMs end
+redis.call('HSET', KEYS[1], 'tokens', '0', 'at', tostring(pausedUntil), 'paused_until', tostring(pausedUntil),
+           'factor', tostring(factor), 'factor_at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 120000 + tonumber(ARGV[3]))
+return 0`;
+
+const FILL = `${STATE}
+local rate = perMs * factor
+return {tostring(math.min(capacity, tokens + math.max(0, now - at) * rate) / capacity), tostring(factor)}`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class PushBucket {
+  private readonly key: string;
+  private readonly perMs: number;
+  /** At most a tenth of a second's sends at once: no burst can take a minute over the rate. */
+  private readonly capacity: number;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly settings: PushPaceSettings,
+  ) {
+    // One hash tag for the bucket and the device keys: the script's keys share a slot on a cluster.
+    this.key = `${settings.prefix}:{push-pace}:bucket`;
+    this.perMs = settings.maxPerMinute / 60_000;
+    this.capacity = Math.max(1, Math.ceil(settings.maxPerMinute / 600));
+  }
+
+  private deviceKey(token: string): string {
+    return `${this.settings.prefix}:{push-pace}:device:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`;
+  }
+
+  private args() {
+    return [String(this.perMs), String(this.capacity)];
+  }
+
+  /** Waits until the shared rate (and the device's own pause) allows one send to `token`. */
+  async acquire(token: string): Promise<void> {
+    for (;;) {
+      const wait = Number(await this.redis.eval(TAKE, 2, this.key, this.deviceKey(token), ...this.args()));
+      if (wait <= 0) return;
+      // A little jitter: the processes that waited do not all come back at the same instant.
+      await sleep(Math.min(wait, 1_000) + Math.random() * 5);
+    }
+  }
+
+  /** The provider's project quota ran out: every process pauses for `pauseMs`, then sends slower. */
+  async slowDown(pauseMs: number): Promise<void> {
+    await this.redis.eval(SLOW_DOWN, 1, this.key, ...this.args(), String(pauseMs));
+  }
+
+  /** One device is over its own quota: only sends to it wait `pauseMs`. */
+  async pauseDevice(token: string, pauseMs: number): Promise<void> {
+    await this.redis.set(this.deviceKey(token), '1', 'PX', Math.max(1, Math.round(pauseMs)));
+  }
+
+  /** The bucket's fill (0..1) and the rate factor (1 = the configured rate), for metrics. */
+  async state(): Promise<{ fill: number; rateFactor: number }> {
+    const [fill, factor] = (await this.redis.eval(FILL, 1, this.key, ...this.args())) as [string, string];
+    return { fill: Number(fill), rateFactor: Number(factor) };
+  }
+}
