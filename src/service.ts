@@ -10,6 +10,8 @@ import { createAuthenticator } from './api/auth.ts';
 import { CONTRACT_LIMITS } from './api/document-limits.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
+import { PersistedOperations } from './api/persisted-operations.ts';
+import { registerFirstPartyManifest } from './api/register-operations.ts';
 import { retryRefusal } from './domain/deployments.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { startOutboxRelay } from './events/outbox-relay.ts';
@@ -30,7 +32,7 @@ import { databasePoolSize, loadConfig, type Config, type EdgeProtection } from '
 import { applySessionDefaults, connectDatabase, databaseReady, type DatabaseSettings } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { rateLimitRefusals, scrape } from './platform/metrics.ts';
-import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisSettings } from './platform/redis.ts';
+import { closeRedis, createRedis, evictionPolicy, isCluster, type RedisClient, type RedisSettings } from './platform/redis.ts';
 import { createPushSender } from './push/push-sender.ts';
 import { eventStreamKey, eventStreamPublisher, type EventStreamSettings } from './events/stream-publisher.ts';
 import { Presence } from './realtime/presence.ts';
@@ -261,13 +263,25 @@ async function startEdge(config: Config, logger: Logger) {
     subscriptionCaps: on('subscription-caps'),
     streamsFollowTokens: on('token-checks'),
   };
+  const persistedOperations = await startPersistedOperations(config, logger, edge.limits, connection);
   return {
-    deps: { edge, rateLimits, subscriptionQuota },
+    deps: { edge, rateLimits, subscriptionQuota, persistedOperations },
     async close() {
+      await persistedOperations.close();
       await subscriptionQuota.close();
       await closeRedis(connection);
     },
   };
+}
+
+/**
+ * The registry of persisted operations as this API process sees it, with this repository's own
+ * clients' manifest registered first (like any client's: validated, stored, announced).
+ */
+async function startPersistedOperations(config: Config, logger: Logger, limits: EdgeSettings['limits'], publisher: RedisClient) {
+  const registration = await registerFirstPartyManifest({ limits, redis: publisher, prefix: config.REDIS_PREFIX });
+  logger.info({ operations: registration.hashes.length, added: registration.added }, 'first-party persisted operations registered');
+  return new PersistedOperations({ redis: redisSettings(config, logger), prefix: config.REDIS_PREFIX, usageFlushMs: config.OPERATIONS_USAGE_FLUSH_MS });
 }
 
 interface Shared {
