@@ -14,6 +14,7 @@ import {
   type DocumentNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
+  type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import type { OperationType, RegisteredOperation } from '../domain/operation-registry.ts';
@@ -64,10 +65,12 @@ function entriesOf(manifest: unknown): Entry[] {
 
 /** The validation rules a stored operation must pass: the schema's, the limits' and introspection's. */
 function rulesFor(limits: DocumentLimits): ValidationRule[] {
+  // Reported as validation errors (without onReject, armor's rules report nothing).
+  const report = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, flattenFragments: true, propagateOnRejection: false },
-    maxAliases: { n: limits.maxAliases, propagateOnRejection: false },
-    maxDirectives: { n: limits.maxDirectives, propagateOnRejection: false },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, flattenFragments: true, ...report },
+    maxAliases: { n: limits.maxAliases, ...report },
+    maxDirectives: { n: limits.maxDirectives, ...report },
     maxTokens: { enabled: false }, // counted by parse below
     costLimit: { enabled: false }, // ours multiplies by `first`
     blockFieldSuggestion: { enabled: false },

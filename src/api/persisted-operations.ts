@@ -44,6 +44,8 @@ const persistedOperationsUsed = counter<'client' | 'version' | 'operation'>({
 
 /** How long a hash the registry did not hold is believed unknown without asking the database again. */
 const UNKNOWN_FOR_MS = 3_000;
+/** How long a known operation is served from the cache before the database is asked again (a retirement whose announcement was missed). */
+const KNOWN_FOR_MS = 60_000;
 /** At most this many unknown hashes remembered (anyone can send any hash). */
 const UNKNOWN_MAX = 10_000;
 const HASH = /^[0-9a-f]{64}$/;
@@ -59,7 +61,7 @@ export interface OperationRegistrySettings {
 
 /** The registry as the API processes see it. */
 export class PersistedOperations {
-  private readonly known = new Map<string, StoredOperation>();
+  private readonly known = new Map<string, { operation: StoredOperation; until: number }>();
   private readonly unknownUntil = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<StoredOperation | null>>();
   private readonly subscriber: RedisClient;
@@ -88,7 +90,7 @@ export class PersistedOperations {
   private async lookup(hash: string): Promise<StoredOperation | null> {
     if (!HASH.test(hash)) return null;
     const cached = this.known.get(hash);
-    if (cached) return cached;
+    if (cached && cached.until > Date.now()) return cached.operation;
     if ((this.unknownUntil.get(hash) ?? 0) > Date.now()) return null;
     let pending = this.inFlight.get(hash);
     if (!pending) {
@@ -96,7 +98,7 @@ export class PersistedOperations {
       this.inFlight.set(hash, pending);
     }
     const operation = await pending;
-    if (operation) this.known.set(hash, operation);
+    if (operation) this.known.set(hash, { operation, until: Date.now() + KNOWN_FOR_MS });
     else this.rememberUnknown(hash);
     return operation;
   }
@@ -155,6 +157,12 @@ export async function announceRegistration(redis: RedisClient, prefix: string, h
     await redis.publish(registrationChannel(prefix), hashes.slice(start, start + 200).join(','));
   }
 }
+
+/**
+ * Headers Apollo's clients send that a browser cannot send cross-site without a preflight, so a
+ * request carrying one is no CSRF (Apollo Kotlin sends its hashed GETs with X-APOLLO-OPERATION-*).
+ */
+export const APOLLO_CSRF_SAFE_HEADERS = ['x-apollo-operation-name', 'x-apollo-operation-id', 'apollographql-client-name', 'apollographql-client-version', 'apollo-require-preflight'];
 
 /** Apollo's identification headers (our reference client sends them too), when both are there. */
 export function clientVersionOf(headers: { get(name: string): string | null }): ClientVersion | null {

@@ -18,7 +18,7 @@ import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } fr
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
-import { HASH_PARAMS, persistedOperationsPlugin, type PersistedOperations } from './persisted-operations.ts';
+import { APOLLO_CSRF_SAFE_HEADERS, HASH_PARAMS, persistedOperationsPlugin, type PersistedOperations } from './persisted-operations.ts';
 import { mutationRateLimitPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
 import { streamGuardPlugin } from './stream-guard.ts';
 import { bodyRefusal, clientIp, securityHeadersPlugin } from './transport.ts';
@@ -190,7 +190,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     plugins: [
       correlationHeader,
       securityHeadersPlugin,
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', ...APOLLO_CSRF_SAFE_HEADERS] }),
       anonymousLimit,
       persisted,
       ...documentLimitsPlugins(edge.limits, edge.documentLimits),
