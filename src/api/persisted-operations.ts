@@ -172,9 +172,10 @@ export function clientVersionOf(headers: { get(name: string): string | null }): 
 }
 
 /**
- * The document to run for a request's parameters: the persisted one its hash names, or its own
- * when the caller may send documents. Throws the refusal otherwise. Used on the WebSocket (HTTP
- * goes through yoga's persisted-operations plugin, with the same lookups).
+ * The document to run for a request's parameters on the WebSocket (HTTP goes through yoga's
+ * persisted-operations plugin, with the same lookups): the registered one its hash names (whatever
+ * text came with it: Apollo's WebSocket link sends the query and the hash), else its own text when
+ * the caller may send documents. Throws the refusal otherwise.
  */
 export async function documentFor(
   registry: PersistedOperations,
@@ -182,14 +183,27 @@ export async function documentFor(
   mayRunDocuments: boolean,
   client: ClientVersion | null,
 ): Promise<string> {
-  if (typeof params.query === 'string' && params.query.length > 0) {
-    if (!mayRunDocuments) throw persistedOnlyError();
-    return params.query;
-  }
+  const text = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
   const hash = persistedHashOf(params);
-  const document = hash ? await registry.documentFor(hash, client) : null;
-  if (!document) throw persistedNotFoundError();
-  return document;
+  const registered = hash ? await registry.documentFor(hash, client) : null;
+  if (registered) return registered;
+  if (text && mayRunDocuments) return text;
+  throw hash || !text ? persistedNotFoundError() : persistedOnlyError();
+}
+
+/**
+ * A JSON reviver for graphql-ws messages: Apollo Kotlin and Apollo iOS send a persisted
+ * subscription with no `query` at all (only extensions.persistedQuery), which graphql-ws would
+ * refuse as malformed; it gets an empty one, and the hash decides (documentFor).
+ */
+export function persistedSubscribeReviver(key: string, value: unknown): unknown {
+  if (key !== '' || typeof value !== 'object' || value === null) return value;
+  const message = value as { type?: unknown; payload?: Record<string, unknown> | null };
+  const payload = message.payload;
+  if (message.type === 'subscribe' && payload && typeof payload === 'object' && payload.query === undefined && persistedHashOf(payload)) {
+    return { ...message, payload: { ...payload, query: '' } };
+  }
+  return value;
 }
 
 /** yoga's persisted-operations plugin over the registry (HTTP: POST, and GET for queries). */

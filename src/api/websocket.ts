@@ -12,7 +12,7 @@ import { gauge } from '../platform/metrics.ts';
 import type { Context } from '../schema/context.ts';
 import type { Authenticate } from './auth.ts';
 import { costLimitError } from './document-cost.ts';
-import { clientVersionOf, documentFor, registryUnavailableError, type PersistedOperations } from './persisted-operations.ts';
+import { clientVersionOf, documentFor, persistedSubscribeReviver, registryUnavailableError, type PersistedOperations } from './persisted-operations.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { EdgeSettings, RequestInfo, ServerContext } from './server.ts';
 import { clientIp } from './transport.ts';
@@ -58,6 +58,7 @@ export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenti
   });
   const wsCleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
+      jsonMessageReviver: persistedSubscribeReviver,
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
       // No valid token: close 4403 without an ack. At the token's expiry: close 4403, and the
