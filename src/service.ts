@@ -11,7 +11,9 @@ import { CONTRACT_LIMITS } from './api/document-limits.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { PersistedOperations } from './api/persisted-operations.ts';
-import { registerFirstPartyManifest } from './api/register-operations.ts';
+import { registerFirstPartyManifest, registerManifest } from './api/register-operations.ts';
+import { operationsEndpoint } from './api/operations-endpoint.ts';
+import type { ClientVersion } from './domain/operation-registry.ts';
 import { retryRefusal } from './domain/deployments.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { startOutboxRelay } from './events/outbox-relay.ts';
@@ -179,6 +181,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     authenticate,
     retryRefusal: async (queueName, jobId) => (queueName === DEPLOYMENT_QUEUE ? retryRefusal(jobId) : null),
     logger,
+    routes: edge ? { '/operations': operationsEndpoint({ authenticate, register: edge.registerOperations, logger }) } : {},
   });
   const url = apiServer ? await apiServer.listen(port, host) : null;
   const adminPort = options.adminPort ?? (api ? config.API_ADMIN_PORT : config.WORKER_ADMIN_PORT);
@@ -265,9 +268,10 @@ async function startEdge(config: Config, logger: Logger) {
   };
   const persistedOperations = await startPersistedOperations(config, logger, edge.limits, connection);
   return {
-    deps: { edge, rateLimits, subscriptionQuota, persistedOperations },
+    deps: { edge, rateLimits, subscriptionQuota, persistedOperations: persistedOperations.registry },
+    registerOperations: persistedOperations.register,
     async close() {
-      await persistedOperations.close();
+      await persistedOperations.registry.close();
       await subscriptionQuota.close();
       await closeRedis(connection);
     },
@@ -279,9 +283,14 @@ async function startEdge(config: Config, logger: Logger) {
  * clients' manifest registered first (like any client's: validated, stored, announced).
  */
 async function startPersistedOperations(config: Config, logger: Logger, limits: EdgeSettings['limits'], publisher: RedisClient) {
-  const registration = await registerFirstPartyManifest({ limits, redis: publisher, prefix: config.REDIS_PREFIX });
+  const settings = { limits, redis: publisher, prefix: config.REDIS_PREFIX };
+  const registration = await registerFirstPartyManifest(settings);
   logger.info({ operations: registration.hashes.length, added: registration.added }, 'first-party persisted operations registered');
-  return new PersistedOperations({ redis: redisSettings(config, logger), prefix: config.REDIS_PREFIX, usageFlushMs: config.OPERATIONS_USAGE_FLUSH_MS });
+  return {
+    registry: new PersistedOperations({ redis: redisSettings(config, logger), prefix: config.REDIS_PREFIX, usageFlushMs: config.OPERATIONS_USAGE_FLUSH_MS }),
+    /** What an app's CI publishes on the admin port. */
+    register: (clientVersion: ClientVersion, manifest: unknown) => registerManifest(settings, clientVersion, manifest),
+  };
 }
 
 interface Shared {
