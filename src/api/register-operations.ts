@@ -4,9 +4,9 @@
 import { registerOperations, type ClientVersion, type Registration } from '../domain/operation-registry.ts';
 import type { RedisClient } from '../platform/redis.ts';
 import { schema } from '../schema/index.ts';
-import firstPartyManifest from '../generated/graphql/persisted-documents.json' with { type: 'json' };
+import { FIRST_PARTY_CLIENT, firstPartyManifest } from './first-party-client.ts';
 import type { DocumentLimits } from './document-limits.ts';
-import { readManifest, sha256Hex } from './operation-manifest.ts';
+import { readManifest } from './operation-manifest.ts';
 import { announceRegistration } from './persisted-operations.ts';
 
 export interface RegistrationSettings {
@@ -31,15 +31,6 @@ export async function registerManifest(
   );
   return { ...registration, announced };
 }
-
-/**
- * This repository's own clients (the app's operations in app/, the demo's and the benchmark's), as
- * codegen writes them: registered like any client's manifest, its version named by its content.
- */
-export const FIRST_PARTY_CLIENT: ClientVersion = {
-  client: 'credit-service',
-  version: `manifest-${sha256Hex(JSON.stringify(firstPartyManifest)).slice(0, 12)}`,
-};
 
 export function registerFirstPartyManifest(settings: RegistrationSettings) {
   return registerManifest(settings, FIRST_PARTY_CLIENT, firstPartyManifest);
