@@ -11,7 +11,7 @@ import { tokenSigner } from '../src/api/auth.ts';
 import { FIRST_PARTY_CLIENT } from '../src/api/first-party-client.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { graphql } from '../src/generated/graphql/index.ts';
-import type { DemoProfileQuery } from '../src/generated/graphql/graphql.ts';
+import { AppAcknowledgeNotificationDocument, AppNotificationStreamDocument, type DemoProfileQuery } from '../src/generated/graphql/graphql.ts';
 
 const config = loadConfig();
 const signToken = tokenSigner(config.JWT_SECRET);
@@ -47,12 +47,6 @@ const WATCH = graphql(`
       deployment { previousLimit { formatted } newLimit { formatted } processingMs }
     }
   }
-`);
-const NOTIFICATIONS = graphql(`
-  subscription DemoNotifications { notifications { id kind title } }
-`);
-const ACKNOWLEDGE = graphql(`
-  mutation DemoAcknowledge($id: ID!) { acknowledgeNotification(id: $id) { __typename } }
 `);
 
 const describeProfile = ({ me: { creditProfile: p } }: DemoProfileQuery) =>
@@ -92,7 +86,8 @@ console.log(`  offer issued: ${issued.offer.limit.formatted} (${issued.offer.id}
 // Listening for notifications before accepting, as an app on screen is: the socket is open, so the
 // timeline shows the deployment, not the handshake, and the notification arrives in-app.
 const notified = new Promise<string>((resolve) => {
-  watchNotifications(app, NOTIFICATIONS, ACKNOWLEDGE, (notification) => {
+  // The app's own operations: what a phone runs.
+  watchNotifications(app, AppNotificationStreamDocument, AppAcknowledgeNotificationDocument, (notification) => {
     resolve(`${isUnknown(notification.knownKind) ? `unknown kind ${notification.kind}` : notification.kind}: ${notification.title} (acknowledged by the client)`);
   });
 });

@@ -11,7 +11,7 @@ import { CONTRACT_LIMITS } from './api/document-limits.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { PersistedOperations } from './api/persisted-operations.ts';
-import { registerFirstPartyManifest, registerManifest } from './api/register-operations.ts';
+import { registerFirstPartyUntilDone, registerManifest } from './api/register-operations.ts';
 import { operationsEndpoint } from './api/operations-endpoint.ts';
 import type { ClientVersion } from './domain/operation-registry.ts';
 import { retryRefusal } from './domain/deployments.ts';
@@ -271,7 +271,7 @@ async function startEdge(config: Config, logger: Logger) {
     deps: { edge, rateLimits, subscriptionQuota, persistedOperations: persistedOperations.registry },
     registerOperations: persistedOperations.register,
     async close() {
-      await persistedOperations.registry.close();
+      await persistedOperations.close();
       await subscriptionQuota.close();
       await closeRedis(connection);
     },
@@ -284,10 +284,19 @@ async function startEdge(config: Config, logger: Logger) {
  */
 async function startPersistedOperations(config: Config, logger: Logger, limits: EdgeSettings['limits'], publisher: RedisClient) {
   const settings = { limits, redis: publisher, prefix: config.REDIS_PREFIX };
-  const registration = await registerFirstPartyManifest(settings);
-  logger.info({ operations: registration.hashes.length, added: registration.added }, 'first-party persisted operations registered');
+  const firstParty = registerFirstPartyUntilDone(settings, {
+    retryMs: 5_000,
+    registered: (registration) => logger.info({ operations: registration.hashes.length, added: registration.added }, 'first-party persisted operations registered'),
+    failed: (error) => logger.error({ err: error }, 'first-party persisted operations not registered yet: retrying in 5 s'),
+  });
+  await firstParty.first;
+  const registry = new PersistedOperations({ redis: redisSettings(config, logger), prefix: config.REDIS_PREFIX, usageFlushMs: config.OPERATIONS_USAGE_FLUSH_MS });
   return {
-    registry: new PersistedOperations({ redis: redisSettings(config, logger), prefix: config.REDIS_PREFIX, usageFlushMs: config.OPERATIONS_USAGE_FLUSH_MS }),
+    registry,
+    async close() {
+      firstParty.stop();
+      await registry.close();
+    },
     /** What an app's CI publishes on the admin port. */
     register: (clientVersion: ClientVersion, manifest: unknown) => registerManifest(settings, clientVersion, manifest),
   };

@@ -63,7 +63,8 @@ async function get(url: string, params: Record<string, unknown>, userToken: stri
 }
 
 describe('registering a manifest', () => {
-  it("refuses an Apollo manifest with one operation the schema does not have, naming it, and stores nothing", async () => {
+  // These spawn the operations:* commands, which take a while to start on a loaded machine.
+  it("refuses an Apollo manifest with one operation the schema does not have, naming it, and stores nothing", { timeout: 120_000 }, async () => {
     const bad = structuredClone(manifest);
     const body = 'query MobileBroken {\n  me {\n    id\n    nickname\n  }\n}';
     bad.operations.push({ id: createHash('sha256').update(body).digest('hex'), name: 'MobileBroken', body, type: 'query' } as never);
@@ -93,7 +94,7 @@ describe('registering a manifest', () => {
 });
 
 describe("an Apollo Kotlin app's operations, registered by its CI", () => {
-  it('are served by hash once `npm run operations:register` stored them: POST, GET, documentId', async () => {
+  it('are served by hash once `npm run operations:register` stored them: POST, GET, documentId', { timeout: 120_000 }, async () => {
     const userToken = await token(newUserId());
     const before = await post(service.url, { extensions: persistedQuery(hashOf('MobileProfile')) }, userToken);
     expect(before.errors?.[0]?.message).toBe('PersistedQueryNotFound');
@@ -181,7 +182,7 @@ describe('a second API process', () => {
 });
 
 describe('usage and retirement', () => {
-  it('counts uses by registered client version only, lists when each operation was last used, and retires a version', async () => {
+  it('counts uses by registered client version only, lists when each operation was last used, and retires a version', { timeout: 180_000 }, async () => {
     const userToken = await token(newUserId());
     await post(service.url, { extensions: persistedQuery(hashOf('MobileProfile')) }, userToken, ANDROID);
     await post(service.url, { extensions: persistedQuery(hashOf('MobileProfile')) }, userToken, { 'apollographql-client-name': 'made-up', 'apollographql-client-version': '9' });

@@ -35,3 +35,30 @@ export async function registerManifest(
 export function registerFirstPartyManifest(settings: RegistrationSettings) {
   return registerManifest(settings, FIRST_PARTY_CLIENT, firstPartyManifest);
 }
+
+/**
+ * Registers the first-party manifest, and keeps trying every `retryMs` while the database cannot
+ * be reached: an API process starts (and serves what earlier starts registered) without it.
+ * `first` settles after the first attempt, whatever its outcome.
+ */
+export function registerFirstPartyUntilDone(
+  settings: RegistrationSettings,
+  { retryMs, registered, failed }: { retryMs: number; registered: (registration: Registration) => void; failed: (error: unknown) => void },
+) {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = (): Promise<void> =>
+    registerFirstPartyManifest(settings).then(registered, (error: unknown) => {
+      failed(error);
+      if (stopped) return;
+      timer = setTimeout(() => void attempt(), retryMs);
+      timer.unref();
+    });
+  return {
+    first: attempt(),
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
