@@ -114,6 +114,9 @@ describe("an Apollo Kotlin app's operations, registered by its CI", () => {
 
     const byDocumentId = await post(service.url, { documentId: hashOf('MobileOffer'), variables: { id: offerId } }, owner);
     expect(byDocumentId.data.creditOffer.id).toBe(offerId);
+    const byDocumentIdGet = await get(service.url, { documentId: hashOf('MobileOffer'), variables: { id: offerId } }, owner, ANDROID);
+    expect(byDocumentIdGet.errors).toBeUndefined();
+    expect(byDocumentIdGet.data.creditOffer.id).toBe(offerId);
 
     // A mutation is never run by GET, persisted or not.
     const mutationByGet = await get(service.url, { variables: { offerId }, extensions: persistedQuery(hashOf('MobileDeclineOffer')) }, owner, ANDROID);
@@ -140,6 +143,10 @@ describe("an Apollo Kotlin app's operations, registered by its CI", () => {
       const stream = client.iterate(payload as never);
       const message = await stream.next();
       expect(message.value).toMatchObject({ data: { creditDeployment: { __typename: 'CreditDeploymentUpdate', sequence: 1, status: 'QUEUED' } } });
+      // Relay's shape (documentId) on the socket too.
+      const byDocumentId = client.iterate({ query: '', documentId: hashOf('MobileDeployment'), variables: { id: accepted.deployment.id, afterSequence: 0 } } as never);
+      expect((await byDocumentId.next()).value).toMatchObject({ data: { creditDeployment: { sequence: 1 } } });
+      await byDocumentId.return?.(undefined);
       await stream.return?.(undefined);
     } finally {
       await client.dispose();

@@ -23,6 +23,12 @@ export function persistedHashOf(params: Params): string | null {
   return typeof hash === 'string' ? hash.replace(/^sha256:/, '') : null;
 }
 
+/** Relay's hash parameter on a GET's query string. */
+function hashFromQueryString(url: string): string | null {
+  const search = new URL(url).searchParams;
+  return persistedHashOf({ documentId: search.get('documentId') ?? undefined, doc_id: search.get('doc_id') ?? undefined });
+}
+
 export const persistedOnlyError = () =>
   new GraphQLError('Only persisted operations may be sent with this token: send the hash of a known operation', {
     extensions: { code: 'PERSISTED_QUERY_ONLY', http: { status: 400 } },
@@ -210,7 +216,8 @@ export function persistedSubscribeReviver(key: string, value: unknown): unknown 
 export function persistedOperationsPlugin<Ctx extends object>(registry: PersistedOperations, mayRunDocuments: (request: Request) => Promise<boolean>) {
   return usePersistedOperations<Ctx & Record<string, unknown>>({
     getPersistedOperation: (hash, request) => registry.documentFor(hash, clientVersionOf(request.headers)),
-    extractPersistedOperationId: (params) => persistedHashOf(params as Params),
+    // yoga reads only query, operationName, variables and extensions from a GET's query string.
+    extractPersistedOperationId: (params, request) => persistedHashOf(params as Params) ?? (request.method === 'GET' ? hashFromQueryString(request.url) : null),
     allowArbitraryOperations: mayRunDocuments,
     customErrors: { persistedQueryOnly: () => persistedOnlyError(), notFound: () => persistedNotFoundError(), keyNotFound: () => persistedNotFoundError() },
   });
