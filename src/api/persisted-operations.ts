@@ -103,7 +103,14 @@ export class PersistedOperations {
       pending = findOperation(hash).finally(() => this.inFlight.delete(hash));
       this.inFlight.set(hash, pending);
     }
-    const operation = await pending;
+    let operation: StoredOperation | null;
+    try {
+      operation = await pending;
+    } catch (error) {
+      // The database is unreachable: what this process knew still runs (registrations are never changed, only retired).
+      if (cached) return cached.operation;
+      throw error;
+    }
     if (operation) this.known.set(hash, { operation, until: Date.now() + KNOWN_FOR_MS });
     else this.rememberUnknown(hash);
     return operation;
