@@ -1,46 +1,23 @@
 // The live flow, for a newcomer: with the service running (npm start), issues an offer to a
-// fresh user, accepts it, and prints the deployment's live timeline and the profile before and after.
+// fresh user, accepts it, and prints the deployment's live timeline and the profile before and after,
+// through the reference client (client/), as an app would: operations by hash only, the stream
+// resumed after the last sequence if the socket drops, the notification acknowledged.
 //   npm run demo [-- --url http://127.0.0.1:4000]
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { ResultOf, TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { CreditClient, followDeployment, isUnknown, watchNotifications } from '../client/src/index.ts';
 import { tokenSigner } from '../src/api/auth.ts';
+import { FIRST_PARTY_CLIENT } from '../src/api/first-party-client.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { graphql } from '../src/generated/graphql/index.ts';
-import type { DemoProfileQuery } from '../src/generated/graphql/graphql.ts';
-
-const signToken = tokenSigner(loadConfig().JWT_SECRET);
+import { AppAcknowledgeNotificationDocument, AppNotificationStreamDocument, type DemoProfileQuery } from '../src/generated/graphql/graphql.ts';
 
 const config = loadConfig();
+const signToken = tokenSigner(config.JWT_SECRET);
 
 const { values } = parseArgs({ options: { url: { type: 'string', default: `http://127.0.0.1:${config.PORT}` } } });
 const url = values.url!;
-
-/**
- * How the app names an operation: by the sha256 that codegen put in the persisted-documents
- * manifest (Apollo's extensions.persistedQuery). In production the service runs only those for customers.
- */
-function persisted(document: TypedDocumentNode<any, any>) {
-  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
-  if (!hash) throw new Error('run `npm run codegen`: the document has no persisted hash');
-  return { persistedQuery: { version: 1, sha256Hash: hash.replace(/^sha256:/, '') } };
-}
-
-async function request<R, V>(document: TypedDocumentNode<R, V>, variables: V, token: string): Promise<R> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ variables, extensions: persisted(document) }),
-  }).catch(() => {
-    console.error(`Cannot reach the service at ${url}. Start it first: npm start`);
-    process.exit(1);
-  });
-  const body = (await response.json()) as { data?: R; errors?: unknown[] };
-  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 const PROFILE = graphql(`
   query DemoProfile { me { creditProfile { limit { formatted } available { formatted } interestRateBps version } } }
@@ -64,8 +41,8 @@ const ACCEPT = graphql(`
   }
 `);
 const WATCH = graphql(`
-  subscription DemoWatchDeployment($id: ID!) {
-    creditDeployment(id: $id, afterSequence: 0) {
+  subscription DemoWatchDeployment($id: ID!, $afterSequence: Int) {
+    creditDeployment(id: $id, afterSequence: $afterSequence) {
       sequence type status at
       deployment { previousLimit { formatted } newLimit { formatted } processingMs }
     }
@@ -78,48 +55,61 @@ const describeProfile = ({ me: { creditProfile: p } }: DemoProfileQuery) =>
     : 'no credit profile yet';
 
 const userId = `demo-${randomUUID().slice(0, 8)}`;
-const engine = await signToken('demo-credit-engine', ['credit-engine']);
-const user = await signToken(userId);
+let connected: () => void = () => {};
+const socketReady = new Promise<void>((resolve) => (connected = resolve));
+const clientOf = (getToken: () => Promise<string>) =>
+  new CreditClient({
+    url,
+    getToken,
+    // This repository's clients are registered as one (their operations are in one manifest).
+    clientName: FIRST_PARTY_CLIENT.client,
+    clientVersion: FIRST_PARTY_CLIENT.version,
+    webSocketImpl: WebSocket,
+    onSocket: (event) => event.type === 'connected' && connected(),
+  });
+const engine = clientOf(() => signToken('demo-credit-engine', ['credit-engine']));
+const app = clientOf(() => signToken(userId));
 
-console.log(`User ${userId}`);
-console.log(`  profile before: ${describeProfile(await request(PROFILE, {}, user))}`);
+try {
+  console.log(`User ${userId}`);
+  console.log(`  profile before: ${describeProfile(await app.request(PROFILE, {}))}`);
+} catch (error) {
+  console.error(`Cannot reach the service at ${url} (${(error as Error).message}). Start it first: npm start`);
+  process.exit(1);
+}
 
 const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-const { issueCreditOffer: issued } = await request(ISSUE, { input: { userId, limitCents: 250_000, interestRateBps: 199, expiresAt } }, engine);
+const { issueCreditOffer: issued } = await engine.request(ISSUE, { input: { userId, limitCents: 250_000, interestRateBps: 199, expiresAt } });
 if (issued.__typename !== 'IssueCreditOfferSuccess') throw new Error(`could not issue an offer: ${issued.message}`);
 console.log(`  offer issued: ${issued.offer.limit.formatted} (${issued.offer.id})`);
 
-// Connected before accepting, as an app on screen is: the timeline then shows the deployment, not the handshake.
-const client = createClient({
-  url: `${url.replace(/^http/, 'ws')}/graphql`,
-  webSocketImpl: WebSocket,
-  connectionParams: { authorization: `Bearer ${user}` },
-  lazy: false,
+// Listening for notifications before accepting, as an app on screen is: the socket is open, so the
+// timeline shows the deployment, not the handshake, and the notification arrives in-app.
+const notified = new Promise<string>((resolve) => {
+  // The app's own operations: what a phone runs.
+  watchNotifications(app, AppNotificationStreamDocument, AppAcknowledgeNotificationDocument, (notification) => {
+    resolve(`${isUnknown(notification.knownKind) ? `unknown kind ${notification.kind}` : notification.kind}: ${notification.title} (acknowledged by the client)`);
+  });
 });
-await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+await socketReady;
 
 const sentAt = performance.now();
-const { acceptOffer: accepted } = await request(ACCEPT, { id: issued.offer.id }, user);
+const { acceptOffer: accepted } = await app.request(ACCEPT, { id: issued.offer.id });
 if (accepted.__typename !== 'AcceptOfferSuccess') throw new Error(`could not accept: ${accepted.message}`);
 const { id: deploymentId, correlationId } = accepted.deployment;
 console.log(`  accepted in ${(performance.now() - sentAt).toFixed(1)} ms: deployment ${deploymentId} (correlation id ${correlationId})`);
 console.log('\nLive timeline (WebSocket subscription; ms since the accept was sent):');
 
-// graphql-ws wants a query string: empty, the hash names the operation.
-const stream = client.iterate<ResultOf<typeof WATCH>>({
-  query: '',
-  variables: { id: deploymentId },
-  extensions: persisted(WATCH),
-});
-for await (const message of stream) {
-  const update = message.data!.creditDeployment;
+const followed = followDeployment(app, WATCH, { id: deploymentId, afterSequence: 0 }, (update) => {
   const since = (performance.now() - sentAt).toFixed(1).padStart(7);
   console.log(`  +${since} ms  #${update.sequence} ${update.type.padEnd(20)} ${update.status}`);
   if (update.status === 'DEPLOYED' || update.status === 'FAILED') {
     const d = update.deployment;
     console.log(`\n  ${d.previousLimit?.formatted ?? '-'} -> ${d.newLimit.formatted}, processed in ${d.processingMs} ms`);
   }
-}
-await client.dispose();
-console.log(`  profile after:  ${describeProfile(await request(PROFILE, {}, user))}`);
+});
+await followed.done;
+console.log(`  notification:   ${await notified}`);
+console.log(`  profile after:  ${describeProfile(await app.request(PROFILE, {}))}`);
+await Promise.all([app.close(), engine.close()]);
 process.exit(0);

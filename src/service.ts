@@ -8,8 +8,12 @@ import type { Messaging } from 'firebase-admin/messaging';
 import { createAdminServer } from './api/admin-server.ts';
 import { createAuthenticator } from './api/auth.ts';
 import { RateLimits } from './api/rate-limits.ts';
-import { createApiServer } from './api/server.ts';
+import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { retryRefusal } from './api/retry-refusal.ts';
+import { PersistedOperations } from './api/persisted-operations.ts';
+import { registerFirstPartyUntilDone, registerManifest } from './api/register-operations.ts';
+import { operationsEndpoint } from './api/operations-endpoint.ts';
+import type { ClientVersion } from './domain/operation-registry.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { startOutboxRelay } from './events/outbox-relay.ts';
 import { eventStreamPublisher } from './events/stream-publisher.ts';
@@ -30,7 +34,7 @@ import { loadConfig, type Config } from './platform/config.ts';
 import { applySessionDefaults, connectDatabase, databaseReady } from './platform/db.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { rateLimitRefusals, scrape } from './platform/metrics.ts';
-import { checkEvictionPolicy, closeRedis, createRedis, isCluster } from './platform/redis.ts';
+import { checkEvictionPolicy, closeRedis, createRedis, isCluster, type RedisClient } from './platform/redis.ts';
 import { createPushSender } from './push/push-sender.ts';
 import { pacedPushSender } from './push/paced-sender.ts';
 import { PushBucket } from './push/push-bucket.ts';
@@ -117,6 +121,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     authenticate,
     retryRefusal: async (queueName, jobId) => (queueName === DEPLOYMENT_QUEUE ? retryRefusal(jobId) : null),
     logger,
+    routes: edge ? { '/operations': operationsEndpoint({ authenticate, register: edge.registerOperations, logger }) } : {},
   });
   const url = apiServer ? await apiServer.listen(port, host) : null;
   const adminPort = options.adminPort ?? (api ? settings.http.apiAdminPort : settings.http.workerAdminPort);
@@ -174,12 +179,39 @@ async function startEdge(settings: ServiceSettings, logger: Logger) {
     cluster: isCluster(settings.redis),
     onError: (error) => logger.warn({ err: error }, 'subscription slots cannot reach Redis: subscriptions pass uncounted'),
   });
+  const persistedOperations = await startPersistedOperations(settings, logger, edge.settings.limits, connection);
   return {
-    deps: { edge: edge.settings, rateLimits, subscriptionQuota },
+    deps: { edge: edge.settings, rateLimits, subscriptionQuota, persistedOperations: persistedOperations.registry },
+    registerOperations: persistedOperations.register,
     async close() {
+      await persistedOperations.close();
       await subscriptionQuota.close();
       await closeRedis(connection);
     },
+  };
+}
+
+/**
+ * The registry of persisted operations as this API process sees it, with this repository's own
+ * clients' manifest registered first (like any client's: validated, stored, announced).
+ */
+async function startPersistedOperations(service: ServiceSettings, logger: Logger, limits: EdgeSettings['limits'], publisher: RedisClient) {
+  const settings = { limits, redis: publisher, prefix: service.prefix };
+  const firstParty = registerFirstPartyUntilDone(settings, {
+    retryMs: 5_000,
+    registered: (registration) => logger.info({ operations: registration.hashes.length, added: registration.added }, 'first-party persisted operations registered'),
+    failed: (error) => logger.error({ err: error }, 'first-party persisted operations not registered yet: retrying in 5 s'),
+  });
+  await firstParty.first;
+  const registry = new PersistedOperations({ redis: service.redis, prefix: service.prefix, usageFlushMs: service.operations.usageFlushMs });
+  return {
+    registry,
+    async close() {
+      firstParty.stop();
+      await registry.close();
+    },
+    /** What an app's CI publishes on the admin port. */
+    register: (clientVersion: ClientVersion, manifest: unknown) => registerManifest(settings, clientVersion, manifest),
   };
 }
 

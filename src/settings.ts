@@ -68,6 +68,8 @@ export interface ServiceSettings {
     off: readonly EdgeProtection[];
   };
   offers: { maxLimitCents: number; maxRateBps: number; maxExpiryDays: number };
+  /** Persisted operations: how often each API process writes when a client version last used an operation. */
+  operations: { usageFlushMs: number };
   maxDevicesPerUser: number;
   deployments: { retry: DeploymentRetrySettings; batch: BatchSettings };
   workers: {
@@ -143,6 +145,7 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
     },
     offers: { maxLimitCents: config.OFFER_MAX_LIMIT_CENTS, maxRateBps: config.OFFER_MAX_RATE_BPS, maxExpiryDays: config.OFFER_MAX_EXPIRY_DAYS },
     maxDevicesPerUser: config.MAX_DEVICES_PER_USER,
+    operations: { usageFlushMs: config.OPERATIONS_USAGE_FLUSH_MS },
     deployments: {
       retry: {
         backoffMs: config.DEPLOYMENT_BACKOFF_MS,

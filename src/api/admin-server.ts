@@ -20,6 +20,8 @@ export interface AdminServerDeps {
   /** Why retrying this job is refused (e.g. its deployment is already final), or null to allow it. */
   retryRefusal: (queueName: string, jobId: string) => Promise<string | null>;
   logger: Logger;
+  /** More endpoints, each under its own path (e.g. /operations in an API process). */
+  routes?: Record<string, Hono>;
 }
 
 type Env = { Variables: { actor: string } };
@@ -29,7 +31,7 @@ const READ_ROLES = ['ops', 'ops-admin'];
 /** The only changes /manage allows: retry or remove one job. */
 const JOB_ACTION = /^\/manage\/api\/queues\/([^/]+)\/([^/]+)\/(retry|clean)$/;
 
-export function createAdminServer({ scrape, queues, authenticate, retryRefusal, logger }: AdminServerDeps) {
+export function createAdminServer({ scrape, queues, authenticate, retryRefusal, logger, routes = {} }: AdminServerDeps) {
   const log = logger.child({ component: 'admin' });
   const app = new Hono<Env>();
 
@@ -38,6 +40,7 @@ export function createAdminServer({ scrape, queues, authenticate, retryRefusal, 
     return c.body(body, 200, { 'content-type': contentType });
   });
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  for (const [path, routed] of Object.entries(routes)) app.route(path, routed);
 
   // A browser cannot send an Authorization header: the token is pasted once and kept in a cookie.
   app.get('/login', (c) => c.html(LOGIN_PAGE));

@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -19,7 +18,7 @@ import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } fr
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
-import { HASH_PARAMS, loadPersistedDocuments, persistedHashOf, persistedNotFoundError, persistedOnlyError } from './persisted-operations.ts';
+import { APOLLO_CSRF_SAFE_HEADERS, HASH_PARAMS, persistedOperationsPlugin, type PersistedOperations } from './persisted-operations.ts';
 import { mutationRateLimitPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
 import { streamGuardPlugin } from './stream-guard.ts';
 import { bodyRefusal, clientIp, securityHeadersPlugin } from './transport.ts';
@@ -117,6 +116,8 @@ export interface ApiServerDeps {
   /** null: no rate limits (the bench's on/off comparison only). */
   rateLimits: RateLimits | null;
   subscriptionQuota: SubscriptionQuota;
+  /** The registry of persisted operations (what customers may run by hash). */
+  persistedOperations: PersistedOperations;
   /** Checks the process's own dependencies for /ready. */
   ready: () => Promise<boolean>;
 }
@@ -124,7 +125,7 @@ export interface ApiServerDeps {
 /** Staff and services may send documents of their own; customers, only where the switch allows. */
 const mayRunDocuments = (auth: AuthResult, allowDocuments: boolean) => allowDocuments || (auth.viewer !== null && canSeeAll(auth.viewer));
 
-export function createApiServer({ services, logger, authenticate, edge, rateLimits, subscriptionQuota, ready }: ApiServerDeps) {
+export function createApiServer({ services, logger, authenticate, edge, rateLimits, subscriptionQuota, persistedOperations, ready }: ApiServerDeps) {
   const correlationIds = new WeakMap<Request, string>();
   // Echo the correlation id, so a client can quote it when something goes wrong.
   const correlationHeader: Plugin = {
@@ -145,7 +146,6 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     return auth;
   };
 
-  const documents = loadPersistedDocuments();
   const anonymousLimit: Plugin<ServerContext> = {
     async onParams({ request, context }) {
       if (!rateLimits || (await authFor(request)).viewer) return;
@@ -155,12 +155,9 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       if (refusal) throw rateLimitedError(refusal);
     },
   };
-  const persisted = usePersistedOperations<ServerContext>({
-    getPersistedOperation: (hash) => documents.get(hash.replace(/^sha256:/, '')) ?? null,
-    extractPersistedOperationId: (params) => persistedHashOf(params as Parameters<typeof persistedHashOf>[0]),
-    allowArbitraryOperations: async (request) => mayRunDocuments(await authFor(request), edge.allowDocuments),
-    customErrors: { persistedQueryOnly: () => persistedOnlyError(), notFound: () => persistedNotFoundError(), keyNotFound: () => persistedNotFoundError() },
-  }) as Plugin<ServerContext>;
+  const persisted = persistedOperationsPlugin<ServerContext>(persistedOperations, async (request) =>
+    mayRunDocuments(await authFor(request), edge.allowDocuments),
+  ) as Plugin<ServerContext>;
   const viewerOf = (context: unknown) => (context as Context).auth?.viewer ?? null;
   const uncounted = { release: async () => undefined };
   const streamGuard = streamGuardPlugin({
@@ -195,7 +192,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     plugins: [
       correlationHeader,
       securityHeadersPlugin,
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', ...APOLLO_CSRF_SAFE_HEADERS] }),
       anonymousLimit,
       persisted,
       ...documentLimitsPlugins(edge.limits, edge.documentLimits),
@@ -248,7 +245,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     edge,
     rateLimits,
     authenticate,
-    documents,
+    persistedOperations,
     requestInfo: (req) => infoFromNode(req, null, edge.trustedProxies),
     mayRunDocuments: (auth) => mayRunDocuments(auth, edge.allowDocuments),
   });

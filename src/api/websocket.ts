@@ -12,7 +12,7 @@ import { gauge } from '../platform/metrics.ts';
 import type { Context } from '../schema/context.ts';
 import type { Authenticate } from './auth.ts';
 import { costLimitError } from './document-cost.ts';
-import { documentFor, type PersistedDocuments } from './persisted-operations.ts';
+import { clientVersionOf, documentFor, persistedSubscribeReviver, registryUnavailableError, type PersistedOperations } from './persisted-operations.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { EdgeSettings, RequestInfo, ServerContext } from './server.ts';
 import { clientIp } from './transport.ts';
@@ -33,13 +33,13 @@ export interface WebSocketDeps {
   /** null: no rate limits (the bench's on/off comparison only). */
   rateLimits: RateLimits | null;
   authenticate: Authenticate;
-  documents: PersistedDocuments;
+  persistedOperations: PersistedOperations;
   /** What the upgrade request says of the client (address, user agent, request id). */
   requestInfo(req: IncomingMessage): RequestInfo;
   mayRunDocuments(auth: AuthResult): boolean;
 }
 
-export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenticate, documents, requestInfo, mayRunDocuments }: WebSocketDeps) {
+export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenticate, persistedOperations, requestInfo, mayRunDocuments }: WebSocketDeps) {
   const wsServer = new WebSocketServer({
     server,
     path,
@@ -58,6 +58,7 @@ export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenti
   });
   const wsCleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
+      jsonMessageReviver: persistedSubscribeReviver,
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
       // No valid token: close 4403 without an ack. At the token's expiry: close 4403, and the
@@ -89,9 +90,16 @@ export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenti
           params,
         });
         // A bad document fails this operation only: its errors go to its id, the socket stays.
+        let source: string;
+        try {
+          const client = clientVersionOf(upgradeHeaders(ctx.extra.request));
+          source = await documentFor(persistedOperations, params as Parameters<typeof documentFor>[1], mayRunDocuments(auth), client);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : registryUnavailableError()];
+        }
         let document: DocumentNode;
         try {
-          document = parse(documentFor(documents, params as Parameters<typeof documentFor>[1], mayRunDocuments(auth)));
+          document = parse(source);
         } catch (error) {
           return [error instanceof GraphQLError ? error : new GraphQLError('Syntax Error: the document could not be parsed')];
         }
@@ -127,6 +135,11 @@ export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenti
       wsServer.close();
     },
   };
+}
+
+/** The upgrade request's headers (Apollo's clients identify themselves there). */
+function upgradeHeaders(req: IncomingMessage) {
+  return { get: (name: string) => ([req.headers[name]].flat()[0] ?? null) as string | null };
 }
 
 function withoutHttp(error: GraphQLError): GraphQLFormattedError {

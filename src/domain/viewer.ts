@@ -2,8 +2,9 @@
 // domain and the schema only read the viewer.
 
 /** `ops` reads everything and the queue board; `ops-admin` may also retry or remove a job there. */
-export type Role = 'customer' | 'credit-engine' | 'ops' | 'ops-admin';
-export const ROLES: readonly Role[] = ['customer', 'credit-engine', 'ops', 'ops-admin'];
+/** `operations-publisher`: an app's CI registering its persisted operations on the admin port, nothing else. */
+export type Role = 'customer' | 'credit-engine' | 'ops' | 'ops-admin' | 'operations-publisher';
+export const ROLES: readonly Role[] = ['customer', 'credit-engine', 'ops', 'ops-admin', 'operations-publisher'];
 
 export interface Viewer {
   userId: string;

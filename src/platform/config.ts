@@ -123,6 +123,10 @@ const schema = z
       .transform((text) => [...new Set(text.split(',').map((p) => p.trim()).filter((p) => p.length > 0))])
       .pipe(z.array(z.enum(EDGE_PROTECTIONS)))
       .default([]),
+    /** Persisted operations: the API processes write when each client version last used an operation this often. */
+    OPERATIONS_USAGE_FLUSH_MS: intFrom(100).default(10_000),
+    /** `npm run operations:retire` refuses a client version used within this many days (unless forced). */
+    OPERATIONS_RETIRE_UNUSED_DAYS: intFrom(0).max(3650).default(30),
     /** Push devices a user may have; registering one more drops the oldest. */
     MAX_DEVICES_PER_USER: intFrom(1).max(1000).default(10),
     /** Caps on what the credit engine may offer. */
