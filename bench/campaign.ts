@@ -73,7 +73,7 @@ async function inBatches(size: number, send: (from: number, to: number) => Promi
 }
 
 const ISSUE = /* GraphQL */ `
-  mutation Campaign($inputs: [IssueCreditOfferInput!]!) {
+  mutation BenchIssueCampaign($inputs: [IssueCreditOfferInput!]!) {
     issueCreditOffers(inputs: $inputs) { __typename }
   }
 `;
