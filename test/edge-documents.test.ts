@@ -210,6 +210,7 @@ describe('persisted operations in production', () => {
 function sample(operation: string): { variables: Record<string, unknown>; as: 'customer' | 'engine' } {
   const id = '00000000-0000-4000-8000-000000000000';
   const input = { userId: newUserId(), limitCents: 1000, interestRateBps: 100, expiresAt: new Date(Date.now() + 60_000).toISOString() };
+  if (operation === 'BenchIssueCampaign') return { variables: { inputs: [input] }, as: 'engine' };
   if (/Issue/.test(operation)) return { variables: { input }, as: 'engine' };
   if (operation === 'AppRegisterDevice') return { variables: { token: `fcm-${newUserId()}`, platform: 'ANDROID' }, as: 'customer' };
   // Pages at their largest: the manifest must pass the cost limit even so.
