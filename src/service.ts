@@ -91,7 +91,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const allQueues = [deploymentQueue, notificationQueue, offerExpiryQueue];
   const unwatchQueues = watchQueues(allQueues);
   const caps = { offers: settings.offers, maxDevicesPerUser: settings.maxDevicesPerUser };
-  const services = { liveUpdates, deploymentQueue, presence, caps };
+  const services = {
+    liveUpdates,
+    deploymentQueue,
+    notificationQueue,
+    presence,
+    caps,
+    notifications: { offersPushDefault: settings.notifications.offersPushDefault },
+  };
   const authenticate = createAuthenticator(settings.auth);
 
   const workers = worker
@@ -203,7 +210,13 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
     retryHorizonMs: settings.deployments.retry.retryHorizonMs,
     batch: settings.deployments.batch,
   };
-  const delivery = { presence, push, fallbackMs: settings.notifications.pushFallbackAfterMs, logger: logger.child({ component: 'notification-worker' }) };
+  const delivery = {
+    presence,
+    push,
+    fallbackMs: settings.notifications.pushFallbackAfterMs,
+    preferences: { offersPushDefault: settings.notifications.offersPushDefault, releaseSpreadMs: settings.notifications.quietHoursReleaseSpreadMs },
+    logger: logger.child({ component: 'notification-worker' }),
+  };
   const afterCommit = createAfterCommit({ liveUpdates, notificationQueue, deploymentQueue, delivery, logger });
   const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, afterCommit, logger, settings: workerSettings });
   const notificationWorker = startNotificationWorker({ notificationQueue, offerExpiryQueue, afterCommit, delivery, logger, settings: workerSettings });

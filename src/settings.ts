@@ -75,7 +75,16 @@ export interface ServiceSettings {
     reconcileGraceMs: number;
     offerExpiryIntervalMs: number;
   };
-  notifications: { retry: RetrySettings; pushFallbackAfterMs: number };
+  notifications: {
+    retry: RetrySettings;
+    pushFallbackAfterMs: number;
+    offersPushDefault: boolean;
+    quietHoursReleaseSpreadMs: number;
+    offerReminderBeforeMs: number;
+    offerReminderIntervalMs: number;
+    deviceStaleAfterMs: number;
+    deviceCleanupIntervalMs: number;
+  };
   push: FirebaseSettings;
   events: { stream: EventStreamSettings; relay: OutboxRelaySettings };
   insights: Omit<InsightsConsumerSettings, 'consumer' | 'key'> & { consumer: string | undefined };
@@ -153,6 +162,12 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
     notifications: {
       retry: { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS },
       pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS,
+      offersPushDefault: config.OFFER_PUSH_DEFAULT_ENABLED,
+      quietHoursReleaseSpreadMs: config.QUIET_HOURS_RELEASE_SPREAD_MS,
+      offerReminderBeforeMs: config.OFFER_REMINDER_BEFORE_MS,
+      offerReminderIntervalMs: config.OFFER_REMINDER_INTERVAL_MS,
+      deviceStaleAfterMs: config.DEVICE_STALE_AFTER_DAYS * 86_400_000,
+      deviceCleanupIntervalMs: config.DEVICE_CLEANUP_INTERVAL_MS,
     },
     push: pushSettings(config),
     events: {

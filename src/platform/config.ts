@@ -168,6 +168,18 @@ const schema = z
     PUSH_ATTEMPTS: intFrom(1).max(50).default(5),
     /** First retry delay of a push; each next one doubles it. */
     PUSH_BACKOFF_MS: intFrom(0).default(2_000),
+    /** Whether offer pushes are on for users who never chose: a product and compliance choice (docs/notifications.md). */
+    OFFER_PUSH_DEFAULT_ENABLED: flag.default(true),
+    /** Pushes held for quiet hours are released spread at random over this long after the hours end. */
+    QUIET_HOURS_RELEASE_SPREAD_MS: intFrom(0).default(1_800_000),
+    /** An offer still PENDING this long before its expiry gets one OFFER_EXPIRING reminder (not offers that live shorter). */
+    OFFER_REMINDER_BEFORE_MS: intFrom(60_000).default(86_400_000),
+    /** How often offers due a reminder are looked for. */
+    OFFER_REMINDER_INTERVAL_MS: intFrom(100).default(60_000),
+    /** Device tokens not registered again for this many days are removed (FCM: stale after a month, expired after 270 days). */
+    DEVICE_STALE_AFTER_DAYS: intFrom(1).max(270).default(60),
+    /** How often stale device tokens are removed. */
+    DEVICE_CLEANUP_INTERVAL_MS: intFrom(1000).default(3_600_000),
     /** A user counts as present while an API process refreshed their live subscription within this long. */
     PRESENCE_TTL_MS: intFrom(300).default(30_000),
     /** How often PENDING offers past their expiry are expired. */

@@ -2,7 +2,8 @@ import { canSeeAll } from '../domain/viewer.ts';
 import { requireRole, requireViewer } from './guards.ts';
 import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isDomainError, isUuid } from '../domain/errors.ts';
-import { enqueueDeploymentBestEffort } from '../jobs/producers.ts';
+import { enqueueDeploymentBestEffort, enqueueNotifications } from '../jobs/producers.ts';
+import { pendingOfferReceived } from '../domain/offer-notifications.ts';
 import { acceptOffer, awaitsJob, declineOffer, issueCreditOffer } from '../domain/offers.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
@@ -74,7 +75,14 @@ builder.mutationField('issueCreditOffer', (t) =>
     args: { input: t.arg({ type: IssueCreditOfferInput }) },
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
-      return payload(await issueCreditOffer(input, ctx.services.caps.offers), 'offer');
+      const result = await issueCreditOffer(input, ctx.services.caps.offers, new Date(), ctx.origin.correlationId);
+      // Its OFFER_RECEIVED's job takes the first delivery step (in-app to a present user, else the
+      // push); best effort: the notification reconciler enqueues one whose job never reached Redis.
+      if (!isDomainError(result)) {
+        const received = await pendingOfferReceived([result.id]);
+        await enqueueNotifications(ctx.services.notificationQueue, received.map((n) => ({ notificationId: n.id, correlationId: n.correlationId })), ctx.log);
+      }
+      return payload(result, 'offer');
     },
   }),
 );
