@@ -209,6 +209,10 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
     ...settings.workers,
     retryHorizonMs: settings.deployments.retry.retryHorizonMs,
     batch: settings.deployments.batch,
+    offerReminderBeforeMs: settings.notifications.offerReminderBeforeMs,
+    offerReminderIntervalMs: settings.notifications.offerReminderIntervalMs,
+    deviceStaleAfterMs: settings.notifications.deviceStaleAfterMs,
+    deviceCleanupIntervalMs: settings.notifications.deviceCleanupIntervalMs,
   };
   const delivery = {
     presence,

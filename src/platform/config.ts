@@ -179,7 +179,7 @@ const schema = z
     /** Device tokens not registered again for this many days are removed (FCM: stale after a month, expired after 270 days). */
     DEVICE_STALE_AFTER_DAYS: intFrom(1).max(270).default(60),
     /** How often stale device tokens are removed. */
-    DEVICE_CLEANUP_INTERVAL_MS: intFrom(1000).default(3_600_000),
+    DEVICE_CLEANUP_INTERVAL_MS: intFrom(100).default(3_600_000),
     /** A user counts as present while an API process refreshed their live subscription within this long. */
     PRESENCE_TTL_MS: intFrom(300).default(30_000),
     /** How often PENDING offers past their expiry are expired. */
