@@ -53,7 +53,7 @@ export async function recordInAppDeliveries(ids: readonly string[], now: Date, f
  * Returns the ids it settled.
  */
 export async function recordPushSkipped(
-  notifications: readonly Pick<Notification, 'id' | 'pushDueAt'>[],
+  notifications: readonly Pick<Notification, 'id' | 'pushDueAt' | 'status'>[],
   reason: DeliveryReason,
   now: Date,
 ): Promise<string[]> {
@@ -68,8 +68,8 @@ export async function recordPushSkipped(
     RETURNING notification_id::text AS id`;
   const settled = new Set(rows.map((r) => r.id));
   if (settled.size > 0) countDeliveries('PUSH', rows.map(() => 'SKIPPED'));
-  // A push fallback settled (only an in-app delivery sets a push due time).
-  for (const n of notifications) if (settled.has(n.id) && n.pushDueAt) countPushFallback();
+  // A push fallback settled: delivered in-app first (a push held for quiet hours has a due time too).
+  for (const n of notifications) if (settled.has(n.id) && n.pushDueAt && n.status === 'DELIVERED') countPushFallback();
   return [...settled];
 }
 
@@ -127,7 +127,7 @@ export async function recordPushAttempts(notification: Notification, record: Pus
     if (changed && sent > 0) await recordNotified(tx, changed, { channel: 'PUSH', devices: sent });
   });
   countDeliveries('PUSH', record.deliveries.map((d) => d.status));
-  if (record.settle && notification.pushDueAt) countPushFallback();
+  if (record.settle && notification.pushDueAt && notification.status === 'DELIVERED') countPushFallback();
   return sent;
 }
 
