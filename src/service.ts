@@ -202,6 +202,7 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
   const firebase = messaging === undefined ? (await import('./push/firebase.ts')).firebasePush(settings.push) : null;
   const push = createPushSender(messaging === undefined ? (firebase?.messaging ?? null) : messaging);
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
+  else if (settings.push.apiUrl) logger.warn({ projectId: settings.push.projectId, apiUrl: settings.push.apiUrl }, 'pushes go to FCM_API_URL, a stand-in for FCM');
   else logger.info({ projectId: settings.push.projectId }, 'push notifications through FCM');
 
   const workerSettings = {

@@ -42,7 +42,11 @@ export function eventStreamSettings(config: Config): EventStreamSettings {
 
 /** Push through FCM: a project and a service account (inline JSON, or a key file); without them push is off. */
 export function pushSettings(config: Config): FirebaseSettings {
-  return { projectId: config.FCM_PROJECT_ID, serviceAccount: config.FCM_SERVICE_ACCOUNT_JSON ?? config.GOOGLE_APPLICATION_CREDENTIALS };
+  return {
+    projectId: config.FCM_PROJECT_ID,
+    serviceAccount: config.FCM_SERVICE_ACCOUNT_JSON ?? config.GOOGLE_APPLICATION_CREDENTIALS,
+    apiUrl: config.FCM_API_URL,
+  };
 }
 
 /** Everything a process of the service is given, by part. */

@@ -221,6 +221,13 @@ const schema = z
     GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
     /** The service account key inline (wins over GOOGLE_APPLICATION_CREDENTIALS). */
     FCM_SERVICE_ACCOUNT_JSON: serviceAccountJson.optional(),
+    /**
+     * An FCM-compatible HTTP endpoint (scheme://host:port) to push to instead of Google's, for
+     * staging and black-box tests; the service account's OAuth token step goes to its `token_uri`.
+     */
+    FCM_API_URL: z.url().optional(),
+    /** FCM_API_URL is refused with NODE_ENV=production unless this says so explicitly. */
+    FCM_API_URL_IN_PRODUCTION: flag.default(false),
   })
   .superRefine((env, ctx) => {
     const development = env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
@@ -246,6 +253,13 @@ const schema = z
         code: 'custom',
         path: ['DIRECT_DATABASE_URL'],
         message: 'behind PgBouncer, set DIRECT_DATABASE_URL to PostgreSQL itself (for migrations and session defaults)',
+      });
+    }
+    if (env.FCM_API_URL && env.NODE_ENV === 'production' && !env.FCM_API_URL_IN_PRODUCTION) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FCM_API_URL'],
+        message: 'pushes would go to a stand-in for FCM, not to phones: in production set FCM_API_URL_IN_PRODUCTION=true to mean it',
       });
     }
     if (env.FCM_PROJECT_ID && !env.FCM_SERVICE_ACCOUNT_JSON && !env.GOOGLE_APPLICATION_CREDENTIALS) {
