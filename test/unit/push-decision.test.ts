@@ -93,3 +93,30 @@ describe('an update of the preferences', () => {
     expect(validatePreferencesUpdate({ timeZone: 'America/New_York', quietHours: { enabled: false, start: '23:30', end: '07:15' } })).toBeNull();
   });
 });
+
+describe('a campaign held by quiet hours', () => {
+  it('is released spread over the window after they end, not at once', () => {
+    // A seeded generator (mulberry32): the same draws every run.
+    let seed = 42;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const now = at('2026-06-10T02:00:00Z'); // 23:00 in São Paulo
+    const end = at('2026-06-10T11:00:00Z').getTime();
+    const perSecond = new Map<number, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const decision = decidePush({ category: 'OFFERS', preferences: prefs(), now, releaseSpreadMs: 1_800_000, random });
+      if (decision.action !== 'defer') throw new Error('expected a held push');
+      const second = Math.floor((decision.until.getTime() - end) / 1000);
+      expect(second).toBeGreaterThanOrEqual(0);
+      expect(second).toBeLessThan(1800);
+      perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+    }
+    // 10,000 over 1,800 s is about 5.6 a second; none of the seconds gets a burst.
+    expect(perSecond.size).toBeGreaterThan(1700);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(20);
+  });
+});
