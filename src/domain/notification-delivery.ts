@@ -101,7 +101,9 @@ export async function progressNotifications(deps: DeliveryDeps, notifications: r
   const delivered = new Set(await recordInAppDeliveries(inApp.map((n) => n.id), now, deps.fallbackMs));
   for (const n of inApp) {
     if (!delivered.has(n.id)) continue; // acknowledged or delivered by someone else meanwhile: no answer, its job looks again
-    progress.steps.set(n.id, { kind: 'wait', until: new Date(now.getTime() + deps.fallbackMs) });
+    // The push follows after the fallback delay, or later when it is held for quiet hours.
+    const until = Math.max(now.getTime() + deps.fallbackMs, n.pushDueAt?.getTime() ?? 0);
+    progress.steps.set(n.id, { kind: 'wait', until: new Date(until) });
     progress.deliveredInApp.push({ id: n.id, userId: n.userId });
   }
   for (const { notification, step } of next) {
