@@ -65,8 +65,8 @@ describe('the offer expiry scheduler', () => {
   });
 
   it('expires each offer once, with one notification each, while two workers and extra runs race', async () => {
-    // Long enough to issue 20 offers and accept one on a busy 2-core machine.
-    const expiresAt = soon(5_000);
+    // Long enough to issue 20 offers (each with its OFFER_RECEIVED) and accept one on a busy 2-core machine.
+    const expiresAt = soon(10_000);
     const issued = await Promise.all(Array.from({ length: 20 }, () => issueOffer(url, { limitCents: 10_000, expiresAt })));
     // One of them is accepted in time: it is not PENDING when it comes due, and must not expire.
     const [taken, ...left] = issued;
