@@ -66,8 +66,8 @@ const INSERT_NOTIFICATION = `INSERT INTO notifications (id, user_id, kind, title
 VALUES (gen_random_uuid(), $1, 'CREDIT_DEPLOYED', $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
 
 /** recordPush with push off: the SKIPPED delivery, the push settled, the notification FAILED (it reached no one). */
-const SKIP_PUSH = `WITH delivery AS (INSERT INTO notification_deliveries (notification_id, channel, status, at, error)
-                                VALUES ($1, 'PUSH', 'SKIPPED', $2, 'push is not configured'))
+const SKIP_PUSH = `WITH delivery AS (INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code)
+                                VALUES ($1, 'PUSH', 'SKIPPED', $2, 'PUSH_NOT_CONFIGURED'))
 UPDATE notifications SET push_settled_at = $2, status = 'FAILED' WHERE id = $1 AND status = 'PENDING'`;
 
 /** Text of the same length as the service's (its pt-BR wording); what it says does not matter here. */

@@ -98,7 +98,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const allQueues = [deploymentQueue, notificationQueue, offerExpiryQueue];
   const unwatchQueues = watchQueues(allQueues);
   const caps = { offers: settings.offers, maxDevicesPerUser: settings.maxDevicesPerUser };
-  const services = { liveUpdates, deploymentQueue, presence, caps };
+  const services = {
+    liveUpdates,
+    deploymentQueue,
+    notificationQueue,
+    presence,
+    caps,
+    notifications: { offersPushDefault: settings.notifications.offersPushDefault },
+  };
   const authenticate = createAuthenticator(settings.auth);
 
   const workers = worker
@@ -235,6 +242,7 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
   if (bucket) watchPushBucket(bucket);
   const push = bucket ? pacedPushSender(sender, bucket, settings.pushPacing, firebase?.retryAfter) : sender;
   if (push.disabledReason) logger.warn({ reason: push.disabledReason }, 'push notifications are off: deliveries that need a push are recorded SKIPPED');
+  else if (settings.push.apiUrl) logger.warn({ projectId: settings.push.projectId, apiUrl: settings.push.apiUrl }, 'pushes go to FCM_API_URL, a stand-in for FCM');
   else logger.info({ projectId: settings.push.projectId }, 'push notifications through FCM');
 
   const workerSettings = {
@@ -242,8 +250,18 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
     ...settings.workers,
     retryHorizonMs: settings.deployments.retry.retryHorizonMs,
     batch: settings.deployments.batch,
+    offerReminderBeforeMs: settings.notifications.offerReminderBeforeMs,
+    offerReminderIntervalMs: settings.notifications.offerReminderIntervalMs,
+    deviceStaleAfterMs: settings.notifications.deviceStaleAfterMs,
+    deviceCleanupIntervalMs: settings.notifications.deviceCleanupIntervalMs,
   };
-  const delivery = { presence, push, fallbackMs: settings.notifications.pushFallbackAfterMs, logger: logger.child({ component: 'notification-worker' }) };
+  const delivery = {
+    presence,
+    push,
+    fallbackMs: settings.notifications.pushFallbackAfterMs,
+    preferences: { offersPushDefault: settings.notifications.offersPushDefault, releaseSpreadMs: settings.notifications.quietHoursReleaseSpreadMs },
+    logger: logger.child({ component: 'notification-worker' }),
+  };
   const afterCommit = createAfterCommit({ liveUpdates, notificationQueue, deploymentQueue, delivery, logger });
   const deploymentWorker = startDeploymentWorker({ queue: deploymentQueue, afterCommit, logger, settings: workerSettings });
   const notificationWorker = startNotificationWorker({ notificationQueue, offerExpiryQueue, afterCommit, delivery, logger, settings: workerSettings });

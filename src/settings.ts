@@ -44,7 +44,11 @@ export function eventStreamSettings(config: Config): EventStreamSettings {
 
 /** Push through FCM: a project and a service account (inline JSON, or a key file); without them push is off. */
 export function pushSettings(config: Config): FirebaseSettings {
-  return { projectId: config.FCM_PROJECT_ID, serviceAccount: config.FCM_SERVICE_ACCOUNT_JSON ?? config.GOOGLE_APPLICATION_CREDENTIALS };
+  return {
+    projectId: config.FCM_PROJECT_ID,
+    serviceAccount: config.FCM_SERVICE_ACCOUNT_JSON ?? config.GOOGLE_APPLICATION_CREDENTIALS,
+    apiUrl: config.FCM_API_URL,
+  };
 }
 
 /** Everything a process of the service is given, by part. */
@@ -81,7 +85,16 @@ export interface ServiceSettings {
     /** How the expiry sweep cuts its work: batch size, pause between batches. */
     offerExpiry: OfferExpirySettings;
   };
-  notifications: { retry: RetrySettings; pushFallbackAfterMs: number };
+  notifications: {
+    retry: RetrySettings;
+    pushFallbackAfterMs: number;
+    offersPushDefault: boolean;
+    quietHoursReleaseSpreadMs: number;
+    offerReminderBeforeMs: number;
+    offerReminderIntervalMs: number;
+    deviceStaleAfterMs: number;
+    deviceCleanupIntervalMs: number;
+  };
   push: FirebaseSettings;
   /** One send rate shared by every worker process (a Redis token bucket), and how quota answers slow it. */
   pushPacing: PacedSenderSettings & { maxPerMinute: number };
@@ -165,6 +178,12 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
     notifications: {
       retry: { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS },
       pushFallbackAfterMs: config.PUSH_FALLBACK_AFTER_MS,
+      offersPushDefault: config.OFFER_PUSH_DEFAULT_ENABLED,
+      quietHoursReleaseSpreadMs: config.QUIET_HOURS_RELEASE_SPREAD_MS,
+      offerReminderBeforeMs: config.OFFER_REMINDER_BEFORE_MS,
+      offerReminderIntervalMs: config.OFFER_REMINDER_INTERVAL_MS,
+      deviceStaleAfterMs: config.DEVICE_STALE_AFTER_DAYS * 86_400_000,
+      deviceCleanupIntervalMs: config.DEVICE_CLEANUP_INTERVAL_MS,
     },
     push: pushSettings(config),
     pushPacing: {

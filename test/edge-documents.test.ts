@@ -213,6 +213,8 @@ function sample(operation: string): { variables: Record<string, unknown>; as: 'c
   if (operation === 'BenchIssueCampaign') return { variables: { inputs: [input] }, as: 'engine' };
   if (/Issue/.test(operation)) return { variables: { input }, as: 'engine' };
   if (operation === 'AppRegisterDevice') return { variables: { token: `fcm-${newUserId()}`, platform: 'ANDROID' }, as: 'customer' };
+  if (operation === 'AppUnregisterDevice') return { variables: { token: `fcm-${newUserId()}` }, as: 'customer' };
+  if (operation === 'AppUpdateNotificationPreferences') return { variables: { input: { timeZone: 'America/Sao_Paulo' } }, as: 'customer' };
   // Pages at their largest: the manifest must pass the cost limit even so.
   return { variables: { id, offerId: id, first: 100 }, as: 'customer' };
 }

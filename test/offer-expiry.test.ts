@@ -34,7 +34,9 @@ describe('the offer expiry scheduler', () => {
     const expiresAt = soon(1_000);
     const { offerId } = await issueOffer(api.url, { userId, limitCents: 75_000, expiresAt });
     try {
-      const notification = (await first).data.notifications;
+      // The offer's OFFER_RECEIVED comes first, then its expiry.
+      expect((await first).data.notifications).toMatchObject({ kind: 'OFFER_RECEIVED', deepLink: `app://credit/offers/${offerId}` });
+      const notification = (await live.next()).data.notifications;
       expect(notification).toMatchObject({
         kind: 'OFFER_EXPIRED',
         status: 'DELIVERED',
@@ -56,8 +58,8 @@ describe('the offer expiry scheduler', () => {
   });
 
   it('expires each offer once, with one notification each, while two workers and extra runs race', async () => {
-    // Long enough to issue 20 offers and accept one on a busy 2-core machine.
-    const expiresAt = soon(5_000);
+    // Long enough to issue 20 offers (each with its OFFER_RECEIVED) and accept one on a busy 2-core machine.
+    const expiresAt = soon(10_000);
     const issued = await Promise.all(Array.from({ length: 20 }, () => issueOffer(api.url, { limitCents: 10_000, expiresAt })));
     // One of them is accepted in time: it is not PENDING when it comes due, and must not expire.
     const [taken, ...left] = issued;
@@ -74,13 +76,13 @@ describe('the offer expiry scheduler', () => {
     }, 'every offer expired');
     expect(racing.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(left.length);
 
-    const notifications = await prisma.notification.findMany({ where: { offerId: { in: issued.map((o) => o.offerId) } } });
+    const notifications = await prisma.notification.findMany({ where: { offerId: { in: issued.map((o) => o.offerId) }, kind: 'OFFER_EXPIRED' } });
     expect(notifications).toHaveLength(left.length);
     expect(new Set(notifications.map((n) => n.offerId))).toEqual(new Set(left.map((o) => o.offerId)));
-    // Each user sees exactly that one notification (it reached no one: no subscription, push off).
+    // Each user sees exactly one expiry notification (it reached no one: no subscription, push off).
     for (const offer of left.slice(0, 3)) {
       const mine = await waitUntil(async () => {
-        const list = await myNotifications(api.url, offer.userToken);
+        const list = (await myNotifications(api.url, offer.userToken)).filter((n) => n.kind === 'OFFER_EXPIRED');
         return list.length === 1 && list[0].status === 'FAILED' ? list : null;
       }, 'the notification settled');
       expect(mine[0]).toMatchObject({ kind: 'OFFER_EXPIRED', deepLink: `app://credit/offers/${offer.offerId}` });

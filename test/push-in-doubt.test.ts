@@ -7,6 +7,7 @@ import { prisma } from '../src/platform/db.ts';
 import { FakeFcm, HOLD } from './support/fake-fcm.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import { registerDevice } from './support/notification-fixtures.ts';
+import { noQuietHours, OFFERS_OFF } from './support/notification-controls.ts';
 import { killHard, spawnPushWorker, stopGracefully } from './support/processes.ts';
 import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
@@ -22,6 +23,8 @@ const pushWorker = () => spawnPushWorker(fcm.listeningPort);
 describe('a worker killed during a push', () => {
   it('the device gets at most two sends, both with the same collapse key, and the delivery is settled', { timeout: 120_000 }, async () => {
     const { offerId, userToken } = await issueOffer(service.url, { limitCents: 123_400 });
+    // This is about the deployment's push: the offer's own notification stays out of FCM (no worker has run its job yet).
+    await noQuietHours(service.url, userToken, OFFERS_OFF);
     const deviceToken = `in-doubt-${offerId}`;
     expect((await registerDevice(service.url, userToken, deviceToken)).__typename).toBe('RegisterDeviceSuccess');
     fcm.replyTo(deviceToken, HOLD);

@@ -2,7 +2,6 @@
 // is recorded SKIPPED with the reason, never silently dropped. (This file's service starts with
 // the configuration of the test environment, which has no FCM variables.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PUSH_NOT_CONFIGURED } from '../src/push/push-sender.ts';
 import { newUserId, token, wsSubscribe } from './support/client.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import {
@@ -16,6 +15,8 @@ import {
 import { serviceForTests } from './support/service.ts';
 
 const service = serviceForTests();
+/** What the app shows (pt-BR, the default language); the operator's message is in the logs. */
+const PUSH_NOT_CONFIGURED = 'As notificações push não estão disponíveis no momento.';
 const probes = notificationProbesForTests();
 
 async function userWithDevice() {
@@ -30,7 +31,7 @@ describe('push not configured', () => {
   it('records the push SKIPPED with the reason, and the notification FAILED, for an absent user', async () => {
     const user = await userWithDevice();
     await acceptOffer(service.url, user.offerId, user.userToken);
-    const notification = await waitForNotification(service.url, user.userToken, (n) => n.status !== 'PENDING');
+    const notification = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'CREDIT_DEPLOYED' && n.status !== 'PENDING');
     expect(notification).toMatchObject({
       status: 'FAILED',
       deliveries: [{ channel: 'PUSH', status: 'SKIPPED', error: PUSH_NOT_CONFIGURED }],

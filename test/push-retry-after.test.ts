@@ -59,7 +59,7 @@ describe("FCM's Retry-After", () => {
     const bucket = new PushBucket(redis, { maxPerMinute: 60_000, prefix: `${testConfig.REDIS_PREFIX}:${randomUUID()}` });
     // A fallback pause far longer than the test: only FCM's Retry-After can make it pass.
     const sender = pacedPushSender(createPushSender(getMessaging(app)), bucket, { quotaPauseMs: 60_000, devicePauseMs: 1_000, maxQuotaAnswers: 3 }, agent.retryAfter);
-    const message = { notificationId: randomUUID(), kind: 'OFFER_EXPIRED', title: 't', body: 'b', deepLink: 'app://x', collapseKey: 'k', badge: 1 };
+    const message = { notificationId: randomUUID(), kind: 'OFFER_EXPIRED', title: 't', body: 'b', deepLink: 'app://x', collapseKey: 'k', badge: 1, timeSensitive: false, expiresAt: null };
     const result = await sender.send('device-token', message);
     expect(result).toMatchObject({ ok: true });
     expect(arrivals).toHaveLength(2);

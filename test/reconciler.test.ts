@@ -58,7 +58,13 @@ describe('the deployment reconciler', () => {
     const liveUpdates = new LiveUpdates({ ...testRedis, prefix: config.REDIS_PREFIX });
     await liveUpdates.close();
     const { logger, entries } = captureLogs('warn');
-    const delivery = { presence: new Presence(presenceConnection, presenceOptions()), push: createPushSender(null), fallbackMs: 1000, logger };
+    const delivery = {
+      presence: new Presence(presenceConnection, presenceOptions()),
+      push: createPushSender(null),
+      fallbackMs: 1000,
+      preferences: { offersPushDefault: true, releaseSpreadMs: 0 },
+      logger,
+    };
     const afterCommit = createAfterCommit({ liveUpdates, notificationQueue, deploymentQueue, delivery, logger });
     const reconcile = createDeploymentReconciler({ queue: deploymentQueue, afterCommit, logger, graceMs: 0, retryHorizonMs: 0 });
 

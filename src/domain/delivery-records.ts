@@ -1,11 +1,11 @@
 // What a notification's delivery writes: the in-app delivery, a push settled without sending, the
 // push's own deliveries, and NOTIFIED on the deployment's audit trail when the user is first
 // reached. Each for one notification or many, in one statement where it can be.
-import { prisma, Prisma, type Notification, type NotificationDelivery, type Tx } from '../platform/db.ts';
+import { prisma, Prisma, type DeliveryReason, type Notification, type NotificationDelivery, type Tx } from '../platform/db.ts';
 import { countDeliveries, countPushFallback } from './notification-metrics.ts';
 
 /** A delivery row to record. */
-export type NewDelivery = Pick<NotificationDelivery, 'status' | 'error' | 'deviceId' | 'providerMessageId'>;
+export type NewDelivery = Pick<NotificationDelivery, 'status' | 'reasonCode' | 'deviceId' | 'providerMessageId'>;
 
 /**
  * One CTE, `notified`, appending NOTIFIED (with `detail`) to the trail of the deployment of each
@@ -27,7 +27,7 @@ function appendNotified(detail: Prisma.Sql): Prisma.Sql {
 
 /**
  * The in-app delivery of notifications still PENDING, in one statement: DELIVERED with the push
- * due `fallbackMs` later, the IN_APP delivery, and NOTIFIED on the deployment's trail. Returns the
+ * due `fallbackMs` later (or later still, when it is held for quiet hours), the IN_APP delivery, and NOTIFIED on the deployment's trail. Returns the
  * ids it delivered (those no longer PENDING are left alone).
  */
 export async function recordInAppDeliveries(ids: readonly string[], now: Date, fallbackMs: number): Promise<string[]> {
@@ -35,7 +35,7 @@ export async function recordInAppDeliveries(ids: readonly string[], now: Date, f
   const pushDueAt = new Date(now.getTime() + fallbackMs);
   const rows = await prisma.$queryRaw<{ id: string }[]>`
     WITH n AS (
-      UPDATE notifications SET status = 'DELIVERED', push_due_at = ${pushDueAt}
+      UPDATE notifications SET status = 'DELIVERED', push_due_at = GREATEST(push_due_at, ${pushDueAt}::timestamp)
        WHERE id = ANY(${ids}::uuid[]) AND status = 'PENDING'
       RETURNING id, deployment_id, kind),
     delivery AS (
@@ -52,26 +52,49 @@ export async function recordInAppDeliveries(ids: readonly string[], now: Date, f
  * delivered in-app keeps DELIVERED. Those acknowledged, failed or settled meanwhile are left alone.
  * Returns the ids it settled.
  */
-export async function recordPushSkipped(notifications: readonly Pick<Notification, 'id' | 'pushDueAt'>[], reason: string, now: Date): Promise<string[]> {
+export async function recordPushSkipped(
+  notifications: readonly Pick<Notification, 'id' | 'pushDueAt' | 'status'>[],
+  reason: DeliveryReason,
+  now: Date,
+): Promise<string[]> {
   if (notifications.length === 0) return [];
   const rows = await prisma.$queryRaw<{ id: string }[]>`
     WITH n AS (
       UPDATE notifications SET push_settled_at = ${now}, status = CASE WHEN status = 'PENDING' THEN 'FAILED'::notification_status ELSE status END
        WHERE id = ANY(${notifications.map((n) => n.id)}::uuid[]) AND status IN ('PENDING', 'DELIVERED') AND push_settled_at IS NULL
       RETURNING id)
-    INSERT INTO notification_deliveries (notification_id, channel, status, at, error)
-    SELECT id, 'PUSH', 'SKIPPED', ${now}, ${reason} FROM n
+    INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code)
+    SELECT id, 'PUSH', 'SKIPPED', ${now}, ${reason}::delivery_reason FROM n
     RETURNING notification_id::text AS id`;
   const settled = new Set(rows.map((r) => r.id));
   if (settled.size > 0) countDeliveries('PUSH', rows.map(() => 'SKIPPED'));
-  // A push fallback settled (only an in-app delivery sets a push due time).
-  for (const n of notifications) if (settled.has(n.id) && n.pushDueAt) countPushFallback();
+  // A push fallback settled: delivered in-app first (a push held for quiet hours has a due time too).
+  for (const n of notifications) if (settled.has(n.id) && n.pushDueAt && n.status === 'DELIVERED') countPushFallback();
   return [...settled];
+}
+
+/**
+ * Holds a notification's push until `until` (quiet hours): a DEFERRED delivery saying when it will
+ * go, and the push due then. Left alone when it was acknowledged, failed or settled meanwhile.
+ * True when it was held.
+ */
+export async function recordPushDeferred(notification: Pick<Notification, 'id'>, until: Date, reason: DeliveryReason, now: Date): Promise<boolean> {
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    WITH n AS (
+      UPDATE notifications SET push_due_at = ${until}
+       WHERE id = ${notification.id}::uuid AND status IN ('PENDING', 'DELIVERED') AND push_settled_at IS NULL
+      RETURNING id)
+    INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code, scheduled_for)
+    SELECT id, 'PUSH', 'DEFERRED', ${now}, ${reason}::delivery_reason, ${until} FROM n
+    RETURNING notification_id::text AS id`;
+  if (rows.length > 0) countDeliveries('PUSH', ['DEFERRED']);
+  return rows.length > 0;
 }
 
 export interface PushRecord {
   deliveries: NewDelivery[];
-  invalidDevices?: { id: string; reason: string }[];
+  /** Devices whose token the provider refused for good: deleted. */
+  invalidDevices?: { id: string }[];
   /** Devices this notification reached on earlier attempts. */
   reachedBefore?: number;
   /** The push channel is done: never push this notification again. */
@@ -80,23 +103,20 @@ export interface PushRecord {
 }
 
 /**
- * Records a push's attempts, drops devices whose token is dead, and moves the notification on:
+ * Records a push's attempts, deletes devices whose token is dead, and moves the notification on:
  * DELIVERED when any device got it (with NOTIFIED on the trail); FAILED when nothing could deliver
  * it and the push is settled. Returns how many devices have it.
  */
 export async function recordPushAttempts(notification: Notification, record: PushRecord): Promise<number> {
   const sent = (record.reachedBefore ?? 0) + record.deliveries.filter((d) => d.status === 'SENT').length;
   await prisma.$transaction(async (tx) => {
-    for (const device of record.invalidDevices ?? []) {
-      await tx.device.updateMany({
-        where: { id: device.id, invalidatedAt: null },
-        data: { invalidatedAt: record.now, invalidReason: device.reason },
-      });
-    }
     // One create per delivery (usually one): Prisma caches its plan, never createMany's.
     for (const delivery of record.deliveries) {
       await tx.notificationDelivery.create({ data: { ...delivery, notificationId: notification.id, channel: 'PUSH', at: record.now } });
     }
+    // After the deliveries that name them: those keep their record, without a device.
+    const invalid = (record.invalidDevices ?? []).map((d) => d.id);
+    if (invalid.length > 0) await tx.device.deleteMany({ where: { id: { in: invalid } } });
     if (record.settle) await tx.notification.update({ where: { id: notification.id }, data: { pushSettledAt: record.now } });
     if (sent === 0 && !record.settle) return;
     // Leaves PENDING once (an in-app delivery or an acknowledgement may have come first).
@@ -107,7 +127,7 @@ export async function recordPushAttempts(notification: Notification, record: Pus
     if (changed && sent > 0) await recordNotified(tx, changed, { channel: 'PUSH', devices: sent });
   });
   countDeliveries('PUSH', record.deliveries.map((d) => d.status));
-  if (record.settle && notification.pushDueAt) countPushFallback();
+  if (record.settle && notification.pushDueAt && notification.status === 'DELIVERED') countPushFallback();
   return sent;
 }
 

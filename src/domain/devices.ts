@@ -28,7 +28,8 @@ export interface RegisteredDevice {
 }
 
 /**
- * Stores the token for the viewer, or refreshes it; a token registered by another user moves to
+ * Stores the token for the viewer, or refreshes it (its lastSeenAt: the app calls this on each
+ * start and on FCM's token refresh); a token registered by another user moves to
  * the viewer. A user keeps at most `maxDevices`: registering one more drops the oldest.
  */
 export async function registerDevice(
@@ -45,8 +46,8 @@ export async function registerDevice(
   // One statement: concurrent registrations of the same token end with one row, the last writer's.
   const device = await prisma.device.upsert({
     where: { token },
-    create: { userId: viewer.userId, token, platform, createdAt: now, refreshedAt: now },
-    update: { userId: viewer.userId, platform, refreshedAt: now, invalidatedAt: null, invalidReason: null },
+    create: { userId: viewer.userId, token, platform, createdAt: now, lastSeenAt: now },
+    update: { userId: viewer.userId, platform, lastSeenAt: now },
   });
   return { device, movedFrom: previous && previous.userId !== viewer.userId ? previous.userId : null, dropped: await dropOldest(viewer.userId, maxDevices) };
 }
@@ -55,7 +56,7 @@ export async function registerDevice(
 async function dropOldest(userId: string, keep: number): Promise<number> {
   const beyond = await prisma.device.findMany({
     where: { userId },
-    orderBy: [{ refreshedAt: 'desc' }, { createdAt: 'desc' }, { id: 'desc' }],
+    orderBy: [{ lastSeenAt: 'desc' }, { createdAt: 'desc' }, { id: 'desc' }],
     skip: keep,
     select: { id: true },
   });
@@ -64,7 +65,27 @@ async function dropOldest(userId: string, keep: number): Promise<number> {
   return count;
 }
 
-/** The devices that can receive pushes. */
+/** The devices that can receive pushes (a token the provider refused is deleted at once). */
 export function activeDevicesOf(userId: string): Promise<Device[]> {
-  return prisma.device.findMany({ where: { userId, invalidatedAt: null }, orderBy: { createdAt: 'asc' } });
+  return prisma.device.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } });
+}
+
+/**
+ * Removes the viewer's device with this token (logout). Idempotent: false when none of the
+ * viewer's devices has it (another user's token is never touched). Its delivery records stay.
+ */
+export async function unregisterDevice(viewer: Viewer, token: string): Promise<boolean | ValidationError> {
+  const invalid = validateToken(token);
+  if (invalid) return invalid;
+  const { count } = await prisma.device.deleteMany({ where: { token, userId: viewer.userId } });
+  return count > 0;
+}
+
+/**
+ * Removes tokens not seen (registered) for `staleAfterMs`: FCM counts a token stale after a month
+ * without activity and expires it after 270 days. Returns how many went.
+ */
+export async function removeStaleDevices(staleAfterMs: number, now = new Date()): Promise<number> {
+  const { count } = await prisma.device.deleteMany({ where: { lastSeenAt: { lt: new Date(now.getTime() - staleAfterMs) } } });
+  return count;
 }

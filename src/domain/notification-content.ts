@@ -29,6 +29,14 @@ const TEXTS: Record<Language, Texts> = {
       title: 'Sua oferta de crédito expirou',
       body: `A oferta de limite de ${amount} não está mais disponível.`,
     }),
+    OFFER_RECEIVED: (amount) => ({
+      title: 'Você tem uma nova oferta de crédito',
+      body: `Um limite de ${amount} está disponível para você. Toque para ver a oferta.`,
+    }),
+    OFFER_EXPIRING: (amount) => ({
+      title: 'Sua oferta de crédito expira em breve',
+      body: `A oferta de limite de ${amount} expira em breve. Toque para ver antes que acabe.`,
+    }),
   },
   en: {
     CREDIT_DEPLOYED: (amount) => ({
@@ -42,6 +50,14 @@ const TEXTS: Record<Language, Texts> = {
     OFFER_EXPIRED: (amount) => ({
       title: 'Your credit offer has expired',
       body: `The offer of a ${amount} limit is no longer available.`,
+    }),
+    OFFER_RECEIVED: (amount) => ({
+      title: 'You have a new credit offer',
+      body: `A ${amount} limit is available to you. Tap to see the offer.`,
+    }),
+    OFFER_EXPIRING: (amount) => ({
+      title: 'Your credit offer expires soon',
+      body: `The offer of a ${amount} limit expires soon. Tap to see it before it ends.`,
     }),
   },
 };

@@ -6,9 +6,13 @@
 // a user with none gets the push at once. Each call looks at the notifications as stored and takes
 // their next step, so running it twice, or after a crash, neither skips nor repeats a delivery.
 // One path for one notification (its job) or many (the first step of a batch's notifications).
-import { prisma, type Notification } from '../platform/db.ts';
+import { prisma, type DeliveryReason, type Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { recordInAppDeliveries, recordPushSkipped } from './delivery-records.ts';
+import { recordInAppDeliveries, recordPushDeferred, recordPushSkipped } from './delivery-records.ts';
+import { categoryOf, needsOpenOffer } from './notification-categories.ts';
+import { preferencesOf } from './notification-preferences.ts';
+import { channelEnabled } from './preference-rules.ts';
+import { decidePush } from './push-decision.ts';
 import type { PresenceCheck, PushSender } from './ports.ts';
 import { sendPush } from './push-delivery.ts';
 
@@ -17,7 +21,17 @@ export interface DeliveryDeps {
   push: PushSender;
   /** How long an in-app notification may stay unacknowledged before it is pushed too. */
   fallbackMs: number;
+  preferences: DeliveryPreferenceSettings;
   logger: Logger;
+}
+
+export interface DeliveryPreferenceSettings {
+  /** Whether offer pushes are on for users who never chose (a product and compliance choice). */
+  offersPushDefault: boolean;
+  /** Pushes held for quiet hours go out spread over this long after the hours end. */
+  releaseSpreadMs: number;
+  /** The spread's draw in [0, 1); Math.random unless a test fixes it. */
+  random?: () => number;
 }
 
 /** What a notification's state calls for next (pure: nextStep). */
@@ -73,13 +87,23 @@ export async function progressNotifications(deps: DeliveryDeps, notifications: r
   const progress: Progress = { steps: new Map(), deliveredInApp: [] };
   if (notifications.length === 0) return progress;
   const present = await Promise.all(notifications.map((n) => (n.status === 'PENDING' ? deps.presence.isPresent(n.userId) : false)));
+  // A category the user turned off in-app is not delivered live: it goes as if they were away.
+  const optional = notifications.filter((n, i) => present[i] && categoryOf(n.kind) === 'OFFERS');
+  if (optional.length > 0) {
+    const preferences = await preferencesOf(optional.map((n) => n.userId), deps.preferences.offersPushDefault);
+    notifications.forEach((n, i) => {
+      if (present[i] && !channelEnabled(preferences.get(n.userId)!, categoryOf(n.kind), 'IN_APP')) present[i] = false;
+    });
+  }
   const next = notifications.map((n, i) => ({ notification: n, step: nextStep(n, present[i]!, now) }));
 
   const inApp = next.filter(({ step }) => step.kind === 'in-app').map(({ notification }) => notification);
   const delivered = new Set(await recordInAppDeliveries(inApp.map((n) => n.id), now, deps.fallbackMs));
   for (const n of inApp) {
     if (!delivered.has(n.id)) continue; // acknowledged or delivered by someone else meanwhile: no answer, its job looks again
-    progress.steps.set(n.id, { kind: 'wait', until: new Date(now.getTime() + deps.fallbackMs) });
+    // The push follows after the fallback delay, or later when it is held for quiet hours.
+    const until = Math.max(now.getTime() + deps.fallbackMs, n.pushDueAt?.getTime() ?? 0);
+    progress.steps.set(n.id, { kind: 'wait', until: new Date(until) });
     progress.deliveredInApp.push({ id: n.id, userId: n.userId });
   }
   for (const { notification, step } of next) {
@@ -91,38 +115,77 @@ export async function progressNotifications(deps: DeliveryDeps, notifications: r
   return progress;
 }
 
-/** The steps of notifications whose push is due: settled SKIPPED when there is nothing to send to, else sent or left to the job. */
+/** The steps of notifications whose push is due: settled SKIPPED, held for quiet hours, sent, or left to the job. */
 async function pushSteps(deps: DeliveryDeps, due: Notification[], options: ProgressOptions, now: Date): Promise<Map<string, DeliveryStep>> {
   const steps = new Map<string, DeliveryStep>();
   if (due.length === 0) return steps;
-  const skip = async (notifications: Notification[], reason: string) => {
+  const skip = async (notifications: Notification[], reason: DeliveryReason) => {
     for (const id of await recordPushSkipped(notifications, reason, now)) steps.set(id, { kind: 'done', outcome: 'push-skipped' });
   };
   if (deps.push.disabledReason) {
-    await skip(due, deps.push.disabledReason);
+    await skip(due, 'PUSH_NOT_CONFIGURED');
     return steps;
   }
-  if (!options.sendPushes) {
-    const withDevices = await usersWithDevices(due.map((n) => n.userId));
-    await skip(due.filter((n) => !withDevices.has(n.userId)), NO_DEVICE);
-    for (const n of due) if (withDevices.has(n.userId)) steps.set(n.id, { kind: 'push-due' });
-    return steps;
-  }
+  const [preferences, offers, withDevices] = await Promise.all([
+    preferencesOf(due.map((n) => n.userId), deps.preferences.offersPushDefault),
+    offersOf(due),
+    usersWithDevices(due.map((n) => n.userId)),
+  ]);
   for (const n of due) {
+    const offer = n.offerId ? offers.get(n.offerId) : undefined;
+    if (needsOpenOffer(n.kind) && !(offer && offer.status === 'PENDING' && offer.expiresAt > now)) {
+      await skip([n], 'OFFER_NO_LONGER_OPEN');
+      continue;
+    }
+    if (!withDevices.has(n.userId)) {
+      await skip([n], 'NO_DEVICE');
+      continue;
+    }
+    const decision = decidePush({
+      category: categoryOf(n.kind),
+      preferences: preferences.get(n.userId)!,
+      now,
+      releaseSpreadMs: deps.preferences.releaseSpreadMs,
+      random: deps.preferences.random ?? Math.random,
+    });
+    if (decision.action === 'skip') {
+      await skip([n], decision.reason);
+      continue;
+    }
+    if (decision.action === 'defer') {
+      if (await recordPushDeferred(n, decision.until, decision.reason, now)) steps.set(n.id, { kind: 'wait', until: decision.until });
+      continue;
+    }
+    if (!options.sendPushes) {
+      steps.set(n.id, { kind: 'push-due' });
+      continue;
+    }
     const log = deps.logger.child({ notificationId: n.id, correlationId: n.correlationId });
-    const sent = await sendPush(deps.push, log, n, options.finalAttempt ?? true, now);
-    if (sent.kind === 'no-device') await skip([n], NO_DEVICE);
+    const sent = await sendPush(
+      deps.push,
+      log,
+      n,
+      { finalAttempt: options.finalAttempt ?? true, timeSensitive: decision.timeSensitive, offerExpiresAt: needsOpenOffer(n.kind) ? (offer?.expiresAt ?? null) : null },
+      now,
+    );
+    if (sent.kind === 'no-device') await skip([n], 'NO_DEVICE');
     else if (sent.kind === 'retry') steps.set(n.id, sent);
     else steps.set(n.id, { kind: 'done', outcome: sent.outcome });
   }
   return steps;
 }
 
-const NO_DEVICE = 'the user has no registered device';
+/** The offers the notifications are about: their status and expiry, for the pushes that need an open offer. */
+async function offersOf(notifications: Notification[]) {
+  const ids = [...new Set(notifications.flatMap((n) => (n.offerId ? [n.offerId] : [])))];
+  if (ids.length === 0) return new Map<string, { status: string; expiresAt: Date }>();
+  const rows = await prisma.creditOffer.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, expiresAt: true } });
+  return new Map(rows.map((o) => [o.id, o]));
+}
 
 async function usersWithDevices(userIds: string[]): Promise<Set<string>> {
   const rows = await prisma.$queryRaw<{ userId: string }[]>`
-    SELECT DISTINCT user_id AS "userId" FROM devices WHERE user_id = ANY(${userIds}::text[]) AND invalidated_at IS NULL`;
+    SELECT DISTINCT user_id AS "userId" FROM devices WHERE user_id = ANY(${userIds}::text[])`;
   return new Set(rows.map((r) => r.userId));
 }
 

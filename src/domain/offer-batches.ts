@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type CreditOffer } from '../platform/db.ts';
 import { countOffersIssued } from './campaign-metrics.ts';
 import { ValidationError } from './errors.ts';
+import { notifyOffersReceived } from './offer-notifications.ts';
 import { conflictingRef, DEFAULT_OFFER_CAPS, sameTerms, validateIssue, type IssueOfferInput, type OfferCaps } from './offers.ts';
 
 /** The most offers one batch may carry: enough for a campaign, small enough for one request and one transaction. */
@@ -21,6 +22,7 @@ export async function issueCreditOffers(
   inputs: readonly IssueOfferInput[],
   caps: OfferCaps = DEFAULT_OFFER_CAPS,
   now = new Date(),
+  correlationId = `offers-issued-${randomUUID()}`,
 ): Promise<IssuedOrRefused[] | ValidationError> {
   if (inputs.length === 0 || inputs.length > MAX_OFFERS_PER_BATCH) {
     return new ValidationError(`inputs must hold 1 to ${MAX_OFFERS_PER_BATCH} offers, got ${inputs.length}`, 'inputs');
@@ -41,7 +43,7 @@ export async function issueCreditOffers(
   });
   if (toWrite.length > 0) {
     await createUsers(toWrite.map((i) => inputs[i]!.userId));
-    const written = await insertOffers(toWrite.map((i) => inputs[i]!));
+    const written = await insertOffers(toWrite.map((i) => inputs[i]!), correlationId);
     toWrite.forEach((i, k) => {
       if (written[k]) results[i] = written[k];
     });
@@ -82,10 +84,12 @@ const OFFER_COLUMNS = Prisma.sql`
  * externalRef order: concurrent batches sharing refs wait on each other in the same order and
  * never deadlock.
  */
-async function insertOffers(inputs: readonly IssueOfferInput[]): Promise<(CreditOffer | undefined)[]> {
+async function insertOffers(inputs: readonly IssueOfferInput[], correlationId: string): Promise<(CreditOffer | undefined)[]> {
   const ids = inputs.map(() => randomUUID());
   const column = <T>(pick: (input: IssueOfferInput) => T) => inputs.map(pick);
-  const rows = await prisma.$queryRaw<CreditOffer[]>`
+  // The offers and their OFFER_RECEIVED commit together: each user is told of each offer, once.
+  const rows = await prisma.$transaction(async (tx) => {
+    const written = await tx.$queryRaw<CreditOffer[]>`
     WITH input AS (
       -- Timestamps travel as ISO text: the columns hold UTC wall time.
       SELECT * FROM unnest(${ids}::uuid[], ${column((o) => o.userId)}::text[], ${column((o) => BigInt(o.limitCents))}::bigint[],
@@ -100,6 +104,9 @@ async function insertOffers(inputs: readonly IssueOfferInput[]): Promise<(Credit
       ON CONFLICT (external_ref) DO NOTHING
       RETURNING *)
     SELECT ${OFFER_COLUMNS} FROM offers`;
+    await notifyOffersReceived(tx, written, correlationId);
+    return written;
+  });
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.map((id) => byId.get(id));
 }

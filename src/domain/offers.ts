@@ -1,10 +1,11 @@
 // Offers: issued by the credit engine, accepted or declined by their user.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Viewer } from './viewer.ts';
 import { prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { countOffersIssued } from './campaign-metrics.ts';
 import { isCurrencyCode } from './money.ts';
+import { notifyOffersReceived } from './offer-notifications.ts';
 import { ensureUser, rememberLocale } from './users.ts';
 
 /** What the credit engine may offer at most (configured; a bug or a stolen key should not go further). */
@@ -80,11 +81,15 @@ export function sameTerms(offer: CreditOffer, input: IssueOfferInput): boolean {
   );
 }
 
-/** Idempotent on externalRef: the same key and terms give back the offer issued the first time. */
+/**
+ * Idempotent on externalRef: the same key and terms give back the offer issued the first time.
+ * Its OFFER_RECEIVED notification is created with it (pendingOfferReceived finds it for the enqueue).
+ */
 export async function issueCreditOffer(
   input: IssueOfferInput,
   caps: OfferCaps = DEFAULT_OFFER_CAPS,
   now = new Date(),
+  correlationId = `offer-issued-${randomUUID()}`,
 ): Promise<CreditOffer | ValidationError> {
   const invalid = validateIssue(input, caps, now);
   if (invalid) return invalid;
@@ -96,16 +101,21 @@ export async function issueCreditOffer(
     // The user row first, atomically: Prisma's connectOrCreate reads then inserts, and ten offers
     // issued at once to a new user raced on that insert.
     await ensureUser({ userId: input.userId, roles: [] });
-    const offer = await prisma.creditOffer.create({
-      data: {
-        userId: input.userId,
-        limitCents: BigInt(input.limitCents),
-        interestRateBps: input.interestRateBps,
-        currency: input.currency ?? 'BRL',
-        expiresAt: input.expiresAt,
-        externalRef: input.externalRef ?? null,
-        campaignId: input.campaignId ?? null,
-      },
+    // The offer and its OFFER_RECEIVED commit together: the user is told of every offer, once.
+    const offer = await prisma.$transaction(async (tx) => {
+      const created = await tx.creditOffer.create({
+        data: {
+          userId: input.userId,
+          limitCents: BigInt(input.limitCents),
+          interestRateBps: input.interestRateBps,
+          currency: input.currency ?? 'BRL',
+          expiresAt: input.expiresAt,
+          externalRef: input.externalRef ?? null,
+          campaignId: input.campaignId ?? null,
+        },
+      });
+      await notifyOffersReceived(tx, [created], correlationId);
+      return created;
     });
     countOffersIssued('single', 1);
     return offer;

@@ -17,6 +17,10 @@ export interface PushMessage {
   collapseKey: string;
   /** The app icon's badge (iOS): the user's unacknowledged notifications. */
   badge: number;
+  /** iOS `interruption-level: time-sensitive` (it breaks through Focus; the app needs Apple's entitlement). */
+  timeSensitive: boolean;
+  /** After this the provider drops the message if still undelivered (Android ttl, APNs apns-expiration); null: the provider's default. */
+  expiresAt: Date | null;
 }
 
 /**
@@ -26,6 +30,7 @@ export interface PushMessage {
  */
 export type PushFailure = 'invalid-token' | 'rejected' | 'transient';
 
+/** `error` is the provider's own text: for the logs only, never stored or served. */
 export type PushResult = { ok: true; messageId: string } | { ok: false; failure: PushFailure; error: string };
 
 export interface PushSender {

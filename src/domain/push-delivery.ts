@@ -6,7 +6,8 @@ import type { Logger } from '../platform/logger.ts';
 import { recordPushAttempts, type NewDelivery } from './delivery-records.ts';
 import { activeDevicesOf } from './devices.ts';
 import { UNACKNOWLEDGED } from './notifications.ts';
-import type { PushMessage, PushSender } from './ports.ts';
+import type { PushFailure, PushMessage, PushSender } from './ports.ts';
+import type { DeliveryReason } from '../platform/db.ts';
 
 export type PushOutcome =
   /** Nothing to send it to: the caller settles the push SKIPPED. */
@@ -17,7 +18,14 @@ export type PushOutcome =
   | { kind: 'retry'; error: string };
 
 /** Pushes the notification to every valid device of its user not reached yet. */
-export async function sendPush(push: PushSender, logger: Logger, notification: Notification, finalAttempt: boolean, now: Date): Promise<PushOutcome> {
+export async function sendPush(
+  push: PushSender,
+  logger: Logger,
+  notification: Notification,
+  options: { finalAttempt: boolean; timeSensitive: boolean; offerExpiresAt: Date | null },
+  now: Date,
+): Promise<PushOutcome> {
+  const { finalAttempt } = options;
   const devices = await activeDevicesOf(notification.userId);
   const reached = new Set(
     (await prisma.notificationDelivery.findMany({
@@ -37,7 +45,7 @@ export async function sendPush(push: PushSender, logger: Logger, notification: N
   if (sendable.length > 0) {
     await prisma.pushAttempt.createMany({ data: sendable.map((device) => ({ notificationId: notification.id, deviceId: device.id, startedAt: now })) });
   }
-  const sent = await pushToDevices(push, logger, sendable, await pushMessage(notification));
+  const sent = await pushToDevices(push, logger, sendable, await pushMessage(notification, options));
   sent.deliveries.push(...letBe.map((device) => inDoubt(device.id)));
   const retry = sent.transientErrors.length > 0 && !finalAttempt;
   const reachedNow = await recordPushAttempts(notification, {
@@ -51,22 +59,29 @@ export async function sendPush(push: PushSender, logger: Logger, notification: N
   return { kind: 'settled', outcome: reachedNow > 0 ? 'pushed' : 'push-failed' };
 }
 
+const FAILURE_REASON: Record<PushFailure, DeliveryReason> = {
+  'invalid-token': 'DEVICE_TOKEN_INVALID',
+  rejected: 'PROVIDER_REJECTED',
+  transient: 'PROVIDER_UNAVAILABLE',
+};
+
 /** One message per device, all at once; what each answer means for the device and the job. */
 async function pushToDevices(push: PushSender, logger: Logger, devices: Device[], message: PushMessage) {
   const results = await Promise.all(devices.map(async (device) => ({ device, result: await push.send(device.token, message) })));
   const deliveries: NewDelivery[] = [];
-  const invalidDevices: { id: string; reason: string }[] = [];
+  const invalidDevices: { id: string }[] = [];
   const transientErrors: string[] = [];
   for (const { device, result } of results) {
     const log = logger.child({ deviceId: device.id, platform: device.platform });
     if (result.ok) {
       log.info({ messageId: result.messageId }, 'push sent');
-      deliveries.push({ status: 'SENT', error: null, deviceId: device.id, providerMessageId: result.messageId });
+      deliveries.push({ status: 'SENT', reasonCode: null, deviceId: device.id, providerMessageId: result.messageId });
       continue;
     }
+    // The provider's words are for the logs; the delivery keeps a code, rendered for people.
     log.warn({ failure: result.failure, error: result.error }, 'push failed');
-    deliveries.push({ status: 'FAILED', error: result.error, deviceId: device.id, providerMessageId: null });
-    if (result.failure === 'invalid-token') invalidDevices.push({ id: device.id, reason: result.error });
+    deliveries.push({ status: 'FAILED', reasonCode: FAILURE_REASON[result.failure], deviceId: device.id, providerMessageId: null });
+    if (result.failure === 'invalid-token') invalidDevices.push({ id: device.id });
     if (result.failure === 'transient') transientErrors.push(result.error);
   }
   return { deliveries, invalidDevices, transientErrors };
@@ -86,14 +101,17 @@ async function sendsInDoubt(notificationId: string): Promise<Map<string, number>
 /** A device whose sends of this notification were twice interrupted: it most likely has it; never sent again. */
 const inDoubt = (deviceId: string): NewDelivery => ({
   status: 'FAILED',
-  error: 'not sent again: two sends to this device were interrupted before the provider answered',
+  reasonCode: 'SEND_IN_DOUBT',
   deviceId,
   providerMessageId: null,
 });
 
-async function pushMessage(notification: Notification): Promise<PushMessage> {
+async function pushMessage(notification: Notification, options: { timeSensitive: boolean; offerExpiresAt: Date | null }): Promise<PushMessage> {
   const unacknowledged = await prisma.notification.count({ where: { userId: notification.userId, ...UNACKNOWLEDGED } });
   return {
+    timeSensitive: options.timeSensitive,
+    // An offer's push is worthless after the offer: the provider drops it if undelivered by then.
+    expiresAt: options.offerExpiresAt,
     notificationId: notification.id,
     kind: notification.kind,
     title: notification.title,
@@ -111,11 +129,11 @@ async function pushMessage(notification: Notification): Promise<PushMessage> {
 export async function abandonNotification(logger: Logger, id: string, reason: string, now = new Date()): Promise<void> {
   const notification = await prisma.notification.findUnique({ where: { id } });
   if (!notification || notification.status === 'ACKNOWLEDGED' || notification.status === 'FAILED' || notification.pushSettledAt) return;
-  // The user can read a delivery's error: the job's own reason (a driver's words, say) goes to the logs only.
+  // The user reads a delivery's reason: the job's own (a driver's words, say) goes to the logs only.
   logger.warn({ reason }, 'notification delivery abandoned: its job gave up');
   const failed: NewDelivery = {
     status: 'FAILED',
-    error: 'delivery stopped: it could not be completed after repeated attempts',
+    reasonCode: 'DELIVERY_ABANDONED',
     deviceId: null,
     providerMessageId: null,
   };

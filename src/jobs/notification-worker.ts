@@ -1,5 +1,6 @@
 // Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
-// worker, and the notification reconciler, with their connections and shutdown.
+// worker, the notification reconciler, the offer reminders and the stale-device cleanup, with
+// their connections and shutdown.
 import type { DeliveryDeps } from '../domain/notification-delivery.ts';
 import type { OfferExpirySettings } from '../domain/offer-expiry.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -17,12 +18,20 @@ import {
 import { startQueueWorker, type WorkerSettings } from './queue-worker.ts';
 import { startPeriodic } from './periodic.ts';
 import { createNotificationReconciler, type ReconcileSettings } from './reconciler.ts';
+import { createOfferReminders } from './offer-reminders.ts';
+import { createStaleDeviceCleanup } from './stale-devices.ts';
 
 export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSettings {
   /** How often PENDING offers past their expiry are expired. */
   offerExpiryIntervalMs: number;
   /** How the expiry sweep cuts its work: batch size, pause between batches. */
   offerExpiry: OfferExpirySettings;
+  /** OFFER_EXPIRING reminders (how long before the expiry, and how often they are looked for). */
+  offerReminderBeforeMs: number;
+  offerReminderIntervalMs: number;
+  /** Device tokens not seen for this long are removed, looked for every interval. */
+  deviceStaleAfterMs: number;
+  deviceCleanupIntervalMs: number;
 }
 
 export interface NotificationWorkerDeps {
@@ -64,10 +73,21 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
     name: 'reconcile-notifications',
   });
 
+  const remindOffers = createOfferReminders({ afterCommit, logger: expiryLog, beforeMs: settings.offerReminderBeforeMs });
+  const reminders = startPeriodic('remind-offers', remindOffers, settings.offerReminderIntervalMs, expiryLog, {
+    queue: notificationQueue,
+    name: 'remind-offers',
+  });
+  const removeStale = createStaleDeviceCleanup({ logger: log, staleAfterMs: settings.deviceStaleAfterMs });
+  const deviceCleanup = startPeriodic('remove-stale-devices', removeStale, settings.deviceCleanupIntervalMs, log, {
+    queue: notificationQueue,
+    name: 'remove-stale-devices',
+  });
+
   return {
     /** Stops taking jobs and waits for the running ones to finish. */
     async close() {
-      await Promise.all([reconciler.stop(), scheduler.stop()]);
+      await Promise.all([reconciler.stop(), scheduler.stop(), reminders.stop(), deviceCleanup.stop()]);
       await Promise.all([deliveryWorker.close(), expiryWorker.close()]);
     },
   };

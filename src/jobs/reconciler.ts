@@ -136,7 +136,7 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
           { status: 'DELIVERED', pushSettledAt: null, pushDueAt: { lt: before } },
         ],
       },
-      select: { id: true, correlationId: true },
+      select: { id: true, correlationId: true, kind: true },
       orderBy: { createdAt: 'asc' },
       take: BATCH,
     });
@@ -145,7 +145,9 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
       queue,
       logger,
       async (notification) => {
-        await afterCommit({ notificationJobs: [{ notificationId: notification.id, correlationId: notification.correlationId }] });
+        // Offers' notifications (a campaign's, by the thousand) keep their place behind users' own actions.
+        const background = notification.kind.startsWith('OFFER_');
+        await afterCommit({ notificationJobs: [{ notificationId: notification.id, correlationId: notification.correlationId, background }] });
         logger.info({ notificationId: notification.id, correlationId: notification.correlationId }, 'reconciler enqueued a notification with no job');
       },
       async (notification, job) => {

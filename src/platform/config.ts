@@ -188,6 +188,18 @@ const schema = z
     PUSH_QUOTA_PAUSE_MS: intFrom(0).default(10_000),
     /** A device's first pause on FCM's per-device 429 (doubled on each further one); other devices go on. */
     PUSH_DEVICE_PAUSE_MS: intFrom(0).default(2_000),
+    /** Whether offer pushes are on for users who never chose: a product and compliance choice (docs/notifications.md). */
+    OFFER_PUSH_DEFAULT_ENABLED: flag.default(true),
+    /** Pushes held for quiet hours are released spread at random over this long after the hours end. */
+    QUIET_HOURS_RELEASE_SPREAD_MS: intFrom(0).default(1_800_000),
+    /** An offer still PENDING this long before its expiry gets one OFFER_EXPIRING reminder (not offers that live shorter). */
+    OFFER_REMINDER_BEFORE_MS: intFrom(60_000).default(86_400_000),
+    /** How often offers due a reminder are looked for. */
+    OFFER_REMINDER_INTERVAL_MS: intFrom(100).default(60_000),
+    /** Device tokens not registered again for this many days are removed (FCM: stale after a month, expired after 270 days). */
+    DEVICE_STALE_AFTER_DAYS: intFrom(1).max(270).default(60),
+    /** How often stale device tokens are removed. */
+    DEVICE_CLEANUP_INTERVAL_MS: intFrom(100).default(3_600_000),
     /** A user counts as present while an API process refreshed their live subscription within this long. */
     PRESENCE_TTL_MS: intFrom(300).default(30_000),
     /** How often PENDING offers past their expiry are expired. */
@@ -237,6 +249,13 @@ const schema = z
     GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
     /** The service account key inline (wins over GOOGLE_APPLICATION_CREDENTIALS). */
     FCM_SERVICE_ACCOUNT_JSON: serviceAccountJson.optional(),
+    /**
+     * An FCM-compatible HTTP endpoint (scheme://host:port) to push to instead of Google's, for
+     * staging and black-box tests; the service account's OAuth token step goes to its `token_uri`.
+     */
+    FCM_API_URL: z.url().optional(),
+    /** FCM_API_URL is refused with NODE_ENV=production unless this says so explicitly. */
+    FCM_API_URL_IN_PRODUCTION: flag.default(false),
   })
   .superRefine((env, ctx) => {
     const development = env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
@@ -262,6 +281,13 @@ const schema = z
         code: 'custom',
         path: ['DIRECT_DATABASE_URL'],
         message: 'behind PgBouncer, set DIRECT_DATABASE_URL to PostgreSQL itself (for migrations and session defaults)',
+      });
+    }
+    if (env.FCM_API_URL && env.NODE_ENV === 'production' && !env.FCM_API_URL_IN_PRODUCTION) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FCM_API_URL'],
+        message: 'pushes would go to a stand-in for FCM, not to phones: in production set FCM_API_URL_IN_PRODUCTION=true to mean it',
       });
     }
     if (env.FCM_PROJECT_ID && !env.FCM_SERVICE_ACCOUNT_JSON && !env.GOOGLE_APPLICATION_CREDENTIALS) {

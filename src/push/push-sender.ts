@@ -30,18 +30,42 @@ export function classifyPushError(error: unknown): PushFailure {
   return REJECTED.has(code) ? 'rejected' : 'transient';
 }
 
-/** The FCM v1 message for one device: notification, string-only data, Android and APNs options. */
-export function fcmMessage(token: string, push: PushMessage): Message {
+/** Android keeps an undelivered message at most 28 days. */
+const MAX_TTL_MS = 28 * 86_400_000;
+
+/**
+ * The FCM v1 message for one device: notification, string-only data, Android and APNs options.
+ * A message with an expiry (an offer's push) carries it as Android's ttl and APNs' apns-expiration,
+ * so the provider drops it when the phone comes back after the offer ended.
+ */
+export function fcmMessage(token: string, push: PushMessage, now = Date.now()): Message {
+  const ttlMs = push.expiresAt ? Math.min(MAX_TTL_MS, Math.max(0, push.expiresAt.getTime() - now)) : null;
   return {
     token,
     notification: { title: push.title, body: push.body },
     data: { notificationId: push.notificationId, kind: push.kind, deepLink: push.deepLink },
     // The same key on every send of a notification: a resend replaces what the phone shows
     // (Android: collapse key and notification tag; iOS: apns-collapse-id).
-    android: { priority: 'high', collapseKey: push.collapseKey, notification: { sound: 'default', tag: push.collapseKey } },
+    android: {
+      priority: 'high',
+      collapseKey: push.collapseKey,
+      notification: { sound: 'default', tag: push.collapseKey },
+      ...(ttlMs !== null ? { ttl: ttlMs } : {}),
+    },
     apns: {
-      headers: { 'apns-collapse-id': push.collapseKey, 'apns-priority': '10' },
-      payload: { aps: { sound: 'default', badge: push.badge } },
+      headers: {
+        'apns-collapse-id': push.collapseKey,
+        'apns-priority': '10',
+        ...(ttlMs !== null ? { 'apns-expiration': String(Math.floor((now + ttlMs) / 1000)) } : {}),
+      },
+      payload: {
+        aps: {
+          sound: 'default',
+          badge: push.badge,
+          // Breaks through Focus on iOS 15+; needs the app's time-sensitive entitlement.
+          ...(push.timeSensitive ? { 'interruption-level': 'time-sensitive' } : {}),
+        },
+      },
     },
   };
 }

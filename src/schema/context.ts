@@ -1,7 +1,7 @@
 // What every resolver gets: who is calling, where from, a logger carrying the correlation id,
 // and the process's realtime and queue handles.
 import type { AuthResult } from '../domain/viewer.ts';
-import type { DeploymentQueue } from '../jobs/queues.ts';
+import type { DeploymentQueue, NotificationQueue } from '../jobs/queues.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OfferCaps, RequestOrigin } from '../domain/offers.ts';
 import type { Presence } from '../realtime/presence.ts';
@@ -16,9 +16,12 @@ export interface InputCaps {
 export interface Services {
   liveUpdates: LiveUpdates;
   deploymentQueue: DeploymentQueue;
+  /** For the notification of an offer issued (its job takes the first delivery step). */
+  notificationQueue: NotificationQueue;
   /** Who has a live `notifications` subscription, across API processes. */
   presence: Presence;
   caps: InputCaps;
+  notifications: { offersPushDefault: boolean };
 }
 
 export interface Context {

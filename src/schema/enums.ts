@@ -4,6 +4,7 @@ import {
   DeliveryStatus,
   DeploymentFailureCode,
   DevicePlatform,
+  NotificationCategory,
   NotificationChannel,
   NotificationKind,
   NotificationStatus,
@@ -80,6 +81,27 @@ export const NotificationStatusEnum = builder.enumType('NotificationStatus', {
 
 export const NotificationChannelEnum = builder.enumType(NotificationChannel, { name: 'NotificationChannel' });
 
-export const DeliveryStatusEnum = builder.enumType(DeliveryStatus, { name: 'DeliveryStatus' });
+export const DeliveryStatusEnum = builder.enumType('DeliveryStatus', {
+  values: {
+    SENT: { value: DeliveryStatus.SENT },
+    FAILED: { value: DeliveryStatus.FAILED },
+    SKIPPED: { value: DeliveryStatus.SKIPPED },
+    DEFERRED: {
+      value: DeliveryStatus.DEFERRED,
+      description: "A push held for the user's quiet hours: it goes at scheduledFor.",
+    },
+  } as const,
+});
+
+export const NotificationCategoryEnum = builder.enumType('NotificationCategory', {
+  values: {
+    OFFERS: { value: NotificationCategory.OFFERS, description: 'Offers received, expiring, expired: may be turned off per channel.' },
+    CREDIT_UPDATES: {
+      value: NotificationCategory.CREDIT_UPDATES,
+      description: "The results of the user's own actions: required in-app; push may be turned off.",
+    },
+    ACCOUNT_NOTICES: { value: NotificationCategory.ACCOUNT_NOTICES, description: 'Notices the law requires: required on every channel.' },
+  } as const,
+});
 
 export const DevicePlatformEnum = builder.enumType(DevicePlatform, { name: 'DevicePlatform' });

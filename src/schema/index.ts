@@ -11,6 +11,7 @@ import './credit-offer.ts';
 import './credit-deployment.ts';
 import './deployment-event.ts';
 import './notification.ts';
+import './notification-preferences.ts';
 import './device.ts';
 import './credit-history.ts';
 

@@ -3,16 +3,33 @@ import { prisma, type Notification } from '../platform/db.ts';
 import { acknowledgeNotification } from '../domain/notifications.ts';
 import { notificationStream } from '../realtime/notification-stream.ts';
 import { builder } from './builder.ts';
-import { DeliveryStatusEnum, NotificationChannelEnum, NotificationKindEnum, NotificationStatusEnum } from './enums.ts';
+import { deliveryError, deliveryReason } from '../domain/delivery-reasons.ts';
+import { categoryOf } from '../domain/notification-categories.ts';
+import { DeliveryStatusEnum, NotificationCategoryEnum, NotificationChannelEnum, NotificationKindEnum, NotificationStatusEnum } from './enums.ts';
 import { NotFoundErrorRef, payload, resultUnion } from './errors.ts';
 import { NodeRef } from './node.ts';
+
+/** What a delivery says is rendered from its stored code in the viewer's language (their token's, else the user's stored one). */
+const deliveryWords = { status: true, reasonCode: true, notification: { select: { user: { select: { locale: true } } } } } as const;
 
 builder.prismaObject('NotificationDelivery', {
   fields: (t) => ({
     channel: t.expose('channel', { type: NotificationChannelEnum }),
     status: t.expose('status', { type: DeliveryStatusEnum }),
     at: t.expose('at', { type: 'DateTime' }),
-    error: t.exposeString('error', { nullable: true }),
+    error: t.string({
+      nullable: true,
+      description: "Why it FAILED or was SKIPPED, in the user's language; never the push provider's own text.",
+      select: deliveryWords,
+      resolve: (d, _args, ctx) => deliveryError(d, ctx.auth.viewer?.locale ?? d.notification.user.locale),
+    }),
+    reason: t.string({
+      nullable: true,
+      description: "Why it was SKIPPED, DEFERRED or FAILED, in the user's language (null when SENT).",
+      select: deliveryWords,
+      resolve: (d, _args, ctx) => deliveryReason(d, ctx.auth.viewer?.locale ?? d.notification.user.locale),
+    }),
+    scheduledFor: t.expose('scheduledFor', { type: 'DateTime', nullable: true, description: 'When a DEFERRED push will go.' }),
   }),
 });
 
@@ -21,6 +38,7 @@ const NotificationRef = builder.prismaObject('Notification', {
   fields: (t) => ({
     id: t.exposeID('id'),
     kind: t.expose('kind', { type: NotificationKindEnum }),
+    category: t.field({ type: NotificationCategoryEnum, select: { kind: true }, resolve: (n) => categoryOf(n.kind) }),
     status: t.expose('status', { type: NotificationStatusEnum }),
     title: t.exposeString('title'),
     body: t.exposeString('body'),

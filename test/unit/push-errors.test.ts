@@ -38,6 +38,8 @@ describe('the FCM message', () => {
       deepLink: 'app://credit/deployments/d1',
       collapseKey: 'deployment-d1',
       badge: 3,
+      timeSensitive: false,
+      expiresAt: null,
     });
     expect(message).toMatchObject({
       token: 'device-token',
@@ -47,5 +49,37 @@ describe('the FCM message', () => {
       apns: { headers: { 'apns-collapse-id': 'deployment-d1' }, payload: { aps: { badge: 3 } } },
     });
     expect(Object.values((message as { data: Record<string, unknown> }).data).every((v) => typeof v === 'string')).toBe(true);
+  });
+
+  const offerPush = (expiresAt: Date | null, timeSensitive = false) => ({
+    notificationId: 'n2',
+    kind: 'OFFER_RECEIVED',
+    title: 'Title',
+    body: 'Body',
+    deepLink: 'app://credit/offers/o1',
+    collapseKey: 'offer-o1',
+    badge: 1,
+    timeSensitive,
+    expiresAt,
+  });
+
+  it("lives no longer than the offer: Android ttl and APNs apns-expiration at the offer's expiry", () => {
+    const now = Date.parse('2026-03-01T12:00:00Z');
+    const message = fcmMessage('t', offerPush(new Date(now + 3 * 3_600_000)), now) as any;
+    expect(message.android.ttl).toBe(3 * 3_600_000);
+    expect(message.apns.headers['apns-expiration']).toBe(String(now / 1000 + 3 * 3600));
+    expect(message.apns.payload.aps['interruption-level']).toBeUndefined();
+  });
+
+  it('caps the ttl at 28 days, and leaves the provider default when there is no expiry', () => {
+    const now = Date.parse('2026-03-01T12:00:00Z');
+    expect((fcmMessage('t', offerPush(new Date(now + 90 * 86_400_000)), now) as any).android.ttl).toBe(28 * 86_400_000);
+    const plain = fcmMessage('t', offerPush(null), now) as any;
+    expect(plain.android.ttl).toBeUndefined();
+    expect(plain.apns.headers['apns-expiration']).toBeUndefined();
+  });
+
+  it('marks time-sensitive pushes for iOS', () => {
+    expect((fcmMessage('t', offerPush(null, true)) as any).apns.payload.aps['interruption-level']).toBe('time-sensitive');
   });
 });

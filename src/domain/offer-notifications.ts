@@ -1,0 +1,79 @@
+// The notifications about offers that a user has not answered yet: OFFER_RECEIVED, written in the
+// transaction that issues the offers (one statement for one offer or a campaign's batch), and the
+// one OFFER_EXPIRING reminder of an offer still PENDING shortly before its expiry.
+import { randomUUID } from 'node:crypto';
+import { prisma, type Notification, type Tx } from '../platform/db.ts';
+import { createNotifications } from './notifications.ts';
+
+export interface IssuedOffer {
+  id: string;
+  userId: string;
+  limitCents: bigint;
+  currency: string;
+}
+
+/**
+ * The OFFER_RECEIVED of each offer, in the caller's transaction (the one that issues them), each
+ * in its user's language. Returns those created (an offer that has its notification gets none):
+ * the caller hands them to what follows the commit (their job takes the first delivery step).
+ */
+export async function notifyOffersReceived(tx: Tx, offers: readonly IssuedOffer[], correlationId: string): Promise<Notification[]> {
+  if (offers.length === 0) return [];
+  const userIds = [...new Set(offers.map((o) => o.userId))];
+  const users = await tx.user.findMany({ where: { id: { in: userIds } }, select: { id: true, locale: true } });
+  const locale = new Map(users.map((u) => [u.id, u.locale]));
+  return createNotifications(
+    tx,
+    offers.map((offer) => ({
+      userId: offer.userId,
+      kind: 'OFFER_RECEIVED' as const,
+      subject: { offerId: offer.id },
+      amount: { cents: offer.limitCents, currency: offer.currency },
+      correlationId,
+      locale: locale.get(offer.userId) ?? null,
+    })),
+  );
+}
+
+/** The OFFER_RECEIVED notifications of these offers still waiting for their first step (to enqueue after an issue). */
+export function pendingOfferReceived(offerIds: readonly string[]): Promise<Notification[]> {
+  return prisma.notification.findMany({ where: { offerId: { in: [...offerIds] }, kind: 'OFFER_RECEIVED', status: 'PENDING' } });
+}
+
+const BATCH = 500;
+
+/**
+ * One OFFER_EXPIRING per offer still PENDING whose expiry is within `beforeMs` (and not past),
+ * for offers issued at least `beforeMs` before their expiry (a short-lived offer gets none: its
+ * OFFER_RECEIVED said enough). The unique dedupe key makes it once, whatever runs concurrently.
+ */
+export async function remindExpiringOffers(beforeMs: number, now = new Date(), batch = BATCH): Promise<Notification[]> {
+  const horizon = new Date(now.getTime() + beforeMs);
+  const created: Notification[] = [];
+  for (;;) {
+    const due = await prisma.$queryRaw<(IssuedOffer & { locale: string | null })[]>`
+      SELECT o.id::text AS id, o.user_id AS "userId", o.limit_cents AS "limitCents", o.currency, u.locale
+        FROM credit_offers o JOIN users u ON u.id = o.user_id
+       WHERE o.status = 'PENDING' AND o.expires_at > ${now}::timestamp AND o.expires_at <= ${horizon}::timestamp
+         AND o.expires_at - o.created_at >= ${`${beforeMs} milliseconds`}::interval
+         AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'OFFER_EXPIRING:' || o.id::text)
+       ORDER BY o.expires_at LIMIT ${batch}`;
+    if (due.length === 0) return created;
+    const correlationId = `offer-reminder-${randomUUID()}`;
+    const made = await prisma.$transaction((tx) =>
+      createNotifications(
+        tx,
+        due.map((offer) => ({
+          userId: offer.userId,
+          kind: 'OFFER_EXPIRING' as const,
+          subject: { offerId: offer.id },
+          amount: { cents: offer.limitCents, currency: offer.currency },
+          correlationId,
+          locale: offer.locale,
+        })),
+      ),
+    );
+    created.push(...made);
+    if (due.length < batch || made.length === 0) return created;
+  }
+}
