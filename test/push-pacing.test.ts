@@ -51,6 +51,9 @@ function arrivalTimes() {
 async function campaignDue(size: number): Promise<string[]> {
   const run = `pace-${randomUUID()}`;
   await prisma.$executeRaw`INSERT INTO users (id) SELECT ${run} || '-' || k FROM generate_series(1, ${size}) k`;
+  // No quiet hours: the pushes go whatever the time of day in the users' zone.
+  await prisma.$executeRaw`
+    INSERT INTO notification_preferences (user_id, quiet_hours_enabled) SELECT ${run} || '-' || k, false FROM generate_series(1, ${size}) k`;
   await prisma.$executeRaw`
     INSERT INTO devices (id, user_id, token, platform) SELECT gen_random_uuid(), ${run} || '-' || k, ${run} || '-device-' || k, 'ANDROID'
       FROM generate_series(1, ${size}) k`;
