@@ -228,6 +228,8 @@ async function startEdge(config: Config, logger: Logger) {
           serviceMutationsPerMinute: config.RATE_LIMIT_SERVICE_MUTATIONS_PER_MINUTE,
           anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
           webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
+          userBudgetPerMinute: config.RATE_LIMIT_USER_BUDGET_PER_MINUTE,
+          serviceBudgetPerMinute: config.RATE_LIMIT_SERVICE_BUDGET_PER_MINUTE,
         },
         {
           // Every refusal passes here: the one place to count them.

@@ -20,7 +20,7 @@ import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
 import { HASH_PARAMS, loadPersistedDocuments, persistedHashOf, persistedNotFoundError, persistedOnlyError } from './persisted-operations.ts';
-import { mutationRateLimitPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
+import { callerLimitsPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
 import { streamGuardPlugin } from './stream-guard.ts';
 import { bodyRefusal, clientIp, securityHeadersPlugin } from './transport.ts';
 import { attachWebSocket } from './websocket.ts';
@@ -197,7 +197,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       anonymousLimit,
       persisted,
       ...documentLimitsPlugins(edge.limits, edge.documentLimits),
-      ...(rateLimits ? [mutationRateLimitPlugin(rateLimits, viewerOf)] : []),
+      ...(rateLimits ? [callerLimitsPlugin(rateLimits, viewerOf)] : []),
       ...(edge.subscriptionCaps || edge.streamsFollowTokens ? [streamGuard] : []),
       graphqlMetrics,
     ],

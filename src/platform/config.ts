@@ -107,6 +107,14 @@ const schema = z
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: intFrom(1).default(300),
     RATE_LIMIT_WS_CONNECTS_PER_MINUTE: intFrom(1).default(120),
     /**
+     * Budget of every operation a signed-in caller runs, on every transport, in points per minute:
+     * each operation costs 10 plus its document's cost (the cost limit's count). At least the
+     * largest document's cost (10,000), or that document could never run. Reasoning: docs/edge.md.
+     */
+    RATE_LIMIT_USER_BUDGET_PER_MINUTE: intFrom(10_010).default(30_000),
+    /** The same for service and staff tokens (credit-engine, ops), which serve many users. */
+    RATE_LIMIT_SERVICE_BUDGET_PER_MINUTE: intFrom(10_010).default(5_000_000),
+    /**
      * For the bench only: edge protections to switch off, comma-separated (rate-limits,
      * document-limits, subscription-caps, token-checks), to measure what they cost against the
      * same service without them. Refused in production. Persisted-only is GRAPHQL_ALLOW_DOCUMENTS.
