@@ -153,6 +153,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
     maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
+    requireIssuerAudience: config.JWT_REQUIRE_ISSUER_AUDIENCE,
     clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
     tokenChecks: !config.EDGE_PROTECTIONS_OFF.includes('token-checks'),
   });

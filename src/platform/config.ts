@@ -74,10 +74,22 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** HS256 secret; a public development default only with NODE_ENV=development or test. */
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    /** Tokens from an identity provider (RS256 or ES256); needs JWT_ISSUER and JWT_AUDIENCE. */
-    JWT_JWKS_URL: z.url().optional(),
+    /**
+     * Tokens from an identity provider (RS256 or ES256); needs JWT_ISSUER and JWT_AUDIENCE. Over
+     * https only (keys fetched in clear text could be swapped on the way); http to a loopback
+     * address is allowed, for tests.
+     */
+    JWT_JWKS_URL: z
+      .url()
+      .refine((url) => {
+        const { protocol, hostname } = new URL(url);
+        return protocol === 'https:' || (protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname));
+      }, 'must be an https:// URL (http:// only to a loopback address)')
+      .optional(),
     JWT_ISSUER: z.string().optional(),
     JWT_AUDIENCE: z.string().optional(),
+    /** HS256 tokens must name JWT_ISSUER and JWT_AUDIENCE (they are checked whenever set; this makes them required). */
+    JWT_REQUIRE_ISSUER_AUDIENCE: flag.default(false),
     /** The longest a token may live (exp - iat), in seconds. */
     JWT_MAX_LIFETIME_S: intFrom(60).max(86_400).default(3600),
     /** Clock difference tolerated on exp/nbf/iat, in seconds (the contract allows at most 5). */
@@ -233,6 +245,9 @@ const schema = z
         path: ['EDGE_PROTECTIONS_OFF'],
         message: `the edge's protections are never off in production: only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
       });
+    }
+    if (env.JWT_REQUIRE_ISSUER_AUDIENCE && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_REQUIRE_ISSUER_AUDIENCE'], message: 'requiring iss and aud needs JWT_ISSUER and JWT_AUDIENCE' });
     }
     if (env.JWT_JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
       ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'tokens from a JWKS need JWT_ISSUER and JWT_AUDIENCE' });
