@@ -10,6 +10,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { RedisClient } from '../platform/redis.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import { operationCost } from './document-cost.ts';
+import { addressForLogs } from './transport.ts';
 
 export interface RateLimitSettings {
   /** Per user and per mutation: acceptOffer, declineOffer, registerDevice, acknowledgeNotification. */
@@ -48,7 +49,7 @@ export interface LimitCharge {
 }
 
 export interface RateLimitEvents {
-  /** A request refused: log it, count it. */
+  /** A request refused: log it, count it (an address key comes as its network only). */
   refused(refusal: RateLimitRefusal & { key: string }): void;
   /** Redis did not answer: the request was let through. `recovered` when it answers again. */
   failingOpen(error: unknown): void;
@@ -118,7 +119,9 @@ export class RateLimits {
       const charge = charges[index - 1]!;
       const retryAfterSeconds = Math.max(1, Math.ceil((msLeft > 0 ? msLeft : WINDOW_SECONDS * 1000) / 1000));
       const refusal = { limit: charge.limit, retryAfterSeconds };
-      this.events.refused({ ...refusal, key: charge.key });
+      // Addresses reach the logs only as their network (IPv4 /24, IPv6 /48).
+      const isAddress = charge.limit === 'anonymous' || charge.limit === 'websocket-connect';
+      this.events.refused({ ...refusal, key: isAddress ? addressForLogs(charge.key) : charge.key });
       return refusal;
     } catch (error) {
       if (!this.open) {

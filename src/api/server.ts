@@ -14,15 +14,16 @@ import { canSeeAll, type AuthResult } from '../domain/viewer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
-import { metricsRegistry } from '../platform/metrics.ts';
+import { counter, metricsRegistry } from '../platform/metrics.ts';
 import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } from '../platform/tracing.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
 import { HASH_PARAMS, loadPersistedDocuments, persistedHashOf, persistedNotFoundError, persistedOnlyError } from './persisted-operations.ts';
 import { callerLimitsPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
+import { cachedCheck } from './ready-check.ts';
 import { streamGuardPlugin } from './stream-guard.ts';
-import { bodyRefusal, clientIp, securityHeadersPlugin } from './transport.ts';
+import { addressKey, bodyRefusal, clientIp, forwardedForWatch, securityHeadersPlugin } from './transport.ts';
 import { attachWebSocket } from './websocket.ts';
 import { unavailableAwareMasking } from './unavailable.ts';
 
@@ -87,6 +88,11 @@ export interface EdgeSettings {
   streamsFollowTokens: boolean;
 }
 
+const forwardedForIgnored = counter({
+  name: 'credit_forwarded_for_ignored_total',
+  help: 'Requests carrying X-Forwarded-For while TRUSTED_PROXIES=0 (behind a proxy, every client then shares its address)',
+});
+
 /** GraphQL metrics by operation name and type, into the process's registry (served on the admin port only). */
 const graphqlMetrics = usePrometheus({
   endpoint: false,
@@ -115,7 +121,7 @@ export interface ApiServerDeps {
   /** null: no rate limits (the bench's on/off comparison only). */
   rateLimits: RateLimits | null;
   subscriptionQuota: SubscriptionQuota;
-  /** Checks the process's own dependencies for /ready. */
+  /** Checks the process's own dependencies for /ready (asked at most once a second). */
   ready: () => Promise<boolean>;
 }
 
@@ -149,7 +155,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       if (!rateLimits || (await authFor(request)).viewer) return;
       const { req } = context as ServerContext;
       const ip = req ? clientIp(req, edge.trustedProxies) : null;
-      const refusal = await rateLimits.consume('anonymous', ip ?? 'unknown');
+      const refusal = await rateLimits.consume('anonymous', addressKey(ip));
       if (refusal) throw rateLimitedError(refusal);
     },
   };
@@ -215,11 +221,23 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     },
   });
 
+  const readyNow = cachedCheck(ready);
+  let forwardedWarned = false;
+  const watchForwarded = forwardedForWatch(edge.trustedProxies, () => {
+    forwardedForIgnored.inc();
+    if (forwardedWarned) return;
+    forwardedWarned = true;
+    logger.warn(
+      'X-Forwarded-For arrives while TRUSTED_PROXIES=0: behind a proxy or load balancer every client shares its address (one rate limit bucket, its address in consent evidence); set TRUSTED_PROXIES to the number of proxies',
+    );
+  });
+
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    watchForwarded(req);
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready') {
-      const ok = await ready().catch(() => false);
+      const ok = await readyNow();
       return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' });
     }
     const refusal = bodyRefusal(req, edge.maxBodyBytes);
@@ -240,6 +258,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     authenticate,
     documents,
     requestInfo: (req) => infoFromNode(req, null, edge.trustedProxies),
+    watchForwarded,
     mayRunDocuments: (auth) => mayRunDocuments(auth, edge.allowDocuments),
   });
 
