@@ -97,7 +97,8 @@ export function refusal(...[profile, deployment]: RefusalInput): Failure | null 
       reason: `acceptance ${deployment.acceptanceSequence} reached the worker after acceptance ${profile.appliedAcceptanceSequence} was applied`,
     };
   }
-  if (profile.currency !== deployment.currency && profile.limitCents > 0n) {
+  // Whenever a profile exists, an empty one too: usage may have been synced onto it in its currency.
+  if (profile.currency !== deployment.currency) {
     return { code: 'CURRENCY_MISMATCH', reason: `the offer is in ${deployment.currency} but the credit profile is in ${profile.currency}` };
   }
   if (deployment.newLimitCents < profile.usedCents) {
@@ -150,8 +151,15 @@ async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<LockedPair[
         FROM credit_deployments d JOIN credit_offers o ON o.id = d.offer_id JOIN users u ON u.id = d.user_id
        WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED),
     wanted AS (
+      -- The profile a user's deployment may apply to: for the user's earliest acceptance here, in
+      -- its currency, and only when no earlier one is pending elsewhere (a deployment that waits
+      -- creates no empty profile, which a usage sync could then write to).
       SELECT DISTINCT ON ("userId") "userId" AS user_id, currency, "interestRateBps" AS rate
-        FROM locked WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)}) ORDER BY "userId"),
+        FROM locked l WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)})
+         AND NOT EXISTS (SELECT 1 FROM credit_deployments e
+                          WHERE e.user_id = l."userId" AND coalesce(e.acceptance_sequence, 0) < l."acceptanceSequence"
+                            AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[]))
+       ORDER BY "userId", "acceptanceSequence"),
     created AS (
       INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, available_cents, interest_rate_bps, version, updated_at)
       SELECT user_id, currency, 0, 0, 0, rate, 0, now() FROM wanted ORDER BY user_id
