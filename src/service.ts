@@ -146,7 +146,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const offerExpiryQueue = createOfferExpiryQueue(queues);
   const allQueues = [deploymentQueue, notificationQueue, offerExpiryQueue];
   const unwatchQueues = watchQueues(allQueues);
-  const services = { liveUpdates, deploymentQueue, presence, caps };
+  const consentKey = { id: config.CONSENT_HMAC_KEY_ID, secret: config.CONSENT_HMAC_KEY };
+  const services = { liveUpdates, deploymentQueue, presence, caps, consentKey };
   const authenticate = createAuthenticator({
     jwtSecret: config.JWT_SECRET,
     jwksUrl: config.JWT_JWKS_URL,

@@ -30,9 +30,9 @@ describe('docker-compose.yml', () => {
 
   it('has no default password: every password and secret is required from the environment', () => {
     const secrets = Object.entries(compose.services).flatMap(([service, { environment = {} }]) =>
-      Object.entries(environment).filter(([name]) => /PASSWORD|SECRET/.test(name)).map(([name, value]) => ({ service, name, value })),
+      Object.entries(environment).filter(([name]) => /PASSWORD|SECRET|KEY$/.test(name)).map(([name, value]) => ({ service, name, value })),
     );
-    expect(secrets.map((s) => s.name)).toEqual(expect.arrayContaining(['POSTGRES_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET']));
+    expect(secrets.map((s) => s.name)).toEqual(expect.arrayContaining(['POSTGRES_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET', 'CONSENT_HMAC_KEY']));
     for (const { service, name, value } of secrets) expect(String(value), `${service}.${name}`).toMatch(REQUIRED);
   });
 
@@ -96,7 +96,8 @@ describe('.env.example', () => {
     expect(example.NODE_ENV).toBe('production');
     expect(example.JWT_SECRET).toBe('');
     expect(() => parseConfig(example)).toThrow(/JWT_SECRET/);
-    expect(parseConfig({ ...example, JWT_SECRET: 'f'.repeat(64) }).NODE_ENV).toBe('production');
+    expect(() => parseConfig({ ...example, JWT_SECRET: 'f'.repeat(64) })).toThrow(/CONSENT_HMAC_KEY/);
+    expect(parseConfig({ ...example, JWT_SECRET: 'f'.repeat(64), CONSENT_HMAC_KEY: 'e'.repeat(64) }).NODE_ENV).toBe('production');
   });
 
   it('names the service role and passwords, not the superuser or a password-less Redis', () => {

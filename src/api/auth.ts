@@ -2,6 +2,7 @@
 // Every token must expire (`exp`), live at most the configured lifetime (from `iat` and from
 // now; an `iat` in the future is refused), and, from a JWKS (or with requireIssuerAudience), name
 // the configured issuer and audience. Clock differences are tolerated up to a few seconds.
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { hasControlCharacters } from '../domain/errors.ts';
 import { ROLES, type AuthResult, type Role, type Viewer } from '../domain/viewer.ts';
@@ -89,7 +90,12 @@ export function createAuthenticator(settings: AuthSettings): Authenticate {
       if (refusal) return { viewer: null, reason: refusal };
       const viewer = viewerFromClaims(payload);
       if (!viewer) return { viewer: null, reason: 'token has no valid sub' };
-      const result = { viewer, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+      const result = {
+        viewer,
+        expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+        tokenId: typeof payload.jti === 'string' && payload.jti.length > 0 && payload.jti.length <= 128 ? payload.jti : `sha256:${createHash('sha256').update(token).digest('hex')}`,
+        issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : null,
+      };
       verified.set(token, result);
       return result;
     } catch {

@@ -212,9 +212,11 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       const correlationId = correlationIdFrom(info.requestId);
       correlationIds.set(request, correlationId);
       annotateActiveSpan({ correlation_id: correlationId });
+      const auth = wsAuth ?? (await authFor(request));
+      const proof = auth.viewer ? { tokenId: auth.tokenId ?? null, tokenIssuedAt: auth.issuedAt ? new Date(auth.issuedAt) : null } : { tokenId: null, tokenIssuedAt: null };
       return {
-        auth: wsAuth ?? (await authFor(request)),
-        origin: { correlationId, ipAddress: info.ipAddress, userAgent: truncate(info.userAgent, USER_AGENT_MAX) },
+        auth,
+        origin: { correlationId, ipAddress: info.ipAddress, userAgent: truncate(info.userAgent, USER_AGENT_MAX), ...proof },
         log: logger.child({ correlationId }),
         services,
       };

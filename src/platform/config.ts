@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseClusterNodes } from './redis.ts';
 
 const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production-0123456789';
+const DEV_CONSENT_HMAC_KEY = 'dev-only-consent-key-do-not-use-in-production-0123456789';
 
 const intFrom = (min: number) => z.coerce.number().int().min(min);
 
@@ -88,6 +89,14 @@ const schema = z
       .optional(),
     JWT_ISSUER: z.string().optional(),
     JWT_AUDIENCE: z.string().optional(),
+    /**
+     * Key of the consent evidence's HMAC (over the accepted terms and the acceptance's facts): a
+     * row rewritten by someone without the key no longer verifies. Required in production; a
+     * public development key otherwise.
+     */
+    CONSENT_HMAC_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Stored beside each HMAC, so that keys can rotate (evidence made with an old key names it). */
+    CONSENT_HMAC_KEY_ID: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').default('k1'),
     /** HS256 tokens must name JWT_ISSUER and JWT_AUDIENCE (they are checked whenever set; this makes them required). */
     JWT_REQUIRE_ISSUER_AUDIENCE: flag.default(false),
     /** The longest a token may live (exp - iat), in seconds. */
@@ -239,6 +248,13 @@ const schema = z
         message: `set JWT_SECRET or JWT_JWKS_URL: the public development secret works only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
       });
     }
+    if (!development && (!env.CONSENT_HMAC_KEY || env.CONSENT_HMAC_KEY === DEV_CONSENT_HMAC_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONSENT_HMAC_KEY'],
+        message: `set CONSENT_HMAC_KEY (e.g. openssl rand -hex 32): the public development key works only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
+      });
+    }
     if (!development && env.EDGE_PROTECTIONS_OFF.length > 0) {
       ctx.addIssue({
         code: 'custom',
@@ -273,6 +289,7 @@ const schema = z
     return {
       ...env,
       JWT_SECRET: env.JWT_SECRET ?? DEV_JWT_SECRET,
+      CONSENT_HMAC_KEY: env.CONSENT_HMAC_KEY ?? DEV_CONSENT_HMAC_KEY,
       GRAPHQL_ALLOW_DOCUMENTS: env.GRAPHQL_ALLOW_DOCUMENTS ?? development,
       GRAPHQL_EXPOSE_SCHEMA: env.GRAPHQL_EXPOSE_SCHEMA ?? development,
       GRAPHIQL: env.GRAPHIQL ?? development,

@@ -1,6 +1,7 @@
 // What every resolver gets: who is calling, where from, a logger carrying the correlation id,
 // and the process's realtime and queue handles.
 import type { AuthResult } from '../domain/viewer.ts';
+import type { ConsentKey } from '../domain/consent-evidence.ts';
 import type { DeploymentQueue } from '../jobs/queues.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OfferCaps, RequestOrigin } from '../domain/offers.ts';
@@ -19,6 +20,8 @@ export interface Services {
   /** Who has a live `notifications` subscription, across API processes. */
   presence: Presence;
   caps: InputCaps;
+  /** Seals the consent evidence of every acceptance. */
+  consentKey: ConsentKey;
 }
 
 export interface Context {
