@@ -8,6 +8,7 @@ import type { Messaging } from 'firebase-admin/messaging';
 import { createAdminServer } from './api/admin-server.ts';
 import { createAuthenticator } from './api/auth.ts';
 import { CONTRACT_LIMITS } from './api/document-limits.ts';
+import { redisAdminSessions } from './api/admin-sessions.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { retryRefusal } from './domain/deployments.ts';
@@ -179,6 +180,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     authenticate,
     retryRefusal: async (queueName, jobId) => (queueName === DEPLOYMENT_QUEUE ? retryRefusal(jobId) : null),
     logger,
+    sessions: redisAdminSessions(presenceConnection, config.REDIS_PREFIX),
+    scrapeToken: config.METRICS_SCRAPE_TOKEN ?? null,
   });
   const url = apiServer ? await apiServer.listen(port, host) : null;
   const adminPort = options.adminPort ?? (api ? config.API_ADMIN_PORT : config.WORKER_ADMIN_PORT);

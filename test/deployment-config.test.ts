@@ -30,9 +30,9 @@ describe('docker-compose.yml', () => {
 
   it('has no default password: every password and secret is required from the environment', () => {
     const secrets = Object.entries(compose.services).flatMap(([service, { environment = {} }]) =>
-      Object.entries(environment).filter(([name]) => /PASSWORD|SECRET|KEY$/.test(name)).map(([name, value]) => ({ service, name, value })),
+      Object.entries(environment).filter(([name]) => /PASSWORD|SECRET|KEY$|TOKEN$/.test(name)).map(([name, value]) => ({ service, name, value })),
     );
-    expect(secrets.map((s) => s.name)).toEqual(expect.arrayContaining(['POSTGRES_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET', 'CONSENT_HMAC_KEY']));
+    expect(secrets.map((s) => s.name)).toEqual(expect.arrayContaining(['POSTGRES_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET', 'CONSENT_HMAC_KEY', 'METRICS_SCRAPE_TOKEN']));
     for (const { service, name, value } of secrets) expect(String(value), `${service}.${name}`).toMatch(REQUIRED);
   });
 

@@ -227,6 +227,12 @@ const schema = z
     WORKER_ADMIN_PORT: intFrom(0).max(65535).default(9465),
     /** Interface of the admin port: loopback unless a scraper elsewhere must reach it. */
     ADMIN_HOST: z.string().default('127.0.0.1'),
+    /**
+     * When set, /metrics on the admin port needs `Authorization: Bearer <token>` (Prometheus:
+     * `authorization: { credentials: ... }`). Required in production when ADMIN_HOST is not a
+     * loopback address: the admin network then reaches the port.
+     */
+    METRICS_SCRAPE_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Traces go to this OTLP/HTTP collector (the standard OTEL_* variables); unset: tracing is off. */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
@@ -253,6 +259,13 @@ const schema = z
         code: 'custom',
         path: ['CONSENT_HMAC_KEY'],
         message: `set CONSENT_HMAC_KEY (e.g. openssl rand -hex 32): the public development key works only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
+      });
+    }
+    if (!development && !['127.0.0.1', 'localhost', '::1'].includes(env.ADMIN_HOST) && !env.METRICS_SCRAPE_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['METRICS_SCRAPE_TOKEN'],
+        message: `the admin port listens beyond loopback (ADMIN_HOST=${env.ADMIN_HOST}): set METRICS_SCRAPE_TOKEN (e.g. openssl rand -hex 32) so that /metrics needs it`,
       });
     }
     if (!development && env.EDGE_PROTECTIONS_OFF.length > 0) {
