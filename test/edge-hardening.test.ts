@@ -94,11 +94,13 @@ describe('/ready', () => {
 
   it('asks Redis at most once a second, however many callers flood it', async () => {
     const watching = await monitor.monitor();
-    let pings = 0;
+    // Other test files' connections ping this Redis too: count per connection (MONITOR names the
+    // client's address); the flooded service's own connection is the one that pings most.
+    const pingsBySource = new Map<string, number>();
     const marker = `end-${newUserId()}`;
     const markerSeen = new Promise<void>((resolve) =>
-      watching.on('monitor', (_time: string, args: string[]) => {
-        if (args[0]?.toLowerCase() === 'ping') pings += 1;
+      watching.on('monitor', (_time: string, args: string[], source: string) => {
+        if (args[0]?.toLowerCase() === 'ping') pingsBySource.set(source, (pingsBySource.get(source) ?? 0) + 1);
         if (args[1] === marker) resolve();
       }),
     );
@@ -109,6 +111,7 @@ describe('/ready', () => {
     await markerSeen;
     watching.disconnect();
     expect(answers.every((status) => status === 200)).toBe(true);
+    const pings = Math.max(0, ...pingsBySource.values());
     expect(pings).toBeGreaterThan(0);
     expect(pings).toBeLessThanOrEqual(seconds + 1);
   });
