@@ -14,9 +14,10 @@ COPY . .
 RUN npm run db:generate && npm run build
 
 FROM node:20-slim AS runtime
+# The admin port (metrics, queue board) stays on the container's loopback unless ADMIN_HOST says
+# otherwise (compose sets it, and publishes that port on the host's loopback only).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    ADMIN_HOST=0.0.0.0 \
     HEALTH_URL=http://127.0.0.1:4000/health
 WORKDIR /app
 COPY package.json package-lock.json ./

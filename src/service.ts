@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Messaging } from 'firebase-admin/messaging';
 import { createAdminServer } from './api/admin-server.ts';
 import { createAuthenticator } from './api/auth.ts';
+import { redisAdminSessions } from './api/admin-sessions.ts';
 import { RateLimits } from './api/rate-limits.ts';
 import { createApiServer, type EdgeSettings } from './api/server.ts';
 import { retryRefusal } from './api/retry-refusal.ts';
@@ -105,6 +106,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     presence,
     caps,
     notifications: { offersPushDefault: settings.notifications.offersPushDefault },
+    consentKey: settings.consentKey,
   };
   const authenticate = createAuthenticator(settings.auth);
 
@@ -129,6 +131,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     retryRefusal: async (queueName, jobId) => (queueName === DEPLOYMENT_QUEUE ? retryRefusal(jobId) : null),
     logger,
     routes: edge ? { '/operations': operationsEndpoint({ authenticate, register: edge.registerOperations, logger }) } : {},
+    sessions: redisAdminSessions(presenceConnection, settings.prefix),
+    scrapeToken: settings.http.metricsScrapeToken,
   });
   const url = apiServer ? await apiServer.listen(port, host) : null;
   const adminPort = options.adminPort ?? (api ? settings.http.apiAdminPort : settings.http.workerAdminPort);

@@ -61,7 +61,17 @@ export interface ServiceSettings {
   /** Prefix of every Redis key and channel of this service. */
   prefix: string;
   presence: { ttlMs: number };
-  http: { port: number; host: string; adminHost: string; apiAdminPort: number; workerAdminPort: number };
+  http: {
+    port: number;
+    host: string;
+    adminHost: string;
+    apiAdminPort: number;
+    workerAdminPort: number;
+    /** When set, an admin port's /metrics needs it as a bearer token. */
+    metricsScrapeToken: string | null;
+  };
+  /** Seals the consent evidence of every acceptance (HMAC), with the key's id stored beside it. */
+  consentKey: { id: string; secret: string };
   auth: AuthSettings;
   edge: {
     settings: EdgeSettings;
@@ -118,13 +128,16 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
       adminHost: config.ADMIN_HOST,
       apiAdminPort: config.API_ADMIN_PORT,
       workerAdminPort: config.WORKER_ADMIN_PORT,
+      metricsScrapeToken: config.METRICS_SCRAPE_TOKEN ?? null,
     },
+    consentKey: { id: config.CONSENT_HMAC_KEY_ID, secret: config.CONSENT_HMAC_KEY },
     auth: {
       jwtSecret: config.JWT_SECRET,
       jwksUrl: config.JWT_JWKS_URL,
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
+      requireIssuerAudience: config.JWT_REQUIRE_ISSUER_AUDIENCE,
       clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
       tokenChecks: on('token-checks'),
     },
@@ -151,6 +164,8 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
             serviceOffersPerMinute: config.RATE_LIMIT_SERVICE_OFFERS_PER_MINUTE,
             anonymousRequestsPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
             webSocketConnectsPerMinute: config.RATE_LIMIT_WS_CONNECTS_PER_MINUTE,
+            userBudgetPerMinute: config.RATE_LIMIT_USER_BUDGET_PER_MINUTE,
+            serviceBudgetPerMinute: config.RATE_LIMIT_SERVICE_BUDGET_PER_MINUTE,
           }
         : null,
       subscriptionSlotTtlMs: config.SUBSCRIPTION_SLOT_TTL_MS,

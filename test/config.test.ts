@@ -42,15 +42,21 @@ describe('parseConfig', () => {
   it('refuses the development JWT secret in production', () => {
     expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
     expect(() => parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'dev-only-secret-do-not-use-in-production-0123456789' })).toThrow(/JWT_SECRET/);
-    expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!' }).NODE_ENV).toBe('production');
+    expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', CONSENT_HMAC_KEY: 'a-real-consent-key-of-at-least-thirty-two-chars' }).NODE_ENV).toBe('production');
+  });
+
+  it('refuses production without a consent HMAC key, or with the development one', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!' };
+    expect(() => parseConfig(production)).toThrow(/CONSENT_HMAC_KEY/);
+    expect(() => parseConfig({ ...production, CONSENT_HMAC_KEY: 'dev-only-consent-key-do-not-use-in-production-0123456789' })).toThrow(/CONSENT_HMAC_KEY/);
   });
 
   it('treats an unset NODE_ENV as production: no secret, no start; no development conveniences', () => {
     expect(() => parseConfig({})).toThrow(/JWT_SECRET: set JWT_SECRET or JWT_JWKS_URL/);
-    const config = parseConfig({ JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!' });
+    const config = parseConfig({ JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', CONSENT_HMAC_KEY: 'a-real-consent-key-of-at-least-thirty-two-chars' });
     expect(config).toMatchObject({ NODE_ENV: 'production', GRAPHQL_ALLOW_DOCUMENTS: false, GRAPHQL_EXPOSE_SCHEMA: false, GRAPHIQL: false, CORS_ORIGINS: [] });
     expect(parseConfig({ NODE_ENV: 'test' }).GRAPHQL_ALLOW_DOCUMENTS).toBe(true);
-    expect(parseConfig({ JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', GRAPHQL_ALLOW_DOCUMENTS: 'true' }).GRAPHQL_ALLOW_DOCUMENTS).toBe(true);
+    expect(parseConfig({ JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', CONSENT_HMAC_KEY: 'a-real-consent-key-of-at-least-thirty-two-chars', GRAPHQL_ALLOW_DOCUMENTS: 'true' }).GRAPHQL_ALLOW_DOCUMENTS).toBe(true);
   });
 
   it('switches edge protections off only outside production (the bench\'s on/off comparison)', () => {
@@ -64,7 +70,7 @@ describe('parseConfig', () => {
 
   it('needs an issuer and an audience with a JWKS, and a clock tolerance of at most 5 s', () => {
     expect(() => parseConfig({ JWT_JWKS_URL: 'https://id.example.test/jwks.json' })).toThrow(/JWT_JWKS_URL: tokens from a JWKS need JWT_ISSUER and JWT_AUDIENCE/);
-    const jwks = { JWT_JWKS_URL: 'https://id.example.test/jwks.json', JWT_ISSUER: 'https://id.example.test/', JWT_AUDIENCE: 'app' };
+    const jwks = { JWT_JWKS_URL: 'https://id.example.test/jwks.json', JWT_ISSUER: 'https://id.example.test/', JWT_AUDIENCE: 'app', CONSENT_HMAC_KEY: 'a-real-consent-key-of-at-least-thirty-two-chars' };
     expect(parseConfig(jwks).JWT_JWKS_URL).toBe(jwks.JWT_JWKS_URL);
     expect(() => parseConfig({ NODE_ENV: 'test', JWT_CLOCK_TOLERANCE_S: '30' })).toThrow(/JWT_CLOCK_TOLERANCE_S/);
   });

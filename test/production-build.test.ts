@@ -14,7 +14,7 @@ import { waitUntil } from './support/wait.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const JWT_SECRET = 'production-build-test-secret-0123456789abcdef';
-const env = { ...process.env, NODE_ENV: 'production', JWT_SECRET, LOG_LEVEL: 'warn' };
+const env = { ...process.env, NODE_ENV: 'production', JWT_SECRET, CONSENT_HMAC_KEY: 'production-build-test-consent-key-0123456789', LOG_LEVEL: 'warn' };
 const ports = { api: 0, apiAdmin: 0, workerAdmin: 0 };
 const services: ChildProcess[] = [];
 

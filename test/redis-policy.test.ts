@@ -17,7 +17,7 @@ async function redisWith(policy: string) {
   return server;
 }
 
-const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!' };
+const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-at-least-thirty-two-chars!', CONSENT_HMAC_KEY: 'a-real-consent-key-of-at-least-thirty-two-chars' };
 
 describe("Redis's maxmemory-policy at start", () => {
   it('allkeys-lru stops a production start, naming the policy and the fix', async () => {

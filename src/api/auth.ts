@@ -1,6 +1,8 @@
 // Authentication: the caller's JWT (HS256 with JWT_SECRET, or RS256/ES256 from a JWKS).
-// Every token must expire (`exp`), live at most the configured lifetime, and, from a JWKS, name
+// Every token must expire (`exp`), live at most the configured lifetime (from `iat` and from
+// now; an `iat` in the future is refused), and, from a JWKS (or with requireIssuerAudience), name
 // the configured issuer and audience. Clock differences are tolerated up to a few seconds.
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { hasControlCharacters } from '../domain/errors.ts';
 import { ROLES, type AuthResult, type Role, type Viewer } from '../domain/viewer.ts';
@@ -12,8 +14,10 @@ export interface AuthSettings {
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
-  /** The longest a token may live: exp - iat (or exp - now without iat), in seconds. */
+  /** The longest a token may live: exp - iat and exp - now, in seconds. */
   maxLifetimeSeconds: number;
+  /** HS256 tokens must carry `iss` and `aud` (checked against issuer and audience whenever those are set). */
+  requireIssuerAudience?: boolean;
   /** At most 5 s by the contract. */
   clockToleranceSeconds: number;
   /**
@@ -54,13 +58,22 @@ export function createAuthenticator(settings: AuthSettings): Authenticate {
     ...(settings.audience ? { audience: settings.audience } : {}),
   };
   const jwksOptions: JWTVerifyOptions = { ...common, algorithms: JWKS_ALGORITHMS, requiredClaims: ['exp', 'sub', 'iss', 'aud'] };
-  const secretOptions: JWTVerifyOptions = { ...common, algorithms: ['HS256'] };
+  const secretOptions: JWTVerifyOptions = {
+    ...common,
+    algorithms: ['HS256'],
+    ...(settings.requireIssuerAudience ? { requiredClaims: [...(common.requiredClaims ?? []), 'iss', 'aud'] } : {}),
+  };
 
-  const lifetimeExceeded = (payload: JWTPayload) => {
-    if (!tokenChecks) return false;
+  // An `iat` in the future would stretch `exp - iat` over any lifetime: refused beyond the
+  // tolerance, and the lifetime left (exp - now) is capped as well.
+  const lifetimeRefusal = (payload: JWTPayload): string | null => {
+    if (!tokenChecks) return null;
+    const now = Math.floor(Date.now() / 1000);
+    const tolerance = common.clockTolerance as number;
+    if (typeof payload.iat === 'number' && payload.iat > now + tolerance) return 'token issued in the future';
     const exp = payload.exp!;
-    const start = typeof payload.iat === 'number' ? payload.iat : Math.floor(Date.now() / 1000);
-    return exp - start > settings.maxLifetimeSeconds;
+    const start = typeof payload.iat === 'number' ? payload.iat : now;
+    return exp - start > settings.maxLifetimeSeconds || exp - now > settings.maxLifetimeSeconds + tolerance ? 'token lives longer than allowed' : null;
   };
 
   const verified = new VerifiedTokens(settings.cacheSize ?? 10_000, common.clockTolerance as number);
@@ -73,10 +86,16 @@ export function createAuthenticator(settings: AuthSettings): Authenticate {
     if (known) return known;
     try {
       const { payload } = jwks ? await jwtVerify(token, jwks, jwksOptions) : await jwtVerify(token, await hmacKey(), secretOptions);
-      if (lifetimeExceeded(payload)) return { viewer: null, reason: 'token lives longer than allowed' };
+      const refusal = lifetimeRefusal(payload);
+      if (refusal) return { viewer: null, reason: refusal };
       const viewer = viewerFromClaims(payload);
       if (!viewer) return { viewer: null, reason: 'token has no valid sub' };
-      const result = { viewer, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+      const result = {
+        viewer,
+        expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+        tokenId: typeof payload.jti === 'string' && payload.jti.length > 0 && payload.jti.length <= 128 ? payload.jti : `sha256:${createHash('sha256').update(token).digest('hex')}`,
+        issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : null,
+      };
       verified.set(token, result);
       return result;
     } catch {

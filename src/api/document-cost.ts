@@ -2,8 +2,10 @@
 // multiplies the cost of its selection by its `first` (20 where it has none, 100 at most, since
 // a larger `first` is refused anyway). graphql-armor's cost limit is static per field, so it
 // cannot see that `offers(first: 100)` is a hundred times `offers(first: 1)`; this rule can,
-// because it reads `first` from the document or from the request's variables.
+// because it reads `first` from the document or from the request's variables, coerced as
+// execution will coerce them (a variable's default included).
 import {
+  getVariableValues,
   getNamedType,
   getOperationAST,
   TypeInfo,
@@ -80,6 +82,19 @@ export function selectionCost(
 }
 
 /**
+ * The cost of the operation the request runs (0 when there is none), with its variables as
+ * execution sees them: coerced, defaults filled in. Values that do not coerce fail execution
+ * anyway; they are costed as sent.
+ */
+export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables): number {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return 0;
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
+  return selectionCost(context, operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, coerced.coerced ?? variables);
+}
+
+/**
  * The refusal of an operation that costs more than `maxCost`, or null. Checked when the request's
  * variables are known (yoga caches validation by document, so a rule could not see them).
  */
@@ -92,8 +107,7 @@ export function costLimitError(
 ): GraphQLError | null {
   const operation = getOperationAST(document, operationName);
   if (!operation) return null;
-  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
-  const cost = selectionCost(context, operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, variables);
+  const cost = operationCost(schema, document, operationName, variables);
   if (cost <= maxCost) return null;
   return new GraphQLError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, {
     nodes: [operation],

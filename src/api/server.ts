@@ -13,15 +13,16 @@ import { canSeeAll, type AuthResult } from '../domain/viewer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
-import { metricsRegistry } from '../platform/metrics.ts';
+import { counter, metricsRegistry } from '../platform/metrics.ts';
 import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } from '../platform/tracing.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
 import { APOLLO_CSRF_SAFE_HEADERS, HASH_PARAMS, persistedOperationsPlugin, type PersistedOperations } from './persisted-operations.ts';
-import { mutationRateLimitPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
+import { callerLimitsPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
+import { cachedCheck } from './ready-check.ts';
 import { streamGuardPlugin } from './stream-guard.ts';
-import { bodyRefusal, clientIp, securityHeadersPlugin } from './transport.ts';
+import { addressKey, bodyRefusal, clientIp, forwardedForWatch, securityHeadersPlugin } from './transport.ts';
 import { attachWebSocket } from './websocket.ts';
 import { unavailableAwareMasking } from './unavailable.ts';
 
@@ -88,6 +89,11 @@ export interface EdgeSettings {
   streamsFollowTokens: boolean;
 }
 
+const forwardedForIgnored = counter({
+  name: 'credit_forwarded_for_ignored_total',
+  help: 'Requests carrying X-Forwarded-For while TRUSTED_PROXIES=0 (behind a proxy, every client then shares its address)',
+});
+
 /** GraphQL metrics by operation name and type, into the process's registry (served on the admin port only). */
 const graphqlMetrics = usePrometheus({
   endpoint: false,
@@ -118,7 +124,7 @@ export interface ApiServerDeps {
   subscriptionQuota: SubscriptionQuota;
   /** The registry of persisted operations (what customers may run by hash). */
   persistedOperations: PersistedOperations;
-  /** Checks the process's own dependencies for /ready. */
+  /** Checks the process's own dependencies for /ready (asked at most once a second). */
   ready: () => Promise<boolean>;
 }
 
@@ -151,7 +157,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       if (!rateLimits || (await authFor(request)).viewer) return;
       const { req } = context as ServerContext;
       const ip = req ? clientIp(req, edge.trustedProxies) : null;
-      const refusal = await rateLimits.consume('anonymous', ip ?? 'unknown');
+      const refusal = await rateLimits.consume('anonymous', addressKey(ip));
       if (refusal) throw rateLimitedError(refusal);
     },
   };
@@ -196,7 +202,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       anonymousLimit,
       persisted,
       ...documentLimitsPlugins(edge.limits, edge.documentLimits),
-      ...(rateLimits ? [mutationRateLimitPlugin(rateLimits, viewerOf)] : []),
+      ...(rateLimits ? [callerLimitsPlugin(rateLimits, viewerOf)] : []),
       ...(edge.subscriptionCaps || edge.streamsFollowTokens ? [streamGuard] : []),
       graphqlMetrics,
     ],
@@ -205,9 +211,11 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       const correlationId = correlationIdFrom(info.requestId);
       correlationIds.set(request, correlationId);
       annotateActiveSpan({ correlation_id: correlationId });
+      const auth = wsAuth ?? (await authFor(request));
+      const proof = auth.viewer ? { tokenId: auth.tokenId ?? null, tokenIssuedAt: auth.issuedAt ? new Date(auth.issuedAt) : null } : { tokenId: null, tokenIssuedAt: null };
       return {
-        auth: wsAuth ?? (await authFor(request)),
-        origin: { correlationId, ipAddress: info.ipAddress, userAgent: truncate(info.userAgent, USER_AGENT_MAX) },
+        auth,
+        origin: { correlationId, ipAddress: info.ipAddress, userAgent: truncate(info.userAgent, USER_AGENT_MAX), ...proof },
         log: logger.child({ correlationId }),
         services,
       };
@@ -221,11 +229,23 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     return viewer?.roles.includes('credit-engine') ? edge.maxServiceBodyBytes : edge.maxBodyBytes;
   };
 
+  const readyNow = cachedCheck(ready);
+  let forwardedWarned = false;
+  const watchForwarded = forwardedForWatch(edge.trustedProxies, () => {
+    forwardedForIgnored.inc();
+    if (forwardedWarned) return;
+    forwardedWarned = true;
+    logger.warn(
+      'X-Forwarded-For arrives while TRUSTED_PROXIES=0: behind a proxy or load balancer every client shares its address (one rate limit bucket, its address in consent evidence); set TRUSTED_PROXIES to the number of proxies',
+    );
+  });
+
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    watchForwarded(req);
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready') {
-      const ok = await ready().catch(() => false);
+      const ok = await readyNow();
       return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' });
     }
     const maxBytes = await bodyCapFor(req);
@@ -247,6 +267,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
     authenticate,
     persistedOperations,
     requestInfo: (req) => infoFromNode(req, null, edge.trustedProxies),
+    watchForwarded,
     mayRunDocuments: (auth) => mayRunDocuments(auth, edge.allowDocuments),
   });
 

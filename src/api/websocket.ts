@@ -15,7 +15,7 @@ import { costLimitError } from './document-cost.ts';
 import { clientVersionOf, documentFor, persistedSubscribeReviver, registryUnavailableError, type PersistedOperations } from './persisted-operations.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { EdgeSettings, RequestInfo, ServerContext } from './server.ts';
-import { clientIp } from './transport.ts';
+import { addressKey, clientIp } from './transport.ts';
 
 const websocketConnections = gauge({ name: 'credit_websocket_connections', help: 'Open WebSocket connections' });
 
@@ -23,6 +23,8 @@ const websocketConnections = gauge({ name: 'credit_websocket_connections', help:
 type SocketExtra = {
   auth?: AuthResult;
   expiryTimer?: NodeJS.Timeout;
+  /** Ids of the socket's live subscriptions, reserved when their Subscribe message is read. */
+  streams?: Set<string>;
 };
 
 export interface WebSocketDeps {
@@ -36,18 +38,21 @@ export interface WebSocketDeps {
   persistedOperations: PersistedOperations;
   /** What the upgrade request says of the client (address, user agent, request id). */
   requestInfo(req: IncomingMessage): RequestInfo;
+  /** Notices an X-Forwarded-For that no trusted proxy wrote. */
+  watchForwarded(req: IncomingMessage): void;
   mayRunDocuments(auth: AuthResult): boolean;
 }
 
-export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenticate, persistedOperations, requestInfo, mayRunDocuments }: WebSocketDeps) {
+export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenticate, persistedOperations, requestInfo, watchForwarded, mayRunDocuments }: WebSocketDeps) {
   const wsServer = new WebSocketServer({
     server,
     path,
     maxPayload: edge.maxWsPayloadBytes,
     // Connects are limited per client address before the handshake: 429 with Retry-After.
     verifyClient: (info, accept) => {
+      watchForwarded(info.req);
       if (!rateLimits) return accept(true);
-      void rateLimits.consume('websocket-connect', clientIp(info.req, edge.trustedProxies) ?? 'unknown').then((refusal) =>
+      void rateLimits.consume('websocket-connect', addressKey(clientIp(info.req, edge.trustedProxies))).then((refusal) =>
         refusal ? accept(false, 429, 'Too Many Requests', { 'Retry-After': String(refusal.retryAfterSeconds) }) : accept(true),
       );
     },
@@ -78,7 +83,7 @@ export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenti
       // extensions.http is for HTTP responses (yoga drops it there): not sent on a socket.
       onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttp) } : undefined),
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         const auth = ctx.extra.auth!;
         const wsInfo = requestInfo(ctx.extra.request);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -107,13 +112,19 @@ export function attachWebSocket({ server, path, yoga, edge, rateLimits, authenti
         if (errors.length > 0) return errors;
         const tooCostly = edge.documentLimits && costLimitError(schema, document, params.operationName, params.variables, edge.limits.maxCost);
         if (tooCostly) return [tooCostly];
-        // Live streams are what a socket holds (queries and mutations come and go).
-        const streams = () => Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
-        const isStream = () => getOperationAST(document, params.operationName)?.operation === 'subscription';
-        if (edge.subscriptionCaps && isStream() && streams() >= edge.maxSubscriptionsPerSocket) {
-          return [
-            new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} live subscriptions on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }),
-          ];
+        // Live streams are what a socket holds (queries and mutations come and go). Counted here,
+        // before the first await: graphql-ws fills its own entry only once `subscribe` resolves,
+        // so a burst of Subscribe messages would all pass a count of those.
+        if (edge.subscriptionCaps && getOperationAST(document, params.operationName)?.operation === 'subscription') {
+          const streams = (ctx.extra.streams ??= new Set());
+          // An id graphql-ws no longer holds has ended, however it ended (complete, error, close).
+          for (const held of streams) if (!(held in ctx.subscriptions)) streams.delete(held);
+          if (streams.size >= edge.maxSubscriptionsPerSocket) {
+            return [
+              new GraphQLError(`At most ${edge.maxSubscriptionsPerSocket} live subscriptions on one socket`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }),
+            ];
+          }
+          streams.add(id);
         }
         return {
           schema,

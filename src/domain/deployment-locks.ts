@@ -86,8 +86,15 @@ export async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<Lock
     WITH locked AS (
       SELECT ${DEPLOYMENT_COLUMNS} FROM ${DEPLOYMENT_ROWS} WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED),
     wanted AS (
+      -- The profile a user's deployment may apply to: for the user's earliest acceptance here, in
+      -- its currency, and only when no earlier one is pending elsewhere (a deployment that waits
+      -- creates no empty profile, which a usage sync could then write to).
       SELECT DISTINCT ON ("userId") "userId" AS user_id, currency, "interestRateBps" AS rate
-        FROM locked WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)}) ORDER BY "userId"),
+        FROM locked l WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)})
+         AND NOT EXISTS (SELECT 1 FROM credit_deployments e
+                          WHERE e.user_id = l."userId" AND coalesce(e.acceptance_sequence, 0) < l."acceptanceSequence"
+                            AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[]))
+       ORDER BY "userId", "acceptanceSequence"),
     created AS (
       INSERT INTO credit_profiles ${NEW_PROFILE_COLUMNS}
       SELECT ${newProfileValues(Prisma.sql`user_id`, Prisma.sql`currency`, Prisma.sql`rate`)} FROM wanted ORDER BY user_id

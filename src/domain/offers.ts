@@ -6,6 +6,7 @@ import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNo
 import { countOffersIssued } from './campaign-metrics.ts';
 import { isCurrencyCode } from './money.ts';
 import { notifyOffersReceived } from './offer-notifications.ts';
+import { sealEvidence, type ConsentKey } from './consent-evidence.ts';
 import { ensureUser, rememberLocale } from './users.ts';
 
 /** What the credit engine may offer at most (configured; a bug or a stolen key should not go further). */
@@ -137,11 +138,14 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
-/** Where an accepting request came from: kept as consent evidence. */
+/** Where an accepting request came from, and the token that proved who: kept as consent evidence. */
 export interface RequestOrigin {
   correlationId: string;
   ipAddress: string | null;
   userAgent: string | null;
+  /** The token's jti, or "sha256:" and its hash; null without a token. */
+  tokenId?: string | null;
+  tokenIssuedAt?: Date | null;
 }
 
 /** JSON with keys sorted: the same terms always give the same text, whatever the key order. */
@@ -182,14 +186,20 @@ const isOpen = (offer: CreditOffer, now: Date) => offer.status === 'PENDING' && 
  * read first (they never change after issue), then one statement writes everything, guarded by
  * the offer still being PENDING.
  */
-export async function acceptOffer(viewer: Viewer, offerId: string, origin: RequestOrigin, now = new Date()): Promise<AcceptResult> {
+export async function acceptOffer(
+  viewer: Viewer,
+  offerId: string,
+  origin: RequestOrigin,
+  consentKey: ConsentKey,
+  now = new Date(),
+): Promise<AcceptResult> {
   if (!isUuid(offerId)) return new NotFoundError('Offer not found');
   // Before the deployment exists: its notification is written in the language stored here.
   await rememberLocale(viewer);
   const offer = await ownOffer(viewer, offerId);
   if (!offer) return new NotFoundError('Offer not found');
   if (isOpen(offer, now)) {
-    const created = await recordAcceptance(offer, origin, now);
+    const created = await recordAcceptance(offer, origin, consentKey, now);
     if (created) return created;
     // A concurrent accept won: answer as it left the offer.
     const after = await ownOffer(viewer, offerId);
@@ -245,8 +255,14 @@ export function awaitsJob(deployment: Pick<CreditDeployment, 'status'>): boolean
  * statement are skipped rather than waited for: one being accepted at the same moment takes the
  * next sequence itself, so waiting for it could only deadlock.
  */
-async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: Date): Promise<CreditDeployment | null> {
+async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, consentKey: ConsentKey, now: Date): Promise<CreditDeployment | null> {
   const { terms, termsHash } = consentTerms(offer);
+  const tokenId = origin.tokenId ?? null;
+  const tokenIssuedAt = origin.tokenIssuedAt ?? null;
+  const { evidenceHmac, hmacKeyId } = sealEvidence(
+    { terms, termsHash, acceptedAt: now, ipAddress: origin.ipAddress, userAgent: origin.userAgent, correlationId: origin.correlationId, tokenId, tokenIssuedAt },
+    consentKey,
+  );
   const rows = await prisma.$queryRaw<CreditDeployment[]>`
     WITH o AS (
       UPDATE credit_offers SET status = 'ACCEPTED', accepted_at = ${now}
@@ -262,9 +278,11 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, now: 
                      WHERE p.user_id = ${offer.userId} AND p.status = 'PENDING' AND p.id <> ${offer.id}::uuid
                        FOR UPDATE OF p SKIP LOCKED)),
     c AS (
-      INSERT INTO acceptance_consents (id, offer_id, user_id, accepted_at, ip_address, user_agent, terms, terms_hash, correlation_id)
+      INSERT INTO acceptance_consents (id, offer_id, user_id, accepted_at, ip_address, user_agent, terms, terms_hash, correlation_id,
+                                       evidence_hmac, hmac_key_id, token_id, token_issued_at)
       SELECT gen_random_uuid(), o.id, ${offer.userId}, ${now}, ${origin.ipAddress}, ${origin.userAgent},
-             ${JSON.stringify(terms)}::jsonb, ${termsHash}, ${origin.correlationId}
+             ${JSON.stringify(terms)}::jsonb, ${termsHash}, ${origin.correlationId},
+             ${evidenceHmac}, ${hmacKeyId}, ${tokenId}, ${tokenIssuedAt}
         FROM o),
     d AS (
       INSERT INTO credit_deployments (id, offer_id, user_id, status, currency, new_limit_cents, correlation_id, last_sequence, queued_at, acceptance_sequence)

@@ -28,7 +28,8 @@ export function refusal(...[profile, deployment]: RefusalInput): Failure | null 
       reason: `acceptance ${deployment.acceptanceSequence} reached the worker after acceptance ${profile.appliedAcceptanceSequence} was applied`,
     };
   }
-  if (profile.currency !== deployment.currency && profile.limitCents > 0n) {
+  // Whenever a profile exists, an empty one too: usage may have been synced onto it in its currency.
+  if (profile.currency !== deployment.currency) {
     return { code: 'CURRENCY_MISMATCH', reason: `the offer is in ${deployment.currency} but the credit profile is in ${profile.currency}` };
   }
   if (deployment.newLimitCents < profile.usedCents) {

@@ -17,6 +17,16 @@ export async function ensureUser(viewer: Viewer): Promise<void> {
      WHERE EXCLUDED.locale IS NOT NULL AND users.locale IS DISTINCT FROM EXCLUDED.locale`;
 }
 
+/**
+ * Whether the viewer's user row needs ensureUser: it is missing, or the token names a language
+ * other than the stored one. Otherwise a request only reads (no row lock, no write per call).
+ */
+export function userNeedsWrite(stored: { locale: string | null } | null, viewer: Viewer): boolean {
+  if (!stored) return true;
+  const locale = languageOf(viewer.locale);
+  return locale !== null && locale !== stored.locale;
+}
+
 /** ensureUser where the user surely exists already: nothing to do unless the token names a language. */
 export async function rememberLocale(viewer: Viewer): Promise<void> {
   if (languageOf(viewer.locale)) await ensureUser(viewer);

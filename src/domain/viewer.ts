@@ -14,7 +14,24 @@ export interface Viewer {
 }
 
 /** What authentication found: a viewer (and when the proof expires, ms since the epoch), or why there is none. */
-export type AuthResult = { viewer: Viewer; expiresAt: number | null } | { viewer: null; reason: string };
+export type AuthResult =
+  | {
+      viewer: Viewer;
+      expiresAt: number | null;
+      /** The token's `jti`, or "sha256:" and the token's hash: which token proved it (consent evidence). */
+      tokenId?: string;
+      /** The token's `iat`, ms since the epoch. */
+      issuedAt?: number | null;
+    }
+  | { viewer: null; reason: string };
+
+/**
+ * A person's inbox (notifications, their deliveries) and credit history: the user themself, and
+ * staff (read-only). Not the credit engine, which sees everything else it needs of any user.
+ */
+export function mayReadPersonal(viewer: Viewer, ownerId: string): boolean {
+  return viewer.userId === ownerId || viewer.roles.some((role) => role === 'ops' || role === 'ops-admin');
+}
 
 /** Staff and services may read any user's objects; customers only their own. */
 export function canSeeAll(viewer: Viewer): boolean {

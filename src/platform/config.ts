@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseClusterNodes } from './redis.ts';
 
 const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production-0123456789';
+const DEV_CONSENT_HMAC_KEY = 'dev-only-consent-key-do-not-use-in-production-0123456789';
 
 const intFrom = (min: number) => z.coerce.number().int().min(min);
 
@@ -74,10 +75,30 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** HS256 secret; a public development default only with NODE_ENV=development or test. */
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    /** Tokens from an identity provider (RS256 or ES256); needs JWT_ISSUER and JWT_AUDIENCE. */
-    JWT_JWKS_URL: z.url().optional(),
+    /**
+     * Tokens from an identity provider (RS256 or ES256); needs JWT_ISSUER and JWT_AUDIENCE. Over
+     * https only (keys fetched in clear text could be swapped on the way); http to a loopback
+     * address is allowed, for tests.
+     */
+    JWT_JWKS_URL: z
+      .url()
+      .refine((url) => {
+        const { protocol, hostname } = new URL(url);
+        return protocol === 'https:' || (protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname));
+      }, 'must be an https:// URL (http:// only to a loopback address)')
+      .optional(),
     JWT_ISSUER: z.string().optional(),
     JWT_AUDIENCE: z.string().optional(),
+    /**
+     * Key of the consent evidence's HMAC (over the accepted terms and the acceptance's facts): a
+     * row rewritten by someone without the key no longer verifies. Required in production; a
+     * public development key otherwise.
+     */
+    CONSENT_HMAC_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Stored beside each HMAC, so that keys can rotate (evidence made with an old key names it). */
+    CONSENT_HMAC_KEY_ID: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').default('k1'),
+    /** HS256 tokens must name JWT_ISSUER and JWT_AUDIENCE (they are checked whenever set; this makes them required). */
+    JWT_REQUIRE_ISSUER_AUDIENCE: flag.default(false),
     /** The longest a token may live (exp - iat), in seconds. */
     JWT_MAX_LIFETIME_S: intFrom(60).max(86_400).default(3600),
     /** Clock difference tolerated on exp/nbf/iat, in seconds (the contract allows at most 5). */
@@ -113,6 +134,14 @@ const schema = z
     RATE_LIMIT_SERVICE_OFFERS_PER_MINUTE: intFrom(1).default(600_000),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: intFrom(1).default(300),
     RATE_LIMIT_WS_CONNECTS_PER_MINUTE: intFrom(1).default(120),
+    /**
+     * Budget of every operation a signed-in caller runs, on every transport, in points per minute:
+     * each operation costs 10 plus its document's cost (the cost limit's count). At least the
+     * largest document's cost (10,000), or that document could never run. Reasoning: docs/edge.md.
+     */
+    RATE_LIMIT_USER_BUDGET_PER_MINUTE: intFrom(10_010).default(30_000),
+    /** The same for service and staff tokens (credit-engine, ops), which serve many users. */
+    RATE_LIMIT_SERVICE_BUDGET_PER_MINUTE: intFrom(10_010).default(5_000_000),
     /**
      * For the bench only: edge protections to switch off, comma-separated (rate-limits,
      * document-limits, subscription-caps, token-checks), to measure what they cost against the
@@ -238,6 +267,12 @@ const schema = z
     WORKER_ADMIN_PORT: intFrom(0).max(65535).default(9465),
     /** Interface of the admin port: loopback unless a scraper elsewhere must reach it. */
     ADMIN_HOST: z.string().default('127.0.0.1'),
+    /**
+     * When set, /metrics on the admin port needs `Authorization: Bearer <token>` (Prometheus:
+     * `authorization: { credentials: ... }`). Required in production when ADMIN_HOST is not a
+     * loopback address: the admin network then reaches the port.
+     */
+    METRICS_SCRAPE_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Traces go to this OTLP/HTTP collector (the standard OTEL_* variables); unset: tracing is off. */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
@@ -266,12 +301,29 @@ const schema = z
         message: `set JWT_SECRET or JWT_JWKS_URL: the public development secret works only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
       });
     }
+    if (!development && (!env.CONSENT_HMAC_KEY || env.CONSENT_HMAC_KEY === DEV_CONSENT_HMAC_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONSENT_HMAC_KEY'],
+        message: `set CONSENT_HMAC_KEY (e.g. openssl rand -hex 32): the public development key works only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
+      });
+    }
+    if (!development && !['127.0.0.1', 'localhost', '::1'].includes(env.ADMIN_HOST) && !env.METRICS_SCRAPE_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['METRICS_SCRAPE_TOKEN'],
+        message: `the admin port listens beyond loopback (ADMIN_HOST=${env.ADMIN_HOST}): set METRICS_SCRAPE_TOKEN (e.g. openssl rand -hex 32) so that /metrics needs it`,
+      });
+    }
     if (!development && env.EDGE_PROTECTIONS_OFF.length > 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['EDGE_PROTECTIONS_OFF'],
         message: `the edge's protections are never off in production: only with NODE_ENV=development or test (NODE_ENV is ${env.NODE_ENV})`,
       });
+    }
+    if (env.JWT_REQUIRE_ISSUER_AUDIENCE && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_REQUIRE_ISSUER_AUDIENCE'], message: 'requiring iss and aud needs JWT_ISSUER and JWT_AUDIENCE' });
     }
     if (env.JWT_JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
       ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'tokens from a JWKS need JWT_ISSUER and JWT_AUDIENCE' });
@@ -304,6 +356,7 @@ const schema = z
     return {
       ...env,
       JWT_SECRET: env.JWT_SECRET ?? DEV_JWT_SECRET,
+      CONSENT_HMAC_KEY: env.CONSENT_HMAC_KEY ?? DEV_CONSENT_HMAC_KEY,
       GRAPHQL_ALLOW_DOCUMENTS: env.GRAPHQL_ALLOW_DOCUMENTS ?? development,
       GRAPHQL_EXPOSE_SCHEMA: env.GRAPHQL_EXPOSE_SCHEMA ?? development,
       GRAPHIQL: env.GRAPHIQL ?? development,

@@ -1,6 +1,7 @@
 // What every resolver gets: who is calling, where from, a logger carrying the correlation id,
 // and the process's realtime and queue handles.
 import type { AuthResult } from '../domain/viewer.ts';
+import type { ConsentKey } from '../domain/consent-evidence.ts';
 import type { DeploymentQueue, NotificationQueue } from '../jobs/queues.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OfferCaps, RequestOrigin } from '../domain/offers.ts';
@@ -22,6 +23,8 @@ export interface Services {
   presence: Presence;
   caps: InputCaps;
   notifications: { offersPushDefault: boolean };
+  /** Seals the consent evidence of every acceptance. */
+  consentKey: ConsentKey;
 }
 
 export interface Context {

@@ -134,7 +134,7 @@ builder.mutationField('acceptOffer', (t) =>
     description: "The offer's owner. Returns at once; the deployment runs in a background worker.",
     args: { offerId: t.arg.id() },
     resolve: async (_root, { offerId }, ctx) => {
-      const result = await acceptOffer(requireViewer(ctx.auth), offerId, ctx.origin);
+      const result = await acceptOffer(requireViewer(ctx.auth), offerId, ctx.origin, ctx.services.consentKey);
       if (!isDomainError(result)) {
         if (awaitsJob(result)) await enqueueDeploymentBestEffort(ctx.services.deploymentQueue, result, ctx.log);
         ctx.log.info({ deploymentId: result.id, offerId }, 'offer accepted');

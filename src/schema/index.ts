@@ -1,5 +1,6 @@
 // The GraphQL schema: every type file registers itself with the builder; this file only collects them.
 import { builder } from './builder.ts';
+import { guardPersonalFields } from './personal-fields.ts';
 import './scalars.ts';
 import './node.ts';
 import './money.ts';
@@ -19,4 +20,4 @@ builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});
 
-export const schema = builder.toSchema({ sortSchema: false });
+export const schema = guardPersonalFields(builder.toSchema({ sortSchema: false }));

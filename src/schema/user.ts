@@ -1,6 +1,6 @@
 import { requireViewer } from './guards.ts';
 import { prisma } from '../platform/db.ts';
-import { ensureUser } from '../domain/users.ts';
+import { ensureUser, userNeedsWrite } from '../domain/users.ts';
 import { UNACKNOWLEDGED } from '../domain/notifications.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
@@ -74,15 +74,24 @@ builder.prismaObject('User', {
   }),
 });
 
+/** Pothos' query for the user, reading the stored locale too (included anyway unless it selects). */
+function withLocale<Q extends { select?: object }>(query: Q): Q {
+  return query.select ? { ...query, select: { ...query.select, locale: true } } : query;
+}
+
 builder.queryField('me', (t) =>
   t.prismaField({
     type: 'User',
     description: 'The authenticated user. UNAUTHENTICATED without a token.',
     resolve: async (query, _root, _args, ctx) => {
       const viewer = requireViewer(ctx.auth);
-      // A valid token is proof of the user: the first request creates them.
+      const where = { id: viewer.userId };
+      // A valid token is proof of the user: the first request creates them. Every later one only
+      // reads (the app asks for `me` all the time; a write per call would lock the row each time).
+      const found = await prisma.user.findUnique({ ...withLocale(query), where });
+      if (found && !userNeedsWrite(found, viewer)) return found;
       await ensureUser(viewer);
-      return prisma.user.findUniqueOrThrow({ ...query, where: { id: viewer.userId } });
+      return prisma.user.findUniqueOrThrow({ ...query, where });
     },
   }),
 );

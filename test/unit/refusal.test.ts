@@ -8,9 +8,8 @@ const deployment: RefusalInput[1] = { offerStatus: 'ACCEPTED', acceptanceSequenc
 describe('refusal rules', () => {
   it('let a valid, newer acceptance above the credit in use through', () => {
     expect(refusal(profile, deployment)).toBeNull();
-    // Exactly the credit in use is enough; a first profile (limit 0) takes any currency.
+    // Exactly the credit in use is enough.
     expect(refusal(profile, { ...deployment, newLimitCents: 40_000n })).toBeNull();
-    expect(refusal({ ...profile, limitCents: 0n, usedCents: 0n, currency: 'USD' }, deployment)).toBeNull();
   });
 
   it('refuse an offer that is no longer accepted', () => {
@@ -23,6 +22,10 @@ describe('refusal rules', () => {
 
   it('refuse another currency than the profile\'s once it has a limit', () => {
     expect(refusal(profile, { ...deployment, currency: 'USD' })).toMatchObject({ code: 'CURRENCY_MISMATCH' });
+  });
+
+  it('refuse another currency than an empty profile\'s too (usage may be synced onto it)', () => {
+    expect(refusal({ ...profile, limitCents: 0n, usedCents: 0n, currency: 'USD' }, deployment)).toMatchObject({ code: 'CURRENCY_MISMATCH' });
   });
 
   it('refuse a limit below the credit in use, by one cent', () => {
