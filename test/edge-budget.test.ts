@@ -3,6 +3,8 @@
 // (Redis). Over it: RATE_LIMITED with retryAfterSeconds (429 on HTTP), nothing run, other users
 // served. An accept takes its budget and its mutation limit in one Redis round trip; `me` reads
 // without writing once the user exists.
+import { once } from 'node:events';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -73,32 +75,58 @@ describe('the per-user budget', () => {
   });
 });
 
+/**
+ * Redis's MONITOR read from a plain socket (ioredis misreads MONITOR's stream when many commands
+ * arrive at once): each command Redis runs, as its arguments, in the order it runs them. Resolves
+ * once Redis answered OK: every command sent after that is listed.
+ */
+async function monitorRedis(onCommand: (args: string[]) => void) {
+  const { hostname, port } = new URL(testConfig.REDIS_URL);
+  const socket = net.connect(Number(port || 6379), hostname);
+  await once(socket, 'connect');
+  let buffer = '';
+  let ok!: () => void;
+  const started = new Promise<void>((resolve) => (ok = resolve));
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.indexOf('\r\n')) >= 0) {
+      const line = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (line === '+OK') ok();
+      // +<time> [<db> <client>] "command" "arg" ...
+      const quoted = line.slice(line.indexOf(']') + 1).match(/"((?:[^"\\]|\\.)*)"/g);
+      if (line.startsWith('+') && quoted) onCommand(quoted.map((q) => q.slice(1, -1)));
+    }
+  });
+  socket.write('MONITOR\r\n');
+  await started;
+  return { close: () => socket.destroy() };
+}
+
 describe('on the hot path', () => {
-  const monitor = new Redis(testConfig.REDIS_URL);
-  afterAll(() => monitor.quit());
+  const client = new Redis(testConfig.REDIS_URL);
+  afterAll(() => client.quit());
 
   it("takes an accept's budget and its mutation limit in one Redis round trip", async () => {
     const { offerId, userToken } = await issueOffer(service.url);
-    const watching = await monitor.monitor();
-    // ioredis can misread the first MONITOR lines on a loaded machine ("Command queue state
-    // error"): reported on the monitor connection only; the marker below still bounds the wait.
-    watching.on('error', () => {});
     const limitCalls: string[][] = [];
     const marker = `end-${offerId}`;
-    const markerSeen = new Promise<void>((resolve) =>
-      watching.on('monitor', (_time: string, args: string[]) => {
-        if (args.some((arg) => arg.startsWith(`${testConfig.REDIS_PREFIX}:rate:`))) limitCalls.push(args);
-        if (args[1] === marker) resolve();
-      }),
-    );
+    let markerSeen!: () => void;
+    const seen = new Promise<void>((resolve) => (markerSeen = resolve));
+    const monitor = await monitorRedis((args) => {
+      if (args.some((arg) => arg.startsWith(`${testConfig.REDIS_PREFIX}:rate:`))) limitCalls.push(args);
+      if (args[1] === marker) markerSeen();
+    });
     try {
       const result = await gql(service.url, ACCEPT_OFFER, { offerId }, userToken);
       expect(result.data.acceptOffer.__typename).toBe('AcceptOfferSuccess');
       // MONITOR lists commands in the order Redis runs them: once this one shows, the accept's have.
-      await monitor.echo(marker);
-      await markerSeen;
+      await client.echo(marker);
+      await seen;
     } finally {
-      watching.disconnect();
+      monitor.close();
     }
     // The script's own commands show up too (get, set, incrby inside it): count the calls from the client.
     const calls = limitCalls.filter(([command]) => /^eval(sha)?$/i.test(command!));

@@ -74,7 +74,7 @@ describe('FCM_API_URL', () => {
   });
 
   it('is refused in production unless said explicitly', () => {
-    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48), FCM_API_URL: 'https://fcm-double.staging.internal' };
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48), CONSENT_HMAC_KEY: 'k'.repeat(48), FCM_API_URL: 'https://fcm-double.staging.internal' };
     expect(() => parseConfig(production)).toThrow(/FCM_API_URL: pushes would go to a stand-in/);
     expect(parseConfig({ ...production, FCM_API_URL_IN_PRODUCTION: 'true' }).FCM_API_URL).toBe('https://fcm-double.staging.internal');
   });

@@ -225,7 +225,7 @@ describe('a user with no live subscription', () => {
 
     // The next notification goes to the live device only.
     await acceptNewOffer(user, 300_000);
-    const second = await waitForNotification(service.url, user.userToken, (n) => n.id !== first.id);
+    const second = await waitForNotification(service.url, user.userToken, (n) => n.id !== first.id && n.kind === 'CREDIT_DEPLOYED');
     await probes.jobs.finished(second.id);
     expect(fcm.requestsFor(second.id).map((r) => r.body.message.token)).toEqual([alive]);
   });
