@@ -44,7 +44,8 @@ export async function loadHistory(client: pg.Client, size: HistorySize): Promise
     client,
     `INSERT INTO users (id, locale, created_at)
      SELECT '${USER_PREFIX}' || i, CASE WHEN i % 5 = 0 THEN 'en' END, ${NOW} - random() * interval '365 days'
-       FROM generate_series(1, $1) i`,
+       FROM generate_series(1, $1) i
+     ON CONFLICT (id) DO NOTHING`,
     [size.users],
   );
   rows.credit_offers = await run(
@@ -214,6 +215,8 @@ export interface LiveWork {
 /** Work the periodic jobs have to find among the history: a few rows each, spread over the users. */
 export async function loadLiveWork(client: pg.Client, work: LiveWork, users: number): Promise<void> {
   const user = (i: string) => `'${USER_PREFIX}' || (1 + (${i} * 104729) % ${users})`;
+  // On an empty database, the users the work belongs to are created first (a history has them).
+  await run(client, `INSERT INTO users (id) SELECT '${USER_PREFIX}' || n FROM generate_series(1, $1) n ON CONFLICT (id) DO NOTHING`, [users]);
   await run(
     client,
     `INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, status, expires_at, created_at)

@@ -99,10 +99,10 @@ async function tableTotals(db: pg.Pool): Promise<{ rows: number; bytes: number }
 }
 
 /** One pass of each periodic job, timed, with nothing else running against the database. */
-async function measurePasses(db: pg.Pool, history: HistorySize, prefix: string): Promise<Passes> {
+async function measurePasses(db: pg.Pool, workUsers: number, prefix: string): Promise<Passes> {
   const client = await db.connect();
   try {
-    await loadLiveWork(client as unknown as pg.Client, { dueOffers: DUE_OFFERS, unfinishedDeployments: 50, unsentEvents: UNSENT_EVENTS, openNotifications: 50 }, history.users);
+    await loadLiveWork(client as unknown as pg.Client, { dueOffers: DUE_OFFERS, unfinishedDeployments: 50, unsentEvents: UNSENT_EVENTS, openNotifications: 50 }, workUsers);
   } finally {
     client.release();
   }
@@ -180,10 +180,11 @@ async function measurePages(db: pg.Pool, url: string): Promise<Record<string, La
   return figures;
 }
 
-async function measurePhase(db: pg.Pool, env: Record<string, string>, history: HistorySize, options: GrowthOptions, phase: string): Promise<PhaseFigures> {
+async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers: number, options: GrowthOptions, phase: string): Promise<PhaseFigures> {
   const prefix = env.REDIS_PREFIX!;
   log(`${phase}: one pass of each periodic job`);
-  const passes = await measurePasses(db, history, prefix);
+  const passes = await measurePasses(db, workUsers, prefix);
+  log(`${phase}: passes ${JSON.stringify(passes)}`);
   const totals = await tableTotals(db);
   const logFile = (role: string) => fileURLToPath(new URL(`growth-${Date.now()}-${phase}-${role}.log`, RESULTS));
   const api = await startService('api', env, logFile('api'));
@@ -194,7 +195,9 @@ async function measurePhase(db: pg.Pool, env: Record<string, string>, history: H
     await runJourneys(url, 1, 20);
     const journeys = await runJourneys(url, 1, options.journeys);
     log(`${phase}: pages and badge of a user with ${HEAVY_ITEMS} items of each kind`);
+    log(`${phase}: accept p50 ${journeys.acceptMs.p50} ms, accept -> DEPLOYED p50 ${journeys.acceptToDeployedMs.p50} ms`);
     const pages = await measurePages(db, url);
+    log(`${phase}: pages p50 ${JSON.stringify(Object.fromEntries(Object.entries(pages).map(([k, v]) => [k, v.p50])))}`);
     await worker.stop();
     worker = null;
     log(`${phase}: backlog of ${DRAIN}, drained by one worker`);
@@ -205,6 +208,7 @@ async function measurePhase(db: pg.Pool, env: Record<string, string>, history: H
       return { label: '1 worker', workers: 1, redis: 'single', pids: async () => [w.pid], stop: w.stop };
     }, WORKER_CONCURRENCY);
     const after = await tableTotals(db);
+    log(`${phase}: drain ${drained.deploymentsPerSecond}/s, ${Math.round((after.bytes - before.bytes) / DRAIN)} bytes per deployment`);
     return {
       ...totals,
       acceptMs: journeys.acceptMs,
@@ -288,7 +292,8 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
       heavy.release();
     }
     await db.query('VACUUM ANALYZE');
-    const empty = await measurePhase(db, env, history, options, 'empty');
+    // The periodic jobs' work belongs to a few users on the empty database, to the history's users on the loaded one.
+    const empty = await measurePhase(db, env, 100, options, 'empty');
 
     log(`loading the history: ${history.users} users, ${history.offers} offers (scale ${options.scale})`);
     const loadStart = performance.now();
@@ -305,7 +310,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     const vacuumSeconds = Math.round(since(vacuumStart) / 100) / 10;
     const rowsLoaded = Object.values(loadedRows).reduce((a, b) => a + b, 0);
     log(`loaded ${rowsLoaded} rows in ${loadSeconds} s, VACUUM ANALYZE ${vacuumSeconds} s`);
-    const loaded = await measurePhase(db, env, history, options, 'loaded');
+    const loaded = await measurePhase(db, env, history.users, options, 'loaded');
 
     const results = {
       startedAt: new Date(Number(runId)).toISOString(),
