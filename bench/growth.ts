@@ -279,7 +279,8 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   const env = {
     DATABASE_URL: databaseUrl,
     REDIS_PREFIX: prefix,
-    LOG_LEVEL: 'warn',
+    // info: the bench waits for each process's 'service started' line.
+    LOG_LEVEL: 'info',
     WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     ...EDGE_SETTINGS_FOR_BENCH,
   };
