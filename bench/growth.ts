@@ -283,6 +283,9 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     LOG_LEVEL: 'info',
     WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     ...EDGE_SETTINGS_FOR_BENCH,
+    // The pages are asked for by full documents (the app's persisted operations have no page of
+    // deployments); the journeys still send hashes. The same on both phases.
+    GRAPHQL_ALLOW_DOCUMENTS: 'true',
   };
   try {
     const machine = await describeMachine(databaseUrl, config.REDIS_URL);
