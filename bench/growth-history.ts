@@ -212,11 +212,15 @@ export interface LiveWork {
   openNotifications: number;
 }
 
-/** Work the periodic jobs have to find among the history: a few rows each, spread over the users. */
-export async function loadLiveWork(client: pg.Client, work: LiveWork, users: number): Promise<void> {
-  const user = (i: string) => `'${USER_PREFIX}' || (1 + (${i} * 104729) % ${users})`;
+/**
+ * Work the periodic jobs have to find among the history: a few rows each, spread over the users
+ * `${prefix}1..users` (the history's, or others on an empty database: a history loaded later
+ * must not find their rows as its own).
+ */
+export async function loadLiveWork(client: pg.Client, work: LiveWork, users: number, prefix = USER_PREFIX): Promise<void> {
+  const user = (i: string) => `'${prefix}' || (1 + (${i} * 104729) % ${users})`;
   // On an empty database, the users the work belongs to are created first (a history has them).
-  await run(client, `INSERT INTO users (id) SELECT '${USER_PREFIX}' || n FROM generate_series(1, $1) n ON CONFLICT (id) DO NOTHING`, [users]);
+  await run(client, `INSERT INTO users (id) SELECT '${prefix}' || n FROM generate_series(1, $1) n ON CONFLICT (id) DO NOTHING`, [users]);
   await run(
     client,
     `INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, status, expires_at, created_at)

@@ -25,7 +25,7 @@ import { tokenSigner } from '../src/api/auth.ts';
 import { killAllServices, startService, type ServiceProcess } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
-import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, type HistorySize } from './growth-history.ts';
+import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, USER_PREFIX } from './growth-history.ts';
 import { runJourneys } from './journeys.ts';
 import { describeMachine } from './machine.ts';
 import { removeRedisKeys } from './redis-keys.ts';
@@ -60,6 +60,12 @@ export function parseGrowthOptions(argv: string[]): GrowthOptions {
   const unknown = argv.filter((a) => !/^--(growth|growth-scale=.*|growth-journeys=.*|keep-db)$/.test(a));
   if (unknown.length > 0) throw new Error(`unknown with --growth: ${unknown.join(' ')}`);
   return { scale, journeys, keepDatabase: argv.includes('--keep-db') };
+}
+
+/** The users the periodic jobs' work belongs to. */
+interface WorkUsers {
+  prefix: string;
+  count: number;
 }
 
 interface Passes {
@@ -99,10 +105,10 @@ async function tableTotals(db: pg.Pool): Promise<{ rows: number; bytes: number }
 }
 
 /** One pass of each periodic job, timed, with nothing else running against the database. */
-async function measurePasses(db: pg.Pool, workUsers: number, prefix: string): Promise<Passes> {
+async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string): Promise<Passes> {
   const client = await db.connect();
   try {
-    await loadLiveWork(client as unknown as pg.Client, { dueOffers: DUE_OFFERS, unfinishedDeployments: 50, unsentEvents: UNSENT_EVENTS, openNotifications: 50 }, workUsers);
+    await loadLiveWork(client as unknown as pg.Client, { dueOffers: DUE_OFFERS, unfinishedDeployments: 50, unsentEvents: UNSENT_EVENTS, openNotifications: 50 }, workUsers.count, workUsers.prefix);
   } finally {
     client.release();
   }
@@ -180,7 +186,7 @@ async function measurePages(db: pg.Pool, url: string): Promise<Record<string, La
   return figures;
 }
 
-async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers: number, options: GrowthOptions, phase: string): Promise<PhaseFigures> {
+async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers: WorkUsers, options: GrowthOptions, phase: string): Promise<PhaseFigures> {
   const prefix = env.REDIS_PREFIX!;
   log(`${phase}: one pass of each periodic job`);
   const passes = await measurePasses(db, workUsers, prefix);
@@ -297,7 +303,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     }
     await db.query('VACUUM ANALYZE');
     // The periodic jobs' work belongs to a few users on the empty database, to the history's users on the loaded one.
-    const empty = await measurePhase(db, env, 100, options, 'empty');
+    const empty = await measurePhase(db, env, { prefix: 'growth-live-', count: 100 }, options, 'empty');
 
     log(`loading the history: ${history.users} users, ${history.offers} offers (scale ${options.scale})`);
     const loadStart = performance.now();
@@ -314,7 +320,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     const vacuumSeconds = Math.round(since(vacuumStart) / 100) / 10;
     const rowsLoaded = Object.values(loadedRows).reduce((a, b) => a + b, 0);
     log(`loaded ${rowsLoaded} rows in ${loadSeconds} s, VACUUM ANALYZE ${vacuumSeconds} s`);
-    const loaded = await measurePhase(db, env, history.users, options, 'loaded');
+    const loaded = await measurePhase(db, env, { prefix: USER_PREFIX, count: history.users }, options, 'loaded');
 
     const results = {
       startedAt: new Date(Number(runId)).toISOString(),
