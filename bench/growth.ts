@@ -88,12 +88,22 @@ interface PhaseFigures {
   drain: { deployments: number; seconds: number; deploymentsPerSecond: number };
   /** Growth of all tables and indexes over the drain, divided by the deployments drained. */
   bytesPerDeployment: number;
+  /** The same, table by table (tables that did not grow left out). */
+  bytesPerDeploymentByTable: Record<string, number>;
 }
 
 const log = (() => {
   const start = Date.now();
   return (message: string) => console.error(`[growth +${Math.round((Date.now() - start) / 1000)}s] ${message}`);
 })();
+
+/** Each table's size on disk (`pg_total_relation_size`: heap, TOAST and indexes). */
+async function tableSizes(db: pg.Pool): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ relname: string; bytes: string }>(
+    `SELECT relname, pg_total_relation_size(oid)::text AS bytes FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.relname, Number(r.bytes)]));
+}
 
 async function tableTotals(db: pg.Pool): Promise<{ rows: number; bytes: number }> {
   const { rows } = await db.query(
@@ -208,13 +218,17 @@ async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers:
     worker = null;
     log(`${phase}: backlog of ${DRAIN}, drained by one worker`);
     const before = await tableTotals(db);
+    const sizesBefore = await tableSizes(db);
     const backlog = await buildBacklog(url, DRAIN, 16);
     const drained = await drainBacklog(db, backlog, async () => {
       const w = await startService('worker', env, logFile('drain-worker'));
       return { label: '1 worker', workers: 1, redis: 'single', pids: async () => [w.pid], stop: w.stop };
     }, WORKER_CONCURRENCY);
     const after = await tableTotals(db);
-    log(`${phase}: drain ${drained.deploymentsPerSecond}/s, ${Math.round((after.bytes - before.bytes) / DRAIN)} bytes per deployment`);
+    const byTable = Object.entries(await tableSizes(db))
+      .map(([table, bytes]) => [table, Math.round((bytes - (sizesBefore[table] ?? 0)) / DRAIN)] as const)
+      .filter(([, bytes]) => bytes !== 0);
+    log(`${phase}: drain ${drained.deploymentsPerSecond}/s, ${Math.round((after.bytes - before.bytes) / DRAIN)} bytes per deployment: ${JSON.stringify(Object.fromEntries(byTable))}`);
     return {
       ...totals,
       acceptMs: journeys.acceptMs,
@@ -223,6 +237,7 @@ async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers:
       passes,
       drain: { deployments: drained.deployments, seconds: drained.seconds, deploymentsPerSecond: drained.deploymentsPerSecond },
       bytesPerDeployment: Math.round((after.bytes - before.bytes) / DRAIN),
+      bytesPerDeploymentByTable: Object.fromEntries(byTable),
     };
   } finally {
     await worker?.stop();
