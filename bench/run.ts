@@ -15,6 +15,7 @@ import { startThrowawayRedisCluster } from '../scripts/support/throwaway-redis-c
 import { sendFullDocuments } from './api-client.ts';
 import { runEdgeRounds, type EdgeCostResult } from './edge-cost.ts';
 import { EDGE_OFF_FOR_BENCH, EDGE_SETTINGS_FOR_BENCH, subscriptionCapsFor } from './edge-limits.ts';
+import { runGrowthBench } from './growth.ts';
 import { medianJourney, runJourneys, type JourneyResult } from './journeys.ts';
 import { describeMachine, openFilesLimit } from './machine.ts';
 import { medianRun, openUsers, runOpenLoop, type OpenLoopRun } from './open-loop.ts';
@@ -507,7 +508,9 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  // The growth bench is a run of its own (bench/growth.ts): a database loaded with a year of history.
+  if (process.argv.includes('--growth')) await runGrowthBench(process.argv.slice(2));
+  else await main();
 } catch (error) {
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exitCode = 1;

@@ -1,0 +1,372 @@
+// `npm run bench -- --growth [--growth-scale=F] [--growth-journeys=N] [--keep-db]`: whether the
+// service keeps its speed as the credit book grows. One database, measured twice in the same run:
+// empty (only the measured users in it), then after a synthetic year is loaded into it set-based
+// (bench/growth-history.ts; 10 million rows at scale 1) and VACUUM ANALYZEd. Each time: accept and
+// accept -> DEPLOYED at one user, the pages and the badge of a user with 2,000 items of each kind,
+// one pass of each periodic job (the reconcilers, the expiry sweep over 10,000 due offers, the
+// outbox relay over 1,000 unsent events), the one-worker drain of 2,000, and the bytes on disk
+// each drained deployment added. Targets (the loaded figures against the empty ones) in the JSON.
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { expireDueOffers } from '../src/domain/offer-expiry.ts';
+import { relayUnsentEvents } from '../src/domain/outbox.ts';
+import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
+import type { AfterCommit } from '../src/jobs/after-commit.ts';
+import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';
+import { createDeploymentReconciler, createNotificationReconciler } from '../src/jobs/reconciler.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { connectDatabase, prisma } from '../src/platform/db.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { closeRedis, createRedis } from '../src/platform/redis.ts';
+import { databaseSettings, redisSettings } from '../src/settings.ts';
+import { tokenSigner } from '../src/api/auth.ts';
+import { killAllServices, startService, type ServiceProcess } from './children.ts';
+import { createBenchDatabase, dropBenchDatabase } from './database.ts';
+import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
+import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, USER_PREFIX } from './growth-history.ts';
+import { runJourneys } from './journeys.ts';
+import { describeMachine } from './machine.ts';
+import { removeRedisKeys } from './redis-keys.ts';
+import { since, summarize, type LatencySummary } from './stats.ts';
+import { buildBacklog, drainBacklog } from './throughput.ts';
+
+const config = loadConfig();
+const logger = createLogger('silent');
+const RESULTS = new URL('./results/', import.meta.url);
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const HEAVY_USER = 'growth-heavy';
+const HEAVY_ITEMS = 2_000;
+const DRAIN = 2_000;
+const DUE_OFFERS = 10_000;
+const UNSENT_EVENTS = 1_000;
+const PAGE_SAMPLES = 100;
+const WORKER_CONCURRENCY = 16;
+
+export interface GrowthOptions {
+  scale: number;
+  journeys: number;
+  keepDatabase: boolean;
+}
+
+export function parseGrowthOptions(argv: string[]): GrowthOptions {
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const scale = Number(value('growth-scale') ?? 1);
+  const journeys = Number(value('growth-journeys') ?? 200);
+  if (!(scale > 0)) throw new Error(`--growth-scale must be a positive number, got ${value('growth-scale')}`);
+  if (!Number.isInteger(journeys) || journeys < 20) throw new Error(`--growth-journeys must be a whole number >= 20, got ${journeys}`);
+  const unknown = argv.filter((a) => !/^--(growth|growth-scale=.*|growth-journeys=.*|keep-db)$/.test(a));
+  if (unknown.length > 0) throw new Error(`unknown with --growth: ${unknown.join(' ')}`);
+  return { scale, journeys, keepDatabase: argv.includes('--keep-db') };
+}
+
+/** The users the periodic jobs' work belongs to. */
+interface WorkUsers {
+  prefix: string;
+  count: number;
+}
+
+interface Passes {
+  deploymentReconcilerMs: number;
+  notificationReconcilerMs: number;
+  outboxRelayMs: number;
+  published: number;
+  expirySweepMs: number;
+  expired: number;
+}
+
+interface PhaseFigures {
+  /** Rows in all tables when the phase was measured. */
+  rows: number;
+  bytes: number;
+  acceptMs: LatencySummary;
+  acceptToDeployedMs: LatencySummary;
+  pages: Record<string, LatencySummary>;
+  passes: Passes;
+  drain: { deployments: number; seconds: number; deploymentsPerSecond: number };
+  /** Growth of all tables and indexes over the drain, divided by the deployments drained. */
+  bytesPerDeployment: number;
+  /** The same, table by table (tables that did not grow left out). */
+  bytesPerDeploymentByTable: Record<string, number>;
+}
+
+const log = (() => {
+  const start = Date.now();
+  return (message: string) => console.error(`[growth +${Math.round((Date.now() - start) / 1000)}s] ${message}`);
+})();
+
+/** Each table's size on disk (`pg_total_relation_size`: heap, TOAST and indexes). */
+async function tableSizes(db: pg.Pool): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ relname: string; bytes: string }>(
+    `SELECT relname, pg_total_relation_size(oid)::text AS bytes FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.relname, Number(r.bytes)]));
+}
+
+async function tableTotals(db: pg.Pool): Promise<{ rows: number; bytes: number }> {
+  const { rows } = await db.query(
+    `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint::text AS bytes, coalesce(sum(s.n_live_tup), 0)::bigint::text AS rows
+       FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+      WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace`,
+  );
+  return { rows: Number(rows[0].rows), bytes: Number(rows[0].bytes) };
+}
+
+/** One pass of each periodic job, timed, with nothing else running against the database. */
+async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string): Promise<Passes> {
+  const client = await db.connect();
+  try {
+    await loadLiveWork(client as unknown as pg.Client, { dueOffers: DUE_OFFERS, unfinishedDeployments: 50, unsentEvents: UNSENT_EVENTS, openNotifications: 50 }, workUsers.count, workUsers.prefix);
+  } finally {
+    client.release();
+  }
+  await db.query('ANALYZE');
+  const queues = { redis: redisSettings(config, logger), prefix };
+  const deploymentQueue = createDeploymentQueue(queues, { backoffMs: 100, maxBackoffMs: 1_000, retryHorizonMs: 3_600_000 });
+  const notificationQueue = createNotificationQueue(queues, { attempts: 1, backoffMs: 100 });
+  const redis = createRedis('publisher', redisSettings(config, logger));
+  // The reconcilers' finds are left for the worker's own reconciler: only the pass is timed here.
+  const keep: AfterCommit = async () => {};
+  const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
+    const start = performance.now();
+    const result = await fn();
+    return [Math.round(since(start) * 100) / 100, result];
+  };
+  try {
+    const reconcileDeployments = createDeploymentReconciler({ queue: deploymentQueue, afterCommit: keep, logger, graceMs: 60_000, retryHorizonMs: 3_600_000 });
+    const reconcileNotifications = createNotificationReconciler({ queue: notificationQueue, afterCommit: keep, logger, graceMs: 60_000 });
+    // A first pass of each reconciler, untimed, opens the connections (they change nothing here).
+    await reconcileDeployments();
+    await reconcileNotifications();
+    const [deploymentReconcilerMs] = await timed(() => reconcileDeployments());
+    const [notificationReconcilerMs] = await timed(() => reconcileNotifications());
+    const publisher = eventStreamPublisher(redis, { key: eventStreamKey(prefix), maxLength: 100_000 });
+    const [outboxRelayMs, published] = await timed(async () => {
+      let total = 0;
+      for (let n = -1; n !== 0; total += n) n = await relayUnsentEvents(publisher, { users: 100, events: 1_000 });
+      return total;
+    });
+    const [expirySweepMs, expired] = await timed(() => expireDueOffers(async () => {}));
+    // What the sweep wrote is settled here, so the service measured next does not work it off meanwhile.
+    await db.query(`UPDATE outbox_events SET sent_at = now() AT TIME ZONE 'UTC' WHERE sent_at IS NULL`);
+    await db.query(
+      `UPDATE notifications SET status = 'DELIVERED', push_settled_at = now() AT TIME ZONE 'UTC' WHERE status = 'PENDING' OR push_settled_at IS NULL`,
+    );
+    return { deploymentReconcilerMs, notificationReconcilerMs, outboxRelayMs, published, expirySweepMs, expired };
+  } finally {
+    await Promise.all([closeQueue(deploymentQueue), closeQueue(notificationQueue), closeRedis(redis)]);
+  }
+}
+
+/** The heavy user's lists, first page and after a deep cursor, and the badge: PAGE_SAMPLES requests each. */
+async function measurePages(db: pg.Pool, url: string): Promise<Record<string, LatencySummary>> {
+  const token = await tokenSigner(config.JWT_SECRET)(HEAVY_USER);
+  const deep = async (table: string, time: string) =>
+    (await db.query(`SELECT id FROM ${table} WHERE user_id = $1 ORDER BY ${time} DESC, id DESC OFFSET ${HEAVY_ITEMS - 100} LIMIT 1`, [HEAVY_USER]))
+      .rows[0].id as string;
+  const cursors = {
+    offers: await deep('credit_offers', 'created_at'),
+    deployments: await deep('credit_deployments', 'queued_at'),
+    notifications: await deep('notifications', 'created_at'),
+  };
+  const queries: Record<string, [string, Record<string, unknown>]> = {};
+  for (const [list, after] of Object.entries(cursors)) {
+    const document = `query($after: ID) { me { ${list}(first: 20, after: $after) { id } } }`;
+    queries[`${list}.first`] = [document, {}];
+    queries[`${list}.deep`] = [document, { after }];
+  }
+  queries.badge = [`{ me { unacknowledgedNotificationCount } }`, {}];
+  const figures: Record<string, LatencySummary> = {};
+  for (const [name, [query, variables]] of Object.entries(queries)) {
+    const samples: number[] = [];
+    for (let i = 0; i < PAGE_SAMPLES + 10; i++) {
+      const start = performance.now();
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { errors?: unknown };
+      if (body.errors) throw new Error(`${name}: ${JSON.stringify(body.errors)}`);
+      if (i >= 10) samples.push(since(start)); // the first ten warm the path up
+    }
+    figures[name] = summarize(samples);
+  }
+  return figures;
+}
+
+async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers: WorkUsers, options: GrowthOptions, phase: string): Promise<PhaseFigures> {
+  const prefix = env.REDIS_PREFIX!;
+  log(`${phase}: one pass of each periodic job`);
+  const passes = await measurePasses(db, workUsers, prefix);
+  log(`${phase}: passes ${JSON.stringify(passes)}`);
+  const totals = await tableTotals(db);
+  const logFile = (role: string) => fileURLToPath(new URL(`growth-${Date.now()}-${phase}-${role}.log`, RESULTS));
+  const api = await startService('api', env, logFile('api'));
+  let worker: ServiceProcess | null = await startService('worker', env, logFile('worker'));
+  try {
+    const url = api.url!;
+    log(`${phase}: journeys at one user (${options.journeys}, after 20 of warm-up)`);
+    await runJourneys(url, 1, 20);
+    const journeys = await runJourneys(url, 1, options.journeys);
+    log(`${phase}: pages and badge of a user with ${HEAVY_ITEMS} items of each kind`);
+    log(`${phase}: accept p50 ${journeys.acceptMs.p50} ms, accept -> DEPLOYED p50 ${journeys.acceptToDeployedMs.p50} ms`);
+    const pages = await measurePages(db, url);
+    log(`${phase}: pages p50 ${JSON.stringify(Object.fromEntries(Object.entries(pages).map(([k, v]) => [k, v.p50])))}`);
+    await worker.stop();
+    worker = null;
+    log(`${phase}: backlog of ${DRAIN}, drained by one worker`);
+    const before = await tableTotals(db);
+    const sizesBefore = await tableSizes(db);
+    const backlog = await buildBacklog(url, DRAIN, 16);
+    const drained = await drainBacklog(db, backlog, async () => {
+      const w = await startService('worker', env, logFile('drain-worker'));
+      return { label: '1 worker', workers: 1, redis: 'single', pids: async () => [w.pid], stop: w.stop };
+    }, WORKER_CONCURRENCY);
+    const after = await tableTotals(db);
+    const byTable = Object.entries(await tableSizes(db))
+      .map(([table, bytes]) => [table, Math.round((bytes - (sizesBefore[table] ?? 0)) / DRAIN)] as const)
+      .filter(([, bytes]) => bytes !== 0);
+    log(`${phase}: drain ${drained.deploymentsPerSecond}/s, ${Math.round((after.bytes - before.bytes) / DRAIN)} bytes per deployment: ${JSON.stringify(Object.fromEntries(byTable))}`);
+    return {
+      ...totals,
+      acceptMs: journeys.acceptMs,
+      acceptToDeployedMs: journeys.acceptToDeployedMs,
+      pages,
+      passes,
+      drain: { deployments: drained.deployments, seconds: drained.seconds, deploymentsPerSecond: drained.deploymentsPerSecond },
+      bytesPerDeployment: Math.round((after.bytes - before.bytes) / DRAIN),
+      bytesPerDeploymentByTable: Object.fromEntries(byTable),
+    };
+  } finally {
+    await worker?.stop();
+    await api.stop();
+  }
+}
+
+export interface GrowthTarget {
+  name: string;
+  empty: number;
+  loaded: number;
+  target: string;
+  met: boolean;
+}
+
+/** Within 20 % of the empty figure, or within 1 ms where the empty one is under 5 ms. */
+function latencyTarget(name: string, empty: number, loaded: number): GrowthTarget {
+  const small = empty < 5;
+  const met = small ? loaded <= empty + 1 : loaded <= empty * 1.2;
+  return { name, empty, loaded, target: small ? '<= empty + 1 ms' : '<= empty x 1.2', met };
+}
+
+export function judgeGrowth(empty: PhaseFigures, loaded: PhaseFigures): GrowthTarget[] {
+  const targets: GrowthTarget[] = [];
+  const both = (name: string, pick: (f: PhaseFigures) => LatencySummary) => {
+    targets.push(latencyTarget(`${name} p50 ms`, pick(empty).p50, pick(loaded).p50));
+    targets.push(latencyTarget(`${name} p99 ms`, pick(empty).p99, pick(loaded).p99));
+  };
+  both('acceptOffer', (f) => f.acceptMs);
+  both('accept -> DEPLOYED', (f) => f.acceptToDeployedMs);
+  for (const name of Object.keys(empty.pages)) both(name, (f) => f.pages[name]!);
+  for (const name of ['deploymentReconcilerMs', 'notificationReconcilerMs', 'outboxRelayMs', 'expirySweepMs'] as const) {
+    targets.push(latencyTarget(`pass: ${name}`, empty.passes[name], loaded.passes[name]));
+  }
+  const rate = { empty: empty.drain.deploymentsPerSecond, loaded: loaded.drain.deploymentsPerSecond };
+  targets.push({ name: 'one-worker drain, deployments/s', ...rate, target: '>= empty x 0.9', met: rate.loaded >= rate.empty * 0.9 });
+  targets.push({
+    name: 'bytes on disk per deployment (loaded)',
+    empty: empty.bytesPerDeployment,
+    loaded: loaded.bytesPerDeployment,
+    target: '<= 4096',
+    met: loaded.bytesPerDeployment <= 4096,
+  });
+  return targets;
+}
+
+export async function runGrowthBench(argv: string[]): Promise<void> {
+  const options = parseGrowthOptions(argv);
+  const history = scaledHistory(options.scale);
+  const runId = `${Date.now()}`;
+  const database = `credit_bench_growth_${runId}`;
+  const prefix = `bench-growth-${runId}`;
+  log('npm run build');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  await mkdir(RESULTS, { recursive: true });
+  log(`creating and migrating ${database}`);
+  const databaseUrl = await createBenchDatabase(database);
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  connectDatabase(databaseSettings({ ...config, DATABASE_URL: databaseUrl }));
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_PREFIX: prefix,
+    // info: the bench waits for each process's 'service started' line.
+    LOG_LEVEL: 'info',
+    WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+    ...EDGE_SETTINGS_FOR_BENCH,
+    // The pages are asked for by full documents (the app's persisted operations have no page of
+    // deployments); the journeys still send hashes. The same on both phases.
+    GRAPHQL_ALLOW_DOCUMENTS: 'true',
+  };
+  try {
+    const machine = await describeMachine(databaseUrl, config.REDIS_URL);
+    const heavy = await db.connect();
+    try {
+      await loadHeavyUser(heavy as unknown as pg.Client, HEAVY_USER, HEAVY_ITEMS);
+    } finally {
+      heavy.release();
+    }
+    await db.query('VACUUM ANALYZE');
+    // The periodic jobs' work belongs to a few users on the empty database, to the history's users on the loaded one.
+    const empty = await measurePhase(db, env, { prefix: 'growth-live-', count: 100 }, options, 'empty');
+
+    log(`loading the history: ${history.users} users, ${history.offers} offers (scale ${options.scale})`);
+    const loadStart = performance.now();
+    const loader = await db.connect();
+    let loadedRows: Record<string, number>;
+    try {
+      loadedRows = await loadHistory(loader as unknown as pg.Client, history);
+    } finally {
+      loader.release();
+    }
+    const loadSeconds = Math.round(since(loadStart) / 100) / 10;
+    const vacuumStart = performance.now();
+    await db.query('VACUUM ANALYZE');
+    const vacuumSeconds = Math.round(since(vacuumStart) / 100) / 10;
+    const rowsLoaded = Object.values(loadedRows).reduce((a, b) => a + b, 0);
+    log(`loaded ${rowsLoaded} rows in ${loadSeconds} s, VACUUM ANALYZE ${vacuumSeconds} s`);
+    const loaded = await measurePhase(db, env, { prefix: USER_PREFIX, count: history.users }, options, 'loaded');
+
+    const results = {
+      startedAt: new Date(Number(runId)).toISOString(),
+      mode: 'growth',
+      machine,
+      options,
+      load: { scale: options.scale, history, rows: loadedRows, rowsTotal: rowsLoaded, loadSeconds, vacuumAnalyzeSeconds: vacuumSeconds },
+      empty,
+      loaded,
+      targets: judgeGrowth(empty, loaded),
+    };
+    printGrowth(results.targets, results.load);
+    const file = new URL(`growth-${new Date(Number(runId)).toISOString().replace(/:/g, '-')}.json`, RESULTS);
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwritten to ${fileURLToPath(file)}`);
+  } finally {
+    killAllServices();
+    await prisma?.$disconnect();
+    await db.end();
+    await removeRedisKeys(prefix);
+    if (options.keepDatabase) log(`kept database ${database}`);
+    else await dropBenchDatabase(database);
+  }
+}
+
+function printGrowth(targets: GrowthTarget[], load: { rowsTotal: number; loadSeconds: number; vacuumAnalyzeSeconds: number }) {
+  console.log(`\nhistory: ${load.rowsTotal} rows loaded in ${load.loadSeconds} s (VACUUM ANALYZE ${load.vacuumAnalyzeSeconds} s)\n`);
+  const width = Math.max(...targets.map((t) => t.name.length));
+  console.log(`${'figure'.padEnd(width)}  ${'empty'.padStart(10)}  ${'loaded'.padStart(10)}  target`);
+  for (const t of targets) {
+    console.log(`${t.name.padEnd(width)}  ${String(t.empty).padStart(10)}  ${String(t.loaded).padStart(10)}  ${t.target} ${t.met ? 'met' : 'NOT MET'}`);
+  }
+}

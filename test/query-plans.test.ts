@@ -1,0 +1,223 @@
+// Every hot and periodic statement keeps its cost as the book grows: on a database holding a
+// synthetic history (tens of thousands of rows, enough that the planner reads a table whole
+// where no index serves a condition; no planner switch is touched), each statement the code
+// sends, caught on the wire as it runs, is planned with an index: no sequential scan of a large
+// table, no sort of a whole user's list. And the partial indexes are what makes it so: without
+// one of them, the same statement reads its table whole.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, type LiveWork } from '../bench/growth-history.ts';
+import { acceptOffer } from '../src/domain/offers.ts';
+import { lockDeployment, lockFreeRows } from '../src/domain/deployment-locks.ts';
+import { expireDueOffers } from '../src/domain/offer-expiry.ts';
+import { deleteSentEvents, relayUnsentEvents } from '../src/domain/outbox.ts';
+import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
+import type { AfterCommit, Committed } from '../src/jobs/after-commit.ts';
+import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';
+import { createDeploymentReconciler, createNotificationReconciler } from '../src/jobs/reconciler.ts';
+import { prisma } from '../src/platform/db.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { closeRedis, createRedis } from '../src/platform/redis.ts';
+import { gql, token } from './support/client.ts';
+import { badPlans, statementsOf, type PlanRules, type Statement } from './support/query-plans.ts';
+import { serviceForTests } from './support/service.ts';
+import { testConfig as config, testRedis } from './support/settings.ts';
+
+/** About 200,000 rows: a sequential scan is the planner's choice wherever no index serves. */
+const HISTORY = scaledHistory(0.02);
+/** The pages' and the badge's worst user: this many items of each kind. */
+const HEAVY = 'growth-heavy';
+const HEAVY_ITEMS = 2_000;
+const LIVE: LiveWork = { dueOffers: 300, unfinishedDeployments: 40, unsentEvents: 60, openNotifications: 40 };
+
+const service = serviceForTests({ worker: false });
+const db = new pg.Client({ connectionString: config.DATABASE_URL });
+const logger = createLogger('silent');
+const queues = { redis: testRedis, prefix: config.REDIS_PREFIX };
+const deploymentQueue = createDeploymentQueue(queues, { backoffMs: 100, maxBackoffMs: 100, retryHorizonMs: 3_600_000 });
+const notificationQueue = createNotificationQueue(queues, { attempts: 1, backoffMs: 100 });
+const redis = createRedis('publisher', testRedis);
+let rules: PlanRules;
+
+beforeAll(async () => {
+  await db.connect();
+  await loadHistory(db, HISTORY);
+  await loadHeavyUser(db, HEAVY, HEAVY_ITEMS);
+  await loadLiveWork(db, LIVE, HISTORY.users);
+  await db.query('ANALYZE');
+  const { rows } = await db.query<{ relname: string }>(
+    `SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace AND reltuples >= 2000`,
+  );
+  rules = { largeTables: new Set(rows.map((r) => r.relname)), maxSortedRows: HEAVY_ITEMS / 2 };
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([closeQueue(deploymentQueue), closeQueue(notificationQueue), closeRedis(redis)]);
+  await db.end();
+});
+
+/** The after-commit step's input, kept instead of acted on: only the statements are under test. */
+function keepCommitted() {
+  const committed: Committed[] = [];
+  const afterCommit: AfterCommit = async (c) => void committed.push(c);
+  return { committed, afterCommit };
+}
+
+async function expectIndexedPlans(statements: Statement[]) {
+  expect(statements.length).toBeGreaterThan(0);
+  expect(await badPlans(db, statements, rules)).toEqual([]);
+}
+
+async function idAt(sql: string, position: number): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(`${sql} OFFSET $2 LIMIT 1`, [HEAVY, position]);
+  return rows[0]!.id;
+}
+
+const LISTS = {
+  offers: `query($first: Int, $after: ID, $status: CreditOfferStatus) { me { offers(first: $first, after: $after, status: $status) { id status } } }`,
+  deployments: `query($first: Int, $after: ID) { me { deployments(first: $first, after: $after) { id status } } }`,
+  notifications: `query($first: Int, $after: ID, $only: Boolean) { me { notifications(first: $first, after: $after, unacknowledgedOnly: $only) { id } } }`,
+} as const;
+
+async function page(list: keyof typeof LISTS, variables: Record<string, unknown>) {
+  const result = await gql(service.url, LISTS[list], { first: 20, ...variables }, await token(HEAVY));
+  expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+  expect(result.data.me[list]).toHaveLength(20);
+}
+
+const deploymentReconciler = (afterCommit: AfterCommit) =>
+  createDeploymentReconciler({ queue: deploymentQueue, afterCommit, logger, graceMs: 60_000, retryHorizonMs: 3_600_000 });
+
+describe('the plans of the hot and periodic statements, on a database holding a history', () => {
+  it('acceptOffer: reading the offer, recording the acceptance, superseding the user’s other offers', async () => {
+    const { rows } = await db.query<{ id: string; user_id: string }>(
+      `SELECT id, user_id FROM credit_offers WHERE status = 'PENDING' AND expires_at > now() AT TIME ZONE 'UTC' + interval '1 day' LIMIT 1`,
+    );
+    const offer = rows[0]!;
+    let status = '';
+    const statements = await statementsOf(async () => {
+      const result = await acceptOffer({ userId: offer.user_id, roles: ['customer'], locale: 'en' }, offer.id, {
+        correlationId: randomUUID(),
+        ipAddress: '203.0.113.9',
+        userAgent: 'plan test',
+      }, { id: 'plan-test', secret: 'a-consent-key-for-the-plan-test-only' });
+      status = 'status' in result ? String(result.status) : result.constructor.name;
+    });
+    expect(status).toBe('QUEUED');
+    await expectIndexedPlans(statements);
+  });
+
+  it('the apply: locking deployments (one, and a batch with their profiles and earlier acceptances)', async () => {
+    const { rows } = await db.query<{ id: string }>(
+      `(SELECT id FROM credit_deployments WHERE status = 'QUEUED' LIMIT 3)
+       UNION ALL (SELECT id FROM credit_deployments WHERE user_id = $1 LIMIT 1)`,
+      [HEAVY],
+    );
+    const ids = rows.map((r) => r.id);
+    let locked = 0;
+    const statements = await statementsOf(() =>
+      prisma.$transaction(async (tx) => {
+        await lockDeployment(tx, ids[0]!);
+        locked = (await lockFreeRows(tx, ids)).length;
+      }),
+    );
+    expect(locked).toBe(ids.length);
+    await expectIndexedPlans(statements);
+  });
+
+  it('User.offers, deployments and notifications: the first page and a page after a deep cursor', async () => {
+    const deepOffer = await idAt(`SELECT id FROM credit_offers WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, HEAVY_ITEMS - 100);
+    const deepDeployment = await idAt(`SELECT id FROM credit_deployments WHERE user_id = $1 ORDER BY queued_at DESC, id DESC`, HEAVY_ITEMS - 100);
+    const deepNotification = await idAt(`SELECT id FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, HEAVY_ITEMS - 100);
+    const statements = await statementsOf(async () => {
+      await page('offers', {});
+      await page('offers', { after: deepOffer });
+      await page('offers', { after: deepOffer, status: 'DEPLOYED' });
+      await page('deployments', {});
+      await page('deployments', { after: deepDeployment });
+      await page('notifications', {});
+      await page('notifications', { after: deepNotification });
+      await page('notifications', { after: deepNotification, only: true });
+    });
+    await expectIndexedPlans(statements);
+  });
+
+  it('the badge: the count of a user’s 2,000 unacknowledged notifications', async () => {
+    let badge = 0;
+    const statements = await statementsOf(async () => {
+      const result = await gql(service.url, `{ me { unacknowledgedNotificationCount } }`, {}, await token(HEAVY));
+      badge = result.data.me.unacknowledgedNotificationCount;
+    });
+    expect(badge).toBe(HEAVY_ITEMS);
+    await expectIndexedPlans(statements);
+  });
+
+  it('the deployment reconciler’s scan for unfinished deployments', async () => {
+    const { committed, afterCommit } = keepCommitted();
+    const statements = await statementsOf(() => deploymentReconciler(afterCommit)());
+    expect(committed.flatMap((c) => c.deploymentJobs ?? []).length).toBeGreaterThanOrEqual(LIVE.unfinishedDeployments);
+    await expectIndexedPlans(statements);
+  });
+
+  it('the notification reconciler’s scan for open notifications', async () => {
+    const { committed, afterCommit } = keepCommitted();
+    const reconcile = createNotificationReconciler({ queue: notificationQueue, afterCommit, logger, graceMs: 60_000 });
+    const statements = await statementsOf(() => reconcile());
+    expect(committed.flatMap((c) => c.notificationJobs ?? [])).toHaveLength(LIVE.openNotifications);
+    await expectIndexedPlans(statements);
+  });
+
+  it('the expiry sweep: the due offers among the history, expired with their notifications and events', async () => {
+    let expired = 0;
+    const statements = await statementsOf(async () => {
+      expired = await expireDueOffers(async () => {}, { batchSize: 100, pauseMs: 0 });
+    });
+    expect(expired).toBe(LIVE.dueOffers);
+    // The sweep also locks its batch's users (in id order). This seed holds 4,000 users, and for
+    // a few hundred of them the planner reads the users table whole: cheaper at that size. The
+    // rule for users is the book's size, which this test does not load (the growth bench does).
+    expect(statements.length).toBeGreaterThan(0);
+    expect(await badPlans(db, statements, { ...rules, largeTables: new Set([...rules.largeTables].filter((t) => t !== 'users')) })).toEqual([]);
+  });
+
+  it('the outbox relay: the unsent events among the sent ones', async () => {
+    const publisher = eventStreamPublisher(redis, { key: eventStreamKey(config.REDIS_PREFIX), maxLength: 10_000 });
+    let published = 0;
+    const statements = await statementsOf(async () => {
+      published = await relayUnsentEvents(publisher, { users: 1_000, events: 1_000 });
+    });
+    expect(published).toBeGreaterThanOrEqual(LIVE.unsentEvents);
+    await expectIndexedPlans(statements);
+  });
+
+  it('retention: the delete of the events sent before the retention period', async () => {
+    // As the retention job runs every interval: only the oldest day is past the period.
+    const { rows } = await db.query<{ before: string }>(
+      `SELECT to_char(min(sent_at) + interval '1 day', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS before FROM outbox_events`,
+    );
+    let deleted = 0;
+    const statements = await statementsOf(async () => {
+      deleted = await deleteSentEvents(new Date(rows[0]!.before));
+    });
+    expect(deleted).toBeGreaterThan(0);
+    await expectIndexedPlans(statements);
+  });
+
+  it('fails without a partial index: dropped (in a transaction rolled back), the expiry sweep reads credit_offers whole', async () => {
+    // A sweep as of ten days ago: nothing is due then, so it changes nothing; its statement is the same.
+    const statements = await statementsOf(() => expireDueOffers(async () => {}, { batchSize: 100, pauseMs: 0 }, new Date(Date.now() - 10 * 86_400_000)));
+    const search = statements.filter((s) => /credit_offers\s+WHERE status = 'PENDING' AND expires_at <=/.test(s.text));
+    expect(search).toHaveLength(1);
+    const withoutUsers = { ...rules, largeTables: new Set([...rules.largeTables].filter((t) => t !== 'users')) };
+    expect(await badPlans(db, search, withoutUsers)).toEqual([]);
+    await db.query('BEGIN');
+    try {
+      await db.query('DROP INDEX credit_offers_pending_expires_at_idx');
+      const bad = await badPlans(db, search, rules);
+      expect(bad.flatMap((b) => b.problems)).toContain('Seq Scan on credit_offers');
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+});
