@@ -2,10 +2,12 @@
 // each, half of them in quiet hours that end shortly. Their pushes are held (DEFERRED, with when
 // they will go), then released spread over the release window; the other half's go at once; two
 // worker processes share one push rate, which no second of sends exceeds; each push goes once.
-// The size is CAMPAIGN_QUIET_SIZE (default 20,000; a smaller one while developing).
+// The size is CAMPAIGN_QUIET_SIZE: 2,000 by default, since 20,000 takes about 5 minutes on the
+// 2-core machine (its pushes are decided at 100-200 a second there); run the full size with
+// CAMPAIGN_QUIET_SIZE=20000.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
 import { engineToken, gql } from './support/client.ts';
 import { FakeFcm, type FcmRequest } from './support/fake-fcm.ts';
@@ -13,11 +15,21 @@ import { spawnPushWorker, stopGracefully } from './support/processes.ts';
 import { serviceForTests } from './support/service.ts';
 import { waitUntil } from './support/wait.ts';
 
-const SIZE = Number(process.env.CAMPAIGN_QUIET_SIZE ?? 20_000);
+const SIZE = Number(process.env.CAMPAIGN_QUIET_SIZE ?? 2_000);
 const BATCH = 1_000;
-const PER_MINUTE = 600_000;
-const PER_SECOND = PER_MINUTE / 60;
 const SPREAD_MS = 8_000;
+/**
+ * Below the even pace of the held half's release (three quarters of it), so that the shared
+ * bucket, not the spread's draws alone, paces the release: the rate is felt, not just stated.
+ */
+const PER_MINUTE = Math.floor(((SIZE / 2 / SPREAD_MS) * 60_000 * 3) / 4);
+const PER_SECOND = PER_MINUTE / 60;
+/**
+ * How long ahead of the start the quiet hours end at the earliest: the campaign is issued and
+ * every push decided (held or sent at once) before. Measured on the 2-core machine, busy: about
+ * 10 s to issue 20,000 offers, then 100-200 pushes decided a second.
+ */
+const LEAD_MS = 10_000 + SIZE * 8;
 /** A zone a quarter-hour off UTC: the window's wall-clock times are converted, not taken as UTC. */
 const ZONE = 'Asia/Kathmandu';
 
@@ -57,7 +69,7 @@ function busiestSecond(times: number[]): number {
 describe('a campaign meeting quiet hours', () => {
   it(
     `holds the quiet half of ${SIZE} OFFER_RECEIVED pushes, releases them spread over the window, sends the rest at once, never above the shared rate`,
-    { timeout: 300_000 },
+    { timeout: 120_000 + SIZE * 20 },
     async () => {
       const run = `quiet-${randomUUID()}`;
       const userOf = (k: number) => `${run}-${k}`;
@@ -72,8 +84,7 @@ describe('a campaign meeting quiet hours', () => {
       // whole campaign to be issued and its pushes decided before (minute's turns are the same
       // instants in every zone of today: whole-minute offsets).
       const started = Date.now();
-      const leadMs = 15_000 + SIZE * 2;
-      const windowEnd = Math.ceil((started + leadMs) / 60_000) * 60_000;
+      const windowEnd = Math.ceil((started + LEAD_MS) / 60_000) * 60_000;
       const start = wallClock(new Date(started - 60_000));
       const end = wallClock(new Date(windowEnd));
       await prisma.$executeRaw`
@@ -100,15 +111,23 @@ describe('a campaign meeting quiet hours', () => {
             expiresAt,
             campaignId: run,
           }));
+          if (process.env.CAMPAIGN_QUIET_TRACE) console.log(`${Date.now() - started} ms: batch from ${first}`);
           const response = await gql<{ issueCreditOffers: { __typename: string }[] }>(service.url, ISSUE_OFFERS, { inputs }, bearer);
           expect(response.errors).toBeUndefined();
           expect(response.data!.issueCreditOffers.every((r) => r.__typename === 'IssueCreditOfferSuccess')).toBe(true);
         }
         issuedAt = Date.now();
+        if (process.env.CAMPAIGN_QUIET_TRACE) {
+          const trace = setInterval(() => {
+            const count = fcm.requests.filter((r) => String(r.body?.message?.token).startsWith(run)).length;
+            console.log(`${Date.now() - started} ms: ${count} sent (window ends at ${windowEnd - started} ms)`);
+          }, 5_000);
+          onTestFinished(() => clearInterval(trace));
+        }
         await waitUntil(
           async () => fcm.requests.filter((r) => String(r.body?.message?.token).startsWith(run)).length >= SIZE,
           'every push sent',
-          Math.max(60_000, windowEnd + SPREAD_MS + 60_000 - Date.now()),
+          windowEnd + SPREAD_MS + (SIZE / PER_SECOND) * 1_000 + 60_000 - Date.now(),
         );
       } finally {
         await Promise.all(workers.map((w) => stopGracefully(w)));
@@ -137,11 +156,10 @@ describe('a campaign meeting quiet hours', () => {
          ORDER BY d.at, d.status`;
       expect(deliveries.filter((d) => d.status === 'FAILED' || d.status === 'SKIPPED')).toEqual([]);
       const deferred = deliveries.filter((d) => d.status === 'DEFERRED');
+      // Fewer held means some were decided only after the window ended: LEAD_MS too short for the machine.
+      expect(new Set(deferred.map((d) => d.userId)).size, 'quiet users whose push was held').toBe(SIZE / 2);
       expect(deferred.every((d) => quiet(indexOf(d.userId)))).toBe(true);
-      expect(new Set(deferred.map((d) => d.userId)).size).toBe(SIZE / 2);
       expect(deferred).toHaveLength(SIZE / 2);
-      // Held while the window was on (else the campaign outran the lead chosen above: the machine was too slow).
-      expect(Math.max(...deferred.map((d) => d.at.getTime()))).toBeLessThan(windowEnd);
       const scheduled = deferred.map((d) => d.scheduledFor!.getTime()).sort((a, b) => a - b);
       expect(scheduled[0]!).toBeGreaterThanOrEqual(windowEnd);
       expect(scheduled.at(-1)!).toBeLessThan(windowEnd + SPREAD_MS);
@@ -162,10 +180,14 @@ describe('a campaign meeting quiet hours', () => {
       const otherTimes = otherSends.map(sentAt).sort((a, b) => a - b);
       expect(otherTimes.at(-1)!).toBeLessThan(windowEnd);
 
-      // No second of sends, across both processes, above the shared rate (the bucket holds a
-      // tenth of a second's worth ahead, plus a few granted sends a busy process held back).
+      // No second of sends, across both processes, above the shared rate: the bucket holds a
+      // tenth of a second's worth ahead; arrival times are taken here, on a busy machine, where
+      // sends granted in time may arrive late and bunched (a tenth more, and a few).
       const allTimes = sends.map(sentAt).sort((a, b) => a - b);
-      expect(busiestSecond(allTimes)).toBeLessThanOrEqual(PER_SECOND * 1.1 + 3);
+      const burst = Math.ceil(PER_MINUTE / 600);
+      expect(busiestSecond(allTimes)).toBeLessThanOrEqual(PER_SECOND * 1.1 + burst + 3);
+      // And the held half, released faster than the rate by the spread's draws alone, went at the rate on the whole.
+      expect(quietTimes.at(-1)! - quietTimes[0]!).toBeGreaterThanOrEqual(((quietTimes.length - burst - 3) / PER_SECOND) * 1_000);
 
       console.log(
         `campaign ${SIZE}: issued in ${issuedAt - started} ms, window ended ${windowEnd - started} ms after the start, ` +
