@@ -2,8 +2,8 @@
 // each, half of them in quiet hours that end shortly. Their pushes are held (DEFERRED, with when
 // they will go), then released spread over the release window; the other half's go at once; two
 // worker processes share one push rate, which no second of sends exceeds; each push goes once.
-// The size is CAMPAIGN_QUIET_SIZE: 2,000 by default, since 20,000 takes about 5 minutes on the
-// 2-core machine (its pushes are decided at 100-200 a second there); run the full size with
+// The size is CAMPAIGN_QUIET_SIZE: 2,000 by default (about 80 s), since 20,000 takes over 5 minutes on
+// the 2-core machine (its pushes are decided and sent at about 100 a second there); run the full size with
 // CAMPAIGN_QUIET_SIZE=20000.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +27,7 @@ const PER_SECOND = PER_MINUTE / 60;
 /**
  * How long ahead of the start the quiet hours end at the earliest: the campaign is issued and
  * every push decided (held or sent at once) before. Measured on the 2-core machine, busy: about
- * 10 s to issue 20,000 offers, then 100-200 pushes decided a second.
+ * 10 s to issue 20,000 offers, then 70-150 pushes decided a second.
  */
 const LEAD_MS = 10_000 + SIZE * 8;
 /** A zone a quarter-hour off UTC: the window's wall-clock times are converted, not taken as UTC. */
@@ -69,7 +69,7 @@ function busiestSecond(times: number[]): number {
 describe('a campaign meeting quiet hours', () => {
   it(
     `holds the quiet half of ${SIZE} OFFER_RECEIVED pushes, releases them spread over the window, sends the rest at once, never above the shared rate`,
-    { timeout: 120_000 + SIZE * 20 },
+    { timeout: 180_000 + SIZE * 25 },
     async () => {
       const run = `quiet-${randomUUID()}`;
       const userOf = (k: number) => `${run}-${k}`;
@@ -127,7 +127,8 @@ describe('a campaign meeting quiet hours', () => {
         await waitUntil(
           async () => fcm.requests.filter((r) => String(r.body?.message?.token).startsWith(run)).length >= SIZE,
           'every push sent',
-          windowEnd + SPREAD_MS + (SIZE / PER_SECOND) * 1_000 + 60_000 - Date.now(),
+          // The release goes at the rate or at the busy machine's pace (about 100 a second), whichever is slower.
+          windowEnd + SPREAD_MS + Math.max(SIZE / PER_SECOND, SIZE / 100) * 1_000 + 60_000 - Date.now(),
         );
       } finally {
         await Promise.all(workers.map((w) => stopGracefully(w)));
