@@ -103,10 +103,16 @@ async function issueWithSql(db: pg.Pool, run: string, size: number, tag = 'sql')
     const ks = Array.from({ length: to - from }, (_, i) => from + i);
     const users = ks.map((k) => `${run}-${tag}-${k}`);
     await db.query('INSERT INTO users (id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (id) DO NOTHING', [users]);
+    // The offers and their OFFER_RECEIVED notifications, as issuance writes them.
     await db.query(
-      `INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, expires_at, external_ref, campaign_id)
-       SELECT gen_random_uuid(), u, l, 150, 'BRL', now() + interval '1 hour', u, $3 FROM unnest($1::text[], $2::bigint[]) AS i(u, l)
-       ON CONFLICT (external_ref) DO NOTHING`,
+      `WITH o AS (
+         INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, expires_at, external_ref, campaign_id)
+         SELECT gen_random_uuid(), u, l, 150, 'BRL', now() + interval '1 hour', u, $3 FROM unnest($1::text[], $2::bigint[]) AS i(u, l)
+         ON CONFLICT (external_ref) DO NOTHING
+         RETURNING id, user_id)
+       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)
+       SELECT gen_random_uuid(), user_id, 'OFFER_RECEIVED', 'Você tem uma oferta de crédito', 'Um limite de R$ 1.000,00 está disponível.',
+              'app://credit/offers/' || id, 'OFFER_RECEIVED:' || id, id, $3 FROM o`,
       [users, ks.map((k) => 100_000 + k), `${run}-${tag}`],
     );
   });
@@ -206,8 +212,19 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     const issuedRows = await count(db, 'SELECT count(*) AS n FROM credit_offers WHERE campaign_id = $1', [`${run}-api`]);
     const issuedSqlRows = await count(db, 'SELECT count(*) AS n FROM credit_offers WHERE campaign_id = $1', [`${run}-sql`]);
     if (issuedRows !== options.size || issuedSqlRows !== options.size) throw new Error(`issued ${issuedRows} / ${issuedSqlRows} rows, not ${options.size}`);
+    // The same writes: each offer with its OFFER_RECEIVED, on both sides.
+    const received = (campaign: string) =>
+      count(db, `SELECT count(*) AS n FROM notifications n JOIN credit_offers o ON o.id = n.offer_id WHERE o.campaign_id = $1 AND n.kind = 'OFFER_RECEIVED'`, [campaign]);
+    const [receivedApi, receivedSql] = [await received(`${run}-api`), await received(`${run}-sql`)];
+    if (receivedApi !== options.size || receivedSql !== options.size) throw new Error(`OFFER_RECEIVED ${receivedApi} / ${receivedSql}, not ${options.size}`);
 
-    // Every user of the service's campaign has a phone and no live app: each notification is a push.
+    // Every user of the service's campaign has a phone, no live app and no quiet hours: each
+    // notification is a push, whatever the time of day in their zone.
+    await db.query(
+      `INSERT INTO notification_preferences (user_id, quiet_hours_enabled)
+       SELECT user_id, false FROM credit_offers WHERE campaign_id = $1 ON CONFLICT (user_id) DO NOTHING`,
+      [`${run}-api`],
+    );
     await db.query(
       `INSERT INTO devices (id, user_id, token, platform) SELECT gen_random_uuid(), user_id, 'device-' || user_id, 'ANDROID'
          FROM credit_offers WHERE campaign_id = $1`,
@@ -243,7 +260,9 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     for (;;) {
       const settled = await count(
         db,
-        `SELECT count(*) AS n FROM notifications n JOIN credit_offers o ON o.id = n.offer_id WHERE o.campaign_id = $1 AND n.push_settled_at IS NOT NULL`,
+        // The expiry's notifications (each offer's OFFER_RECEIVED is settled too, dropped: the offer is no longer PENDING).
+        `SELECT count(*) AS n FROM notifications n JOIN credit_offers o ON o.id = n.offer_id
+          WHERE o.campaign_id = $1 AND n.kind = 'OFFER_EXPIRED' AND n.push_settled_at IS NOT NULL`,
         [`${run}-api`],
       );
       if (settled >= expiredApi || seconds(pushStarted) > 1_800) break;
