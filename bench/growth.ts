@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { expireDueOffers } from '../src/domain/offer-expiry.ts';
-import { relayUnsentEvents } from '../src/domain/outbox.ts';
+import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import type { AfterCommit } from '../src/jobs/after-commit.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';

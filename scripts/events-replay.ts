@@ -2,7 +2,8 @@
 // loss or a trimmed stream:
 //   npm run events:replay -- --from-sequence N [--user U]
 //   npm run events:replay -- --from-time 2026-11-29T00:00:00Z
-import { replayEvents, type ReplayFrom } from '../src/domain/outbox.ts';
+import type { ReplayFrom } from '../src/domain/outbox.ts';
+import { replayEvents } from '../src/events/outbox-publishing.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { connectDatabase } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';

@@ -11,7 +11,8 @@ import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, type LiveWork 
 import { acceptOffer } from '../src/domain/offers.ts';
 import { lockDeployment, lockFreeRows } from '../src/domain/deployment-locks.ts';
 import { expireDueOffers } from '../src/domain/offer-expiry.ts';
-import { deleteSentEvents, relayUnsentEvents } from '../src/domain/outbox.ts';
+import { deleteSentEvents } from '../src/domain/outbox.ts';
+import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import type { AfterCommit, Committed } from '../src/jobs/after-commit.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';

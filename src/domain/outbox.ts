@@ -1,8 +1,8 @@
 // The outbox's side of publishing (docs/events.md): claiming unsent events in order per user,
-// replaying sent ones, retention, and the relay's lag. Publishing itself is a port: the relay
-// hands the rows to it inside the claiming transaction and marks them sent only after it returns.
+// choosing stored ones to replay, marking them sent, retention, and the relay's lag. The domain
+// never publishes: the relay and the replay (src/events/) hold the claiming transaction, publish,
+// and mark the rows sent only after the publish returned.
 import { prisma, Prisma, type Tx } from '../platform/db.ts';
-import type { EventPublisher, OutboxRow } from './ports.ts';
 
 /**
  * Advisory lock key space of "a user's events are being published". One holder per user at a
@@ -20,64 +20,65 @@ export interface RelayBatch {
   events: number;
 }
 
-/**
- * One pass of the relay: takes the users with the oldest unsent events whose lock is free,
- * publishes their unsent events in sequence order, marks them sent, commits. Returns how many
- * it published. A relay that dies between publishing and commit leaves them unsent: they are
- * published again (the consumers' idempotency on the event id absorbs that one duplicate).
- */
-export async function relayUnsentEvents(publisher: EventPublisher, batch: RelayBatch, now = () => new Date()): Promise<number> {
-  return prisma.$transaction(async (tx) => {
-    // First statement: take the users' locks. The rows are read by the next statement, whose
-    // snapshot is taken after the locks: a relay that just released a user has committed its
-    // marks by then, so its rows are not read as unsent again.
-    const users = await tx.$queryRaw<{ userId: string }[]>`
-      SELECT pending."userId" FROM (
-        SELECT user_id AS "userId", min(occurred_at) AS oldest FROM outbox_events
-         WHERE sent_at IS NULL GROUP BY user_id ORDER BY oldest LIMIT ${batch.users}) pending
-       WHERE ${lockUser(Prisma.sql`pending."userId"`)}`;
-    if (users.length === 0) return 0;
-    const rows = await tx.$queryRaw<OutboxRow[]>`
-      SELECT ${ROW} FROM outbox_events
-       WHERE sent_at IS NULL AND user_id = ANY(${users.map((u) => u.userId)}::text[])
-       ORDER BY user_id, sequence LIMIT ${batch.events}`;
-    await publishAndMark(tx, publisher, rows, now());
-    return rows.length;
-  });
+/** An event as stored: `payload` is the envelope's JSON text, published as is. */
+export interface OutboxRow {
+  id: string;
+  userId: string;
+  sequence: number;
+  type: string;
+  payload: string;
 }
 
-async function publishAndMark(tx: Tx, publisher: EventPublisher, rows: OutboxRow[], at: Date) {
+/**
+ * A relay pass's claim, in the caller's transaction: the users with the oldest unsent events whose
+ * publishing lock is free (held until the transaction ends), and their unsent events in sequence
+ * order per user. Empty when nothing is unsent or every such user is held by another relay.
+ */
+export async function claimUnsentEvents(tx: Tx, batch: RelayBatch): Promise<OutboxRow[]> {
+  // First statement: take the users' locks. The rows are read by the next statement, whose
+  // snapshot is taken after the locks: a relay that just released a user has committed its
+  // marks by then, so its rows are not read as unsent again.
+  const users = await tx.$queryRaw<{ userId: string }[]>`
+    SELECT pending."userId" FROM (
+      SELECT user_id AS "userId", min(occurred_at) AS oldest FROM outbox_events
+       WHERE sent_at IS NULL GROUP BY user_id ORDER BY oldest LIMIT ${batch.users}) pending
+     WHERE ${lockUser(Prisma.sql`pending."userId"`)}`;
+  if (users.length === 0) return [];
+  return tx.$queryRaw<OutboxRow[]>`
+    SELECT ${ROW} FROM outbox_events
+     WHERE sent_at IS NULL AND user_id = ANY(${users.map((u) => u.userId)}::text[])
+     ORDER BY user_id, sequence LIMIT ${batch.events}`;
+}
+
+/** Marks published rows sent, in the transaction that claimed them (after the publish returned). */
+export async function markSent(tx: Tx, rows: readonly OutboxRow[], at: Date): Promise<void> {
   if (rows.length === 0) return;
-  await publisher.publish(rows);
   await tx.$executeRaw`
     UPDATE outbox_events SET sent_at = ${at} WHERE id = ANY(${rows.map((r) => r.id)}::uuid[]) AND sent_at IS NULL`;
 }
 
 export type ReplayFrom = { fromSequence: number; userId?: string } | { fromTime: Date };
 
-/**
- * Publishes again the stored events from a sequence (of one user, or of every user) or from a
- * time, in sequence order per user, e.g. after a Redis loss or a trimmed stream. Each user's
- * events go out under the same lock as the relay's, so the stream stays in order per user.
- */
-export async function replayEvents(publisher: EventPublisher, from: ReplayFrom, now = () => new Date()): Promise<number> {
-  const where =
-    'fromTime' in from
-      ? Prisma.sql`occurred_at >= ${from.fromTime}`
-      : Prisma.sql`sequence >= ${from.fromSequence} ${from.userId === undefined ? Prisma.empty : Prisma.sql`AND user_id = ${from.userId}`}`;
+const replayWhere = (from: ReplayFrom) =>
+  'fromTime' in from
+    ? Prisma.sql`occurred_at >= ${from.fromTime}`
+    : Prisma.sql`sequence >= ${from.fromSequence} ${from.userId === undefined ? Prisma.empty : Prisma.sql`AND user_id = ${from.userId}`}`;
+
+/** The users with stored events to replay from `from`, in id order. */
+export async function usersToReplay(from: ReplayFrom): Promise<string[]> {
   const users = await prisma.$queryRaw<{ userId: string }[]>`
-    SELECT DISTINCT user_id AS "userId" FROM outbox_events WHERE ${where} ORDER BY 1`;
-  let published = 0;
-  for (const { userId } of users) {
-    published += await prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT pg_advisory_xact_lock(${PUBLISHING_LOCK}::int, hashtext(${userId}))::text`;
-      const rows = await tx.$queryRaw<OutboxRow[]>`
-        SELECT ${ROW} FROM outbox_events WHERE user_id = ${userId} AND ${where} ORDER BY sequence`;
-      await publishAndMark(tx, publisher, rows, now());
-      return rows.length;
-    });
-  }
-  return published;
+    SELECT DISTINCT user_id AS "userId" FROM outbox_events WHERE ${replayWhere(from)} ORDER BY 1`;
+  return users.map((u) => u.userId);
+}
+
+/**
+ * One user's stored events from `from`, in sequence order, in the caller's transaction, under the
+ * same publishing lock as the relay's (waited for), so the stream stays in order per user.
+ */
+export async function claimUserEvents(tx: Tx, userId: string, from: ReplayFrom): Promise<OutboxRow[]> {
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(${PUBLISHING_LOCK}::int, hashtext(${userId}))::text`;
+  return tx.$queryRaw<OutboxRow[]>`
+    SELECT ${ROW} FROM outbox_events WHERE user_id = ${userId} AND ${replayWhere(from)} ORDER BY sequence`;
 }
 
 /** Deletes events sent before `sentBefore`, in batches; never an unsent one. Returns how many. */

@@ -1,6 +1,7 @@
 // What the domain needs from outside, as small interfaces: the layers above implement them
-// (liveUpdates: live updates and presence; push: the FCM sender), so the rules never import a transport.
-import type { DeploymentEvent } from '../platform/db.ts';
+// (realtime: presence; push: the FCM sender), so the rules never import a transport. The domain
+// never publishes or enqueues: it returns what it committed, and what follows the commit has its
+// owners (src/jobs/after-commit.ts; the outbox relay and replay in src/events/).
 
 /** Whether a user has a live `notifications` subscription in any API process. */
 export interface PresenceCheck {
@@ -37,18 +38,4 @@ export interface PushSender {
   /** Null when push is on; otherwise why it is off (recorded on every skipped delivery). */
   readonly disabledReason: string | null;
   send(token: string, message: PushMessage): Promise<PushResult>;
-}
-
-/** An event as stored: `payload` is the envelope's JSON text, published as is. */
-export interface OutboxRow {
-  id: string;
-  userId: string;
-  sequence: number;
-  type: string;
-  payload: string;
-}
-
-/** Where events go (the Redis stream). Must publish the rows in the order given, or throw. */
-export interface EventPublisher {
-  publish(rows: OutboxRow[]): Promise<void>;
 }

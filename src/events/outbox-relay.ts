@@ -2,8 +2,8 @@
 // user, as fast as they come (a pass right after a pass that found work, else every intervalMs);
 // deletes sent events past retention; watches its lag (the age of the oldest unsent event).
 import type { Logger } from '../platform/logger.ts';
-import { deleteSentEvents, relayLagMs, relayUnsentEvents, type RelayBatch } from '../domain/outbox.ts';
-import type { EventPublisher } from '../domain/ports.ts';
+import { deleteSentEvents, relayLagMs, type RelayBatch } from '../domain/outbox.ts';
+import { relayUnsentEvents, type EventPublisher } from './outbox-publishing.ts';
 
 export interface OutboxRelaySettings {
   intervalMs: number;

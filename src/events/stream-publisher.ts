@@ -1,7 +1,8 @@
 // The Redis Stream of downstream events (docs/events.md): one entry per event, fields
 // `type`, `userId`, `sequence` (for routing without parsing) and `event` (the envelope's JSON).
 import type { RedisClient } from '../platform/redis.ts';
-import type { EventPublisher, OutboxRow } from '../domain/ports.ts';
+import type { OutboxRow } from '../domain/outbox.ts';
+import type { EventPublisher } from './outbox-publishing.ts';
 
 export interface EventStreamSettings {
   /** The stream's key. */
