@@ -1,13 +1,12 @@
 // CreditDeployment.failureCode: the stable code of every way a deployment ends FAILED today,
 // recorded with the failure, and backfilled by the migration for the FAILED rows before it.
 import { readdirSync, readFileSync } from 'node:fs';
-import { UnrecoverableError, Worker } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOYMENT_QUEUE, type DeploymentJob } from '../src/jobs/queues.ts';
 import { engineToken, gql } from './support/client.ts';
 import { acceptOffer, ISSUE_OFFER, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { userWithProfile } from './support/users.ts';
+import { giveUpDeploymentJobs } from './support/give-up-jobs.ts';
 import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { testConfig as config } from './support/settings.ts';
 import { lockProfile } from './support/row-locks.ts';
@@ -97,26 +96,10 @@ describe('failureCode', () => {
   });
 
   /** A worker that loses the deployment's job for good without touching the deployment, as a crash loop would. */
-  async function loseJob(deploymentId: string) {
-    const { hostname, port } = new URL(config.REDIS_URL);
-    await new Promise<void>((resolve) => {
-      const lost = new Worker<DeploymentJob>(
-        DEPLOYMENT_QUEUE,
-        async () => {
-          throw new UnrecoverableError('the job was lost');
-        },
-        { connection: { host: hostname, port: Number(port || 6379), maxRetriesPerRequest: null }, prefix: config.REDIS_PREFIX },
-      );
-      lost.on('failed', (job) => {
-        if (job?.id === deploymentId) void lost.close().then(resolve);
-      });
-    });
-  }
-
   it('is none when BullMQ gave up on the job within the retry horizon: the reconciler retries it, DEPLOYED', async () => {
     const { offerId, userToken } = await issueOffer(service.url);
     const deploymentId: string = (await acceptOffer(service.url, offerId, userToken)).deployment.id;
-    await loseJob(deploymentId);
+    await giveUpDeploymentJobs([deploymentId]);
 
     const deployment = await withWorker(() => waitForFinal(service.url, deploymentId, userToken));
     expect(deployment).toMatchObject({ status: 'DEPLOYED', failureCode: null, failureReason: null, attempts: 1 });
@@ -125,7 +108,7 @@ describe('failureCode', () => {
   it('is RETRIES_EXHAUSTED when BullMQ gave up on the job and the retry horizon has passed', async () => {
     const { offerId, userToken } = await issueOffer(service.url);
     const deploymentId: string = (await acceptOffer(service.url, offerId, userToken)).deployment.id;
-    await loseJob(deploymentId);
+    await giveUpDeploymentJobs([deploymentId]);
 
     // The reconciler (on the worker's start) finds the deployment open, its job failed, the horizon past.
     const deployment = await withWorker(() => waitForFinal(service.url, deploymentId, userToken), { DEPLOYMENT_RETRY_HORIZON_MS: 0 });

@@ -1,10 +1,9 @@
 // The deployment reconciler settles every deployment it finds, even when what follows a commit
 // fails for one of them: a publish that throws (Redis gone for the live updates) is logged by the
 // after-commit step, and the reconciler goes on with the rest of its batch.
-import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAfterCommit } from '../src/jobs/after-commit.ts';
-import { closeQueue, createDeploymentQueue, createNotificationQueue, DEPLOYMENT_QUEUE, type DeploymentJob } from '../src/jobs/queues.ts';
+import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';
 import { createDeploymentReconciler } from '../src/jobs/reconciler.ts';
 import { prisma } from '../src/platform/db.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
@@ -12,6 +11,7 @@ import { createPushSender } from '../src/push/push-sender.ts';
 import { LiveUpdates } from '../src/realtime/live-updates.ts';
 import { Presence } from '../src/realtime/presence.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
+import { giveUpDeploymentJobs } from './support/give-up-jobs.ts';
 import { captureLogs } from './support/logs.ts';
 import { serviceForTests } from './support/service.ts';
 import { presenceOptions, testConfig as config, testRedis } from './support/settings.ts';
@@ -26,25 +26,6 @@ afterAll(async () => {
   await closeRedis(presenceConnection);
 });
 
-/** BullMQ gives up on these deployments' jobs (a worker that fails them for good). */
-async function failJobs(ids: string[]) {
-  const { hostname, port } = new URL(config.REDIS_URL);
-  const left = new Set(ids);
-  await new Promise<void>((resolve) => {
-    const worker = new Worker<DeploymentJob>(
-      DEPLOYMENT_QUEUE,
-      async () => {
-        throw new UnrecoverableError('given up');
-      },
-      { connection: { host: hostname, port: Number(port || 6379), maxRetriesPerRequest: null }, prefix: config.REDIS_PREFIX },
-    );
-    worker.on('failed', (job) => {
-      if (job) left.delete(job.id!);
-      if (left.size === 0) void worker.close().then(resolve);
-    });
-  });
-}
-
 describe('the deployment reconciler', () => {
   it('settles every deployment of its batch when publishing the first one fails', async () => {
     const ids: string[] = [];
@@ -52,7 +33,7 @@ describe('the deployment reconciler', () => {
       const { offerId, userToken } = await issueOffer(service.url);
       ids.push((await acceptOffer(service.url, offerId, userToken)).deployment.id);
     }
-    await failJobs(ids);
+    await giveUpDeploymentJobs(ids);
 
     // Live updates whose Redis connection is gone: every publish throws.
     const liveUpdates = new LiveUpdates({ ...testRedis, prefix: config.REDIS_PREFIX });

@@ -10,6 +10,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { RedisClient } from '../platform/redis.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import { operationCost } from './document-cost.ts';
+import { oncePerDocument } from './per-document.ts';
 import { addressForLogs } from './transport.ts';
 
 export interface RateLimitSettings {
@@ -239,7 +240,9 @@ export function callerLimitsPlugin(limits: RateLimits, viewerOf: (context: unkno
   const charge = async ({ args, setResultAndStopExecution }: { args: ExecutionArgs; setResultAndStopExecution: (result: ExecutionResult) => void }) => {
     const viewer = viewerOf(args.contextValue);
     if (!viewer) return;
-    const points = OPERATION_POINTS + operationCost(args.schema, args.document, args.operationName, args.variableValues);
+    // The document's cost once per document text where the variables cannot change it (persisted operations).
+    const cost = oncePerDocument('cost', args.document, args.operationName, () => operationCost(args.schema, args.document, args.operationName, args.variableValues));
+    const points = OPERATION_POINTS + cost;
     const budget: LimitCharge = { limit: isService(viewer) ? 'service-budget' : 'user-budget', key: userKey(viewer.userId), points };
     const offers = offersInBatches(args.document, args.variableValues ?? undefined, args.operationName);
     const batch: LimitCharge[] = offers > 0 ? [{ limit: 'service-offers', key: userKey(viewer.userId, 'offers'), points: offers }] : [];
