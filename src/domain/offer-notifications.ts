@@ -46,10 +46,16 @@ const BATCH = 500;
  * One OFFER_EXPIRING per offer still PENDING whose expiry is within `beforeMs` (and not past),
  * for offers issued at least `beforeMs` before their expiry (a short-lived offer gets none: its
  * OFFER_RECEIVED said enough). The unique dedupe key makes it once, whatever runs concurrently.
+ * `onCommitted` gets each batch's reminders after its commit. Returns how many it created.
  */
-export async function remindExpiringOffers(beforeMs: number, now = new Date(), batch = BATCH): Promise<Notification[]> {
+export async function remindExpiringOffers(
+  onCommitted: (created: Notification[]) => Promise<void>,
+  beforeMs: number,
+  now = new Date(),
+  batch = BATCH,
+): Promise<number> {
   const horizon = new Date(now.getTime() + beforeMs);
-  const created: Notification[] = [];
+  let total = 0;
   for (;;) {
     const due = await prisma.$queryRaw<(IssuedOffer & { locale: string | null })[]>`
       SELECT o.id::text AS id, o.user_id AS "userId", o.limit_cents AS "limitCents", o.currency, u.locale
@@ -58,7 +64,7 @@ export async function remindExpiringOffers(beforeMs: number, now = new Date(), b
          AND o.expires_at - o.created_at >= ${`${beforeMs} milliseconds`}::interval
          AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'OFFER_EXPIRING:' || o.id::text)
        ORDER BY o.expires_at LIMIT ${batch}`;
-    if (due.length === 0) return created;
+    if (due.length === 0) return total;
     const correlationId = `offer-reminder-${randomUUID()}`;
     const made = await prisma.$transaction((tx) =>
       createNotifications(
@@ -73,7 +79,9 @@ export async function remindExpiringOffers(beforeMs: number, now = new Date(), b
         })),
       ),
     );
-    created.push(...made);
-    if (due.length < batch || made.length === 0) return created;
+    total += made.length;
+    // Each committed batch is handed over before the next is read: one batch in memory at most.
+    if (made.length > 0) await onCommitted(made);
+    if (due.length < batch || made.length === 0) return total;
   }
 }
