@@ -6,6 +6,7 @@
 import type { Job, Queue } from 'bullmq';
 import { prisma } from '../platform/db.ts';
 import { failDeployment } from '../domain/deployment-failures.ts';
+import { categoryOf } from '../domain/notification-categories.ts';
 import { abandonNotification } from '../domain/push-delivery.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
@@ -145,8 +146,8 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
       queue,
       logger,
       async (notification) => {
-        // Offers' notifications (a campaign's, by the thousand) keep their place behind users' own actions.
-        const background = notification.kind.startsWith('OFFER_');
+        // The OFFERS category's notifications (a campaign's, by the thousand) keep their place behind users' own actions.
+        const background = categoryOf(notification.kind) === 'OFFERS';
         await afterCommit({ notificationJobs: [{ notificationId: notification.id, correlationId: notification.correlationId, background }] });
         logger.info({ notificationId: notification.id, correlationId: notification.correlationId }, 'reconciler enqueued a notification with no job');
       },
