@@ -17,6 +17,8 @@ import { operationsEndpoint } from './api/operations-endpoint.ts';
 import type { ClientVersion } from './domain/operation-registry.ts';
 import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { startOutboxRelay } from './events/outbox-relay.ts';
+import { startPeriodic } from './jobs/periodic.ts';
+import { createRetentionJob } from './jobs/retention.ts';
 import { eventStreamPublisher } from './events/stream-publisher.ts';
 import { createAfterCommit } from './jobs/after-commit.ts';
 import { watchQueues } from './jobs/queue-metrics.ts';
@@ -271,10 +273,15 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
   const notificationWorker = startNotificationWorker({ notificationQueue, offerExpiryQueue, afterCommit, delivery, logger, settings: workerSettings });
   const relayConnection = createRedis('publisher', settings.redis);
   const relay = startOutboxRelay(eventStreamPublisher(relayConnection, settings.events.stream), settings.events.relay, logger);
+  const retentionLog = logger.child({ component: 'retention' });
+  const retention = startPeriodic('retention', createRetentionJob({ logger: retentionLog, settings: settings.retention }), settings.retention.intervalMs, retentionLog, {
+    queue: notificationQueue,
+    name: 'retention',
+  });
   return {
     eventRelayLagMs: relay.lagMs,
     async close() {
-      await Promise.all([deploymentWorker.close(), notificationWorker.close(), relay.stop()]);
+      await Promise.all([deploymentWorker.close(), notificationWorker.close(), relay.stop(), retention.stop()]);
       await closeRedis(relayConnection);
       if (paceConnection) await closeRedis(paceConnection);
       await firebase?.close();

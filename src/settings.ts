@@ -10,6 +10,7 @@ import type { OutboxRelaySettings } from './events/outbox-relay.ts';
 import { eventStreamKey, type EventStreamSettings } from './events/stream-publisher.ts';
 import type { OfferExpirySettings } from './domain/offer-expiry.ts';
 import type { BatchSettings } from './jobs/deployment-batcher.ts';
+import type { RetentionSettings } from './jobs/retention.ts';
 import type { DeploymentRetrySettings, QueueSettings, RetrySettings } from './jobs/queues.ts';
 import { databasePoolSize, type Config, type EdgeProtection } from './platform/config.ts';
 import type { DatabaseSettings } from './platform/db.ts';
@@ -109,6 +110,8 @@ export interface ServiceSettings {
   /** One send rate shared by every worker process (a Redis token bucket), and how quota answers slow it. */
   pushPacing: PacedSenderSettings & { maxPerMinute: number };
   events: { stream: EventStreamSettings; relay: OutboxRelaySettings };
+  /** What is kept, for how long (docs/data-retention.md), and how often the worker trims. */
+  retention: RetentionSettings;
   insights: Omit<InsightsConsumerSettings, 'consumer' | 'key'> & { consumer: string | undefined };
 }
 
@@ -211,9 +214,15 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
       stream: eventStreamSettings(config),
       relay: {
         intervalMs: config.EVENTS_RELAY_INTERVAL_MS,
-        retentionMs: config.EVENTS_RETENTION_DAYS * 86_400_000,
         housekeepingMs: config.EVENTS_HOUSEKEEPING_INTERVAL_MS,
       },
+    },
+    retention: {
+      intervalMs: config.RETENTION_INTERVAL_MS,
+      eventsRetentionDays: config.EVENTS_RETENTION_DAYS,
+      notificationRetentionDays: config.NOTIFICATION_RETENTION_DAYS,
+      regulatoryRetentionDays: config.REGULATORY_RETENTION_DAYS ?? null,
+      partitionDaysAhead: config.EVENTS_PARTITIONS_AHEAD_DAYS,
     },
     insights: {
       group: config.INSIGHTS_CONSUMER_GROUP,

@@ -39,7 +39,7 @@ describe('kill -9 of a worker between the apply commit and the relay', () => {
 
       relay = startOutboxRelay(
         eventStreamPublisher(stream.redis, eventStreamSettings(testConfig)),
-        { intervalMs: 20, retentionMs: 86_400_000, housekeepingMs: 60_000 },
+        { intervalMs: 20, housekeepingMs: 60_000 },
         testRedis.logger,
       );
       const events = await stream.settledEventsOf(offer.userId, 1);

@@ -121,7 +121,7 @@ describe('order per user', () => {
     const relays = relayConnections.map((redis) =>
       startOutboxRelay(
         eventStreamPublisher(redis, { key: stream.key, maxLength: 100_000 }),
-        { intervalMs: 5, retentionMs: 86_400_000, housekeepingMs: 60_000, batch: { users: 10, events: 7 } },
+        { intervalMs: 5, housekeepingMs: 60_000, batch: { users: 10, events: 7 } },
         testRedis.logger,
       ),
     );

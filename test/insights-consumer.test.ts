@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
-import { deleteSentEvents, relayLagMs, type OutboxRow } from '../src/domain/outbox.ts';
+import { relayLagMs, type OutboxRow } from '../src/domain/outbox.ts';
+import { dropSentOutboxPartitions } from '../src/domain/outbox-partitions.ts';
 import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
 import { syncCreditUsage } from '../src/domain/profiles.ts';
 import { startInsightsConsumer } from '../src/events/insights-consumer.ts';
@@ -28,7 +29,7 @@ const key = eventStreamKey(config.REDIS_PREFIX);
 function relayTo(redis: RedisClient, streamKey = key) {
   return startOutboxRelay(
     eventStreamPublisher(redis, { key: streamKey, maxLength: 100_000 }),
-    { intervalMs: 10, retentionMs: 86_400_000, housekeepingMs: 60_000 },
+    { intervalMs: 10, housekeepingMs: 60_000 },
     testRedis.logger,
   );
 }
@@ -231,7 +232,7 @@ describe('the outbox', () => {
       payload: {},
     });
     await prisma.outboxEvent.createMany({ data: [row(1, 8, true), row(2, 6, true), row(3, 9, false)] });
-    expect(await deleteSentEvents(new Date(now - 7 * day))).toBe(1);
+    await dropSentOutboxPartitions(new Date(now - 7 * day));
     const left = await prisma.outboxEvent.findMany({ where: { userId }, orderBy: { sequence: 'asc' } });
     expect(left.map((r) => r.sequence)).toEqual([2, 3]);
     expect(await relayLagMs(new Date(now))).toBe(9 * day);

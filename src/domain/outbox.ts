@@ -1,5 +1,5 @@
 // The outbox's side of publishing (docs/events.md): claiming unsent events in order per user,
-// choosing stored ones to replay, marking them sent, retention, and the relay's lag. The domain
+// choosing stored ones to replay, marking them sent, and the relay's lag. The domain
 // never publishes: the relay and the replay (src/events/) hold the claiming transaction, publish,
 // and mark the rows sent only after the publish returned.
 import { prisma, Prisma, type Tx } from '../platform/db.ts';
@@ -79,18 +79,6 @@ export async function claimUserEvents(tx: Tx, userId: string, from: ReplayFrom):
   await tx.$queryRaw`SELECT pg_advisory_xact_lock(${PUBLISHING_LOCK}::int, hashtext(${userId}))::text`;
   return tx.$queryRaw<OutboxRow[]>`
     SELECT ${ROW} FROM outbox_events WHERE user_id = ${userId} AND ${replayWhere(from)} ORDER BY sequence`;
-}
-
-/** Deletes events sent before `sentBefore`, in batches; never an unsent one. Returns how many. */
-export async function deleteSentEvents(sentBefore: Date, batch = 5_000): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const n = await prisma.$executeRaw`
-      DELETE FROM outbox_events WHERE id IN (
-        SELECT id FROM outbox_events WHERE sent_at < ${sentBefore} LIMIT ${batch})`;
-    deleted += n;
-    if (n < batch) return deleted;
-  }
 }
 
 /** The relay's lag: the age of the oldest unsent event in milliseconds, 0 when none waits. */

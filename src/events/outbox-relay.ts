@@ -1,15 +1,14 @@
 // The outbox relay of a worker process: moves committed events to the Redis stream, in order per
 // user, as fast as they come (a pass right after a pass that found work, else every intervalMs);
-// deletes sent events past retention; watches its lag (the age of the oldest unsent event).
+// watches its lag (the age of the oldest unsent event). Sent events past retention go with their
+// day's partition (the retention job, src/jobs/retention.ts).
 import type { Logger } from '../platform/logger.ts';
-import { deleteSentEvents, relayLagMs, type RelayBatch } from '../domain/outbox.ts';
+import { relayLagMs, type RelayBatch } from '../domain/outbox.ts';
 import { relayUnsentEvents, type EventPublisher } from './outbox-publishing.ts';
 
 export interface OutboxRelaySettings {
   intervalMs: number;
-  /** Sent events are kept this long (for replay), then deleted. */
-  retentionMs: number;
-  /** How often retention runs and the lag is logged. */
+  /** How often the lag is logged. */
   housekeepingMs: number;
   batch?: RelayBatch;
 }
@@ -55,14 +54,12 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
 
   async function housekeeping() {
     try {
-      const deleted = await deleteSentEvents(new Date(Date.now() - settings.retentionMs));
-      if (deleted > 0) log.info({ deleted }, 'sent events past retention deleted');
       const lagMs = await relayLagMs();
       if (lagMs > LAG_WARNING_MS) log.warn({ relayLagMs: lagMs }, 'outbox relay is behind');
       else if (lagMs > 0) log.info({ relayLagMs: lagMs }, 'outbox relay lag');
       else log.debug({ relayLagMs: lagMs }, 'outbox relay lag');
     } catch (error) {
-      log.warn({ err: error }, 'outbox housekeeping failed; will try again');
+      log.warn({ err: error }, 'reading the outbox relay lag failed; will try again');
     }
   }
 

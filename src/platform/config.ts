@@ -247,9 +247,21 @@ const schema = z
     EVENTS_STREAM_KEY: z.string().min(1).optional(),
     /** About how many entries the events stream keeps (XADD MAXLEN ~): older ones are trimmed. */
     EVENTS_STREAM_MAX_LENGTH: intFrom(1000).default(1_000_000),
-    /** Sent events are kept this many days for `events:replay`, then deleted. */
+    /** Sent events are kept this many days for `events:replay`, then their day's partition is dropped. */
     EVENTS_RETENTION_DAYS: intFrom(1).default(7),
-    /** How often sent events past retention are deleted and the relay's lag is logged. */
+    /** The outbox's day partitions are created this many days ahead (by the retention job). */
+    EVENTS_PARTITIONS_AHEAD_DAYS: intFrom(1).max(60).default(7),
+    /** Notifications other than the notices the law requires (with their deliveries) are kept this many days. */
+    NOTIFICATION_RETENTION_DAYS: intFrom(1).default(180),
+    /**
+     * The regulatory period, in days: consent evidence, deployment audit trails, the notices the law
+     * requires with their delivery proof, and the keys that signed evidence are kept this long.
+     * COMPLIANCE sets it (docs/data-retention.md); unset, regulatory records are never deleted.
+     */
+    REGULATORY_RETENTION_DAYS: intFrom(365).max(36_500).optional(),
+    /** How often the retention job runs (once per interval across the worker processes). */
+    RETENTION_INTERVAL_MS: intFrom(1000).default(3_600_000),
+    /** How often the relay's lag is logged. */
     EVENTS_HOUSEKEEPING_INTERVAL_MS: intFrom(1000).default(60_000),
     /** The insights consumer's group on the events stream. */
     INSIGHTS_CONSUMER_GROUP: z.string().min(1).default('insights'),
@@ -333,6 +345,13 @@ const schema = z
         code: 'custom',
         path: ['DIRECT_DATABASE_URL'],
         message: 'behind PgBouncer, set DIRECT_DATABASE_URL to PostgreSQL itself (for migrations and session defaults)',
+      });
+    }
+    if (env.REGULATORY_RETENTION_DAYS !== undefined && env.REGULATORY_RETENTION_DAYS < env.NOTIFICATION_RETENTION_DAYS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REGULATORY_RETENTION_DAYS'],
+        message: `must be at least NOTIFICATION_RETENTION_DAYS (${env.NOTIFICATION_RETENTION_DAYS}): regulatory records outlive ordinary ones`,
       });
     }
     if (env.FCM_API_URL && env.NODE_ENV === 'production' && !env.FCM_API_URL_IN_PRODUCTION) {

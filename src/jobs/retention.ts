@@ -1,0 +1,59 @@
+// The retention job of the worker processes (docs/data-retention.md), run once per interval across
+// them (startPeriodic with a claim): creates the outbox's day partitions ahead, drops those whose
+// events were all sent before EVENTS_RETENTION_DAYS, deletes ordinary notifications past
+// NOTIFICATION_RETENTION_DAYS, and, only once compliance has set the regulatory period, the
+// regulatory records past it.
+import { createOutboxPartitions, dropSentOutboxPartitions } from '../domain/outbox-partitions.ts';
+import { deleteDeploymentTrailsBefore, deleteNotificationsBefore } from '../domain/retention.ts';
+import type { Logger } from '../platform/logger.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface RetentionSettings {
+  intervalMs: number;
+  eventsRetentionDays: number;
+  notificationRetentionDays: number;
+  /** Null until compliance sets it: regulatory records are then never deleted. */
+  regulatoryRetentionDays: number | null;
+  /** Outbox partitions are created this many days ahead. */
+  partitionDaysAhead: number;
+}
+
+export interface RetentionRun {
+  partitionsCreated: string[];
+  partitionsDropped: string[];
+  eventsDeleted: number;
+  notificationsDeleted: number;
+  regulatoryNoticesDeleted: number;
+  deploymentTrailsDeleted: number;
+}
+
+export function createRetentionJob({ logger, settings }: { logger: Logger; settings: RetentionSettings }) {
+  let saidUnset = false;
+  return async function applyRetention(now = new Date()): Promise<RetentionRun> {
+    const ago = (days: number) => new Date(now.getTime() - days * DAY_MS);
+    const partitionsCreated = await createOutboxPartitions(now, settings.partitionDaysAhead);
+    const trim = await dropSentOutboxPartitions(ago(settings.eventsRetentionDays));
+    const notificationsDeleted = await deleteNotificationsBefore(ago(settings.notificationRetentionDays), { regulatory: false });
+    let regulatoryNoticesDeleted = 0;
+    let deploymentTrailsDeleted = 0;
+    if (settings.regulatoryRetentionDays === null) {
+      if (!saidUnset) logger.warn('REGULATORY_RETENTION_DAYS is not set: regulatory records are kept (compliance sets the period)');
+      saidUnset = true;
+    } else {
+      regulatoryNoticesDeleted = await deleteNotificationsBefore(ago(settings.regulatoryRetentionDays), { regulatory: true });
+      deploymentTrailsDeleted = await deleteDeploymentTrailsBefore(ago(settings.regulatoryRetentionDays));
+    }
+    const run = {
+      partitionsCreated,
+      partitionsDropped: trim.dropped,
+      eventsDeleted: trim.deleted,
+      notificationsDeleted,
+      regulatoryNoticesDeleted,
+      deploymentTrailsDeleted,
+    };
+    const changed = Object.values(run).some((v) => (Array.isArray(v) ? v.length > 0 : v > 0));
+    if (changed) logger.info(run, 'retention applied');
+    return run;
+  };
+}

@@ -1,0 +1,186 @@
+// Retention (docs/data-retention.md): the job the workers run drops the outbox's day partitions
+// whose events were all sent before EVENTS_RETENTION_DAYS (never a day holding an unsent one),
+// creates days ahead, deletes ordinary notifications past NOTIFICATION_RETENTION_DAYS with their
+// deliveries, and leaves the audit trails until the regulatory period (which compliance sets)
+// ends. The outbox's per-user sequence stays unique and gapless across a partition boundary, and
+// reading a user's events (replay, the relay) crosses the boundary in sequence order.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { outboxWrite } from '../src/domain/downstream-events.ts';
+import { claimUnsentEvents, claimUserEvents } from '../src/domain/outbox.ts';
+import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
+import { createRetentionJob, type RetentionSettings } from '../src/jobs/retention.ts';
+import { prisma, Prisma } from '../src/platform/db.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { newUserId } from './support/client.ts';
+import { userWithProfile } from './support/users.ts';
+
+const DAY = 86_400_000;
+const logger = createLogger('silent');
+const settings: RetentionSettings = {
+  intervalMs: 60_000,
+  eventsRetentionDays: 7,
+  notificationRetentionDays: 180,
+  regulatoryRetentionDays: null,
+  partitionDaysAhead: 7,
+};
+const utcDay = (at: Date) => new Date(Math.floor(at.getTime() / DAY) * DAY);
+const partitionOf = (at: Date) => `outbox_events_p${utcDay(at).toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+async function exists(table: string): Promise<boolean> {
+  const [row] = await prisma.$queryRaw<{ present: boolean }[]>`SELECT to_regclass(${table}) IS NOT NULL AS present`;
+  return row!.present;
+}
+
+async function addEvent(userId: string, sequence: number, occurredAt: Date, sentAt: Date | null) {
+  await prisma.outboxEvent.create({ data: { id: randomUUID(), userId, sequence, type: 'credit.limit.changed', occurredAt, sentAt, payload: {} } });
+}
+
+/** A deployment's audit trail (offer, deployment, two events, consent) and its CREDIT_DEPLOYED notification with a delivery, `ageDays` old. */
+async function trail(userId: string, ageDays: number) {
+  const at = new Date(Date.now() - ageDays * DAY);
+  const offer = await prisma.creditOffer.create({
+    data: { userId, limitCents: 500_000n, interestRateBps: 250, currency: 'BRL', status: 'DEPLOYED', expiresAt: at, createdAt: at, acceptedAt: at },
+  });
+  const deployment = await prisma.creditDeployment.create({
+    data: {
+      offerId: offer.id, userId, status: 'DEPLOYED', currency: 'BRL', newLimitCents: 500_000n, correlationId: randomUUID(),
+      lastSequence: 2, queuedAt: at, startedAt: at, completedAt: at,
+      events: { create: [1, 2].map((sequence) => ({ sequence, type: 'x', status: 'DEPLOYED' as const, at, correlationId: 'c' })) },
+    },
+  });
+  await prisma.acceptanceConsent.create({
+    data: { offerId: offer.id, userId, acceptedAt: at, terms: {}, termsHash: 'a'.repeat(64), correlationId: 'c', ipAddress: '203.0.113.1' },
+  });
+  const notification = await prisma.notification.create({
+    data: {
+      userId, kind: 'CREDIT_DEPLOYED', title: 't', body: 'b', deepLink: 'l', dedupeKey: `CREDIT_DEPLOYED:${deployment.id}`,
+      deploymentId: deployment.id, correlationId: 'c', createdAt: at, deliveries: { create: { channel: 'IN_APP', status: 'SENT', at } },
+    },
+  });
+  return { offerId: offer.id, deploymentId: deployment.id, notificationId: notification.id };
+}
+
+async function notification(userId: string, ageDays: number) {
+  const at = new Date(Date.now() - ageDays * DAY);
+  const created = await prisma.notification.create({
+    data: {
+      userId, kind: 'OFFER_EXPIRED', title: 't', body: 'b', deepLink: 'l', dedupeKey: `test:${randomUUID()}`, correlationId: 'c',
+      createdAt: at, deliveries: { create: { channel: 'IN_APP', status: 'SENT', at } },
+    },
+  });
+  return created.id;
+}
+
+const trailRows = async ({ offerId, deploymentId }: { offerId: string; deploymentId: string }) => ({
+  offers: await prisma.creditOffer.count({ where: { id: offerId } }),
+  deployments: await prisma.creditDeployment.count({ where: { id: deploymentId } }),
+  events: await prisma.deploymentEvent.count({ where: { deploymentId } }),
+  consents: await prisma.acceptanceConsent.count({ where: { offerId } }),
+});
+
+describe('the retention job', () => {
+  it('drops the partitions of days sent before the period, keeps a day with an unsent event and the recent ones, creates days ahead', async () => {
+    const { userId } = await userWithProfile('seeded');
+    const now = new Date();
+    const at = (days: number) => new Date(now.getTime() - days * DAY);
+    await createOutboxPartitions(at(20), 2); // days the migration did not make (it made today's onwards)
+    await addEvent(userId, 1, at(20), at(20));
+    await addEvent(userId, 2, at(19), at(19));
+    await addEvent(userId, 3, at(18), null);
+    await addEvent(userId, 4, at(1), at(1));
+    expect(await exists(partitionOf(at(20)))).toBe(true);
+
+    const run = await createRetentionJob({ logger, settings })(now);
+
+    expect(run.partitionsDropped).toEqual(expect.arrayContaining([partitionOf(at(20)), partitionOf(at(19))]));
+    expect(await exists(partitionOf(at(20)))).toBe(false);
+    expect(await exists(partitionOf(at(19)))).toBe(false);
+    expect(run.partitionsDropped).not.toContain(partitionOf(at(18)));
+    expect(run.eventsDeleted).toBe(0); // nothing went through the default partition
+    const left = await prisma.outboxEvent.findMany({ where: { userId }, orderBy: { sequence: 'asc' } });
+    expect(left.map((e) => e.sequence)).toEqual([3, 4]);
+    for (let i = 0; i <= settings.partitionDaysAhead; i++) expect(await exists(partitionOf(new Date(now.getTime() + i * DAY)))).toBe(true);
+  });
+
+  it('moves events that landed in the default partition into their day when it is created, losing none', async () => {
+    const { userId } = await userWithProfile('seeded');
+    const later = new Date(Date.now() + 40 * DAY);
+    await addEvent(userId, 1, later, null);
+    await addEvent(userId, 2, new Date(later.getTime() + 1), null);
+    const where = await prisma.$queryRaw<{ part: string }[]>`SELECT tableoid::regclass::text AS part FROM outbox_events WHERE user_id = ${userId}`;
+    expect(where.map((r) => r.part)).toEqual(['outbox_events_default', 'outbox_events_default']);
+
+    expect(await createOutboxPartitions(later, 0)).toEqual([partitionOf(later)]);
+
+    const moved = await prisma.$queryRaw<{ part: string; sequence: number }[]>`
+      SELECT tableoid::regclass::text AS part, sequence FROM outbox_events WHERE user_id = ${userId} ORDER BY sequence`;
+    expect(moved).toEqual([{ part: partitionOf(later), sequence: 1 }, { part: partitionOf(later), sequence: 2 }]);
+  });
+
+  it('deletes ordinary notifications past NOTIFICATION_RETENTION_DAYS with their deliveries, and keeps audit trails while the regulatory period is unset', async () => {
+    const { userId } = await userWithProfile('seeded');
+    const old = await notification(userId, 200);
+    const recent = await notification(userId, 100);
+    const auditTrail = await trail(userId, 400);
+
+    const run = await createRetentionJob({ logger, settings })();
+
+    expect(run.notificationsDeleted).toBeGreaterThanOrEqual(2);
+    const left = await prisma.notification.findMany({ where: { userId }, select: { id: true } });
+    expect(left.map((n) => n.id)).toEqual([recent]);
+    expect(await prisma.notificationDelivery.count({ where: { notificationId: { in: [old, auditTrail.notificationId] } } })).toBe(0);
+    expect(await trailRows(auditTrail)).toEqual({ offers: 1, deployments: 1, events: 2, consents: 1 });
+    expect(run.deploymentTrailsDeleted).toBe(0);
+  });
+
+  it('deletes an audit trail once it is past the regulatory period, and keeps one still under it', async () => {
+    const { userId } = await userWithProfile('seeded');
+    const past = await trail(userId, 3 * 365 + 10);
+    const under = await trail(userId, 3 * 365 - 10);
+
+    const run = await createRetentionJob({ logger, settings: { ...settings, regulatoryRetentionDays: 3 * 365 } })();
+
+    expect(run.deploymentTrailsDeleted).toBeGreaterThanOrEqual(1);
+    expect(await trailRows(past)).toEqual({ offers: 0, deployments: 0, events: 0, consents: 0 });
+    expect(await trailRows(under)).toEqual({ offers: 1, deployments: 1, events: 2, consents: 1 });
+  });
+});
+
+describe('the outbox across a partition boundary', () => {
+  it('keeps each user’s sequence unique and gapless when events land on both sides of midnight at once', async () => {
+    const { userId } = await userWithProfile('seeded');
+    const midnight = utcDay(new Date(Date.now() + DAY));
+    const sides = [new Date(midnight.getTime() - 1), midnight];
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        prisma.$executeRaw`WITH ${outboxWrite({
+          type: 'credit.limit.changed',
+          userId,
+          correlationId: randomUUID(),
+          occurredAt: sides[i % 2]!,
+          data: Prisma.sql`'{}'::jsonb`,
+        })} SELECT 1 FROM event_outbox`,
+      ),
+    );
+    const rows = await prisma.$queryRaw<{ sequence: number; part: string }[]>`
+      SELECT sequence, tableoid::regclass::text AS part FROM outbox_events WHERE user_id = ${userId} ORDER BY sequence`;
+    expect(rows.map((r) => r.sequence)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(new Set(rows.map((r) => r.part))).toEqual(new Set(sides.map(partitionOf)));
+
+    // The relay and the replay read the user's events across both partitions, in sequence order.
+    const relayed = await prisma.$transaction((tx) => claimUnsentEvents(tx, { users: 1_000, events: 1_000 }));
+    expect(relayed.filter((e) => e.userId === userId).map((e) => e.sequence)).toEqual(rows.map((r) => r.sequence));
+    const replayed = await prisma.$transaction((tx) => claimUserEvents(tx, userId, { fromSequence: 5, userId }));
+    expect(replayed.map((e) => e.sequence)).toEqual(rows.map((r) => r.sequence).filter((s) => s >= 5));
+  });
+
+  it('refuses a second event with the same user, sequence and time (the key that holds the partition column)', async () => {
+    const userId = newUserId();
+    await prisma.user.create({ data: { id: userId } });
+    const at = new Date();
+    await addEvent(userId, 1, at, null);
+    await expect(addEvent(userId, 1, at, null)).rejects.toThrow(/Unique constraint/);
+    expect(await prisma.outboxEvent.count({ where: { userId } })).toBe(1);
+  });
+});
