@@ -11,12 +11,13 @@ import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, type LiveWork 
 import { acceptOffer } from '../src/domain/offers.ts';
 import { lockDeployment, lockFreeRows } from '../src/domain/deployment-locks.ts';
 import { expireDueOffers } from '../src/domain/offer-expiry.ts';
-import { deleteSentEvents } from '../src/domain/outbox.ts';
+import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
 import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import type { AfterCommit, Committed } from '../src/jobs/after-commit.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';
 import { createDeploymentReconciler, createNotificationReconciler } from '../src/jobs/reconciler.ts';
+import { createRetentionJob, type RetentionRun } from '../src/jobs/retention.ts';
 import { prisma } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
@@ -192,19 +193,6 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     await expectIndexedPlans(statements);
   });
 
-  it('retention: the delete of the events sent before the retention period', async () => {
-    // As the retention job runs every interval: only the oldest day is past the period.
-    const { rows } = await db.query<{ before: string }>(
-      `SELECT to_char(min(sent_at) + interval '1 day', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS before FROM outbox_events`,
-    );
-    let deleted = 0;
-    const statements = await statementsOf(async () => {
-      deleted = await deleteSentEvents(new Date(rows[0]!.before));
-    });
-    expect(deleted).toBeGreaterThan(0);
-    await expectIndexedPlans(statements);
-  });
-
   it('fails without a partial index: dropped (in a transaction rolled back), the expiry sweep reads credit_offers whole', async () => {
     // A sweep as of ten days ago: nothing is due then, so it changes nothing; its statement is the same.
     const statements = await statementsOf(() => expireDueOffers(async () => {}, { batchSize: 100, pauseMs: 0 }, new Date(Date.now() - 10 * 86_400_000)));
@@ -220,5 +208,44 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     } finally {
       await db.query('ROLLBACK');
     }
+  });
+  // Last: it deletes part of the history the tests above read.
+  it('the retention job: partitions made ahead (taking rows out of the default one), sent days dropped, notifications and trails past their periods deleted', async () => {
+    // As the job runs every interval: each cutoff falls a day past the oldest row it trims.
+    const { rows } = await db.query<{ notifications: Date; trails: Date; events: Date }>(
+      `SELECT (SELECT min(created_at) FROM notifications) AS notifications,
+              (SELECT min(completed_at) FROM credit_deployments WHERE status IN ('DEPLOYED', 'FAILED')) AS trails,
+              (SELECT min(sent_at) FROM outbox_events) AS events`,
+    );
+    const oldest = rows[0]!;
+    const day = 86_400_000;
+    const now = new Date(oldest.notifications.getTime() + 181 * day);
+    const daysBefore = (at: Date) => (now.getTime() - at.getTime()) / day - 1;
+    // A sent day of the history in a partition of its own (made as the worker makes them), for the job to drop.
+    const [sentDay] = await createOutboxPartitions(oldest.events, 0);
+    await db.query('ANALYZE');
+    let run: RetentionRun | undefined;
+    const job = createRetentionJob({
+      logger,
+      settings: {
+        intervalMs: 60_000,
+        eventsRetentionDays: daysBefore(oldest.events) - 1, // that day, and the next in the default partition
+        notificationRetentionDays: 180,
+        regulatoryRetentionDays: daysBefore(oldest.trails),
+        partitionDaysAhead: 2,
+      },
+    });
+    const statements = await statementsOf(async () => {
+      run = await job(now);
+    });
+    expect(run!.partitionsCreated).toHaveLength(3);
+    expect(run!.partitionsDropped).toContain(sentDay);
+    expect(run!.eventsDeleted).toBeGreaterThan(0);
+    expect(run!.notificationsDeleted).toBeGreaterThan(0);
+    expect(run!.deploymentTrailsDeleted).toBeGreaterThan(0);
+    // The dropped day's own check is planned on a day still there: the same statement.
+    const kept = run!.partitionsCreated[0]!;
+    const planned = statements.map((s) => ({ ...s, text: s.text.replaceAll(sentDay!, kept) }));
+    await expectIndexedPlans(planned);
   });
 });
