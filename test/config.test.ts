@@ -33,6 +33,17 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ NODE_ENV: 'test', REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis-b' })).toThrow(/REDIS_CLUSTER_NODES: .*"redis-b" is not host:port/);
   });
 
+  it('leaves the regulatory period unset until compliance sets it, and refuses one shorter than a year or than ordinary notifications', () => {
+    const defaults = parseConfig({ NODE_ENV: 'test' });
+    expect(defaults.REGULATORY_RETENTION_DAYS).toBeUndefined();
+    expect(defaults.NOTIFICATION_RETENTION_DAYS).toBe(180);
+    expect(parseConfig({ NODE_ENV: 'test', REGULATORY_RETENTION_DAYS: '3650' }).REGULATORY_RETENTION_DAYS).toBe(3650);
+    expect(() => parseConfig({ NODE_ENV: 'test', REGULATORY_RETENTION_DAYS: '5' })).toThrow(/REGULATORY_RETENTION_DAYS/);
+    expect(() => parseConfig({ NODE_ENV: 'test', REGULATORY_RETENTION_DAYS: '400', NOTIFICATION_RETENTION_DAYS: '500' })).toThrow(
+      /REGULATORY_RETENTION_DAYS: must be at least NOTIFICATION_RETENTION_DAYS \(500\)/,
+    );
+  });
+
   it('behind PgBouncer, needs the direct URL for migrations and session defaults', () => {
     expect(() => parseConfig({ NODE_ENV: 'test', DATABASE_POOLER: 'pgbouncer' })).toThrow(/DIRECT_DATABASE_URL/);
     const config = parseConfig({ NODE_ENV: 'test', DATABASE_POOLER: 'pgbouncer', DIRECT_DATABASE_URL: 'postgres://postgres@10.0.0.2:5432/credit' });
