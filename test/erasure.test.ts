@@ -76,7 +76,7 @@ const left = async (userId: string) => ({
 });
 
 describe('erasing a data subject (npm run erase-user)', () => {
-  it('erases what no regulatory record needs and keeps the evidence, the audit trail and the profile', { timeout: 60_000 }, async () => {
+  it('erases what no regulatory record needs and keeps the evidence, the audit trail and the profile', { timeout: 180_000 }, async () => {
     const { userId } = await userWithHistory();
     const other = await userWithHistory();
     const otherBefore = await left(other.userId);
@@ -104,7 +104,7 @@ describe('erasing a data subject (npm run erase-user)', () => {
     expect(again.output).toContain('erased: 0 notifications, 0 devices, 0 offers never accepted, 0 sent events, 0 preference rows');
   });
 
-  it('refuses an unknown user and changes nothing', { timeout: 60_000 }, async () => {
+  it('refuses an unknown user and changes nothing', { timeout: 120_000 }, async () => {
     const { userId } = await userWithHistory();
     const before = await left(userId);
     const run = await eraseUser(`${userId}-unknown`);
