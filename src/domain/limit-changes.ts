@@ -65,7 +65,8 @@ export async function scheduleLimitDecrease(
     return new ValidationError('newLimitCents must be a whole number of minor units, zero or more', 'input.newLimitCents');
   }
   const immediateAllowed = IMMEDIATE_REASONS.includes(input.reason);
-  const earliest = now.getTime() + (immediateAllowed ? 0 : settings.noticeMs);
+  // An immediate reason may name any time up to now (the caller's clock a little behind ours): it means at once.
+  const earliest = immediateAllowed ? -Infinity : now.getTime() + settings.noticeMs;
   const asked = input.effectiveAt?.getTime() ?? now.getTime() + settings.noticeMs;
   if (asked < earliest) {
     const days = Math.round((settings.noticeMs / DAY_MS) * 100) / 100;
