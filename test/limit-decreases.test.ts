@@ -13,13 +13,17 @@ import { streamProbe } from './support/events.ts';
 import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { startThrowawayRedis } from './support/throwaway-redis.ts';
 import { userWithProfile } from './support/users.ts';
-import { myNotifications, waitForNotification } from './support/notification-fixtures.ts';
+import { myNotifications } from './support/notification-fixtures.ts';
 import { waitUntil } from './support/wait.ts';
 
 const NOTICE_MS = 2_500;
 const config = { ...loadConfig(), LIMIT_DECREASE_NOTICE_DAYS: NOTICE_MS / 86_400_000, LIMIT_CHANGE_INTERVAL_MS: 150 };
 const service = serviceForTests({ config });
 const stream = streamProbe();
+
+/** Waits (reading the database: the API's per-user rate limit is not for polling) for the user's notification of that kind. */
+const notified = (userId: string, kind: string) =>
+  waitUntil(() => prisma.notification.findFirst({ where: { userId, kind: kind as any } }), `a ${kind} notification`, 20_000);
 afterAll(() => stream.close());
 
 const CHANGE_FIELDS = 'id type status newLimit { cents formatted } previousLimit { cents } decreaseReason effectiveAt createdAt appliedAt cancelledAt';
@@ -104,7 +108,7 @@ describe('a decrease with the default notice', () => {
     expect(after.scheduledLimitChanges).toEqual([]);
     expect(after.creditHistory[0]).toMatchObject({ id: change.id, reason: 'LIMIT_DECREASE', changeType: 'DECREASE', previousLimit: { cents: 1_000_000 }, newLimit: { cents: 600_000 } });
     expect(after.creditHistory.map((h: any) => h.changeType)).toEqual(['DECREASE', 'INCREASE']);
-    const told = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'LIMIT_DECREASED');
+    const told = await notified(user.userId, 'LIMIT_DECREASED');
     expect(told.body).toContain('R$ 6.000,00');
 
     const trail = await prisma.limitChangeEvent.findMany({ where: { changeId: change.id }, orderBy: { id: 'asc' } });
@@ -175,7 +179,7 @@ describe('cancelLimitChange', () => {
     expect(cancelled.change.cancelledAt).not.toBeNull();
     // Again: the same answer, and no second notice.
     expect((await gql(service.url, CANCEL, { id: change.id }, await engineToken())).data.cancelLimitChange.change.status).toBe('CANCELLED');
-    const told = await waitForNotification(service.url, user.userToken, (n) => n.kind === 'LIMIT_CHANGE_CANCELLED');
+    const told = await notified(user.userId, 'LIMIT_CHANGE_CANCELLED');
     expect(told.deepLink).toBe(`app://credit/limit-changes/${change.id}`);
     expect((await myNotifications(service.url, user.userToken)).filter((n) => n.kind === 'LIMIT_CHANGE_CANCELLED')).toHaveLength(1);
     const after = await mine(user.userToken);
