@@ -186,6 +186,14 @@ describe('cancelLimitChange', () => {
     expect(after.scheduledLimitChanges).toEqual([]);
     expect(after.creditProfile.limit.cents).toBe(800_000);
 
+    // A later decrease replaces one still scheduled; the change is a Node the user can refetch.
+    const first = await schedule({ userId: user.userId, newLimitCents: 500_000, reason: 'PORTFOLIO_REVIEW', effectiveAt: later });
+    const second = await schedule({ userId: user.userId, newLimitCents: 450_000, reason: 'PORTFOLIO_REVIEW', effectiveAt: later });
+    expect((await mine(user.userToken)).scheduledLimitChanges.map((c: any) => [c.id, c.newLimit.cents])).toEqual([[second.change.id, 450_000]]);
+    expect(await prisma.limitChange.findUniqueOrThrow({ where: { id: first.change.id } })).toMatchObject({ status: 'CANCELLED' });
+    const node = await gql(service.url, 'query ($id: ID!) { node(id: $id) { __typename ... on LimitChange { status newLimit { cents } } } }', { id: first.change.id }, user.userToken);
+    expect(node.data.node).toEqual({ __typename: 'LimitChange', status: 'CANCELLED', newLimit: { cents: 500_000 } });
+
     const now = await schedule({ userId: user.userId, newLimitCents: 100_000, reason: 'CUSTOMER_REQUEST', effectiveAt: new Date().toISOString() });
     await appliedChange(now.change.id);
     const late = (await gql(service.url, CANCEL, { id: now.change.id }, await engineToken())).data.cancelLimitChange;
