@@ -98,6 +98,24 @@ describe('a decrease due while a later acceptance is on its way', () => {
   });
 });
 
+describe('an acceptance made before a decrease, reaching the worker after the decrease applied', () => {
+  it('ends FAILED, SUPERSEDED: the later decision (the decrease) stays', { timeout: 45_000 }, async () => {
+    const user = await userWithProfile('seeded', { limitCents: 800_000 });
+    const offer = await issueOffer(service.url, { userId: user.userId, limitCents: 1_500_000 });
+    const { deployment } = await acceptOffer(service.url, offer.offerId, offer.userToken);
+    await queue.remove(deployment.id);
+    await prisma.creditDeployment.update({ where: { id: deployment.id }, data: { queuedAt: new Date(Date.now() + 3_600_000) } });
+    const decrease = await scheduleDecrease(user.userId, 200_000);
+
+    await startServiceInTest({ api: false, config });
+    await waitUntil(async () => (await changeOf(decrease)).status === 'APPLIED', 'the decrease applied');
+    await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
+    const late = await waitForFinal(service.url, deployment.id, user.userToken);
+    expect(late).toMatchObject({ status: 'FAILED', failureCode: 'SUPERSEDED' });
+    expect((await profileOf(user.userId)).limitCents).toBe(200_000n);
+  });
+});
+
 describe('two worker processes, decreases coming due while users accept', () => {
   it('every user ends on their latest decision; each change applies at most once; event sequences have no gaps', { timeout: 90_000 }, async () => {
     const env = { LIMIT_CHANGE_INTERVAL_MS: '100', WORKER_ADMIN_PORT: '0' };
