@@ -161,6 +161,11 @@ const SEED = `
   INSERT INTO insights_credit_history (id, user_id, sequence, at, reason, currency, new_limit_cents, available_cents)
     VALUES ('00000000-0000-4000-8000-0000000000a1', 'u1', 1, now(), 'OFFER_ACCEPTED', 'BRL', 500000, 500000);
   INSERT INTO insights_users (user_id, last_sequence, limit_cents) VALUES ('u1', 1, 500000);
+  INSERT INTO limit_changes (id, user_id, type, status, currency, new_limit_cents, decision_sequence, effective_at, requested_by, correlation_id)
+    VALUES ('00000000-0000-4000-8000-0000000000b1', 'u1', 'DECREASE', 'SCHEDULED', 'BRL', 300000, 1, now() + interval '30 days', 'ops', 'c3');
+  INSERT INTO limit_change_events (change_id, type, actor, correlation_id) VALUES ('00000000-0000-4000-8000-0000000000b1', 'scheduled', 'ops', 'c3');
+  INSERT INTO credit_line_changes (id, user_id, at, reason, currency, new_limit_cents, available_cents)
+    VALUES ('00000000-0000-4000-8000-0000000000b2', 'u1', now(), 'OFFER_ACCEPTED', 'BRL', 500000, 500000);
   INSERT INTO persisted_operations (hash, body, name, type) VALUES ('h1', 'query Q { me { id } }', 'Q', 'query');
   INSERT INTO operation_registrations (client_name, client_version, hash) VALUES ('app', '1.0', 'h1');`;
 

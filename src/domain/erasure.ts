@@ -37,12 +37,13 @@ export async function eraseUserData(userId: string): Promise<Erasure | NotFoundE
       SELECT id::text FROM notifications WHERE user_id = ${userId} AND NOT (kind = ANY(${kinds}::notification_kind[]))`;
     const notifications = await deleteNotificationsById(tx, ordinary.map((r) => r.id));
     const devices = await tx.$executeRaw`DELETE FROM devices WHERE user_id = ${userId}`;
-    // Offers never accepted, and not named by a notice that stays.
+    // Offers never accepted, and not named by a notice that stays or a limit change (a regulatory trail).
     const offers = await tx.$executeRaw`
       DELETE FROM credit_offers o WHERE o.user_id = ${userId}
          AND NOT EXISTS (SELECT 1 FROM credit_deployments d WHERE d.offer_id = o.id)
          AND NOT EXISTS (SELECT 1 FROM acceptance_consents c WHERE c.offer_id = o.id)
-         AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.offer_id = o.id)`;
+         AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.offer_id = o.id)
+         AND NOT EXISTS (SELECT 1 FROM limit_changes l WHERE l.offer_id = o.id)`;
     const sentEvents = await tx.$executeRaw`DELETE FROM outbox_events WHERE user_id = ${userId} AND sent_at IS NOT NULL`;
     const preferences =
       (await tx.$executeRaw`DELETE FROM notification_preferences WHERE user_id = ${userId}`) +
