@@ -10,6 +10,7 @@ import { engineToken, gql, wsSubscribe } from './support/client.ts';
 import { FakeFcm, UNREGISTERED } from './support/fake-fcm.ts';
 import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
 import { NOTIFICATIONS_SUBSCRIPTION, registerDevice, reader } from './support/notification-fixtures.ts';
+import { noQuietHours } from './support/notification-controls.ts';
 import { scrapeMetrics, type Scrape } from './support/metrics.ts';
 import { serviceForTests } from './support/service.ts';
 import { freePort, spawnService, stopGracefully } from './support/processes.ts';
@@ -50,6 +51,8 @@ const users = {} as Record<'a' | 'b', Awaited<ReturnType<typeof issueOffer>>> & 
 beforeAll(async () => {
   const a = await issueOffer(api.url, { limitCents: 100_000 });
   const b = await issueOffer(api.url, { limitCents: 100_000 });
+  // Their offers' pushes go at any hour (quiet hours would hold them): the flow does not depend on the time of day.
+  for (const user of [a, b]) await noQuietHours(api.url, user.userToken);
   await registerDevice(api.url, a.userToken, 'token-a-uninstalled');
   fcm.replyTo('token-a-uninstalled', UNREGISTERED);
   await registerDevice(api.url, a.userToken, 'token-a-phone');

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUserId, token, wsSubscribe } from './support/client.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
 import {
+  firstOfKind,
   myNotifications,
   NOTIFICATIONS_SUBSCRIPTION,
   notificationProbesForTests,
-  reader,
   registerDevice,
   waitForNotification,
 } from './support/notification-fixtures.ts';
@@ -40,21 +40,22 @@ describe('push not configured', () => {
 
   it('keeps an in-app delivery DELIVERED and records the fallback push SKIPPED with the reason', async () => {
     const user = await userWithDevice();
-    const live = reader(wsSubscribe(service.url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken));
+    const live = wsSubscribe(service.url, NOTIFICATIONS_SUBSCRIPTION, {}, user.userToken);
     try {
-      const first = live.next();
+      // The offer's OFFER_RECEIVED may reach the stream first if its job runs after it opens.
+      const first = firstOfKind(live, 'CREDIT_DEPLOYED');
       await probes.presence.waitUntilPresent(user.userId);
       await acceptOffer(service.url, user.offerId, user.userToken);
-      const delivered = (await first).data.notifications;
+      const delivered = await first;
       await probes.jobs.finished(delivered.id);
-      const [stored] = await myNotifications(service.url, user.userToken);
+      const stored = (await myNotifications(service.url, user.userToken)).find((n: { id: string }) => n.id === delivered.id);
       expect(stored.status).toBe('DELIVERED');
       expect(stored.deliveries.map((d: any) => [d.channel, d.status, d.error])).toEqual([
         ['IN_APP', 'SENT', null],
         ['PUSH', 'SKIPPED', PUSH_NOT_CONFIGURED],
       ]);
     } finally {
-      await live.close();
+      await live.return(undefined);
     }
   });
 });

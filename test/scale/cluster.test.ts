@@ -14,7 +14,7 @@ const { DEPLOYMENT_QUEUE } = await import('../../src/jobs/queues.ts');
 const { newUserId, socketClient, sseSubscribe, subscribeOn, token, wsSubscribe } = await import('../support/client.ts');
 const { FakeFcm } = await import('../support/fake-fcm.ts');
 const { acceptOffer, issueOffer } = await import('../support/fixtures.ts');
-const { myNotifications, NOTIFICATIONS_SUBSCRIPTION, reader, registerDevice } = await import('../support/notification-fixtures.ts');
+const { firstOfKind, myNotifications, NOTIFICATIONS_SUBSCRIPTION, registerDevice } = await import('../support/notification-fixtures.ts');
 const { freePort } = await import('../support/free-port.ts');
 const { spawnPushWorker, spawnService, stopGracefully } = await import('../support/processes.ts');
 const { waitUntil } = await import('../support/wait.ts');
@@ -97,8 +97,7 @@ describe('the service on a Redis Cluster and behind PgBouncer, in four processes
   it('streams a deployment opened on one API process, accepted on the other, over SSE and WebSocket, and notifies in-app', async () => {
     const [a, b] = apis as [string, string];
     const offer = await issueOffer(a, { limitCents: 70_000 });
-    const notifications = reader(wsSubscribe(b, NOTIFICATIONS_SUBSCRIPTION, {}, offer.userToken));
-    const pending = notifications.next();
+    const pending = firstOfKind(wsSubscribe(b, NOTIFICATIONS_SUBSCRIPTION, {}, offer.userToken), 'CREDIT_DEPLOYED');
     await waitUntil(() => presence.isPresent(offer.userId), 'the user present through the cluster');
     const { deployment } = await acceptOffer(a, offer.offerId, offer.userToken);
     const [sse, ws] = await Promise.all(
@@ -114,8 +113,7 @@ describe('the service on a Redis Cluster and behind PgBouncer, in four processes
       expect(seen.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
       expect(seen.at(-1)!.type).toBe('DEPLOYED');
     }
-    const notification = await pending;
-    expect(notification.data.notifications).toMatchObject({ kind: 'CREDIT_DEPLOYED', status: 'DELIVERED' });
+    expect(await pending).toMatchObject({ kind: 'CREDIT_DEPLOYED', status: 'DELIVERED' });
   });
 
   it('runs the reconcilers and offer expiry once per interval across both workers', async () => {
@@ -163,18 +161,18 @@ describe('the service on a Redis Cluster and behind PgBouncer, in four processes
     const offer = await issueOffer(a, { limitCents: 80_000 });
     const device = `scale-device-${offer.offerId}`;
     expect((await registerDevice(a, offer.userToken, device)).__typename).toBe('RegisterDeviceSuccess');
-    const notifications = reader(sseSubscribe(b, NOTIFICATIONS_SUBSCRIPTION, {}, offer.userToken));
+    const stream = sseSubscribe(b, NOTIFICATIONS_SUBSCRIPTION, {}, offer.userToken);
     try {
-      const first = notifications.next();
+      const first = firstOfKind(stream, 'CREDIT_DEPLOYED');
       await waitUntil(() => presence.isPresent(offer.userId), 'the user present through the cluster');
       await acceptOffer(a, offer.offerId, offer.userToken);
-      const delivered = (await first).data.notifications;
+      const delivered = await first;
       expect(delivered).toMatchObject({ status: 'DELIVERED', deliveries: [{ channel: 'IN_APP', status: 'SENT' }] });
 
       const push = await fcm.waitFor((r) => r.body?.message?.data?.notificationId === delivered.id, 30_000);
       expect(push.body.message.token).toBe(device);
       const stored = await waitUntil(async () => {
-        const [mine] = await myNotifications(a, offer.userToken);
+        const mine = (await myNotifications(a, offer.userToken)).find((n: { id: string }) => n.id === delivered.id);
         return mine?.deliveries.length === 2 && mine;
       }, 'the push delivery recorded');
       expect(stored.deliveries.map((d: { channel: string; status: string }) => [d.channel, d.status])).toEqual([
@@ -185,7 +183,7 @@ describe('the service on a Redis Cluster and behind PgBouncer, in four processes
       expect(Date.parse(pushed.at) - Date.parse(inApp.at)).toBeGreaterThanOrEqual(config.PUSH_FALLBACK_AFTER_MS);
       expect(fcm.requestsFor(delivered.id)).toHaveLength(1);
     } finally {
-      await notifications.close();
+      await stream.return(undefined);
     }
   });
 

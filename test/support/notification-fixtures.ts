@@ -71,6 +71,16 @@ export function reader<T>(stream: AsyncGenerator<T>) {
   };
 }
 
+/**
+ * The first notification of `kind` on a notifications stream, skipping others (an offer's own
+ * OFFER_RECEIVED comes first when its job runs after the stream opened). Iterating starts the
+ * subscription at once.
+ */
+export async function firstOfKind(stream: AsyncGenerator<any>, kind: string) {
+  for await (const message of stream) if (message.data?.notifications?.kind === kind) return message.data.notifications;
+  throw new Error(`the notifications stream ended without ${kind}`);
+}
+
 /** Presence as the workers see it, from a connection of the test's own. */
 export function presenceProbe() {
   const redis = createRedis('publisher', testRedis);
