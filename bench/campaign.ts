@@ -19,7 +19,7 @@ import { startService, type RunningService } from '../src/service.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { QuotaFcm } from './fcm-quota.ts';
 import { acceptOffer, engineToken, issueOffer, newUser, openSocket, untilDeployed } from './api-client.ts';
-import { machineBusySeconds } from './proc.ts';
+import { cpuSeconds, machineBusySeconds } from './proc.ts';
 import { since, summarize } from './stats.ts';
 import { removeRedisKeys } from './redis-keys.ts';
 
@@ -293,7 +293,12 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     };
     for (let w = 0; w < options.workers; w += 1) workers.push(spawnWorker(workerEnv));
     const pushStarted = Date.now();
+    // The workers' CPU per send, from the first send on (their start-up left out): what a send
+    // costs, whatever share of the machine the workers got.
+    const workersCpu = async () => (await Promise.all(workers.map((w) => cpuSeconds(w.pid!)))).reduce((a, b) => a + b, 0);
+    let firstSends: { cpu: number; sends: number } | null = null;
     for (;;) {
+      if (!firstSends && fcm.accepted.length > 0) firstSends = { cpu: await workersCpu(), sends: fcm.accepted.length };
       const settled = await count(
         db,
         // The expiry's notifications (each offer's OFFER_RECEIVED is settled too, dropped: the offer is no longer PENDING).
@@ -311,6 +316,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       [`${run}-api`],
     );
     const sends = fcm.accepted.length;
+    const cpuPerSendMs = firstSends && sends > firstSends.sends ? ((await workersCpu()) - firstSends.cpu) * 1000 / (sends - firstSends.sends) : null;
     const sendSeconds = sends > 1 ? (fcm.accepted.at(-1)! - fcm.accepted[0]!) / 1000 : 0;
     const sendsPerMinute = sendSeconds > 0 ? ((sends - 1) / sendSeconds) * 60 : 0;
 
@@ -352,7 +358,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       },
       pushSeconds: seconds(pushStarted),
       redis: { backlogBytes, bytesPerNotificationJob: backlogBytes / Math.max(1, expired) },
-      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed },
+      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed, workerCpuMsPerSend: cpuPerSendMs },
       // API and sweep share the bench's process; the workers (deployments, pushes) are processes of their own.
       latency: { idleAcceptToDeployedMs: idleLatency, duringSweepAcceptToDeployedMs: sweepLatency },
       memory: { idleRssMiB: rssIdle / 2 ** 20, peakRssDuringSweepMiB: rssPeak / 2 ** 20 },
