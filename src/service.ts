@@ -107,6 +107,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     caps,
     notifications: { offersPushDefault: settings.notifications.offersPushDefault },
     consentKey: settings.consentKey,
+    limitChanges: { noticeMs: settings.limitChanges.noticeMs },
   };
   const authenticate = createAuthenticator(settings.auth);
 
@@ -258,6 +259,8 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
     offerReminderIntervalMs: settings.notifications.offerReminderIntervalMs,
     deviceStaleAfterMs: settings.notifications.deviceStaleAfterMs,
     deviceCleanupIntervalMs: settings.notifications.deviceCleanupIntervalMs,
+    limitChangeIntervalMs: settings.limitChanges.intervalMs,
+    temporaryLimitReminderBeforeMs: settings.limitChanges.temporaryReminderBeforeMs,
   };
   const delivery = {
     presence,

@@ -82,6 +82,8 @@ export interface ServiceSettings {
     off: readonly EdgeProtection[];
   };
   offers: { maxLimitCents: number; maxRateBps: number; maxExpiryDays: number };
+  /** Limit decreases and temporary increases (docs/limit-changes.md). */
+  limitChanges: { noticeMs: number; temporaryReminderBeforeMs: number; intervalMs: number };
   /** Persisted operations: how often each API process writes when a client version last used an operation. */
   operations: { usageFlushMs: number };
   maxDevicesPerUser: number;
@@ -173,6 +175,11 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
     },
     offers: { maxLimitCents: config.OFFER_MAX_LIMIT_CENTS, maxRateBps: config.OFFER_MAX_RATE_BPS, maxExpiryDays: config.OFFER_MAX_EXPIRY_DAYS },
     maxDevicesPerUser: config.MAX_DEVICES_PER_USER,
+    limitChanges: {
+      noticeMs: Math.round(config.LIMIT_DECREASE_NOTICE_DAYS * 86_400_000),
+      temporaryReminderBeforeMs: config.TEMPORARY_LIMIT_REMINDER_BEFORE_MS,
+      intervalMs: config.LIMIT_CHANGE_INTERVAL_MS,
+    },
     operations: { usageFlushMs: config.OPERATIONS_USAGE_FLUSH_MS },
     deployments: {
       retry: {

@@ -57,7 +57,7 @@ describe('credit.limit.changed', () => {
     expect(raised!.fields).toMatchObject({ type: 'credit.limit.changed', userId: first.userId, sequence: '2' });
     expect(raised!.event).toMatchObject({
       type: 'credit.limit.changed',
-      version: 1,
+      version: 2,
       userId: first.userId,
       correlationId: second.deployment.correlationId,
       data: {
@@ -70,6 +70,12 @@ describe('credit.limit.changed', () => {
         interestRateBps: 250,
         offerId: second.offerId,
         deploymentId: second.deployment.id,
+        // Version 2: the kind of change, and its id in the service's history (the deployment's).
+        changeType: 'INCREASE',
+        historyId: second.deployment.id,
+        decreaseReason: null,
+        limitChangeId: null,
+        temporaryUntil: null,
       },
     });
     // The first limit of a user has no previous one.
@@ -156,7 +162,10 @@ describe('the JSON Schema', () => {
       ['no correlation id', (e) => delete e.correlationId],
       ['sequence 0', (e) => (e.sequence = 0)],
       ['an unknown reason', (e) => (e.data.reason = 'GIFT')],
-      ['another version', (e) => (e.version = 2)],
+      ['another version', (e) => (e.version = 3)],
+      ['a version 2 payload labelled version 1', (e) => (e.version = 1)],
+      ['an unknown change type', (e) => (e.data.changeType = 'GIFT')],
+      ['no history id', (e) => delete e.data.historyId],
       ['an id that is no uuid', (e) => (e.id = 'event-1')],
     ];
     for (const [what, mutate] of mutations) {
@@ -164,10 +173,14 @@ describe('the JSON Schema', () => {
       mutate(mutated);
       expect(eventSchemaErrors(mutated), what).not.toBeNull();
     }
+    // Version 1 (what was published before version 2, and what a replay of old rows still sends) stays valid.
+    const { changeType: _t, historyId: _h, effectiveAt: _e, decreaseReason: _d, limitChangeId: _l, temporaryUntil: _u, ...v1Data } = event.data;
+    expect(eventSchemaErrors({ ...event, version: 1, data: v1Data })).toBeNull();
+    expect(eventSchemaErrors({ ...event, version: 1, data: { ...v1Data, reason: 'LIMIT_DECREASE' } }), 'a version 1 reason list is closed').not.toBeNull();
   });
 });
 
-describe('User.creditHistory (the insights consumer)', () => {
+describe("User.creditHistory (the service's own records)", () => {
   it('lists the limit changes newest first, in pages; refuses a bad page as BAD_USER_INPUT', async () => {
     const first = await deploy(service.url, 100_000);
     const second = await deploy(service.url, 300_000, first.userId);

@@ -9,6 +9,7 @@
 // (deployment-events.ts).
 import { prisma, Prisma, type DeploymentEvent, type Tx } from '../platform/db.ts';
 import { writeApplied, type Applicable } from './apply-writes.ts';
+import { recordDeploymentLimitTerms } from './deployment-limit-terms.ts';
 import { batchTurns } from './batch-order.ts';
 import { EVENT_COLUMNS, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { elapsedMs, recordFailure, type Ending } from './deployment-failures.ts';
@@ -108,6 +109,7 @@ async function applyLocked(tx: Tx, ids: readonly string[], locked: LockedPair[],
   }
   if (applicable.length === 0) return outcomes;
   const events = await writeApplied(tx, applicable, now, started);
+  await recordDeploymentLimitTerms(tx, applicable, now);
   const notifications = await notifyDeploymentEnds(tx, applicable.map((a) => a.deployment), 'CREDIT_DEPLOYED');
   for (const { deployment } of applicable) {
     outcomes.set(deployment.id, {

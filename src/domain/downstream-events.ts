@@ -4,14 +4,53 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma } from '../platform/db.ts';
 
-/** Raised on any change to an event type's payload; consumers read `version` before `data`. */
+/**
+ * Each type's payload version, raised on any change to it; consumers read `version` before `data`.
+ * credit.limit.changed is at 2 (changeType, history id, effective time; more reasons): the relay
+ * publishes what the outbox holds, so version 1 rows written before still go out as version 1.
+ */
 export const EVENT_VERSION = 1;
+export const LIMIT_CHANGED_VERSION = 2;
 
 export const CREDIT_LIMIT_CHANGED = 'credit.limit.changed';
 export const CREDIT_OFFER_EXPIRED = 'credit.offer.expired';
-export type CreditEventType = typeof CREDIT_LIMIT_CHANGED | typeof CREDIT_OFFER_EXPIRED;
+export const LIMIT_CHANGE_SCHEDULED = 'credit.limit.change.scheduled';
+export const LIMIT_CHANGE_CANCELLED = 'credit.limit.change.cancelled';
+export type CreditEventType = typeof CREDIT_LIMIT_CHANGED | typeof CREDIT_OFFER_EXPIRED | typeof LIMIT_CHANGE_SCHEDULED | typeof LIMIT_CHANGE_CANCELLED;
 
-export type CreditLimitChangeReason = 'OFFER_ACCEPTED' | 'USAGE_SYNC';
+export type CreditLimitChangeReason = 'OFFER_ACCEPTED' | 'USAGE_SYNC' | 'LIMIT_DECREASE' | 'TEMPORARY_LIMIT_ENDED';
+export type LimitChangeKind = 'INCREASE' | 'DECREASE' | 'TEMPORARY_START' | 'TEMPORARY_END';
+
+/** Version 2 of credit.limit.changed's data: version 1's, and what kind of change it was. */
+export interface CreditLimitChangedDataV2 extends CreditLimitChangedData {
+  /** Null for a usage sync (the limit stayed). */
+  changeType: LimitChangeKind | null;
+  /** The id of the change in the service's history (User.creditHistory). */
+  historyId: string;
+  /** When the change took effect. */
+  effectiveAt: string;
+  decreaseReason: string | null;
+  /** The scheduled change applied (a decrease, a temporary end), if one was. */
+  limitChangeId: string | null;
+  /** Until when the new limit holds (a temporary increase), else null. */
+  temporaryUntil: string | null;
+}
+
+export interface LimitChangeScheduledData {
+  changeId: string;
+  changeType: LimitChangeKind;
+  decreaseReason: string | null;
+  currency: string;
+  newLimitCents: string;
+  effectiveAt: string;
+}
+
+export interface LimitChangeCancelledData {
+  changeId: string;
+  changeType: LimitChangeKind;
+  /** REQUESTED (the engine cancelled it), SUPERSEDED (a later decision of the engine or the user replaced it). */
+  cancelledBecause: 'REQUESTED' | 'SUPERSEDED';
+}
 
 /** Amounts are integer minor units written as decimal strings: exact beyond 2^53, never floats. */
 export interface CreditLimitChangedData {
@@ -48,8 +87,10 @@ export interface EventEnvelope<Type extends string = string, Data = unknown> {
 }
 
 export type CreditEvent =
-  | EventEnvelope<typeof CREDIT_LIMIT_CHANGED, CreditLimitChangedData>
-  | EventEnvelope<typeof CREDIT_OFFER_EXPIRED, CreditOfferExpiredData>;
+  | EventEnvelope<typeof CREDIT_LIMIT_CHANGED, CreditLimitChangedData | CreditLimitChangedDataV2>
+  | EventEnvelope<typeof CREDIT_OFFER_EXPIRED, CreditOfferExpiredData>
+  | EventEnvelope<typeof LIMIT_CHANGE_SCHEDULED, LimitChangeScheduledData>
+  | EventEnvelope<typeof LIMIT_CHANGE_CANCELLED, LimitChangeCancelledData>;
 
 export interface OutboxWrite {
   type: CreditEventType;
@@ -62,7 +103,14 @@ export interface OutboxWrite {
   from?: Prisma.Sql;
   /** Write the event only when this holds (a SQL boolean over `from`). */
   when?: Prisma.Sql;
+  /** The payload's version: the type's current one (LIMIT_CHANGED_VERSION for credit.limit.changed). */
+  version?: number;
+  /** The event's id, when the caller needs it beforehand (a history row named after it). */
+  id?: string;
 }
+
+/** The version the service writes of a type. */
+export const versionOf = (type: CreditEventType) => (type === CREDIT_LIMIT_CHANGED ? LIMIT_CHANGED_VERSION : EVENT_VERSION);
 
 /**
  * Two CTEs, `event_sequence` and `event_outbox`, to put in the WITH of the statement that makes
@@ -71,7 +119,8 @@ export interface OutboxWrite {
  * commits after one with a greater sequence.
  */
 export function outboxWrite(event: OutboxWrite): Prisma.Sql {
-  const id = randomUUID();
+  const id = event.id ?? randomUUID();
+  const version = event.version ?? versionOf(event.type);
   const from = event.from ? Prisma.sql`, ${event.from}` : Prisma.empty;
   const when = event.when ?? Prisma.sql`true`;
   return Prisma.sql`
@@ -82,7 +131,7 @@ export function outboxWrite(event: OutboxWrite): Prisma.Sql {
     event_outbox AS (
       INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
       SELECT ${id}::uuid, ${event.userId}, event_sequence.sequence, ${event.type}, ${event.occurredAt},
-             jsonb_build_object('id', ${id}::text, 'type', ${event.type}::text, 'version', ${EVENT_VERSION}::int,
+             jsonb_build_object('id', ${id}::text, 'type', ${event.type}::text, 'version', ${version}::int,
                                 'occurredAt', ${event.occurredAt.toISOString()}::text, 'userId', ${event.userId}::text,
                                 'sequence', event_sequence.sequence, 'correlationId', ${event.correlationId}::text,
                                 'data', ${event.data})
@@ -106,14 +155,19 @@ export function limitChangedByDeployments(occurredAt: Date): Prisma.Sql {
     event_outbox AS (
       INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
       SELECT i.outbox_id, i.user_id, s.sequence, ${CREDIT_LIMIT_CHANGED}, ${occurredAt},
-             jsonb_build_object('id', i.outbox_id::text, 'type', ${CREDIT_LIMIT_CHANGED}::text, 'version', ${EVENT_VERSION}::int,
+             jsonb_build_object('id', i.outbox_id::text, 'type', ${CREDIT_LIMIT_CHANGED}::text, 'version', ${LIMIT_CHANGED_VERSION}::int,
                                 'occurredAt', ${occurredAt.toISOString()}::text, 'userId', i.user_id, 'sequence', s.sequence,
                                 'correlationId', i.correlation_id,
                                 'data', jsonb_build_object(
                                   'reason', 'OFFER_ACCEPTED'::text, 'currency', i.currency::text,
                                   'previousLimitCents', i.event_previous_limit_cents::text, 'newLimitCents', i.limit_cents::text,
                                   'availableCents', i.available_cents::text, 'usedCents', i.used_cents::text,
-                                  'interestRateBps', i.rate, 'offerId', i.offer_id::text, 'deploymentId', i.id::text))
-        FROM input i JOIN event_sequence s ON s.user_id = i.user_id
+                                  'interestRateBps', i.rate, 'offerId', i.offer_id::text, 'deploymentId', i.id::text,
+                                  -- version 2: the history id is the deployment's (credit_line_changes, deployment-limit-terms.ts)
+                                  'changeType', CASE WHEN offer.temporary_until IS NULL THEN 'INCREASE' ELSE 'TEMPORARY_START' END,
+                                  'historyId', i.id::text, 'effectiveAt', ${occurredAt.toISOString()}::text, 'decreaseReason', NULL::text,
+                                  'limitChangeId', NULL::text,
+                                  'temporaryUntil', to_char(offer.temporary_until, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+        FROM input i JOIN event_sequence s ON s.user_id = i.user_id JOIN credit_offers offer ON offer.id = i.offer_id
       RETURNING sequence)`;
 }

@@ -7,7 +7,7 @@ import { canSeeAll, type Viewer } from './viewer.ts';
 import { isUuid } from './errors.ts';
 import { prisma } from '../platform/db.ts';
 
-export type NodeType = 'User' | 'CreditOffer' | 'CreditDeployment' | 'Notification';
+export type NodeType = 'User' | 'CreditOffer' | 'CreditDeployment' | 'Notification' | 'LimitChange';
 
 /** At most this many ids in one `nodes` request. */
 export const MAX_NODE_IDS = 100;
@@ -26,7 +26,9 @@ export async function nodeTypesOf(viewer: Viewer, ids: readonly string[]): Promi
     UNION ALL
     SELECT id::text, 'CreditDeployment' FROM credit_deployments WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})
     UNION ALL
-    SELECT id::text, 'Notification' FROM notifications WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})`;
+    SELECT id::text, 'Notification' FROM notifications WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})
+    UNION ALL
+    SELECT id::text, 'LimitChange' FROM limit_changes WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})`;
   return new Map(rows.map((row) => [row.id, row.type]));
 }
 
@@ -42,5 +44,7 @@ export function loadNodes(type: NodeType, ids: string[]): Promise<Array<{ id: st
       return prisma.creditDeployment.findMany(where);
     case 'Notification':
       return prisma.notification.findMany(where);
+    case 'LimitChange':
+      return prisma.limitChange.findMany(where);
   }
 }

@@ -9,6 +9,12 @@ export const CATEGORY_OF: Record<NotificationKind, NotificationCategory> = {
   OFFER_EXPIRED: 'OFFERS',
   CREDIT_DEPLOYED: 'CREDIT_UPDATES',
   CREDIT_DEPLOYMENT_FAILED: 'CREDIT_UPDATES',
+  // A lower limit is a notice the law requires before it happens (and when it does).
+  LIMIT_DECREASE_SCHEDULED: 'ACCOUNT_NOTICES',
+  LIMIT_DECREASED: 'ACCOUNT_NOTICES',
+  LIMIT_CHANGE_CANCELLED: 'ACCOUNT_NOTICES',
+  TEMPORARY_LIMIT_ENDING: 'ACCOUNT_NOTICES',
+  TEMPORARY_LIMIT_ENDED: 'ACCOUNT_NOTICES',
 };
 
 export const categoryOf = (kind: NotificationKind): NotificationCategory => CATEGORY_OF[kind];

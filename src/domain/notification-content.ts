@@ -13,7 +13,8 @@ export function languageOf(locale: string | null | undefined): Language | null {
   return null;
 }
 
-type Texts = Record<NotificationKind, (amount: string) => { title: string; body: string }>;
+/** `date`: the day a limit change takes effect, as the language writes it (limit-change notices only). */
+type Texts = Record<NotificationKind, (amount: string, date: string) => { title: string; body: string }>;
 
 const TEXTS: Record<Language, Texts> = {
   'pt-BR': {
@@ -37,6 +38,26 @@ const TEXTS: Record<Language, Texts> = {
       title: 'Sua oferta de crédito expira em breve',
       body: `A oferta de limite de ${amount} expira em breve. Toque para ver antes que acabe.`,
     }),
+    LIMIT_DECREASE_SCHEDULED: (amount, date) => ({
+      title: 'Seu limite de crédito vai mudar',
+      body: `Seu limite será reduzido para ${amount} em ${date}. Toque para ver os detalhes.`,
+    }),
+    LIMIT_DECREASED: (amount) => ({
+      title: 'Seu limite de crédito foi reduzido',
+      body: `Seu limite de crédito agora é de ${amount}.`,
+    }),
+    LIMIT_CHANGE_CANCELLED: (amount) => ({
+      title: 'A mudança do seu limite foi cancelada',
+      body: `A redução do seu limite para ${amount} não vai mais acontecer.`,
+    }),
+    TEMPORARY_LIMIT_ENDING: (amount, date) => ({
+      title: 'Seu limite temporário termina em breve',
+      body: `Em ${date} seu limite volta a ser de ${amount}.`,
+    }),
+    TEMPORARY_LIMIT_ENDED: (amount) => ({
+      title: 'Seu limite temporário terminou',
+      body: `Seu limite de crédito voltou a ser de ${amount}.`,
+    }),
   },
   en: {
     CREDIT_DEPLOYED: (amount) => ({
@@ -59,6 +80,26 @@ const TEXTS: Record<Language, Texts> = {
       title: 'Your credit offer expires soon',
       body: `The offer of a ${amount} limit expires soon. Tap to see it before it ends.`,
     }),
+    LIMIT_DECREASE_SCHEDULED: (amount, date) => ({
+      title: 'Your credit limit is changing',
+      body: `Your limit will be lowered to ${amount} on ${date}. Tap for details.`,
+    }),
+    LIMIT_DECREASED: (amount) => ({
+      title: 'Your credit limit was lowered',
+      body: `Your credit limit is now ${amount}.`,
+    }),
+    LIMIT_CHANGE_CANCELLED: (amount) => ({
+      title: 'Your limit change was cancelled',
+      body: `The lowering of your limit to ${amount} will not happen.`,
+    }),
+    TEMPORARY_LIMIT_ENDING: (amount, date) => ({
+      title: 'Your temporary limit ends soon',
+      body: `On ${date} your limit returns to ${amount}.`,
+    }),
+    TEMPORARY_LIMIT_ENDED: (amount) => ({
+      title: 'Your temporary limit has ended',
+      body: `Your credit limit is back to ${amount}.`,
+    }),
   },
 };
 
@@ -78,11 +119,17 @@ const SUPERSEDED_TEXTS: Record<Language, (amount: string) => { title: string; bo
  * Title and body; Brazilian Portuguese unless the user prefers English. Amounts as the currency
  * writes them. A failed deployment superseded by a newer acceptance says so.
  */
-export function notificationText(kind: NotificationKind, amount: Money, userLocale: string | null, failureCode?: string | null) {
+export function notificationText(kind: NotificationKind, amount: Money, userLocale: string | null, failureCode?: string | null, date?: Date | null) {
   const language = languageOf(userLocale) ?? 'pt-BR';
   if (kind === 'CREDIT_DEPLOYMENT_FAILED' && failureCode === 'SUPERSEDED') return SUPERSEDED_TEXTS[language](formatMoney(amount));
-  return TEXTS[language][kind](formatMoney(amount));
+  return TEXTS[language][kind](formatMoney(amount), date ? formatDay(date, language) : '');
+}
+
+/** A day as the language writes it (06/01/2027, January 6, 2027), in Brazil's time zone, where the service's users are. */
+function formatDay(date: Date, language: Language): string {
+  return new Intl.DateTimeFormat(language, { dateStyle: language === 'en' ? 'long' : 'short', timeZone: 'America/Sao_Paulo' }).format(date);
 }
 
 export const deploymentLink = (deploymentId: string) => `app://credit/deployments/${deploymentId}`;
 export const offerLink = (offerId: string) => `app://credit/offers/${offerId}`;
+export const limitChangeLink = (changeId: string) => `app://credit/limit-changes/${changeId}`;

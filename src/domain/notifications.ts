@@ -3,20 +3,22 @@
 import type { Viewer } from './viewer.ts';
 import { prisma, type DeploymentFailureCode, type Notification, type NotificationKind, type Prisma, type Tx } from '../platform/db.ts';
 import { isUuid, NotFoundError } from './errors.ts';
-import { deploymentLink, notificationText, offerLink } from './notification-content.ts';
+import { deploymentLink, limitChangeLink, notificationText, offerLink } from './notification-content.ts';
 import type { Money } from './money.ts';
 
 interface NewNotification {
   userId: string;
   kind: NotificationKind;
   /** What it is about; with the kind, it makes the dedupe key. */
-  subject: { deploymentId: string } | { offerId: string };
+  subject: { deploymentId: string } | { offerId: string } | { limitChangeId: string };
   amount: Money;
   correlationId: string;
   /** The user's stored language, when the caller has read it already (otherwise read here). */
   locale?: string | null;
   /** Why a deployment failed, when it did: some codes have their own words. */
   failureCode?: DeploymentFailureCode | null;
+  /** When the change it announces takes effect (limit-change notices). */
+  date?: Date | null;
 }
 
 /**
@@ -37,11 +39,12 @@ export async function createNotification(tx: Tx, input: NewNotification): Promis
 export async function createNotifications(tx: Tx, inputs: readonly (NewNotification & { locale: string | null })[]): Promise<Notification[]> {
   if (inputs.length === 0) return [];
   const rows = inputs.map((input) => {
-    const { title, body } = notificationText(input.kind, input.amount, input.locale, input.failureCode);
+    const { title, body } = notificationText(input.kind, input.amount, input.locale, input.failureCode, input.date);
     const deploymentId = 'deploymentId' in input.subject ? input.subject.deploymentId : null;
     const offerId = 'offerId' in input.subject ? input.subject.offerId : null;
-    const subjectId = deploymentId ?? offerId!;
-    const deepLink = deploymentId ? deploymentLink(subjectId) : offerLink(subjectId);
+    const limitChangeId = 'limitChangeId' in input.subject ? input.subject.limitChangeId : null;
+    const subjectId = deploymentId ?? offerId ?? limitChangeId!;
+    const deepLink = deploymentId ? deploymentLink(subjectId) : offerId ? offerLink(subjectId) : limitChangeLink(subjectId);
     return { ...input, title, body, deploymentId, offerId, deepLink, dedupeKey: `${input.kind}:${subjectId}` };
   });
   const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);

@@ -84,7 +84,8 @@ async function createUsers(userIds: readonly string[]): Promise<void> {
 const OFFER_COLUMNS = Prisma.sql`
   id, user_id AS "userId", limit_cents AS "limitCents", interest_rate_bps AS "interestRateBps", currency,
   status::text AS status, expires_at AS "expiresAt", external_ref AS "externalRef", campaign_id AS "campaignId",
-  created_at AS "createdAt", accepted_at AS "acceptedAt", declined_at AS "declinedAt", expired_at AS "expiredAt"`;
+  created_at AS "createdAt", accepted_at AS "acceptedAt", declined_at AS "declinedAt", expired_at AS "expiredAt",
+  temporary_until AS "temporaryUntil", withdrawn_at AS "withdrawnAt"`;
 
 /**
  * Writes the offers in one statement (the place where what is created with each offer joins
@@ -107,11 +108,11 @@ async function insertOffers(
       SELECT * FROM unnest(${ids}::uuid[], ${column((o) => o.userId)}::text[], ${column((o) => BigInt(o.limitCents))}::bigint[],
                            ${column((o) => o.interestRateBps)}::int[], ${column((o) => o.currency ?? 'BRL')}::text[],
                            ${column((o) => o.expiresAt.toISOString())}::timestamptz[], ${column((o) => o.externalRef ?? null)}::text[],
-                           ${column((o) => o.campaignId ?? null)}::text[])
-             AS i(id, user_id, limit_cents, rate, currency, expires_at, external_ref, campaign_id)),
+                           ${column((o) => o.campaignId ?? null)}::text[], ${column((o) => o.temporaryUntil?.toISOString() ?? null)}::timestamptz[])
+             AS i(id, user_id, limit_cents, rate, currency, expires_at, external_ref, campaign_id, temporary_until)),
     offers AS (
-      INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, expires_at, external_ref, campaign_id)
-      SELECT id, user_id, limit_cents, rate, currency, expires_at AT TIME ZONE 'UTC', external_ref, campaign_id
+      INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, expires_at, external_ref, campaign_id, temporary_until)
+      SELECT id, user_id, limit_cents, rate, currency, expires_at AT TIME ZONE 'UTC', external_ref, campaign_id, temporary_until AT TIME ZONE 'UTC'
         FROM input ORDER BY external_ref NULLS LAST
       ON CONFLICT (external_ref) DO NOTHING
       RETURNING *)

@@ -29,6 +29,8 @@ export interface IssueOfferInput {
   externalRef?: string | null;
   /** The issuer's campaign this offer belongs to, if any. */
   campaignId?: string | null;
+  /** A temporary increase: accepting it raises the limit until this time, then it returns to the permanent one. */
+  temporaryUntil?: Date | null;
 }
 
 /**
@@ -64,6 +66,12 @@ function firstProblem(input: IssueOfferInput, caps: OfferCaps, now: Date): { mes
   if (input.externalRef != null && (input.externalRef.length === 0 || input.externalRef.length > 200 || hasControlCharacters(input.externalRef))) {
     return problem('externalRef must be 1 to 200 characters, without control characters', 'externalRef');
   }
+  if (input.temporaryUntil != null && !(input.temporaryUntil.getTime() > input.expiresAt.getTime())) {
+    return problem('temporaryUntil must be after expiresAt: the increase must outlast any acceptance', 'temporaryUntil');
+  }
+  if (input.temporaryUntil != null && input.temporaryUntil.getTime() > input.expiresAt.getTime() + 366 * DAY_MS) {
+    return problem('temporaryUntil must be within a year of expiresAt', 'temporaryUntil');
+  }
   if (input.campaignId != null && (input.campaignId.length === 0 || input.campaignId.length > 128 || hasControlCharacters(input.campaignId))) {
     return problem('campaignId must be 1 to 128 characters, without control characters', 'campaignId');
   }
@@ -78,7 +86,8 @@ export function sameTerms(offer: CreditOffer, input: IssueOfferInput): boolean {
     offer.interestRateBps === input.interestRateBps &&
     offer.currency === (input.currency ?? 'BRL') &&
     offer.expiresAt.getTime() === input.expiresAt.getTime() &&
-    offer.campaignId === (input.campaignId ?? null)
+    offer.campaignId === (input.campaignId ?? null) &&
+    (offer.temporaryUntil?.getTime() ?? null) === (input.temporaryUntil?.getTime() ?? null)
   );
 }
 
@@ -121,6 +130,7 @@ export async function issueCreditOffer(
           expiresAt: input.expiresAt,
           externalRef: input.externalRef ?? null,
           campaignId: input.campaignId ?? null,
+          temporaryUntil: input.temporaryUntil ?? null,
         },
       });
       return { offer: created, received: await notifyOffersReceived(tx, [created], correlationId) };
@@ -168,6 +178,8 @@ export function consentTerms(offer: CreditOffer) {
     currency: offer.currency,
     interestRateBps: offer.interestRateBps,
     expiresAt: offer.expiresAt.toISOString(),
+    // A temporary increase: the limit holds until then (absent otherwise, so earlier terms keep their hash).
+    ...(offer.temporaryUntil ? { temporaryUntil: offer.temporaryUntil.toISOString() } : {}),
   };
   const termsHash = createHash('sha256').update(canonicalJson(terms)).digest('hex');
   return { terms, termsHash };
@@ -233,6 +245,7 @@ async function ownOffer(viewer: Viewer, offerId: string): Promise<(CreditOffer &
     SELECT o.id, o.user_id AS "userId", o.limit_cents AS "limitCents", o.interest_rate_bps AS "interestRateBps", o.currency,
            o.status::text AS status, o.expires_at AS "expiresAt", o.external_ref AS "externalRef", o.created_at AS "createdAt",
            o.accepted_at AS "acceptedAt", o.declined_at AS "declinedAt", o.expired_at AS "expiredAt",
+           o.campaign_id AS "campaignId", o.temporary_until AS "temporaryUntil", o.withdrawn_at AS "withdrawnAt",
            ${deploymentColumns('d', 'd.')}
       FROM credit_offers o LEFT JOIN credit_deployments d ON d.offer_id = o.id
      WHERE o.id = ${offerId}::uuid AND o.user_id = ${viewer.userId}`;

@@ -21,6 +21,8 @@ export async function syncCreditUsage(
     return new ValidationError('usedCents must be a whole number of minor units, zero or more', 'input.usedCents');
   }
   const used = BigInt(usedCents);
+  // The event's id names its history row too.
+  const eventId = randomUUID();
   const [updated] = await prisma.$queryRaw<CreditProfile[]>`
     WITH before AS (SELECT user_id, available_cents FROM credit_profiles WHERE user_id = ${userId} FOR UPDATE),
     p AS (
@@ -29,20 +31,30 @@ export async function syncCreditUsage(
         FROM before WHERE c.user_id = before.user_id
       RETURNING c.user_id AS "userId", c.currency, c.limit_cents AS "limitCents", c.used_cents AS "usedCents",
                 c.available_cents AS "availableCents", c.interest_rate_bps AS "interestRateBps", c.version,
-                c.last_limit_change_at AS "lastLimitChangeAt", c.updated_at AS "updatedAt", before.available_cents AS "previousAvailableCents"),
+                c.last_limit_change_at AS "lastLimitChangeAt", c.updated_at AS "updatedAt", before.available_cents AS "previousAvailableCents",
+                c.temporary_until AS "temporaryUntil", c.permanent_limit_cents AS "permanentLimitCents",
+                c.applied_acceptance_sequence AS "appliedAcceptanceSequence"),
+    history AS (
+      INSERT INTO credit_line_changes (id, user_id, at, reason, currency, previous_limit_cents, new_limit_cents, available_cents)
+      SELECT ${eventId}::uuid, p."userId", ${now}, 'USAGE_SYNC', p.currency, p."limitCents", p."limitCents", p."availableCents"
+        FROM p WHERE p."availableCents" <> p."previousAvailableCents"),
     ${outboxWrite({
       type: CREDIT_LIMIT_CHANGED,
       userId,
       correlationId,
       occurredAt: now,
+      id: eventId,
       from: Prisma.sql`p`,
       when: Prisma.sql`p."availableCents" <> p."previousAvailableCents"`,
       data: Prisma.sql`jsonb_build_object(
         'reason', 'USAGE_SYNC'::text, 'currency', p.currency::text,
         'previousLimitCents', p."limitCents"::text, 'newLimitCents', p."limitCents"::text,
         'availableCents', p."availableCents"::text, 'usedCents', p."usedCents"::text,
-        'interestRateBps', p."interestRateBps", 'offerId', NULL::text, 'deploymentId', NULL::text)`,
+        'interestRateBps', p."interestRateBps", 'offerId', NULL::text, 'deploymentId', NULL::text,
+        'changeType', NULL::text, 'historyId', ${eventId}::text, 'effectiveAt', ${now.toISOString()}::text, 'decreaseReason', NULL::text,
+        'limitChangeId', NULL::text, 'temporaryUntil', to_char(p."temporaryUntil", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
     })}
-    SELECT "userId", currency, "limitCents", "usedCents", "availableCents", "interestRateBps", version, "lastLimitChangeAt", "updatedAt" FROM p`;
+    SELECT "userId", currency, "limitCents", "usedCents", "availableCents", "interestRateBps", version, "lastLimitChangeAt", "updatedAt",
+           "temporaryUntil", "permanentLimitCents", "appliedAcceptanceSequence" FROM p`;
   return updated ?? new NotFoundError('This user has no credit profile');
 }

@@ -24,6 +24,7 @@ import { startPeriodic } from './periodic.ts';
 import { createNotificationReconciler, type ReconcileSettings } from './reconciler.ts';
 import { createOfferReminders } from './offer-reminders.ts';
 import { createStaleDeviceCleanup } from './stale-devices.ts';
+import { createLimitChangeRunner } from './limit-changes.ts';
 
 export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSettings {
   /** How often PENDING offers past their expiry are expired. */
@@ -36,6 +37,9 @@ export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSet
   /** Device tokens not seen for this long are removed, looked for every interval. */
   deviceStaleAfterMs: number;
   deviceCleanupIntervalMs: number;
+  /** How often due limit changes are looked for, and how long before a temporary increase ends its reminder goes. */
+  limitChangeIntervalMs: number;
+  temporaryLimitReminderBeforeMs: number;
 }
 
 export interface NotificationWorkerDeps {
@@ -92,10 +96,17 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
     name: 'remove-stale-devices',
   });
 
+  const limitLog = logger.child({ component: 'limit-changes' });
+  const runLimitChanges = createLimitChangeRunner({ afterCommit, logger: limitLog, reminderBeforeMs: settings.temporaryLimitReminderBeforeMs });
+  const limitChanges = startPeriodic('limit-changes', () => runLimitChanges(), settings.limitChangeIntervalMs, limitLog, {
+    queue: notificationQueue,
+    name: 'limit-changes',
+  });
+
   return {
     /** Stops taking jobs and waits for the running ones to finish. */
     async close() {
-      await Promise.all([reconciler.stop(), scheduler.stop(), reminders.stop(), deviceCleanup.stop()]);
+      await Promise.all([reconciler.stop(), scheduler.stop(), reminders.stop(), deviceCleanup.stop(), limitChanges.stop()]);
       await Promise.all([deliveryWorker.close(), expiryWorker.close()]);
     },
   };

@@ -225,6 +225,15 @@ const schema = z
     OFFER_REMINDER_BEFORE_MS: intFrom(60_000).default(86_400_000),
     /** How often offers due a reminder are looked for. */
     OFFER_REMINDER_INTERVAL_MS: intFrom(100).default(60_000),
+    /**
+     * The notice a limit decrease needs (Resolução BCB 96/2021 art. 10: at least 30 days), counted
+     * from the notice's delivery. Days, fractions allowed (a test's short notice).
+     */
+    LIMIT_DECREASE_NOTICE_DAYS: z.coerce.number().positive().max(3650).default(30),
+    /** A temporary increase's TEMPORARY_LIMIT_ENDING reminder goes this long before it ends. */
+    TEMPORARY_LIMIT_REMINDER_BEFORE_MS: intFrom(0).default(3 * 86_400_000),
+    /** How often scheduled limit changes coming due (decreases, temporary ends) are looked for in Postgres. */
+    LIMIT_CHANGE_INTERVAL_MS: intFrom(100).default(15_000),
     /** Device tokens not registered again for this many days are removed (FCM: stale after a month, expired after 270 days). */
     DEVICE_STALE_AFTER_DAYS: intFrom(1).max(270).default(60),
     /** How often stale device tokens are removed. */

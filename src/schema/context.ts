@@ -5,6 +5,7 @@ import type { ConsentKey } from '../domain/consent-evidence.ts';
 import type { DeploymentQueue, NotificationQueue } from '../jobs/queues.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OfferCaps, RequestOrigin } from '../domain/offers.ts';
+import type { LimitChangeSettings } from '../domain/limit-changes.ts';
 import type { Presence } from '../realtime/presence.ts';
 import type { LiveUpdates } from '../realtime/live-updates.ts';
 
@@ -25,6 +26,8 @@ export interface Services {
   notifications: { offersPushDefault: boolean };
   /** Seals the consent evidence of every acceptance. */
   consentKey: ConsentKey;
+  /** The notice a limit decrease needs. */
+  limitChanges: LimitChangeSettings;
 }
 
 export interface Context {

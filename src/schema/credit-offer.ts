@@ -5,6 +5,7 @@ import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.
 import { isDomainError, isUuid } from '../domain/errors.ts';
 import { enqueueDeploymentBestEffort, enqueueFirstSteps, enqueueNotifications } from '../jobs/producers.ts';
 import { acceptOffer, awaitsJob, declineOffer, issueCreditOffer } from '../domain/offers.ts';
+import { withdrawCampaignOffers, withdrawCreditOffer } from '../domain/offer-withdrawal.ts';
 import { issueCreditOffers, MAX_OFFERS_PER_BATCH } from '../domain/offer-batches.ts';
 import { builder } from './builder.ts';
 import { CreditOfferStatusEnum } from './enums.ts';
@@ -29,6 +30,11 @@ export const CreditOfferRef = builder.prismaObject('CreditOffer', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     acceptedAt: t.expose('acceptedAt', { type: 'DateTime', nullable: true }),
     campaignId: t.exposeID('campaignId', { nullable: true, description: 'The campaign the offer was issued in, when it was given.' }),
+    temporaryUntil: t.expose('temporaryUntil', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'A temporary increase: accepting it raises the limit until this time, then it returns to the permanent one.',
+    }),
     deployment: t.relation('deployment', { nullable: true, description: 'Null until accepted.' }),
   }),
 });
@@ -59,6 +65,11 @@ const IssueCreditOfferInput = builder.inputType('IssueCreditOfferInput', {
       description: "The issuer's own id for this offer: issuing twice with the same key returns the same offer.",
     }),
     campaignId: t.id({ required: false, description: "The issuer's campaign this offer belongs to (reports; finding its pending offers)." }),
+    temporaryUntil: t.field({
+      type: 'DateTime',
+      required: false,
+      description: 'A temporary increase: the limit holds until this time (after expiresAt), then returns to the permanent one by itself.',
+    }),
   }),
 });
 
@@ -148,5 +159,46 @@ builder.mutationField('declineOffer', (t) =>
     type: DeclineOfferResult,
     args: { offerId: t.arg.id() },
     resolve: async (_root, { offerId }, ctx) => payload(await declineOffer(requireViewer(ctx.auth), offerId), 'offer'),
+  }),
+);
+
+const WithdrawCreditOfferResult = resultUnion('WithdrawCreditOfferResult', offerPayload('WithdrawCreditOfferSuccess'), [
+  NotFoundErrorRef,
+  OfferNotPendingErrorRef,
+]);
+
+builder.mutationField('withdrawCreditOffer', (t) =>
+  t.field({
+    type: WithdrawCreditOfferResult,
+    description:
+      'Role credit-engine. A PENDING offer becomes WITHDRAWN (accepting it then answers OfferNotPendingError); its user\'s unanswered ' +
+      'notifications about it are acknowledged. An accepted offer cannot be withdrawn (OfferNotPendingError). Withdrawing a withdrawn offer answers it again.',
+    args: { id: t.arg.id() },
+    resolve: async (_root, { id }, ctx) => {
+      requireRole(ctx.auth, 'credit-engine');
+      const result = await withdrawCreditOffer(id);
+      if (!isDomainError(result)) ctx.log.info({ offerId: id }, 'offer withdrawn');
+      return payload(result, 'offer');
+    },
+  }),
+);
+
+const WithdrawCampaignOffersSuccess = builder.objectRef<{ withdrawn: number }>('WithdrawCampaignOffersSuccess').implement({
+  fields: (t) => ({ withdrawn: t.exposeInt('withdrawn', { description: 'How many PENDING offers of the campaign were withdrawn now.' }) }),
+});
+
+const WithdrawCampaignOffersResult = resultUnion('WithdrawCampaignOffersResult', WithdrawCampaignOffersSuccess, [ValidationErrorRef]);
+
+builder.mutationField('withdrawCampaignOffers', (t) =>
+  t.field({
+    type: WithdrawCampaignOffersResult,
+    description: "Role credit-engine. Withdraws every PENDING offer issued with this campaignId (as withdrawCreditOffer); accepted ones stay.",
+    args: { campaignId: t.arg.id() },
+    resolve: async (_root, { campaignId }, ctx) => {
+      requireRole(ctx.auth, 'credit-engine');
+      const result = await withdrawCampaignOffers(campaignId);
+      if (!isDomainError(result)) ctx.log.info({ campaignId, withdrawn: result }, 'campaign offers withdrawn');
+      return isDomainError(result) ? result : { withdrawn: result };
+    },
   }),
 );

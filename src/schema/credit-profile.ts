@@ -23,6 +23,22 @@ export const CreditProfileRef = builder.prismaObject('CreditProfile', {
       select: { availableCents: true, currency: true },
       resolve: (p) => ({ cents: p.availableCents, currency: p.currency }),
     }),
+    permanentLimit: t.field({
+      type: MoneyRef,
+      description: 'The limit without a temporary increase: what `limit` returns to at temporaryUntil (equal to `limit` when none is active).',
+      select: { limitCents: true, permanentLimitCents: true, currency: true },
+      resolve: (p) => ({ cents: p.permanentLimitCents ?? p.limitCents, currency: p.currency }),
+    }),
+    temporaryUntil: t.expose('temporaryUntil', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the active temporary increase ends (`limit` is then the temporary one); null when none is active.',
+    }),
+    overLimit: t.boolean({
+      description: 'The credit in use is above the limit (after a decrease): `available` is then zero.',
+      select: { limitCents: true, usedCents: true },
+      resolve: (p) => p.usedCents > p.limitCents,
+    }),
     interestRateBps: t.exposeInt('interestRateBps', { description: 'Annual interest rate in basis points (1% = 100).' }),
     version: t.exposeInt('version', { description: 'Increases by one on every change of the profile.' }),
     lastLimitChangeAt: t.expose('lastLimitChangeAt', { type: 'DateTime', nullable: true }),

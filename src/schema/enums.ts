@@ -23,6 +23,10 @@ export const CreditOfferStatusEnum = builder.enumType('CreditOfferStatus', {
       value: CreditOfferStatus.SUPERSEDED,
       description: 'The user accepted another of their offers: this one can no longer be accepted.',
     },
+    WITHDRAWN: {
+      value: CreditOfferStatus.WITHDRAWN,
+      description: 'The credit engine withdrew the offer before it was accepted: it can no longer be accepted.',
+    },
   } as const,
 });
 

@@ -15,6 +15,7 @@ import './notification.ts';
 import './notification-preferences.ts';
 import './device.ts';
 import './credit-history.ts';
+import './limit-change.ts';
 
 builder.queryType({});
 builder.mutationType({});

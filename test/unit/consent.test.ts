@@ -18,6 +18,8 @@ const offer: CreditOffer = {
   acceptedAt: null,
   declinedAt: null,
   expiredAt: null,
+  temporaryUntil: null,
+  withdrawnAt: null,
 };
 
 describe('consent terms', () => {
