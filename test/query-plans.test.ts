@@ -93,8 +93,12 @@ const deploymentReconciler = (afterCommit: AfterCommit) =>
 
 describe('the plans of the hot and periodic statements, on a database holding a history', () => {
   it('acceptOffer: reading the offer, recording the acceptance, superseding the user’s other offers', async () => {
+    // An offer of a user with no due offer: the acceptance supersedes the user's other pending
+    // offers, and the expiry sweep below counts every due one.
     const { rows } = await db.query<{ id: string; user_id: string }>(
-      `SELECT id, user_id FROM credit_offers WHERE status = 'PENDING' AND expires_at > now() AT TIME ZONE 'UTC' + interval '1 day' LIMIT 1`,
+      `SELECT id, user_id FROM credit_offers o WHERE status = 'PENDING' AND expires_at > now() AT TIME ZONE 'UTC' + interval '1 day'
+          AND NOT EXISTS (SELECT 1 FROM credit_offers d WHERE d.user_id = o.user_id AND d.status = 'PENDING' AND d.expires_at <= now() AT TIME ZONE 'UTC')
+        LIMIT 1`,
     );
     const offer = rows[0]!;
     let status = '';

@@ -51,11 +51,11 @@ function ask<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T | nul
 
 const alive = (node: ClusterNodeProcess) => node.process.exitCode === null && node.process.signalCode === null;
 
-export async function startThrowawayRedisCluster(): Promise<ThrowawayRedisCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'credit-scale-redis-'));
-  dirs.add(dir);
-  const nodes: ClusterNodeProcess[] = [];
-  for (let i = 0; i < 6; i += 1) {
+// One node on free ports. A port the OS called free can be taken by another suite before the
+// server binds it (the suites start servers side by side): the server then exits at once, and
+// the node is started again on other ports.
+async function startNode(dir: string): Promise<ClusterNodeProcess> {
+  for (let attempt = 1; ; attempt += 1) {
     const [port, busPort] = [await freePort(), await freePort()];
     // prettier-ignore
     const child = spawn('redis-server', [
@@ -68,9 +68,23 @@ export async function startThrowawayRedisCluster(): Promise<ThrowawayRedisCluste
       '--maxmemory-policy', 'noeviction',
     ], { stdio: 'ignore' });
     children.add(child);
-    nodes.push({ port, process: child });
+    const node = { port, process: child };
+    const up = await waitUntil(
+      async () => (!alive(node) ? 'exited' : (await ask(port, async (r) => (await r.ping()) === 'PONG')) ? 'up' : null),
+      `redis node ${port}`,
+      30_000,
+    );
+    if (up === 'up') return node;
+    children.delete(child);
+    if (attempt === 5) throw new Error(`redis-server exited at start five times (last ports ${port}, ${busPort})`);
   }
-  for (const { port } of nodes) await waitUntil(() => ask(port, async (r) => (await r.ping()) === 'PONG'), `redis node ${port}`, 10_000);
+}
+
+export async function startThrowawayRedisCluster(): Promise<ThrowawayRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'credit-scale-redis-'));
+  dirs.add(dir);
+  const nodes: ClusterNodeProcess[] = [];
+  for (let i = 0; i < 6; i += 1) nodes.push(await startNode(dir));
   const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], {
     encoding: 'utf8',
   });
