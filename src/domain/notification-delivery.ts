@@ -131,16 +131,17 @@ async function pushSteps(deps: DeliveryDeps, due: Notification[], options: Progr
     offersOf(due),
     usersWithDevices(due.map((n) => n.userId)),
   ]);
+  // Those with nothing to send are settled together, one statement per reason (a campaign's
+  // batch whose offers ended meanwhile is a thousand of them).
+  const closed = due.filter((n) => needsOpenOffer(n.kind) && !isOpenOffer(n.offerId ? offers.get(n.offerId) : undefined, now));
+  await skip(closed, 'OFFER_NO_LONGER_OPEN');
+  const closedIds = new Set(closed.map((n) => n.id));
+  const noDevice = due.filter((n) => !closedIds.has(n.id) && !withDevices.has(n.userId));
+  await skip(noDevice, 'NO_DEVICE');
+  const settled = new Set([...closedIds, ...noDevice.map((n) => n.id)]);
   for (const n of due) {
+    if (settled.has(n.id)) continue;
     const offer = n.offerId ? offers.get(n.offerId) : undefined;
-    if (needsOpenOffer(n.kind) && !(offer && offer.status === 'PENDING' && offer.expiresAt > now)) {
-      await skip([n], 'OFFER_NO_LONGER_OPEN');
-      continue;
-    }
-    if (!withDevices.has(n.userId)) {
-      await skip([n], 'NO_DEVICE');
-      continue;
-    }
     const decision = decidePush({
       category: categoryOf(n.kind),
       preferences: preferences.get(n.userId)!,
@@ -174,6 +175,8 @@ async function pushSteps(deps: DeliveryDeps, due: Notification[], options: Progr
   }
   return steps;
 }
+
+const isOpenOffer = (offer: { status: string; expiresAt: Date } | undefined, now: Date) => !!offer && offer.status === 'PENDING' && offer.expiresAt > now;
 
 /** The offers the notifications are about: their status and expiry, for the pushes that need an open offer. */
 async function offersOf(notifications: Notification[]) {

@@ -93,7 +93,21 @@ export interface NotificationJob {
   trace?: TraceCarrier;
 }
 
-export type NotificationQueue = Queue<NotificationJob>;
+/**
+ * The first delivery step of a batch's notifications (a campaign's issuance): one job for the
+ * batch, so a request of 1,000 offers adds one job, not 1,000; the worker takes the steps in bulk
+ * and adds a job for each notification left with a push to send.
+ */
+export interface NotificationBatchJob {
+  notificationIds: string[];
+  correlationId: string;
+  trace?: TraceCarrier;
+}
+
+/** The name of a NotificationBatchJob (a notification's own job is named 'deliver'). */
+export const FIRST_STEPS = 'first-steps';
+
+export type NotificationQueue = Queue<NotificationJob | NotificationBatchJob>;
 
 /** Attempts and backoff are the push's: only a transiently failed push makes a job retry. */
 export function createNotificationQueue(settings: QueueSettings, retry: RetrySettings): NotificationQueue {
