@@ -43,6 +43,7 @@ describe('the deployment reconciler', () => {
       presence: new Presence(presenceConnection, presenceOptions()),
       push: createPushSender(null),
       fallbackMs: 1000,
+      pushClaimMs: 2000,
       preferences: { offersPushDefault: true, releaseSpreadMs: 0 },
       logger,
     };
