@@ -4,7 +4,7 @@
 // deployment before it answers.
 import type { Logger } from '../platform/logger.ts';
 import { traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
-import { FIRST_STEPS, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
+import { FIRST_STEPS, firstStepsJobId, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
 
 /**
  * Adds the deployment's job. The job id is the deployment id, so adding it again while the job
@@ -86,18 +86,19 @@ export async function enqueueNotifications(queue: NotificationQueue, jobs: Notif
 /**
  * Hands a committed batch of notifications (a campaign's issuance) to the worker: one job takes
  * their first delivery steps in bulk and adds a background job for each push left to send. Best
- * effort: the notification reconciler enqueues any notification still PENDING with no job. Its
- * id is the batch's first notification's: adding it again is a no-op.
+ * effort: the notification reconciler enqueues any notification still PENDING with no job, once
+ * this job is no longer waiting or running. Its id comes from the batch (firstStepsJobId): adding
+ * it again is a no-op.
  */
 export async function enqueueFirstSteps(
   queue: NotificationQueue,
-  notifications: readonly { id: string; correlationId: string }[],
+  notifications: readonly { id: string; correlationId: string; createdAt: Date }[],
   log: Logger,
 ): Promise<void> {
   if (notifications.length === 0) return;
   const data = { notificationIds: notifications.map((n) => n.id), correlationId: notifications[0]!.correlationId, trace: traceCarrier() };
   try {
-    await queue.add(FIRST_STEPS, data, { jobId: `${FIRST_STEPS}-${notifications[0]!.id}`, priority: FIRST_STEPS_PRIORITY });
+    await queue.add(FIRST_STEPS, data, { jobId: firstStepsJobId(notifications[0]!), priority: FIRST_STEPS_PRIORITY });
   } catch (error) {
     log.warn({ err: error, notifications: notifications.length }, "could not enqueue the batch's first steps; the reconciler will");
   }
