@@ -10,7 +10,7 @@ import { categoryOf } from '../domain/notification-categories.ts';
 import { abandonNotification } from '../domain/push-delivery.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
-import type { DeploymentJob, DeploymentQueue, NotificationQueue } from './queues.ts';
+import { firstStepsJobId, type DeploymentJob, type DeploymentQueue, type NotificationQueue } from './queues.ts';
 
 /** How often the reconcilers run, and how old an item must be before they touch it. */
 export interface ReconcileSettings {
@@ -30,6 +30,9 @@ export interface ReconcilerDeps {
 }
 
 const BATCH = 500;
+
+/** A job in one of these states will still run. */
+const PENDING_STATES = new Set(['waiting', 'prioritized', 'active', 'delayed', 'waiting-children']);
 
 interface OpenItem {
   id: string;
@@ -52,6 +55,8 @@ async function reconcileJobs<Item extends OpenItem>(
   logger: Logger,
   enqueue: (item: Item) => Promise<void>,
   settleAbandoned: (item: Item, job: Job) => Promise<void>,
+  /** Whether another job (its batch's) will take the item's step: then it is left alone. */
+  covered: (item: Item) => Promise<boolean> = async () => false,
 ): Promise<{ enqueued: number; failed: number }> {
   let enqueued = 0;
   let failed = 0;
@@ -59,6 +64,7 @@ async function reconcileJobs<Item extends OpenItem>(
     try {
       const job = await queue.getJob(item.id);
       if (!job) {
+        if (await covered(item)) continue;
         await enqueue(item);
         enqueued += 1;
       } else if ((await job.getState()) === 'failed') {
@@ -137,10 +143,24 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
           { status: 'DELIVERED', pushSettledAt: null, pushDueAt: { lt: before } },
         ],
       },
-      select: { id: true, correlationId: true, kind: true },
+      select: { id: true, correlationId: true, kind: true, createdAt: true, status: true },
       orderBy: { createdAt: 'asc' },
       take: BATCH,
     });
+    // A campaign batch's notifications wait for their batch's first-steps job (behind users' own
+    // work, maybe long after the grace): while it waits or runs, it takes their first step, and
+    // a job each here would decide them a second time, one by one.
+    const batchPending = new Map<string, Promise<boolean>>();
+    const covered = (n: (typeof open)[number]) => {
+      if (n.status !== 'PENDING') return Promise.resolve(false);
+      const id = firstStepsJobId(n);
+      let pending = batchPending.get(id);
+      if (!pending) {
+        pending = queue.getJob(id).then(async (job) => !!job && PENDING_STATES.has(await job.getState()));
+        batchPending.set(id, pending);
+      }
+      return pending;
+    };
     return reconcileJobs(
       open,
       queue,
@@ -156,6 +176,7 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
         const log = logger.child({ notificationId: notification.id, correlationId: notification.correlationId });
         await abandonNotification(log, notification.id, reason, now);
       },
+      covered,
     );
   };
 }
