@@ -357,7 +357,8 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   log(`creating and migrating ${database}`);
   const databaseUrl = await createBenchDatabase(database);
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  // Its connections are kept (no idle timeout): on a shared server, reconnecting mid-run may find max_connections taken.
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4, idleTimeoutMillis: 0 });
   connectDatabase(databaseSettings({ ...config, DATABASE_URL: databaseUrl }));
   const env = {
     DATABASE_URL: databaseUrl,
@@ -366,6 +367,12 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     LOG_LEVEL: 'info',
     WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     ...EDGE_SETTINGS_FOR_BENCH,
+    // The synthetic year is the book under measurement: the worker's retention job would start
+    // trimming it mid-run (notifications past 180 days, the history's sent events past 7: a mass
+    // delete under the measured statements, and the heavy user's deep pages gone). Retention is
+    // tested on its own (test/retention.test.ts); here its periods outlast the history.
+    NOTIFICATION_RETENTION_DAYS: '400',
+    EVENTS_RETENTION_DAYS: '400',
     // The pages are asked for by full documents (the app's persisted operations have no page of
     // deployments); the journeys still send hashes. The same on both phases.
     GRAPHQL_ALLOW_DOCUMENTS: 'true',
