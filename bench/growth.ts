@@ -359,6 +359,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   const databaseUrl = await createBenchDatabase(database);
   // Its connections are kept (no idle timeout): on a shared server, reconnecting mid-run may find max_connections taken.
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4, idleTimeoutMillis: 0 });
+  for (const client of await Promise.all(Array.from({ length: 4 }, () => db.connect()))) client.release();
   connectDatabase(databaseSettings({ ...config, DATABASE_URL: databaseUrl }));
   const env = {
     DATABASE_URL: databaseUrl,
