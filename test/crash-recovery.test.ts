@@ -2,7 +2,7 @@
 // nothing twice: the jobs' locks expire, a new worker takes them over, and the deployment
 // transaction applies each offer exactly once.
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/platform/config.ts';
 import { prisma } from '../src/platform/db.ts';
 import { acceptOffer, issueOffer } from './support/fixtures.ts';
@@ -25,8 +25,10 @@ const countWhere = (status: 'DEPLOYED' | 'PROCESSING', ids: string[]) =>
   prisma.creditDeployment.count({ where: { id: { in: ids }, status } });
 
 describe('kill -9 of a worker with deployments in flight', () => {
-  it('after a restart every deployment is DEPLOYED and applied exactly once', { timeout: 90_000 }, async () => {
+  it('after a restart every deployment is DEPLOYED and applied exactly once', { timeout: 150_000 }, async () => {
     const firstWorker = spawnService('worker', workerEnv);
+    // Killed here if the test fails before it is: an orphaned worker would go on polling.
+    onTestFinished(() => killHard(firstWorker));
     // Each user gets a first deployment, so each has a profile row that can be locked.
     const users = await Promise.all(
       Array.from({ length: USERS }, async () => {
@@ -35,7 +37,7 @@ describe('kill -9 of a worker with deployments in flight', () => {
         return { ...offer, first: accepted.deployment.id as string };
       }),
     );
-    await waitUntil(async () => (await countWhere('DEPLOYED', users.map((u) => u.first))) === USERS, 'first deployments');
+    await waitUntil(async () => (await countWhere('DEPLOYED', users.map((u) => u.first))) === USERS, 'first deployments', 60_000);
 
     // Hold every profile's lock, so the second deployments are caught mid-transaction.
     const blocker = new pg.Client({ connectionString: config.DATABASE_URL });

@@ -124,3 +124,34 @@ function profileFromJson(profile: Record<string, unknown>): LockedProfile {
     appliedAcceptanceSequence: Number(profile.appliedAcceptanceSequence),
   };
 }
+
+/**
+ * A deployment of a batch as read without a lock (readRows), for the apply in one statement
+ * (apply-in-one-statement.ts): its profile as it was (null when none exists yet), and whether
+ * anything of the credit line's lifecycle touches it (a temporary offer or profile, a scheduled
+ * change the acceptance would cancel), which only the locked apply writes.
+ */
+export type ReadPair = LockedDeployment & {
+  lastSequence: number;
+  profile: LockedProfile | null;
+  earlierPending: boolean;
+  lifecycle: boolean;
+};
+
+/** The deployments and their users' profiles, read in one statement, locking nothing. */
+export async function readRows(db: Pick<Tx, '$queryRaw'>, ids: readonly string[]): Promise<ReadPair[]> {
+  const rows = await db.$queryRaw<(Omit<ReadPair, 'profile'> & { profile: Record<string, unknown> | null })[]>`
+    SELECT ${DEPLOYMENT_COLUMNS}, d.last_sequence AS "lastSequence",
+           CASE WHEN cp.user_id IS NULL THEN NULL ELSE
+             jsonb_build_object('userId', cp.user_id, 'limitCents', cp.limit_cents::text, 'usedCents', cp.used_cents::text, 'currency', cp.currency,
+                                'version', cp.version, 'appliedAcceptanceSequence', cp.applied_acceptance_sequence) END AS profile,
+           EXISTS (SELECT 1 FROM credit_deployments e
+                    WHERE e.user_id = d.user_id AND coalesce(e.acceptance_sequence, 0) < coalesce(d.acceptance_sequence, 0)
+                      AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[])) AS "earlierPending",
+           (o.temporary_until IS NOT NULL OR cp.temporary_until IS NOT NULL OR cp.permanent_limit_cents IS NOT NULL
+            OR EXISTS (SELECT 1 FROM limit_changes lc
+                        WHERE lc.user_id = d.user_id AND lc.status = 'SCHEDULED' AND lc.decision_sequence < coalesce(d.acceptance_sequence, 0))) AS lifecycle
+      FROM ${DEPLOYMENT_ROWS} LEFT JOIN credit_profiles cp ON cp.user_id = d.user_id
+     WHERE d.id = ANY(${ids}::uuid[])`;
+  return rows.map(({ profile, ...deployment }) => ({ ...deployment, profile: profile && profileFromJson(profile) }));
+}

@@ -1,6 +1,8 @@
-// Applying accepted offers to credit profiles: an attempt's start, then the apply, each one
-// transaction that also appends the deployments' audit events (and, at the end, creates the
-// user's notification). Functions here return what they committed; they never publish or
+// Applying accepted offers to credit profiles: an attempt's start, then the apply, each writing
+// the deployments' audit events (and, at the end, the user's notification) with it. The common
+// apply is one statement with no transaction around it (apply-in-one-statement.ts); the rest
+// (refusals, a user's later acceptances, lifecycle terms, rows that changed or were held) is one
+// transaction under row locks. Functions here return what they committed; they never publish or
 // enqueue: the worker's after-commit step does (src/jobs/after-commit.ts).
 //
 // Beside this file: the row locks (deployment-locks.ts), the refusal rules (refusal-rules.ts),
@@ -10,10 +12,11 @@
 import { prisma, Prisma, type DeploymentEvent, type Tx } from '../platform/db.ts';
 import { writeApplied, type Applicable } from './apply-writes.ts';
 import { recordDeploymentLimitTerms } from './deployment-limit-terms.ts';
-import { batchTurns } from './batch-order.ts';
+import { batchTurns, type Turn } from './batch-order.ts';
 import { EVENT_COLUMNS, FINAL_STATUSES, isFinal } from './deployment-events.ts';
 import { elapsedMs, recordFailure, type Ending } from './deployment-failures.ts';
-import { lockDeployment, lockFreeRows, lockProfile, type LockedPair } from './deployment-locks.ts';
+import { lockDeployment, lockFreeRows, lockProfile, readRows, type LockedPair, type ReadPair } from './deployment-locks.ts';
+import { applyInOneStatement } from './apply-in-one-statement.ts';
 import { countDeployed, countFailed } from './deployment-metrics.ts';
 import { notifyDeploymentEnds } from './notifications.ts';
 import { refusal, type Failure } from './refusal-rules.ts';
@@ -52,9 +55,44 @@ const ALREADY_FINAL = { kind: 'already-final', events: [], notification: null } 
  */
 export async function applyDeployments(ids: readonly string[], options: { now?: Date; started?: boolean } = {}): Promise<Map<string, DeploymentOutcome>> {
   const now = options.now ?? new Date();
-  const outcomes = await prisma.$transaction(async (tx) => applyLocked(tx, ids, await lockFreeRows(tx, ids), now, options.started ?? false));
+  const started = options.started ?? false;
+  const outcomes = new Map<string, DeploymentOutcome>();
+  // The common case in one statement, with no transaction (apply-in-one-statement.ts); what it
+  // leaves (not its turn, refused, a lifecycle term, rows changed or held) goes through the lock.
+  const read = await readRows(prisma, ids);
+  const { turns, inOne } = inOneStatement(ids, read);
+  for (const pair of read) if (isFinal(pair.status)) outcomes.set(pair.id, ALREADY_FINAL);
+  if (inOne.length > 0) {
+    const appliedUsers = new Set<string>();
+    for (const [id, applied] of await applyInOneStatement(inOne, now, started)) {
+      const deployment = inOne.find((pair) => pair.id === id)!;
+      outcomes.set(id, { kind: 'deployed', processingMs: elapsedMs(deployment.queuedAt, now), ...applied });
+      appliedUsers.add(deployment.userId);
+    }
+    // A user's later acceptances wait for the next batch, as under the lock (batch-order.ts).
+    for (const pair of read) if (turns.get(pair.id) === 'deferred' && appliedUsers.has(pair.userId)) outcomes.set(pair.id, { kind: 'deferred' });
+  }
+  const rest = ids.filter((id) => !outcomes.has(id));
+  if (rest.length > 0) {
+    const locked = await prisma.$transaction(async (tx) => applyLocked(tx, rest, await lockFreeRows(tx, rest), now, started));
+    for (const [id, outcome] of locked) outcomes.set(id, outcome);
+  }
   countEnds(outcomes.values());
   return outcomes;
+}
+
+/** The turns read (unlocked), and the deployments the one statement may apply: their turn, not refused, no lifecycle term. */
+function inOneStatement(ids: readonly string[], read: ReadPair[]): { turns: Map<string, Turn>; inOne: ReadPair[] } {
+  const turns = batchTurns(
+    ids,
+    read.map((pair) => ({ ...pair, final: isFinal(pair.status), profileHeld: false })),
+  );
+  const inOne = read.filter((pair) => {
+    if (turns.get(pair.id) !== 'apply' || pair.lifecycle) return false;
+    const profile = pair.profile ?? { limitCents: 0n, usedCents: 0n, currency: pair.currency, appliedAcceptanceSequence: 0 };
+    return refusal(profile, pair) === null;
+  });
+  return { turns, inOne };
 }
 
 /**
