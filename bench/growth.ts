@@ -25,10 +25,11 @@ import { tokenSigner } from '../src/api/auth.ts';
 import { killAllServices, startService, type ServiceProcess } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
-import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, USER_PREFIX } from './growth-history.ts';
+import { loadHeavyUser, loadHistory, loadLiveWork, scaledHistory, USER_PREFIX, type HistorySize } from './growth-history.ts';
 import { runJourneys } from './journeys.ts';
 import { describeMachine } from './machine.ts';
 import { removeRedisKeys } from './redis-keys.ts';
+import { growthPer, relationSizes, updateCounts } from './relation-sizes.ts';
 import { since, summarize, type LatencySummary } from './stats.ts';
 import { buildBacklog, drainBacklog } from './throughput.ts';
 
@@ -49,6 +50,8 @@ export interface GrowthOptions {
   scale: number;
   journeys: number;
   keepDatabase: boolean;
+  /** Only the bytes: load, then the drain of 2,000 and where its bytes went (no latencies, no empty phase). */
+  bytesOnly: boolean;
 }
 
 export function parseGrowthOptions(argv: string[]): GrowthOptions {
@@ -57,9 +60,9 @@ export function parseGrowthOptions(argv: string[]): GrowthOptions {
   const journeys = Number(value('growth-journeys') ?? 200);
   if (!(scale > 0)) throw new Error(`--growth-scale must be a positive number, got ${value('growth-scale')}`);
   if (!Number.isInteger(journeys) || journeys < 20) throw new Error(`--growth-journeys must be a whole number >= 20, got ${journeys}`);
-  const unknown = argv.filter((a) => !/^--(growth|growth-scale=.*|growth-journeys=.*|keep-db)$/.test(a));
+  const unknown = argv.filter((a) => !/^--(growth|growth-scale=.*|growth-journeys=.*|growth-bytes-only|keep-db)$/.test(a));
   if (unknown.length > 0) throw new Error(`unknown with --growth: ${unknown.join(' ')}`);
-  return { scale, journeys, keepDatabase: argv.includes('--keep-db') };
+  return { scale, journeys, keepDatabase: argv.includes('--keep-db'), bytesOnly: argv.includes('--growth-bytes-only') };
 }
 
 /** The users the periodic jobs' work belongs to. */
@@ -88,22 +91,18 @@ interface PhaseFigures {
   drain: { deployments: number; seconds: number; deploymentsPerSecond: number };
   /** Growth of all tables and indexes over the drain, divided by the deployments drained. */
   bytesPerDeployment: number;
-  /** The same, table by table (tables that did not grow left out). */
+  /** The same, table by table (heap and TOAST; partitions under their table; tables that did not grow left out). */
   bytesPerDeploymentByTable: Record<string, number>;
+  /** The same, index by index (`table.index`). */
+  bytesPerDeploymentByIndex: Record<string, number>;
+  /** The drain's updates by table, and how many of them were HOT (wrote no index entry). */
+  drainUpdates: Record<string, { updates: number; hot: number }>;
 }
 
 const log = (() => {
   const start = Date.now();
   return (message: string) => console.error(`[growth +${Math.round((Date.now() - start) / 1000)}s] ${message}`);
 })();
-
-/** Each table's size on disk (`pg_total_relation_size`: heap, TOAST and indexes). */
-async function tableSizes(db: pg.Pool): Promise<Record<string, number>> {
-  const { rows } = await db.query<{ relname: string; bytes: string }>(
-    `SELECT relname, pg_total_relation_size(oid)::text AS bytes FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`,
-  );
-  return Object.fromEntries(rows.map((r) => [r.relname, Number(r.bytes)]));
-}
 
 async function tableTotals(db: pg.Pool): Promise<{ rows: number; bytes: number }> {
   const { rows } = await db.query(
@@ -197,6 +196,43 @@ async function measurePages(db: pg.Pool, url: string): Promise<Record<string, La
   return figures;
 }
 
+/** The backlog of DRAIN, drained by one worker: its rate, and the bytes on disk it added, relation by relation. */
+async function measureDrainBytes(db: pg.Pool, url: string, env: Record<string, string>, logFile: (role: string) => string, phase: string) {
+  log(`${phase}: backlog of ${DRAIN}, drained by one worker`);
+  // Measured from before the backlog: a deployment's bytes include what its issue and accept wrote.
+  const before = await tableTotals(db);
+  const sizesBefore = await relationSizes(db);
+  const updatesBefore = await updateCounts(db);
+  const backlog = await buildBacklog(url, DRAIN, 16);
+  const drained = await drainBacklog(db, backlog, async () => {
+    const w = await startService('worker', env, logFile('drain-worker'));
+    return { label: '1 worker', workers: 1, redis: 'single', pids: async () => [w.pid], stop: w.stop };
+  }, WORKER_CONCURRENCY);
+  const after = await tableTotals(db);
+  const growth = growthPer(sizesBefore, await relationSizes(db), DRAIN);
+  // The API reports its statistics when idle, within 10 s (the worker did on exit).
+  await new Promise((resolve) => setTimeout(resolve, 11_000));
+  const updatesAfter = await updateCounts(db);
+  const drainUpdates = Object.fromEntries(
+    Object.entries(updatesAfter)
+      .map(([table, n]) => [table, { updates: n.updates - (updatesBefore[table]?.updates ?? 0), hot: n.hot - (updatesBefore[table]?.hot ?? 0) }] as const)
+      .filter(([, n]) => n.updates > 0),
+  );
+  const byTable = Object.fromEntries(Object.entries(growth).filter(([name]) => !name.includes('.')));
+  const byIndex = Object.fromEntries(Object.entries(growth).filter(([name]) => name.includes('.')));
+  const bytesPerDeployment = Math.round((after.bytes - before.bytes) / DRAIN);
+  log(`${phase}: drain ${drained.deploymentsPerSecond}/s, ${bytesPerDeployment} bytes per deployment: ${JSON.stringify(byTable)}`);
+  log(`${phase}: by index ${JSON.stringify(byIndex)}`);
+  log(`${phase}: the drain's updates (HOT of all) ${JSON.stringify(Object.fromEntries(Object.entries(drainUpdates).map(([t, n]) => [t, `${n.hot}/${n.updates}`])))}`);
+  return {
+    drain: { deployments: drained.deployments, seconds: drained.seconds, deploymentsPerSecond: drained.deploymentsPerSecond },
+    bytesPerDeployment,
+    bytesPerDeploymentByTable: byTable,
+    bytesPerDeploymentByIndex: byIndex,
+    drainUpdates,
+  };
+}
+
 async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers: WorkUsers, options: GrowthOptions, phase: string): Promise<PhaseFigures> {
   const prefix = env.REDIS_PREFIX!;
   log(`${phase}: one pass of each periodic job`);
@@ -217,28 +253,14 @@ async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers:
     log(`${phase}: pages p50 ${JSON.stringify(Object.fromEntries(Object.entries(pages).map(([k, v]) => [k, v.p50])))}`);
     await worker.stop();
     worker = null;
-    log(`${phase}: backlog of ${DRAIN}, drained by one worker`);
-    const before = await tableTotals(db);
-    const sizesBefore = await tableSizes(db);
-    const backlog = await buildBacklog(url, DRAIN, 16);
-    const drained = await drainBacklog(db, backlog, async () => {
-      const w = await startService('worker', env, logFile('drain-worker'));
-      return { label: '1 worker', workers: 1, redis: 'single', pids: async () => [w.pid], stop: w.stop };
-    }, WORKER_CONCURRENCY);
-    const after = await tableTotals(db);
-    const byTable = Object.entries(await tableSizes(db))
-      .map(([table, bytes]) => [table, Math.round((bytes - (sizesBefore[table] ?? 0)) / DRAIN)] as const)
-      .filter(([, bytes]) => bytes !== 0);
-    log(`${phase}: drain ${drained.deploymentsPerSecond}/s, ${Math.round((after.bytes - before.bytes) / DRAIN)} bytes per deployment: ${JSON.stringify(Object.fromEntries(byTable))}`);
+    const bytes = await measureDrainBytes(db, url, env, logFile, phase);
     return {
       ...totals,
       acceptMs: journeys.acceptMs,
       acceptToDeployedMs: journeys.acceptToDeployedMs,
       pages,
       passes,
-      drain: { deployments: drained.deployments, seconds: drained.seconds, deploymentsPerSecond: drained.deploymentsPerSecond },
-      bytesPerDeployment: Math.round((after.bytes - before.bytes) / DRAIN),
-      bytesPerDeploymentByTable: Object.fromEntries(byTable),
+      ...bytes,
     };
   } finally {
     await worker?.stop();
@@ -285,6 +307,45 @@ export function judgeGrowth(empty: PhaseFigures, loaded: PhaseFigures): GrowthTa
   return targets;
 }
 
+/** The synthetic year, loaded set-based, then VACUUM ANALYZE; how long each took. */
+async function loadAndVacuum(db: pg.Pool, history: HistorySize, scale: number) {
+  log(`loading the history: ${history.users} users, ${history.offers} offers (scale ${scale})`);
+  const loadStart = performance.now();
+  const loader = await db.connect();
+  let rows: Record<string, number>;
+  try {
+    rows = await loadHistory(loader as unknown as pg.Client, history);
+  } finally {
+    loader.release();
+  }
+  const loadSeconds = Math.round(since(loadStart) / 100) / 10;
+  const vacuumStart = performance.now();
+  await db.query('VACUUM ANALYZE');
+  const vacuumAnalyzeSeconds = Math.round(since(vacuumStart) / 100) / 10;
+  const rowsTotal = Object.values(rows).reduce((a, b) => a + b, 0);
+  log(`loaded ${rowsTotal} rows in ${loadSeconds} s, VACUUM ANALYZE ${vacuumAnalyzeSeconds} s`);
+  return { scale, history, rows, rowsTotal, loadSeconds, vacuumAnalyzeSeconds };
+}
+
+/**
+ * `--growth-bytes-only`: the history loaded, then only the drain of DRAIN and where its bytes
+ * went, relation by relation (a minute or two at scale 0.05, to try a storage change quickly;
+ * the full run stays the figure of record).
+ */
+async function measureBytesOnly(db: pg.Pool, env: Record<string, string>, history: HistorySize, options: GrowthOptions, machine: unknown) {
+  const load = await loadAndVacuum(db, history, options.scale);
+  const logFile = (role: string) => fileURLToPath(new URL(`growth-${Date.now()}-bytes-${role}.log`, RESULTS));
+  const api = await startService('api', env, logFile('api'));
+  try {
+    const bytes = await measureDrainBytes(db, api.url!, env, logFile, 'loaded');
+    const file = new URL(`growth-bytes-${new Date().toISOString().replace(/:/g, '-')}.json`, RESULTS);
+    await writeFile(file, `${JSON.stringify({ startedAt: new Date().toISOString(), mode: 'growth-bytes-only', machine, options, load, ...bytes }, null, 2)}\n`);
+    console.log(`\n${bytes.bytesPerDeployment} bytes per deployment (target 4096)\nwritten to ${fileURLToPath(file)}`);
+  } finally {
+    await api.stop();
+  }
+}
+
 export async function runGrowthBench(argv: string[]): Promise<void> {
   const options = parseGrowthOptions(argv);
   const history = scaledHistory(options.scale);
@@ -296,7 +357,9 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   log(`creating and migrating ${database}`);
   const databaseUrl = await createBenchDatabase(database);
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  // Its connections are kept (no idle timeout): on a shared server, reconnecting mid-run may find max_connections taken.
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4, idleTimeoutMillis: 0 });
+  for (const client of await Promise.all(Array.from({ length: 4 }, () => db.connect()))) client.release();
   connectDatabase(databaseSettings({ ...config, DATABASE_URL: databaseUrl }));
   const env = {
     DATABASE_URL: databaseUrl,
@@ -305,12 +368,19 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     LOG_LEVEL: 'info',
     WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     ...EDGE_SETTINGS_FOR_BENCH,
+    // The synthetic year is the book under measurement: the worker's retention job would start
+    // trimming it mid-run (notifications past 180 days, the history's sent events past 7: a mass
+    // delete under the measured statements, and the heavy user's deep pages gone). Retention is
+    // tested on its own (test/retention.test.ts); here its periods outlast the history.
+    NOTIFICATION_RETENTION_DAYS: '400',
+    EVENTS_RETENTION_DAYS: '400',
     // The pages are asked for by full documents (the app's persisted operations have no page of
     // deployments); the journeys still send hashes. The same on both phases.
     GRAPHQL_ALLOW_DOCUMENTS: 'true',
   };
   try {
     const machine = await describeMachine(databaseUrl, config.REDIS_URL);
+    if (options.bytesOnly) return await measureBytesOnly(db, env, history, options, machine);
     const heavy = await db.connect();
     try {
       await loadHeavyUser(heavy as unknown as pg.Client, HEAVY_USER, HEAVY_ITEMS);
@@ -321,21 +391,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     // The periodic jobs' work belongs to a few users on the empty database, to the history's users on the loaded one.
     const empty = await measurePhase(db, env, { prefix: 'growth-live-', count: 100 }, options, 'empty');
 
-    log(`loading the history: ${history.users} users, ${history.offers} offers (scale ${options.scale})`);
-    const loadStart = performance.now();
-    const loader = await db.connect();
-    let loadedRows: Record<string, number>;
-    try {
-      loadedRows = await loadHistory(loader as unknown as pg.Client, history);
-    } finally {
-      loader.release();
-    }
-    const loadSeconds = Math.round(since(loadStart) / 100) / 10;
-    const vacuumStart = performance.now();
-    await db.query('VACUUM ANALYZE');
-    const vacuumSeconds = Math.round(since(vacuumStart) / 100) / 10;
-    const rowsLoaded = Object.values(loadedRows).reduce((a, b) => a + b, 0);
-    log(`loaded ${rowsLoaded} rows in ${loadSeconds} s, VACUUM ANALYZE ${vacuumSeconds} s`);
+    const load = await loadAndVacuum(db, history, options.scale);
     const loaded = await measurePhase(db, env, { prefix: USER_PREFIX, count: history.users }, options, 'loaded');
 
     const results = {
@@ -343,7 +399,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
       mode: 'growth',
       machine,
       options,
-      load: { scale: options.scale, history, rows: loadedRows, rowsTotal: rowsLoaded, loadSeconds, vacuumAnalyzeSeconds: vacuumSeconds },
+      load,
       empty,
       loaded,
       targets: judgeGrowth(empty, loaded),

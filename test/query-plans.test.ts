@@ -197,7 +197,7 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     await expectIndexedPlans(statements);
   });
 
-  it('fails without a partial index: dropped (in a transaction rolled back), the expiry sweep reads credit_offers whole', async () => {
+  it('fails without a partial index: dropped (in a transaction rolled back), the expiry sweep reads every pending offer or the whole table', async () => {
     // A sweep as of ten days ago: nothing is due then, so it changes nothing; its statement is the same.
     const statements = await statementsOf(() => expireDueOffers(async () => {}, { batchSize: 100, pauseMs: 0 }, new Date(Date.now() - 10 * 86_400_000)));
     const search = statements.filter((s) => /credit_offers\s+WHERE status = 'PENDING' AND expires_at <=/.test(s.text));
@@ -207,8 +207,11 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     await db.query('BEGIN');
     try {
       await db.query('DROP INDEX credit_offers_pending_expires_at_idx');
-      const bad = await badPlans(db, search, rules);
-      expect(bad.flatMap((b) => b.problems)).toContain('Seq Scan on credit_offers');
+      // The planner reads credit_offers whole, or every PENDING offer (through the users' pending
+      // index) and sorts them all by expiry: either is a sweep that grows with the book.
+      const problems = (await badPlans(db, search, withoutUsers)).flatMap((b) => b.problems);
+      expect(problems.length).toBeGreaterThan(0);
+      for (const problem of problems) expect(problem).toMatch(/^(Seq Scan on credit_offers|Sort of \d+ rows)$/);
     } finally {
       await db.query('ROLLBACK');
     }

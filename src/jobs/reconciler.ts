@@ -4,7 +4,7 @@
 // run is claimed in Redis first); even two runs at once would be safe, since job ids are the
 // deployment (notification) ids.
 import type { Job, Queue } from 'bullmq';
-import { prisma } from '../platform/db.ts';
+import { prisma, type NotificationKind, type NotificationStatus } from '../platform/db.ts';
 import { failDeployment } from '../domain/deployment-failures.ts';
 import { categoryOf } from '../domain/notification-categories.ts';
 import { abandonNotification } from '../domain/push-delivery.ts';
@@ -136,17 +136,14 @@ export interface NotificationReconcilerDeps {
 export function createNotificationReconciler({ queue, afterCommit, logger, graceMs }: NotificationReconcilerDeps) {
   return async function reconcileNotifications(now = new Date()): Promise<{ enqueued: number; failed: number }> {
     const before = new Date(now.getTime() - graceMs);
-    const open = await prisma.notification.findMany({
-      where: {
-        OR: [
-          { status: 'PENDING', createdAt: { lt: before } },
-          { status: 'DELIVERED', pushSettledAt: null, pushDueAt: { lt: before } },
-        ],
-      },
-      select: { id: true, correlationId: true, kind: true, createdAt: true, status: true },
-      orderBy: { createdAt: 'asc' },
-      take: BATCH,
-    });
+    // The statuses are literals: the partial indexes that hold only the open rows (a handful among
+    // millions) are chosen by their predicates, which a status sent as a parameter cannot prove.
+    const open = await prisma.$queryRaw<{ id: string; correlationId: string; kind: NotificationKind; createdAt: Date; status: NotificationStatus }[]>`
+      SELECT id::text AS id, correlation_id AS "correlationId", kind::text AS kind, created_at AS "createdAt", status::text AS status
+        FROM notifications
+       WHERE (status = 'PENDING' AND created_at < ${before})
+          OR (status = 'DELIVERED' AND push_settled_at IS NULL AND push_due_at < ${before})
+       ORDER BY created_at LIMIT ${BATCH}`;
     // A campaign batch's notifications wait for their batch's first-steps job (behind users' own
     // work, maybe long after the grace): while it waits or runs, it takes their first step, and
     // a job each here would decide them a second time, one by one.
