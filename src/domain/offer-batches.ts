@@ -2,7 +2,7 @@
 // with a few set-based statements whatever the batch's size, idempotent per externalRef exactly
 // as one offer issued alone.
 import { randomUUID } from 'node:crypto';
-import { prisma, Prisma, type CreditOffer, type Notification } from '../platform/db.ts';
+import { prisma, Prisma, type CreditOffer } from '../platform/db.ts';
 import { countOffersIssued } from './campaign-metrics.ts';
 import { ValidationError } from './errors.ts';
 import { notifyOffersReceived } from './offer-notifications.ts';
@@ -12,12 +12,6 @@ import { conflictingRef, DEFAULT_OFFER_CAPS, sameTerms, validateIssue, type Issu
 export const MAX_OFFERS_PER_BATCH = 1_000;
 
 export type IssuedOrRefused = CreditOffer | ValidationError;
-
-/** A batch's answers, and the OFFER_RECEIVED notifications its transaction committed (for what follows the commit). */
-export interface BatchIssued {
-  results: IssuedOrRefused[];
-  received: Notification[];
-}
 
 /**
  * One result per input, in input order: the offer (new, or the one its externalRef already
@@ -29,7 +23,7 @@ export async function issueCreditOffers(
   caps: OfferCaps = DEFAULT_OFFER_CAPS,
   now = new Date(),
   correlationId = `offers-issued-${randomUUID()}`,
-): Promise<BatchIssued | ValidationError> {
+): Promise<IssuedOrRefused[] | ValidationError> {
   if (inputs.length === 0 || inputs.length > MAX_OFFERS_PER_BATCH) {
     return new ValidationError(`inputs must hold 1 to ${MAX_OFFERS_PER_BATCH} offers, got ${inputs.length}`, 'inputs');
   }
@@ -47,11 +41,9 @@ export async function issueCreditOffers(
       toWrite.push(i);
     }
   });
-  let received: Notification[] = [];
   if (toWrite.length > 0) {
     await createUsers(toWrite.map((i) => inputs[i]!.userId));
-    const { written, notifications } = await insertOffers(toWrite.map((i) => inputs[i]!), correlationId);
-    received = notifications;
+    const written = await insertOffers(toWrite.map((i) => inputs[i]!), correlationId);
     toWrite.forEach((i, k) => {
       if (written[k]) results[i] = written[k];
     });
@@ -59,14 +51,13 @@ export async function issueCreditOffers(
   }
   // What a ref already named (issued earlier, or by a concurrent batch that won the insert).
   const known = await offersByRef(inputs.flatMap((input, i) => (!results[i] && input.externalRef != null ? [input.externalRef] : [])));
-  const answers = inputs.map((input, i) => {
+  return inputs.map((input, i) => {
     const done = results[i];
     if (done) return done;
     const existing = known.get(input.externalRef!);
     if (!existing) throw new Error(`offer of externalRef ${input.externalRef} neither written nor found`);
     return sameTerms(existing, input) ? existing : conflictingRef(`inputs[${i}]`);
   });
-  return { results: answers, received };
 }
 
 /**
@@ -89,20 +80,17 @@ const OFFER_COLUMNS = Prisma.sql`
 
 /**
  * Writes the offers in one statement (the place where what is created with each offer joins
- * in), then their OFFER_RECEIVED. Returns, per input, the offer written, or undefined when its
- * externalRef was taken already, and the notifications created. Ids are chosen here, so each row returned is known to be its input's. Rows go in
+ * in). Returns, per input, the offer written, or undefined when its externalRef was taken
+ * already. Ids are chosen here, so each row returned is known to be its input's. Rows go in
  * externalRef order: concurrent batches sharing refs wait on each other in the same order and
  * never deadlock.
  */
-async function insertOffers(
-  inputs: readonly IssueOfferInput[],
-  correlationId: string,
-): Promise<{ written: (CreditOffer | undefined)[]; notifications: Notification[] }> {
+async function insertOffers(inputs: readonly IssueOfferInput[], correlationId: string): Promise<(CreditOffer | undefined)[]> {
   const ids = inputs.map(() => randomUUID());
   const column = <T>(pick: (input: IssueOfferInput) => T) => inputs.map(pick);
   // The offers and their OFFER_RECEIVED commit together: each user is told of each offer, once.
-  const { rows, notifications } = await prisma.$transaction(async (tx) => {
-    const written = await tx.$queryRaw<(CreditOffer & { locale: string | null })[]>`
+  const rows = await prisma.$transaction(async (tx) => {
+    const written = await tx.$queryRaw<CreditOffer[]>`
     WITH input AS (
       -- Timestamps travel as ISO text: the columns hold UTC wall time.
       SELECT * FROM unnest(${ids}::uuid[], ${column((o) => o.userId)}::text[], ${column((o) => BigInt(o.limitCents))}::bigint[],
@@ -116,11 +104,12 @@ async function insertOffers(
         FROM input ORDER BY external_ref NULLS LAST
       ON CONFLICT (external_ref) DO NOTHING
       RETURNING *)
-    SELECT ${OFFER_COLUMNS}, (SELECT locale FROM users WHERE id = offers.user_id) AS locale FROM offers`;
-    return { rows: written, notifications: await notifyOffersReceived(tx, written, correlationId) };
+    SELECT ${OFFER_COLUMNS} FROM offers`;
+    await notifyOffersReceived(tx, written, correlationId);
+    return written;
   });
-  const byId = new Map(rows.map(({ locale: _, ...offer }) => [offer.id, offer as CreditOffer]));
-  return { written: ids.map((id) => byId.get(id)), notifications };
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id));
 }
 
 async function offersByRef(refs: readonly string[]): Promise<Map<string, CreditOffer>> {
