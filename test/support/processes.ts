@@ -23,7 +23,11 @@ interface SpawnOptions {
 function spawnEntry(args: string[], env: Record<string, string>, options: SpawnOptions): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: root,
-    env: { ...process.env, ...env },
+    // Two test files run at once against one PostgreSQL (100 connections), each with its own
+    // process and up to two spawned ones: a spawned process's pool is 12 connections unless the
+    // test says otherwise (the default, 2 x WORKER_CONCURRENCY + 10 = 42, ran the server out of
+    // connections with two push-pacing files side by side; jobs wait for a pooled connection).
+    env: { DATABASE_POOL_SIZE: '12', ...process.env, ...env },
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
   });
 }
