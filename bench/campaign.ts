@@ -4,7 +4,7 @@
 // delivers their notifications (users absent: a push each, to a fake FCM with a scaled quota
 // answering 429 above it). Each throughput figure is set against plain SQL doing the same writes
 // in the same run (row counts checked). Writes bench/results/<timestamp>-campaign.json.
-import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -16,14 +16,14 @@ import { enqueueNotifications } from '../src/jobs/producers.ts';
 import { loadConfig, type Config } from '../src/platform/config.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { startService, type RunningService } from '../src/service.ts';
-import { fakeFcmMessaging } from '../test/support/fake-fcm.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { QuotaFcm } from './fcm-quota.ts';
 import { acceptOffer, engineToken, issueOffer, newUser, openSocket, untilDeployed } from './api-client.ts';
-import { machineBusySeconds } from './proc.ts';
+import { cpuSeconds, machineBusySeconds } from './proc.ts';
 import { since, summarize } from './stats.ts';
 import { removeRedisKeys } from './redis-keys.ts';
 
+const root = fileURLToPath(new URL('..', import.meta.url));
 const BATCH = 1_000;
 /** accept -> DEPLOYED samples of the idle baseline (and at least this many... during the sweep: as many as it lasts). */
 const LATENCY_SAMPLES = 100;
@@ -33,6 +33,8 @@ interface CampaignOptions {
   size: number;
   pushPerMinute: number;
   fcmQuotaPerMinute: number;
+  /** Worker processes sharing the push bucket (and running the deployments of the latency pass). */
+  workers: number;
 }
 
 function option(argv: string[], name: string, fallback: number): number {
@@ -44,13 +46,17 @@ function option(argv: string[], name: string, fallback: number): number {
 }
 
 export function parseCampaignOptions(argv: string[]): CampaignOptions {
-  const unknown = argv.filter((a) => a !== '--campaign' && !/^--(campaign-size|push-rate|fcm-quota)=/.test(a));
-  if (unknown.length > 0) throw new Error(`unknown: ${unknown.join(' ')}\nusage: npm run bench -- --campaign [--campaign-size=100000] [--push-rate=25000] [--fcm-quota=30000]`);
+  const unknown = argv.filter((a) => a !== '--campaign' && !/^--(campaign-size|push-rate|fcm-quota|workers)=/.test(a));
+  if (unknown.length > 0) {
+    throw new Error(`unknown: ${unknown.join(' ')}\nusage: npm run bench -- --campaign [--campaign-size=100000] [--push-rate=25000] [--fcm-quota=30000] [--workers=2]`);
+  }
   return {
     size: option(argv, 'campaign-size', 100_000),
     // The fake FCM's quota is scaled down (30,000/min) so a run fits minutes; the bucket sits below it as in production.
     pushPerMinute: option(argv, 'push-rate', 25_000),
     fcmQuotaPerMinute: option(argv, 'fcm-quota', 30_000),
+    // As production runs them: worker processes of their own, beside the API (two on the 2-core machine).
+    workers: option(argv, 'workers', 2),
   };
 }
 
@@ -166,6 +172,26 @@ async function oneUserLoop(url: string, min: number, stop: () => boolean): Promi
   return samples;
 }
 
+/**
+ * A worker process of the service's own code (test/support/push-worker.ts) whose pushes go to the
+ * fake FCM: its log (warnings only) goes to this process's stderr.
+ */
+function spawnWorker(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'test/support/push-worker.ts'], {
+    cwd: root,
+    env: { ...process.env, WORKER_ADMIN_PORT: '0', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function stopWorker(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
 async function count(db: pg.Pool, sql: string, params: unknown[]): Promise<number> {
   const { rows } = await db.query(sql, params);
   return Number((rows[0] as { n: string | number }).n);
@@ -197,6 +223,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
   const redis = new Redis(base.REDIS_URL);
   const fcm = new QuotaFcm(options.fcmQuotaPerMinute);
   const services: RunningService[] = [];
+  const workers: ChildProcess[] = [];
   const busyAtStart = await machineBusySeconds();
   const startedAt = Date.now();
   try {
@@ -252,12 +279,26 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     await notificationQueue.close();
     const expiredApi = await count(db, "SELECT count(*) AS n FROM credit_offers WHERE campaign_id = $1 AND status = 'EXPIRED'", [`${run}-api`]);
 
-    log(`pushing ${options.size} notifications at PUSH_MAX_PER_MINUTE=${options.pushPerMinute} to a fake FCM with a quota of ${options.fcmQuotaPerMinute}/min`);
-    const { messaging } = fakeFcmMessaging(fcm.port);
-    const worker = await startService({ api: false, worker: true, config, messaging, logger: createLogger('warn'), adminPort: 0 });
-    services.push(worker);
+    log(
+      `pushing ${options.size} notifications at PUSH_MAX_PER_MINUTE=${options.pushPerMinute} from ${options.workers} worker processes ` +
+        `to a fake FCM with a quota of ${options.fcmQuotaPerMinute}/min`,
+    );
+    const workerEnv = {
+      DATABASE_URL: url,
+      REDIS_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      OFFER_EXPIRY_INTERVAL_MS: String(config.OFFER_EXPIRY_INTERVAL_MS),
+      PUSH_MAX_PER_MINUTE: String(options.pushPerMinute),
+      FAKE_FCM_PORT: String(fcm.port),
+    };
+    for (let w = 0; w < options.workers; w += 1) workers.push(spawnWorker(workerEnv));
     const pushStarted = Date.now();
+    // The workers' CPU per send, from the first send on (their start-up left out): what a send
+    // costs, whatever share of the machine the workers got.
+    const workersCpu = async () => (await Promise.all(workers.map((w) => cpuSeconds(w.pid!)))).reduce((a, b) => a + b, 0);
+    let firstSends: { cpu: number; sends: number } | null = null;
     for (;;) {
+      if (!firstSends && fcm.accepted.length > 0) firstSends = { cpu: await workersCpu(), sends: fcm.accepted.length };
       const settled = await count(
         db,
         // The expiry's notifications (each offer's OFFER_RECEIVED is settled too, dropped: the offer is no longer PENDING).
@@ -275,6 +316,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       [`${run}-api`],
     );
     const sends = fcm.accepted.length;
+    const cpuPerSendMs = firstSends && sends > firstSends.sends ? ((await workersCpu()) - firstSends.cpu) * 1000 / (sends - firstSends.sends) : null;
     const sendSeconds = sends > 1 ? (fcm.accepted.at(-1)! - fcm.accepted[0]!) / 1000 : 0;
     const sendsPerMinute = sendSeconds > 0 ? ((sends - 1) / sendSeconds) * 60 : 0;
 
@@ -316,8 +358,8 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       },
       pushSeconds: seconds(pushStarted),
       redis: { backlogBytes, bytesPerNotificationJob: backlogBytes / Math.max(1, expired) },
-      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed },
-      // API, worker and sweep share the bench's one process here: stricter than production's separate processes.
+      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed, workerCpuMsPerSend: cpuPerSendMs },
+      // API and sweep share the bench's process; the workers (deployments, pushes) are processes of their own.
       latency: { idleAcceptToDeployedMs: idleLatency, duringSweepAcceptToDeployedMs: sweepLatency },
       memory: { idleRssMiB: rssIdle / 2 ** 20, peakRssDuringSweepMiB: rssPeak / 2 ** 20 },
       targets: {
@@ -337,6 +379,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     console.log(JSON.stringify(results, null, 2));
     log(`written to ${file}`);
   } finally {
+    await Promise.all(workers.map(stopWorker));
     await Promise.all(services.map((s) => s.close().catch(() => {})));
     await fcm.close();
     await db.end();

@@ -268,6 +268,8 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
     presence,
     push,
     fallbackMs: settings.notifications.pushFallbackAfterMs,
+    // A push's claim lapses when its holder died as the job's lock does: the job taken over after a crash claims it then.
+    pushClaimMs: settings.workers.jobLockMs,
     preferences: { offersPushDefault: settings.notifications.offersPushDefault, releaseSpreadMs: settings.notifications.quietHoursReleaseSpreadMs },
     logger: logger.child({ component: 'notification-worker' }),
   };

@@ -1,14 +1,16 @@
 // Push at the provider's pace: two worker processes share one send rate (a token bucket in
 // Redis) against the fake FCM; FCM's project-level 429 pauses every process and the push is
-// sent afterwards, not failed; a deployment's push overtakes a campaign's backlog.
+// sent afterwards, not failed; a deployment's push overtakes a campaign's backlog, and the
+// announcements of offers just issued (alone or in a batch).
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { PushBucket } from '../src/push/push-bucket.ts';
+import { engineToken, gql } from './support/client.ts';
 import { FakeFcm, type FcmReply, type FcmRequest } from './support/fake-fcm.ts';
-import { acceptOffer, issueOffer, waitForFinal } from './support/fixtures.ts';
+import { acceptOffer, issueOffer, ISSUE_OFFER, waitForFinal } from './support/fixtures.ts';
 import { registerDevice } from './support/notification-fixtures.ts';
 import { spawnPushWorker, stopGracefully } from './support/processes.ts';
 import { serviceForTests } from './support/service.ts';
@@ -176,6 +178,44 @@ describe('push pacing across two worker processes', () => {
       // Well ahead of the backlog (60 sends at 10/s): most of the campaign goes after it.
       expect(sentBefore).toBeLessThan(40);
       await waitUntil(async () => sendsTo(tokens).length >= tokens.size, 'the campaign sent', 60_000);
+    });
+  });
+  it("an offer's announcement, issued alone or in a batch, waits behind a deployment's push", { timeout: 120_000 }, async () => {
+    const { offerId, userToken } = await issueOffer(service.url, { limitCents: 777_800 });
+    const deviceToken = `own-action-${offerId}`;
+    expect((await registerDevice(service.url, userToken, deviceToken)).__typename).toBe('RegisterDeviceSuccess');
+    // Users with a device each, absent, no quiet hours: every offer issued to them is announced by push.
+    const run = `announce-${randomUUID()}`;
+    const SIZE = 60;
+    await prisma.$executeRaw`INSERT INTO users (id) SELECT ${run} || '-' || k FROM generate_series(1, ${SIZE}) k`;
+    await prisma.$executeRaw`
+      INSERT INTO notification_preferences (user_id, quiet_hours_enabled) SELECT ${run} || '-' || k, false FROM generate_series(1, ${SIZE}) k`;
+    await prisma.$executeRaw`
+      INSERT INTO devices (id, user_id, token, platform) SELECT gen_random_uuid(), ${run} || '-' || k, ${run} || '-device-' || k, 'ANDROID'
+        FROM generate_series(1, ${SIZE}) k`;
+    const tokens = new Set(Array.from({ length: SIZE }, (_, k) => `${run}-device-${k + 1}`));
+    const input = (k: number) => ({ userId: `${run}-${k}`, limitCents: 60_000, interestRateBps: 120, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    const bearer = await engineToken();
+    // Two thirds issued one by one, the rest in one batch, before the workers start: both kinds of
+    // announcement wait in the queue, more issued alone than may go before the deployment's push.
+    const ALONE = 40;
+    for (let k = 1; k <= ALONE; k += 1) {
+      expect((await gql(service.url, ISSUE_OFFER, { input: input(k) }, bearer)).data.issueCreditOffer.__typename).toBe('IssueCreditOfferSuccess');
+    }
+    const batch = Array.from({ length: SIZE - ALONE }, (_, i) => input(ALONE + i + 1));
+    const issued = await gql(service.url, `mutation Batch($inputs: [IssueCreditOfferInput!]!) { issueCreditOffers(inputs: $inputs) { __typename } }`, { inputs: batch }, bearer);
+    expect(issued.data.issueCreditOffers.every((r: { __typename: string }) => r.__typename === 'IssueCreditOfferSuccess')).toBe(true);
+    await withWorkers({ PUSH_MAX_PER_MINUTE: String(PER_MINUTE), WORKER_CONCURRENCY: '2' }, async () => {
+      await waitUntil(async () => sendsTo(tokens).length >= 5, 'the announcements pushing', 60_000);
+      const { deployment } = await acceptOffer(service.url, offerId, userToken);
+      await waitForFinal(service.url, deployment.id, userToken);
+      await fcm.waitFor((r) => r.body?.message?.token === deviceToken && r.body?.message?.data?.kind === 'CREDIT_DEPLOYED', 30_000);
+      const sentBefore = sendsTo(tokens).length;
+      // Well ahead of the announcements (60 sends at 10/s), those issued alone included.
+      expect(sentBefore).toBeLessThan(ALONE);
+      await waitUntil(async () => sendsTo(tokens).length >= tokens.size, 'every offer announced', 60_000);
+      // Each announcement once.
+      expect(sendsTo(tokens)).toHaveLength(SIZE);
     });
   });
 });

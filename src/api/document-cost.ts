@@ -24,6 +24,7 @@ import {
   type SelectionSetNode,
   type ValidationRule,
   type ValueNode,
+  visit,
 } from 'graphql';
 
 export const DEFAULT_PAGE = 20;
@@ -81,6 +82,23 @@ export function selectionCost(
   return cost;
 }
 
+const pageVariablesOf = new WeakMap<DocumentNode, ReadonlySet<string>>();
+
+/** The names of the variables given as a `first` anywhere in the document (a parsed document is reused: kept per document). */
+function pageVariables(document: DocumentNode): ReadonlySet<string> {
+  let names = pageVariablesOf.get(document);
+  if (!names) {
+    const found = new Set<string>();
+    visit(document, {
+      Argument(argument) {
+        if (argument.name.value === 'first' && argument.value.kind === Kind.VARIABLE) found.add(argument.value.name.value);
+      },
+    });
+    pageVariablesOf.set(document, (names = found));
+  }
+  return names;
+}
+
 /**
  * The cost of the operation the request runs (0 when there is none), with its variables as
  * execution sees them: coerced, defaults filled in. Values that do not coerce fail execution
@@ -89,9 +107,13 @@ export function selectionCost(
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables): number {
   const operation = getOperationAST(document, operationName);
   if (!operation) return 0;
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
+  // Only the variables a `first` reads are coerced: a campaign's 1,000 offer inputs are not
+  // coerced twice (execution does it) to find no page size in them.
+  const paging = pageVariables(document);
+  const definitions = (operation.variableDefinitions ?? []).filter((d) => paging.has(d.variable.name.value));
+  const coerced = definitions.length > 0 ? getVariableValues(schema, definitions, variables ?? {}, { maxErrors: 1 }).coerced : undefined;
   const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
-  return selectionCost(context, operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, coerced.coerced ?? variables);
+  return selectionCost(context, operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, coerced ?? variables);
 }
 
 /**

@@ -3,6 +3,7 @@
 // reached. Each for one notification or many, in one statement where it can be.
 import { prisma, Prisma, type DeliveryReason, type Notification, type NotificationDelivery, type Tx } from '../platform/db.ts';
 import { countDeliveries, countPushFallback } from './notification-metrics.ts';
+import { pushOpen } from './push-claims.ts';
 
 /** A delivery row to record. */
 export type NewDelivery = Pick<NotificationDelivery, 'status' | 'reasonCode' | 'deviceId' | 'providerMessageId'>;
@@ -49,8 +50,8 @@ export async function recordInAppDeliveries(ids: readonly string[], now: Date, f
 /**
  * Settles the push of notifications without sending it (push off, no device), in one statement:
  * a SKIPPED delivery with the reason; a notification never delivered (PENDING) ends FAILED, one
- * delivered in-app keeps DELIVERED. Those acknowledged, failed or settled meanwhile are left alone.
- * Returns the ids it settled.
+ * delivered in-app keeps DELIVERED. Those acknowledged, failed, settled, held or claimed since
+ * they were read are left alone (their push was decided by someone else). Returns the ids it settled.
  */
 export async function recordPushSkipped(
   notifications: readonly Pick<Notification, 'id' | 'pushDueAt' | 'status'>[],
@@ -61,7 +62,7 @@ export async function recordPushSkipped(
   const rows = await prisma.$queryRaw<{ id: string }[]>`
     WITH n AS (
       UPDATE notifications SET push_settled_at = ${now}, status = CASE WHEN status = 'PENDING' THEN 'FAILED'::notification_status ELSE status END
-       WHERE id = ANY(${notifications.map((n) => n.id)}::uuid[]) AND status IN ('PENDING', 'DELIVERED') AND push_settled_at IS NULL
+       WHERE id = ANY(${notifications.map((n) => n.id)}::uuid[]) AND ${pushOpen(now)}
       RETURNING id)
     INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code)
     SELECT id, 'PUSH', 'SKIPPED', ${now}, ${reason}::delivery_reason FROM n
@@ -73,22 +74,35 @@ export async function recordPushSkipped(
   return [...settled];
 }
 
+/** A push to hold until `until`, and why (quiet hours). */
+export interface PushHold {
+  id: string;
+  until: Date;
+  reason: DeliveryReason;
+}
+
 /**
- * Holds a notification's push until `until` (quiet hours): a DEFERRED delivery saying when it will
- * go, and the push due then. Left alone when it was acknowledged, failed or settled meanwhile.
- * True when it was held.
+ * Holds pushes (quiet hours), in one statement: a DEFERRED delivery saying when each will go, and
+ * the push due then. Only a push still open and due at `now` is held: one acknowledged, failed,
+ * settled, or already held or claimed by another decider since it was read is left alone, so a
+ * push is held once however many deciders read it. Returns the ids it held.
  */
-export async function recordPushDeferred(notification: Pick<Notification, 'id'>, until: Date, reason: DeliveryReason, now: Date): Promise<boolean> {
+export async function recordPushesDeferred(holds: readonly PushHold[], now: Date): Promise<string[]> {
+  if (holds.length === 0) return [];
+  // Timestamps travel as ISO text: the columns hold UTC wall time.
   const rows = await prisma.$queryRaw<{ id: string }[]>`
-    WITH n AS (
-      UPDATE notifications SET push_due_at = ${until}
-       WHERE id = ${notification.id}::uuid AND status IN ('PENDING', 'DELIVERED') AND push_settled_at IS NULL
-      RETURNING id)
+    WITH hold AS (
+      SELECT * FROM unnest(${holds.map((h) => h.id)}::uuid[], ${holds.map((h) => h.until.toISOString())}::timestamp[],
+                           ${holds.map((h) => h.reason)}::delivery_reason[]) AS h(id, until, reason)),
+    n AS (
+      UPDATE notifications SET push_due_at = hold.until FROM hold
+       WHERE notifications.id = hold.id AND ${pushOpen(now)}
+      RETURNING notifications.id, hold.until, hold.reason)
     INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code, scheduled_for)
-    SELECT id, 'PUSH', 'DEFERRED', ${now}, ${reason}::delivery_reason, ${until} FROM n
+    SELECT id, 'PUSH', 'DEFERRED', ${now}, reason, until FROM n
     RETURNING notification_id::text AS id`;
-  if (rows.length > 0) countDeliveries('PUSH', ['DEFERRED']);
-  return rows.length > 0;
+  if (rows.length > 0) countDeliveries('PUSH', rows.map(() => 'DEFERRED'));
+  return rows.map((r) => r.id);
 }
 
 export interface PushRecord {

@@ -8,7 +8,7 @@
 // One path for one notification (its job) or many (the first step of a batch's notifications).
 import { prisma, type DeliveryReason, type Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { recordInAppDeliveries, recordPushDeferred, recordPushSkipped } from './delivery-records.ts';
+import { recordInAppDeliveries, recordPushesDeferred, recordPushSkipped, type PushHold } from './delivery-records.ts';
 import { categoryOf, needsOpenOffer } from './notification-categories.ts';
 import { preferencesOf } from './notification-preferences.ts';
 import { channelEnabled } from './preference-rules.ts';
@@ -21,6 +21,11 @@ export interface DeliveryDeps {
   push: PushSender;
   /** How long an in-app notification may stay unacknowledged before it is pushed too. */
   fallbackMs: number;
+  /**
+   * The lease of a push's claim while it is sent (push-claims.ts): kept alive by its holder, it
+   * lapses this long after the holder died, as the job's own lock does (the job lock's duration).
+   */
+  pushClaimMs: number;
   preferences: DeliveryPreferenceSettings;
   logger: Logger;
 }
@@ -131,16 +136,22 @@ async function pushSteps(deps: DeliveryDeps, due: Notification[], options: Progr
     offersOf(due),
     usersWithDevices(due.map((n) => n.userId)),
   ]);
+  // Those with nothing to send are settled together, one statement per reason (a campaign's
+  // batch whose offers ended meanwhile is a thousand of them).
+  const closed = due.filter((n) => needsOpenOffer(n.kind) && !isOpenOffer(n.offerId ? offers.get(n.offerId) : undefined, now));
+  await skip(closed, 'OFFER_NO_LONGER_OPEN');
+  const closedIds = new Set(closed.map((n) => n.id));
+  const noDevice = due.filter((n) => !closedIds.has(n.id) && !withDevices.has(n.userId));
+  await skip(noDevice, 'NO_DEVICE');
+  const settled = new Set([...closedIds, ...noDevice.map((n) => n.id)]);
+  // Decided together, recorded together: one statement per reason skipped, one for every hold
+  // (a campaign's batch holds hundreds at once). Each write passes only for a push still open
+  // and due, so a push another decider took since it was read is left to that decider.
+  const skips = new Map<DeliveryReason, Notification[]>();
+  const holds: PushHold[] = [];
+  const sends: { notification: Notification; timeSensitive: boolean }[] = [];
   for (const n of due) {
-    const offer = n.offerId ? offers.get(n.offerId) : undefined;
-    if (needsOpenOffer(n.kind) && !(offer && offer.status === 'PENDING' && offer.expiresAt > now)) {
-      await skip([n], 'OFFER_NO_LONGER_OPEN');
-      continue;
-    }
-    if (!withDevices.has(n.userId)) {
-      await skip([n], 'NO_DEVICE');
-      continue;
-    }
+    if (settled.has(n.id)) continue;
     const decision = decidePush({
       category: categoryOf(n.kind),
       preferences: preferences.get(n.userId)!,
@@ -148,32 +159,38 @@ async function pushSteps(deps: DeliveryDeps, due: Notification[], options: Progr
       releaseSpreadMs: deps.preferences.releaseSpreadMs,
       random: deps.preferences.random ?? Math.random,
     });
-    if (decision.action === 'skip') {
-      await skip([n], decision.reason);
-      continue;
-    }
-    if (decision.action === 'defer') {
-      if (await recordPushDeferred(n, decision.until, decision.reason, now)) steps.set(n.id, { kind: 'wait', until: decision.until });
-      continue;
-    }
-    if (!options.sendPushes) {
-      steps.set(n.id, { kind: 'push-due' });
-      continue;
-    }
+    if (decision.action === 'skip') skips.set(decision.reason, [...(skips.get(decision.reason) ?? []), n]);
+    else if (decision.action === 'defer') holds.push({ id: n.id, until: decision.until, reason: decision.reason });
+    else if (!options.sendPushes) steps.set(n.id, { kind: 'push-due' });
+    else sends.push({ notification: n, timeSensitive: decision.timeSensitive });
+  }
+  for (const [reason, notifications] of skips) await skip(notifications, reason);
+  const until = new Map(holds.map((h) => [h.id, h.until]));
+  for (const id of await recordPushesDeferred(holds, now)) steps.set(id, { kind: 'wait', until: until.get(id)! });
+  for (const { notification: n, timeSensitive } of sends) {
+    const offer = n.offerId ? offers.get(n.offerId) : undefined;
     const log = deps.logger.child({ notificationId: n.id, correlationId: n.correlationId });
     const sent = await sendPush(
       deps.push,
       log,
       n,
-      { finalAttempt: options.finalAttempt ?? true, timeSensitive: decision.timeSensitive, offerExpiresAt: needsOpenOffer(n.kind) ? (offer?.expiresAt ?? null) : null },
+      {
+        finalAttempt: options.finalAttempt ?? true,
+        timeSensitive,
+        offerExpiresAt: needsOpenOffer(n.kind) ? (offer?.expiresAt ?? null) : null,
+        claimMs: deps.pushClaimMs,
+      },
       now,
     );
     if (sent.kind === 'no-device') await skip([n], 'NO_DEVICE');
     else if (sent.kind === 'retry') steps.set(n.id, sent);
-    else steps.set(n.id, { kind: 'done', outcome: sent.outcome });
+    else if (sent.kind === 'settled') steps.set(n.id, { kind: 'done', outcome: sent.outcome });
+    // 'taken': another decider claimed, held or settled it since it was read; no step: its job looks again.
   }
   return steps;
 }
+
+const isOpenOffer = (offer: { status: string; expiresAt: Date } | undefined, now: Date) => !!offer && offer.status === 'PENDING' && offer.expiresAt > now;
 
 /** The offers the notifications are about: their status and expiry, for the pushes that need an open offer. */
 async function offersOf(notifications: Notification[]) {

@@ -100,6 +100,11 @@ export function notifyDeploymentEnds(tx: Tx, deployments: readonly EndedDeployme
   return createNotifications(tx, deployments.map((deployment) => deploymentEnd(deployment, kind, null)));
 }
 
+/** Notifications by id, as stored (those that no longer exist are left out). */
+export function notificationsByIds(ids: readonly string[]): Promise<Notification[]> {
+  return prisma.notification.findMany({ where: { id: { in: [...ids] } } });
+}
+
 /** Notifications of a deployment still waiting for their first delivery step. */
 export function undeliveredNotificationsOf(deploymentId: string): Promise<Notification[]> {
   return prisma.notification.findMany({ where: { deploymentId, status: 'PENDING' } });

@@ -2,7 +2,7 @@
 // with a few set-based statements whatever the batch's size, idempotent per externalRef exactly
 // as one offer issued alone.
 import { randomUUID } from 'node:crypto';
-import { prisma, Prisma, type CreditOffer } from '../platform/db.ts';
+import { prisma, Prisma, type CreditOffer, type Notification } from '../platform/db.ts';
 import { countOffersIssued } from './campaign-metrics.ts';
 import { ValidationError } from './errors.ts';
 import { notifyOffersReceived } from './offer-notifications.ts';
@@ -12,6 +12,12 @@ import { conflictingRef, DEFAULT_OFFER_CAPS, sameTerms, validateIssue, type Issu
 export const MAX_OFFERS_PER_BATCH = 1_000;
 
 export type IssuedOrRefused = CreditOffer | ValidationError;
+
+/** A batch's answers, and the OFFER_RECEIVED notifications its transaction committed (for what follows the commit). */
+export interface BatchIssued {
+  results: IssuedOrRefused[];
+  received: Notification[];
+}
 
 /**
  * One result per input, in input order: the offer (new, or the one its externalRef already
@@ -23,7 +29,7 @@ export async function issueCreditOffers(
   caps: OfferCaps = DEFAULT_OFFER_CAPS,
   now = new Date(),
   correlationId = `offers-issued-${randomUUID()}`,
-): Promise<IssuedOrRefused[] | ValidationError> {
+): Promise<BatchIssued | ValidationError> {
   if (inputs.length === 0 || inputs.length > MAX_OFFERS_PER_BATCH) {
     return new ValidationError(`inputs must hold 1 to ${MAX_OFFERS_PER_BATCH} offers, got ${inputs.length}`, 'inputs');
   }
@@ -41,9 +47,11 @@ export async function issueCreditOffers(
       toWrite.push(i);
     }
   });
+  let received: Notification[] = [];
   if (toWrite.length > 0) {
     await createUsers(toWrite.map((i) => inputs[i]!.userId));
-    const written = await insertOffers(toWrite.map((i) => inputs[i]!), correlationId);
+    const { written, notifications } = await insertOffers(toWrite.map((i) => inputs[i]!), correlationId);
+    received = notifications;
     toWrite.forEach((i, k) => {
       if (written[k]) results[i] = written[k];
     });
@@ -51,13 +59,14 @@ export async function issueCreditOffers(
   }
   // What a ref already named (issued earlier, or by a concurrent batch that won the insert).
   const known = await offersByRef(inputs.flatMap((input, i) => (!results[i] && input.externalRef != null ? [input.externalRef] : [])));
-  return inputs.map((input, i) => {
+  const answers = inputs.map((input, i) => {
     const done = results[i];
     if (done) return done;
     const existing = known.get(input.externalRef!);
     if (!existing) throw new Error(`offer of externalRef ${input.externalRef} neither written nor found`);
     return sameTerms(existing, input) ? existing : conflictingRef(`inputs[${i}]`);
   });
+  return { results: answers, received };
 }
 
 /**
@@ -80,17 +89,20 @@ const OFFER_COLUMNS = Prisma.sql`
 
 /**
  * Writes the offers in one statement (the place where what is created with each offer joins
- * in). Returns, per input, the offer written, or undefined when its externalRef was taken
- * already. Ids are chosen here, so each row returned is known to be its input's. Rows go in
+ * in), then their OFFER_RECEIVED. Returns, per input, the offer written, or undefined when its
+ * externalRef was taken already, and the notifications created. Ids are chosen here, so each row returned is known to be its input's. Rows go in
  * externalRef order: concurrent batches sharing refs wait on each other in the same order and
  * never deadlock.
  */
-async function insertOffers(inputs: readonly IssueOfferInput[], correlationId: string): Promise<(CreditOffer | undefined)[]> {
+async function insertOffers(
+  inputs: readonly IssueOfferInput[],
+  correlationId: string,
+): Promise<{ written: (CreditOffer | undefined)[]; notifications: Notification[] }> {
   const ids = inputs.map(() => randomUUID());
   const column = <T>(pick: (input: IssueOfferInput) => T) => inputs.map(pick);
   // The offers and their OFFER_RECEIVED commit together: each user is told of each offer, once.
-  const rows = await prisma.$transaction(async (tx) => {
-    const written = await tx.$queryRaw<CreditOffer[]>`
+  const { rows, notifications } = await prisma.$transaction(async (tx) => {
+    const written = await tx.$queryRaw<(CreditOffer & { locale: string | null })[]>`
     WITH input AS (
       -- Timestamps travel as ISO text: the columns hold UTC wall time.
       SELECT * FROM unnest(${ids}::uuid[], ${column((o) => o.userId)}::text[], ${column((o) => BigInt(o.limitCents))}::bigint[],
@@ -104,12 +116,11 @@ async function insertOffers(inputs: readonly IssueOfferInput[], correlationId: s
         FROM input ORDER BY external_ref NULLS LAST
       ON CONFLICT (external_ref) DO NOTHING
       RETURNING *)
-    SELECT ${OFFER_COLUMNS} FROM offers`;
-    await notifyOffersReceived(tx, written, correlationId);
-    return written;
+    SELECT ${OFFER_COLUMNS}, (SELECT locale FROM users WHERE id = offers.user_id) AS locale FROM offers`;
+    return { rows: written, notifications: await notifyOffersReceived(tx, written, correlationId) };
   });
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return ids.map((id) => byId.get(id));
+  const byId = new Map(rows.map(({ locale: _, ...offer }) => [offer.id, offer as CreditOffer]));
+  return { written: ids.map((id) => byId.get(id)), notifications };
 }
 
 async function offersByRef(refs: readonly string[]): Promise<Map<string, CreditOffer>> {

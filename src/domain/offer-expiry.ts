@@ -52,7 +52,9 @@ export async function expireDueOffers(
     total += batch.expired;
     if (batch.expired > 0) await onCommitted(batch);
     if (batch.expired < settings.batchSize) return total;
-    if (settings.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, settings.pauseMs));
+    // Between batches the process's other work goes first (a deployment job, an API request):
+    // at least a turn of the event loop, or the configured pause.
+    await new Promise((resolve) => (settings.pauseMs > 0 ? setTimeout(resolve, settings.pauseMs) : setImmediate(resolve)));
   }
 }
 

@@ -10,6 +10,8 @@ export interface IssuedOffer {
   userId: string;
   limitCents: bigint;
   currency: string;
+  /** The user's stored language, when the issuing statement returned it (otherwise read here). */
+  locale?: string | null;
 }
 
 /**
@@ -19,9 +21,7 @@ export interface IssuedOffer {
  */
 export async function notifyOffersReceived(tx: Tx, offers: readonly IssuedOffer[], correlationId: string): Promise<Notification[]> {
   if (offers.length === 0) return [];
-  const userIds = [...new Set(offers.map((o) => o.userId))];
-  const users = await tx.user.findMany({ where: { id: { in: userIds } }, select: { id: true, locale: true } });
-  const locale = new Map(users.map((u) => [u.id, u.locale]));
+  const locale = await localesOf(tx, offers);
   return createNotifications(
     tx,
     offers.map((offer) => ({
@@ -30,14 +30,17 @@ export async function notifyOffersReceived(tx: Tx, offers: readonly IssuedOffer[
       subject: { offerId: offer.id },
       amount: { cents: offer.limitCents, currency: offer.currency },
       correlationId,
-      locale: locale.get(offer.userId) ?? null,
+      locale: offer.locale !== undefined ? offer.locale : (locale.get(offer.userId) ?? null),
     })),
   );
 }
 
-/** The OFFER_RECEIVED notifications of these offers still waiting for their first step (to enqueue after an issue). */
-export function pendingOfferReceived(offerIds: readonly string[]): Promise<Notification[]> {
-  return prisma.notification.findMany({ where: { offerId: { in: [...offerIds] }, kind: 'OFFER_RECEIVED', status: 'PENDING' } });
+/** The languages of the offers' users that the caller did not bring (one read, none when it brought all). */
+async function localesOf(tx: Tx, offers: readonly IssuedOffer[]): Promise<Map<string, string | null>> {
+  const userIds = [...new Set(offers.filter((o) => o.locale === undefined).map((o) => o.userId))];
+  if (userIds.length === 0) return new Map();
+  const users = await tx.user.findMany({ where: { id: { in: userIds } }, select: { id: true, locale: true } });
+  return new Map(users.map((u) => [u.id, u.locale]));
 }
 
 const BATCH = 500;

@@ -5,6 +5,7 @@ import { prisma, type Device, type Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { recordPushAttempts, type NewDelivery } from './delivery-records.ts';
 import { activeDevicesOf } from './devices.ts';
+import { claimPush, type PushClaim } from './push-claims.ts';
 import { UNACKNOWLEDGED } from './notifications.ts';
 import type { PushFailure, PushMessage, PushSender } from './ports.ts';
 import type { DeliveryReason } from '../platform/db.ts';
@@ -15,27 +16,51 @@ export type PushOutcome =
   /** Sent (or failed for good) and recorded; `sent` devices have it. */
   | { kind: 'settled'; outcome: 'pushed' | 'push-failed' }
   /** A send failed transiently and this is not the last attempt: try again later. */
-  | { kind: 'retry'; error: string };
+  | { kind: 'retry'; error: string }
+  /** Another decider claimed, held or settled the push since it was read: nothing sent here. */
+  | { kind: 'taken' };
 
 /** Pushes the notification to every valid device of its user not reached yet. */
 export async function sendPush(
   push: PushSender,
   logger: Logger,
   notification: Notification,
-  options: { finalAttempt: boolean; timeSensitive: boolean; offerExpiresAt: Date | null },
+  options: { finalAttempt: boolean; timeSensitive: boolean; offerExpiresAt: Date | null; claimMs: number },
   now: Date,
 ): Promise<PushOutcome> {
-  const { finalAttempt } = options;
-  const devices = await activeDevicesOf(notification.userId);
-  const reached = new Set(
-    (await prisma.notificationDelivery.findMany({
-      where: { notificationId: notification.id, channel: 'PUSH', status: 'SENT' },
-      select: { deviceId: true },
-    })).map((d) => d.deviceId),
-  );
-  if (devices.length === 0 && reached.size === 0) return { kind: 'no-device' };
-  const targets = devices.filter((device) => !reached.has(device.id));
+  // Only one decider sends: the one whose claim passes (push-claims.ts). What was reached is read under it.
+  const claim = await claimPush(notification.id, now, options.claimMs, logger);
+  if (!claim) return { kind: 'taken' };
+  try {
+    const devices = await activeDevicesOf(notification.userId);
+    const reached = new Set(
+      (await prisma.notificationDelivery.findMany({
+        where: { notificationId: notification.id, channel: 'PUSH', status: 'SENT' },
+        select: { deviceId: true },
+      })).map((d) => d.deviceId),
+    );
+    if (devices.length === 0 && reached.size === 0) {
+      // Due again as it was, for the caller's SKIPPED.
+      await claim.release();
+      return { kind: 'no-device' };
+    }
+    const targets = devices.filter((device) => !reached.has(device.id));
+    return await sendClaimed(push, logger, notification, options, now, targets, reached.size, claim);
+  } finally {
+    claim.stop();
+  }
+}
 
+async function sendClaimed(
+  push: PushSender,
+  logger: Logger,
+  notification: Notification,
+  options: { finalAttempt: boolean; timeSensitive: boolean; offerExpiresAt: Date | null },
+  now: Date,
+  targets: Device[],
+  reachedBefore: number,
+  claim: PushClaim,
+): Promise<PushOutcome> {
   const doubt = await sendsInDoubt(notification.id);
   const sendable = targets.filter((device) => (doubt.get(device.id) ?? 0) < 2);
   const letBe = targets.filter((device) => (doubt.get(device.id) ?? 0) >= 2);
@@ -47,15 +72,18 @@ export async function sendPush(
   }
   const sent = await pushToDevices(push, logger, sendable, await pushMessage(notification, options));
   sent.deliveries.push(...letBe.map((device) => inDoubt(device.id)));
-  const retry = sent.transientErrors.length > 0 && !finalAttempt;
+  const retry = sent.transientErrors.length > 0 && !options.finalAttempt;
   const reachedNow = await recordPushAttempts(notification, {
     deliveries: sent.deliveries,
     invalidDevices: sent.invalidDevices,
-    reachedBefore: reached.size,
+    reachedBefore,
     settle: !retry,
     now,
   });
-  if (retry) return { kind: 'retry', error: sent.transientErrors[0]! };
+  if (retry) {
+    await claim.release();
+    return { kind: 'retry', error: sent.transientErrors[0]! };
+  }
   return { kind: 'settled', outcome: reachedNow > 0 ? 'pushed' : 'push-failed' };
 }
 

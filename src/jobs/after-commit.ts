@@ -28,6 +28,8 @@ export interface Committed {
   deploymentJobs?: readonly DeploymentJob[];
   /** Notifications whose job is missing, as they are (no first step taken here). */
   notificationJobs?: readonly NotificationJobAt[];
+  /** The new notifications are a campaign's: the jobs their first steps leave wait behind users' own actions. */
+  background?: boolean;
 }
 
 export interface AfterCommitDeps {
@@ -52,7 +54,7 @@ export function createAfterCommit({ liveUpdates, notificationQueue, deploymentQu
   }
 
   /** The first delivery step of new notifications; the jobs of those it leaves unsettled. */
-  async function firstSteps(log: Logger, notifications: Notification[]): Promise<NotificationJobAt[]> {
+  async function firstSteps(log: Logger, notifications: Notification[], background: boolean): Promise<NotificationJobAt[]> {
     let steps = new Map<string, DeliveryStep>();
     await bestEffort(log, "take the notifications' first step", async () => {
       const progress = await progressNotifications(delivery, notifications);
@@ -68,7 +70,14 @@ export function createAfterCommit({ liveUpdates, notificationQueue, deploymentQu
       }
       if (step?.kind === 'wait') stepLog.info({ pushDueAt: step.until }, 'delivered in-app; push fallback scheduled');
       // A push to send, a fallback to wait for, or a step that failed: its job takes it from here.
-      return [{ notificationId: n.id, correlationId: n.correlationId, ...(step?.kind === 'wait' ? { runAt: step.until } : {}) }];
+      return [
+        {
+          notificationId: n.id,
+          correlationId: n.correlationId,
+          ...(step?.kind === 'wait' ? { runAt: step.until } : {}),
+          ...(background ? { background } : {}),
+        },
+      ];
     });
   }
 
@@ -83,7 +92,7 @@ export function createAfterCommit({ liveUpdates, notificationQueue, deploymentQu
     if (events.length > 0) await bestEffort(log, 'publish deployment events', () => liveUpdates.publishDeploymentEvents(events));
     await announceInApp(log, committed.deliveredInApp ?? []);
     const fresh = (committed.notifications ?? []).filter((n): n is Notification => n !== null);
-    const notificationJobs = [...(fresh.length > 0 ? await firstSteps(log, fresh) : []), ...(committed.notificationJobs ?? [])];
+    const notificationJobs = [...(fresh.length > 0 ? await firstSteps(log, fresh, committed.background ?? false) : []), ...(committed.notificationJobs ?? [])];
     if (notificationJobs.length > 0) await enqueueNotifications(notificationQueue, notificationJobs, log);
     for (const job of committed.deploymentJobs ?? []) {
       await bestEffort(log.child({ deploymentId: job.deploymentId, correlationId: job.correlationId }), 'enqueue the deployment', () =>

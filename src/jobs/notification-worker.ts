@@ -1,16 +1,20 @@
 // Worker wiring for notifications: the delivery worker, the offer expiry scheduler and its
 // worker, the notification reconciler, the offer reminders and the stale-device cleanup, with
 // their connections and shutdown.
+import type { Job } from 'bullmq';
 import type { DeliveryDeps } from '../domain/notification-delivery.ts';
 import type { OfferExpirySettings } from '../domain/offer-expiry.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
 import { createExpireOffersProcessor } from './expire-offers.ts';
+import { createFirstStepsProcessor } from './first-steps.ts';
 import {
+  FIRST_STEPS,
   NOTIFICATION_QUEUE,
   OFFER_EXPIRY_QUEUE,
   scheduleOfferExpiry,
+  type NotificationBatchJob,
   type NotificationJob,
   type NotificationQueue,
   type OfferExpiryQueue,
@@ -50,8 +54,12 @@ export interface NotificationWorkerDeps {
 export function startNotificationWorker(deps: NotificationWorkerDeps) {
   const { notificationQueue, offerExpiryQueue, afterCommit, delivery, logger, settings } = deps;
   const log = logger.child({ component: 'notification-worker' });
-  const processor = createDeliverNotificationProcessor({ delivery: { ...delivery, logger: log }, afterCommit });
-  const deliveryWorker = startQueueWorker<NotificationJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
+  const deliver = createDeliverNotificationProcessor({ delivery: { ...delivery, logger: log }, afterCommit });
+  const firstSteps = createFirstStepsProcessor({ afterCommit, logger: log });
+  // One queue, two kinds of job: a notification's own ('deliver'), and a batch's first steps.
+  const processor = (job: Job<NotificationJob | NotificationBatchJob>, token?: string) =>
+    job.name === FIRST_STEPS ? firstSteps(job as Job<NotificationBatchJob>) : deliver(job as Job<NotificationJob>, token);
+  const deliveryWorker = startQueueWorker<NotificationJob | NotificationBatchJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
   const expiryLog = logger.child({ component: 'offer-expiry' });
   const expiryProcessor = createExpireOffersProcessor({ afterCommit, logger: expiryLog, settings: settings.offerExpiry });
   const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });

@@ -4,7 +4,7 @@
 // deployment before it answers.
 import type { Logger } from '../platform/logger.ts';
 import { traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
-import type { DeploymentJob, DeploymentQueue, NotificationJob, NotificationQueue } from './queues.ts';
+import { FIRST_STEPS, firstStepsJobId, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
 
 /**
  * Adds the deployment's job. The job id is the deployment id, so adding it again while the job
@@ -41,6 +41,13 @@ export type NotificationJobAt = NotificationJob & { runAt?: Date; background?: b
 /** The BullMQ priority of background notifications: any value puts them behind unprioritized jobs. */
 export const BACKGROUND_PRIORITY = 10;
 
+/**
+ * The priority of a batch's first-steps job: behind every unprioritized job (users' own actions),
+ * ahead of the background notifications' jobs, so a campaign's batches turn into their jobs even
+ * behind a backlog of pushes (a job each, at BACKGROUND_PRIORITY).
+ */
+export const FIRST_STEPS_PRIORITY = 5;
+
 /** The job of a notification: its id is the notification id, so adding it again is a no-op. */
 function deliverJob({ runAt, background, ...job }: NotificationJobAt, trace: TraceCarrier | undefined, now: number) {
   return {
@@ -73,5 +80,26 @@ export async function enqueueNotifications(queue: NotificationQueue, jobs: Notif
     await queue.addBulk(jobs.map((job) => deliverJob(job, trace, now)));
   } catch (error) {
     log.warn({ err: error, notificationIds: jobs.map((job) => job.notificationId) }, 'could not enqueue the notifications; the reconciler will');
+  }
+}
+
+/**
+ * Hands a committed batch of notifications (a campaign's issuance) to the worker: one job takes
+ * their first delivery steps in bulk and adds a background job for each push left to send. Best
+ * effort: the notification reconciler enqueues any notification still PENDING with no job, once
+ * this job is no longer waiting or running. Its id comes from the batch (firstStepsJobId): adding
+ * it again is a no-op.
+ */
+export async function enqueueFirstSteps(
+  queue: NotificationQueue,
+  notifications: readonly { id: string; correlationId: string; createdAt: Date }[],
+  log: Logger,
+): Promise<void> {
+  if (notifications.length === 0) return;
+  const data = { notificationIds: notifications.map((n) => n.id), correlationId: notifications[0]!.correlationId, trace: traceCarrier() };
+  try {
+    await queue.add(FIRST_STEPS, data, { jobId: firstStepsJobId(notifications[0]!), priority: FIRST_STEPS_PRIORITY });
+  } catch (error) {
+    log.warn({ err: error, notifications: notifications.length }, "could not enqueue the batch's first steps; the reconciler will");
   }
 }

@@ -1,5 +1,6 @@
 // The BullMQ queues (deployments, notifications, offer expiry): names, job payloads and options.
 // How jobs are added: producers.ts.
+import { createHash } from 'node:crypto';
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import { closeRedis, createRedis, isCluster, type RedisClient, type RedisSettings } from '../platform/redis.ts';
 import type { TraceCarrier } from '../platform/tracing.ts';
@@ -93,7 +94,31 @@ export interface NotificationJob {
   trace?: TraceCarrier;
 }
 
-export type NotificationQueue = Queue<NotificationJob>;
+/**
+ * The first delivery step of a batch's notifications (a campaign's issuance): one job for the
+ * batch, so a request of 1,000 offers adds one job, not 1,000; the worker takes the steps in bulk
+ * and adds a job for each notification left with a push to send.
+ */
+export interface NotificationBatchJob {
+  notificationIds: string[];
+  correlationId: string;
+  trace?: TraceCarrier;
+}
+
+/** The name of a NotificationBatchJob (a notification's own job is named 'deliver'). */
+export const FIRST_STEPS = 'first-steps';
+
+/**
+ * The id of a batch's first-steps job, from what each of its notifications carries: the batch
+ * commits them in one transaction (one created_at) under one request's correlation id. So the
+ * reconciler, holding any one of them, finds the job that will take its first step.
+ */
+export function firstStepsJobId(notification: { correlationId: string; createdAt: Date }): string {
+  const key = createHash('sha256').update(`${notification.correlationId}\n${notification.createdAt.toISOString()}`).digest('hex').slice(0, 32);
+  return `${FIRST_STEPS}-${key}`;
+}
+
+export type NotificationQueue = Queue<NotificationJob | NotificationBatchJob>;
 
 /** Attempts and backoff are the push's: only a transiently failed push makes a job retry. */
 export function createNotificationQueue(settings: QueueSettings, retry: RetrySettings): NotificationQueue {

@@ -3,8 +3,7 @@ import { canSeeAll } from '../domain/viewer.ts';
 import { requireRole, requireViewer } from './guards.ts';
 import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isDomainError, isUuid } from '../domain/errors.ts';
-import { enqueueDeploymentBestEffort, enqueueNotifications } from '../jobs/producers.ts';
-import { pendingOfferReceived } from '../domain/offer-notifications.ts';
+import { enqueueDeploymentBestEffort, enqueueFirstSteps, enqueueNotifications } from '../jobs/producers.ts';
 import { acceptOffer, awaitsJob, declineOffer, issueCreditOffer } from '../domain/offers.ts';
 import { withdrawCampaignOffers, withdrawCreditOffer } from '../domain/offer-withdrawal.ts';
 import { issueCreditOffers, MAX_OFFERS_PER_BATCH } from '../domain/offer-batches.ts';
@@ -91,13 +90,13 @@ builder.mutationField('issueCreditOffer', (t) =>
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
       const result = await issueCreditOffer(input, ctx.services.caps.offers, new Date(), ctx.origin.correlationId);
+      if (isDomainError(result)) return payload(result, 'offer');
       // Its OFFER_RECEIVED's job takes the first delivery step (in-app to a present user, else the
-      // push); best effort: the notification reconciler enqueues one whose job never reached Redis.
-      if (!isDomainError(result)) {
-        const received = await pendingOfferReceived([result.id]);
-        await enqueueNotifications(ctx.services.notificationQueue, received.map((n) => ({ notificationId: n.id, correlationId: n.correlationId })), ctx.log);
-      }
-      return payload(result, 'offer');
+      // push), in the background as a campaign's: an offer's announcement never goes ahead of a
+      // deployment's result. Best effort: the notification reconciler enqueues one whose job never reached Redis.
+      const jobs = result.received.map((n) => ({ notificationId: n.id, correlationId: n.correlationId, background: true }));
+      await enqueueNotifications(ctx.services.notificationQueue, jobs, ctx.log);
+      return payload(result.offer, 'offer');
     },
   }),
 );
@@ -111,14 +110,12 @@ builder.mutationField('issueCreditOffers', (t) =>
     args: { inputs: t.arg({ type: [IssueCreditOfferInput] }) },
     resolve: async (_root, { inputs }, ctx) => {
       requireRole(ctx.auth, 'credit-engine');
-      const results = await issueCreditOffers(inputs, ctx.services.caps.offers, new Date(), ctx.origin.correlationId);
-      if (isDomainError(results)) throw new GraphQLError(results.message, { extensions: { code: 'BAD_USER_INPUT', field: results.field } });
-      // Their OFFER_RECEIVED jobs take the first delivery step, behind the notifications of users'
-      // own actions (a campaign's); the notification reconciler enqueues any whose job is lost.
-      const issued = results.flatMap((result) => (isDomainError(result) ? [] : [result.id]));
-      const received = await pendingOfferReceived(issued);
-      const jobs = received.map((n) => ({ notificationId: n.id, correlationId: n.correlationId, background: true }));
-      await enqueueNotifications(ctx.services.notificationQueue, jobs, ctx.log);
+      const issued = await issueCreditOffers(inputs, ctx.services.caps.offers, new Date(), ctx.origin.correlationId);
+      if (isDomainError(issued)) throw new GraphQLError(issued.message, { extensions: { code: 'BAD_USER_INPUT', field: issued.field } });
+      const { results, received } = issued;
+      // One job takes their OFFER_RECEIVED's first delivery steps in the worker, behind the
+      // notifications of users' own actions (a campaign's); the reconciler enqueues any whose job is lost.
+      await enqueueFirstSteps(ctx.services.notificationQueue, received, ctx.log);
       ctx.log.info({ offers: inputs.length, refused: results.filter(isDomainError).length }, 'offers issued in a batch');
       return results.map((result) => payload(result, 'offer'));
     },

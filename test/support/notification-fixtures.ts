@@ -4,7 +4,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../src/platform/config.ts';
 import { enqueueNotification } from '../../src/jobs/producers.ts';
-import { NOTIFICATION_QUEUE, type NotificationJob } from '../../src/jobs/queues.ts';
+import { NOTIFICATION_QUEUE, type NotificationJob, type NotificationQueue } from '../../src/jobs/queues.ts';
 import { Presence } from '../../src/realtime/presence.ts';
 import { createRedis } from '../../src/platform/redis.ts';
 import { gql } from './client.ts';
@@ -98,7 +98,7 @@ export function notificationJobs() {
   // Connection options, not connections: BullMQ then opens and closes its own.
   const { hostname, port } = new URL(config.REDIS_URL);
   const connection = { host: hostname, port: Number(port || 6379), maxRetriesPerRequest: null };
-  const queue = new Queue<NotificationJob>(NOTIFICATION_QUEUE, { connection, prefix: config.REDIS_PREFIX });
+  const queue: NotificationQueue = new Queue(NOTIFICATION_QUEUE, { connection, prefix: config.REDIS_PREFIX });
   const events = new QueueEvents(NOTIFICATION_QUEUE, { connection, prefix: config.REDIS_PREFIX });
   const ready = events.waitUntilReady();
   return {
