@@ -34,7 +34,7 @@ describe('the apply in one statement, when a row changed after it was read', () 
     const userId = `one-statement-usage-${Date.now()}`;
     await applyDeployments([await accepted(userId, 100_000)]);
     const deploymentId = await accepted(userId, 300_000);
-    const read = await readRows(prisma, [deploymentId]);
+    const read = await readRows([deploymentId]);
     const sync = await gql(service.url, SYNC, { input: { userId, usedCents: 50_000 } }, await engineToken());
     expect(sync.data.syncCreditUsage.__typename).toBe('SyncCreditUsageSuccess');
     // Taken after the sync, which writes an outbox event of its own.
@@ -51,7 +51,7 @@ describe('the apply in one statement, when a row changed after it was read', () 
   it('writes nothing when the deployment was applied meanwhile: one apply, one trail, one notification, one event', async () => {
     const userId = `one-statement-twice-${Date.now()}`;
     const deploymentId = await accepted(userId, 200_000);
-    const read = await readRows(prisma, [deploymentId]);
+    const read = await readRows([deploymentId]);
     expect((await applyDeployments([deploymentId])).get(deploymentId)?.kind).toBe('deployed');
     const once = await writesOf(deploymentId, userId);
 
@@ -64,7 +64,7 @@ describe('the apply in one statement, when a row changed after it was read', () 
   it("writes nothing when the user's first profile appeared meanwhile", async () => {
     const userId = `one-statement-first-${Date.now()}`;
     const deploymentId = await accepted(userId, 200_000);
-    const read = await readRows(prisma, [deploymentId]);
+    const read = await readRows([deploymentId]);
     expect(read[0]!.profile).toBeNull();
     await prisma.creditProfile.create({ data: { userId, currency: 'BRL', limitCents: 0n, usedCents: 7_000n, availableCents: 0n, interestRateBps: 100 } });
 

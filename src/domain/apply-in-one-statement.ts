@@ -12,7 +12,7 @@
 // lifecycle term to record (a temporary offer or profile, a scheduled change to cancel).
 // Anything else goes through the locked apply, which writes those in its transaction.
 import { randomUUID } from 'node:crypto';
-import { prisma, Prisma, type DeploymentEvent, type Notification } from '../platform/db.ts';
+import { hotQuery, Prisma, type DeploymentEvent, type Notification } from '../platform/db.ts';
 import { EVENT_COLUMNS } from './deployment-events.ts';
 import { elapsedMs } from './deployment-failures.ts';
 import type { ReadPair } from './deployment-locks.ts';
@@ -68,7 +68,7 @@ export async function applyInOneStatement(pairs: readonly ReadPair[], now: Date,
     : Prisma.sql`SELECT i.id, d.last_sequence - 2, 'PROCESSING_STARTED', 'PROCESSING'::credit_deployment_status, i.correlation_id, NULL::jsonb
         FROM input i JOIN d ON d.id = i.id
       UNION ALL`;
-  const applied = await prisma.$queryRaw<(DeploymentEvent & { notification: Notification | null })[]>`
+  const applied = await hotQuery<DeploymentEvent & { notification: Notification | null }>(Prisma.sql`
     WITH given AS (
       SELECT * FROM unnest(${column('id')}::uuid[], ${column('userId')}::text[], ${column('offerId')}::uuid[], ${column('status')}::text[],
                            ${column('lastSequence')}::int[], ${column('profileVersion')}::int[], ${column('currency')}::text[],
@@ -141,7 +141,7 @@ export async function applyInOneStatement(pairs: readonly ReadPair[], now: Date,
         FROM input i JOIN d ON d.id = i.id
       RETURNING ${EVENT_COLUMNS})
     SELECT t.*, CASE WHEN t.type = 'DEPLOYED' THEN (SELECT to_jsonb(n) FROM notified n WHERE n."deploymentId" = t."deploymentId") END AS notification
-      FROM trail t`;
+      FROM trail t`);
   const outcomes = new Map<string, AppliedInOne>();
   for (const { notification, ...event } of applied.sort((x, y) => x.sequence - y.sequence)) {
     const outcome = outcomes.get(event.deploymentId) ?? { events: [], notification: null };

@@ -1,7 +1,7 @@
 // The row locks an apply holds: a deployment (with its offer's terms and its user's language) and
 // its user's credit profile (created empty on the user's first deployment). One column list per
 // statement family, used by every statement that reads those rows.
-import { Prisma, type CreditDeploymentStatus, type Tx } from '../platform/db.ts';
+import { hotQuery, Prisma, type CreditDeploymentStatus, type Tx } from '../platform/db.ts';
 import { FINAL_STATUSES } from './deployment-events.ts';
 
 export interface LockedDeployment {
@@ -138,9 +138,9 @@ export type ReadPair = LockedDeployment & {
   lifecycle: boolean;
 };
 
-/** The deployments and their users' profiles, read in one statement, locking nothing. */
-export async function readRows(db: Pick<Tx, '$queryRaw'>, ids: readonly string[]): Promise<ReadPair[]> {
-  const rows = await db.$queryRaw<(Omit<ReadPair, 'profile'> & { profile: Record<string, unknown> | null })[]>`
+/** The deployments and their users' profiles, read in one statement, locking nothing (the hot path: through pg). */
+export async function readRows(ids: readonly string[]): Promise<ReadPair[]> {
+  const rows = await hotQuery<Omit<ReadPair, 'profile'> & { profile: Record<string, unknown> | null }>(Prisma.sql`
     SELECT ${DEPLOYMENT_COLUMNS}, d.last_sequence AS "lastSequence",
            CASE WHEN cp.user_id IS NULL THEN NULL ELSE
              jsonb_build_object('userId', cp.user_id, 'limitCents', cp.limit_cents::text, 'usedCents', cp.used_cents::text, 'currency', cp.currency,
@@ -152,6 +152,6 @@ export async function readRows(db: Pick<Tx, '$queryRaw'>, ids: readonly string[]
             OR EXISTS (SELECT 1 FROM limit_changes lc
                         WHERE lc.user_id = d.user_id AND lc.status = 'SCHEDULED' AND lc.decision_sequence < coalesce(d.acceptance_sequence, 0))) AS lifecycle
       FROM ${DEPLOYMENT_ROWS} LEFT JOIN credit_profiles cp ON cp.user_id = d.user_id
-     WHERE d.id = ANY(${ids}::uuid[])`;
+     WHERE d.id = ANY(${ids}::uuid[])`);
   return rows.map(({ profile, ...deployment }) => ({ ...deployment, profile: profile && profileFromJson(profile) }));
 }

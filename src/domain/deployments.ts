@@ -59,7 +59,7 @@ export async function applyDeployments(ids: readonly string[], options: { now?: 
   const outcomes = new Map<string, DeploymentOutcome>();
   // The common case in one statement, with no transaction (apply-in-one-statement.ts); what it
   // leaves (not its turn, refused, a lifecycle term, rows changed or held) goes through the lock.
-  const read = await readRows(prisma, ids);
+  const read = await readRows(ids);
   const { turns, inOne } = inOneStatement(ids, read);
   for (const pair of read) if (isFinal(pair.status)) outcomes.set(pair.id, ALREADY_FINAL);
   if (inOne.length > 0) {

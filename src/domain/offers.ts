@@ -1,7 +1,7 @@
 // Offers: issued by the credit engine, accepted or declined by their user.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Viewer } from './viewer.ts';
-import { prisma, Prisma, type CreditDeployment, type CreditOffer, type Notification } from '../platform/db.ts';
+import { hotQuery, prisma, Prisma, type CreditDeployment, type CreditOffer, type Notification } from '../platform/db.ts';
 import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { countOffersIssued } from './campaign-metrics.ts';
 import { isCurrencyCode } from './money.ts';
@@ -241,14 +241,14 @@ const deploymentColumns = (d: string, prefix = '') => Prisma.raw(
 
 /** The viewer's offer with its deployment (null before acceptance), in one statement; null when not theirs. */
 async function ownOffer(viewer: Viewer, offerId: string): Promise<(CreditOffer & { deployment: CreditDeployment | null }) | null> {
-  const rows = await prisma.$queryRaw<Record<string, unknown>[]>`
+  const rows = await hotQuery<Record<string, unknown>>(Prisma.sql`
     SELECT o.id, o.user_id AS "userId", o.limit_cents AS "limitCents", o.interest_rate_bps AS "interestRateBps", o.currency,
            o.status::text AS status, o.expires_at AS "expiresAt", o.external_ref AS "externalRef", o.created_at AS "createdAt",
            o.accepted_at AS "acceptedAt", o.declined_at AS "declinedAt", o.expired_at AS "expiredAt",
            o.campaign_id AS "campaignId", o.temporary_until AS "temporaryUntil", o.withdrawn_at AS "withdrawnAt",
            ${deploymentColumns('d', 'd.')}
       FROM credit_offers o LEFT JOIN credit_deployments d ON d.offer_id = o.id
-     WHERE o.id = ${offerId}::uuid AND o.user_id = ${viewer.userId}`;
+     WHERE o.id = ${offerId}::uuid AND o.user_id = ${viewer.userId}`);
   const row = rows[0];
   if (!row) return null;
   const offer: Record<string, unknown> = {};
@@ -282,7 +282,7 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, conse
     { terms, termsHash, acceptedAt: now, ipAddress: origin.ipAddress, userAgent: origin.userAgent, correlationId: origin.correlationId, tokenId, tokenIssuedAt },
     consentKey,
   );
-  const rows = await prisma.$queryRaw<CreditDeployment[]>`
+  const rows = await hotQuery<CreditDeployment>(Prisma.sql`
     WITH o AS (
       UPDATE credit_offers SET status = 'ACCEPTED', accepted_at = ${now}
        WHERE id = ${offer.id}::uuid AND status = 'PENDING' AND expires_at > ${now}
@@ -312,7 +312,7 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, conse
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       SELECT d.id, 1, 'QUEUED', 'QUEUED', ${origin.correlationId}, jsonb_build_object('offerId', d.offer_id::text)
         FROM d)
-    SELECT ${deploymentColumns('d')} FROM d`;
+    SELECT ${deploymentColumns('d')} FROM d`);
   return rows[0] ?? null;
 }
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { PrismaClient, Prisma } from '../generated/prisma/client.ts';
 
 export interface DatabaseSettings {
   url: string;
@@ -47,17 +47,53 @@ function createClient(settings: DatabaseSettings) {
   const startupOptions = Object.entries(sessionParameters(settings))
     .map(([name, value]) => `-c ${name}=${value}`)
     .join(' ');
+  // The pool is the process's one: Prisma's adapter and the hot path's statements (hotQuery) share it.
+  const pool = new pg.Pool({
+    connectionString: settings.url,
+    max: settings.poolSize,
+    // With the server unreachable (down, failing over), an operation fails within this instead of hanging.
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    ...(settings.pgbouncer ? {} : { options: startupOptions }),
+  });
+  const names = settings.pgbouncer ? undefined : preparedStatementNames();
+  hot = { pool, names };
   return new PrismaClient({
-    adapter: new PrismaPg({
-      connectionString: settings.url,
-      max: settings.poolSize,
-      // With the server unreachable (down, failing over), an operation fails within this instead of hanging.
-      connectionTimeoutMillis: settings.connectTimeoutMs,
-      ...(settings.pgbouncer ? {} : { options: startupOptions }),
-    }, settings.pgbouncer ? {} : { statementNameGenerator: preparedStatementNames() }),
+    adapter: new PrismaPg(pool, { disposeExternalPool: true, ...(names ? { statementNameGenerator: names } : {}) }),
     // Bursts (many accepts of one offer at once) queue for a pooled connection and a row lock.
     transactionOptions: { maxWait: 10_000, timeout: 15_000 },
   });
+}
+
+let hot: { pool: pg.Pool; names: ((query: { sql: string }) => string) | undefined } | null = null;
+
+/** Column types as Prisma's raw queries return them: bigint as BigInt, a timestamp (UTC wall time, no zone) as a Date. */
+const HOT_TYPES = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === 20) return (value: string) => BigInt(value);
+    if (oid === 1114) return (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+/** A parameter as Prisma's adapter sends it: a Date as its UTC time, a bigint as its digits. */
+const hotValue = (value: unknown): unknown =>
+  value instanceof Date ? value.toISOString() : typeof value === 'bigint' ? value.toString() : Array.isArray(value) ? value.map(hotValue) : value;
+
+/**
+ * A statement of the hot path straight through pg, on the pool Prisma uses, returning its rows as
+ * `prisma.$queryRaw` would (same parameters, same column types). Prisma's query interpreter adds
+ * about 0.4 ms to every statement (`SELECT 1`: 0.55 ms through Prisma, 0.12 ms through pg, on
+ * this machine), as much as the worker's read itself: the apply's two statements come here.
+ */
+export async function hotQuery<T>(sql: Prisma.Sql): Promise<T[]> {
+  if (!hot) throw new Error('connectDatabase first');
+  const { rows } = await hot.pool.query({
+    name: hot.names?.({ sql: sql.text }),
+    text: sql.text,
+    values: sql.values.map(hotValue),
+    types: HOT_TYPES,
+  });
+  return rows as T[];
 }
 
 /**
