@@ -41,7 +41,8 @@ describe('a trace from the accepting request to the delivery', () => {
     expect((await waitForFinal(url, accepted.deployment.id, offer.userToken, 60_000)).status).toBe('DEPLOYED');
 
     const expected = [/^POST \/graphql$/, /^credit-deployments process$/, /^prisma:client:db_query$/, /^redis publish deployment$/];
-    const sqlOf = (trace: ReceivedSpan[]) => named(trace, /^prisma:client:db_query$/).map((span) => String(span.attributes['db.query.text']));
+    // Prisma's statements, and the hot path's through pg (src/platform/db.ts, hotQuery).
+    const sqlOf = (trace: ReceivedSpan[]) => named(trace, /^(prisma:client:db_query|pg .+)$/).map((span) => String(span.attributes['db.query.text']));
     const spans = await waitUntil(async () => {
       const trace = receiver.trace(traceId);
       // The notification's delivery recorded (push off here: a SKIPPED push) in the same trace.

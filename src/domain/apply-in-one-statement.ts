@@ -68,7 +68,7 @@ export async function applyInOneStatement(pairs: readonly ReadPair[], now: Date,
     : Prisma.sql`SELECT i.id, d.last_sequence - 2, 'PROCESSING_STARTED', 'PROCESSING'::credit_deployment_status, i.correlation_id, NULL::jsonb
         FROM input i JOIN d ON d.id = i.id
       UNION ALL`;
-  const applied = await hotQuery<DeploymentEvent & { notification: Notification | null }>(Prisma.sql`
+  const applied = await hotQuery<DeploymentEvent & { notification: Notification | null }>('apply in one statement', Prisma.sql`
     WITH given AS (
       SELECT * FROM unnest(${column('id')}::uuid[], ${column('userId')}::text[], ${column('offerId')}::uuid[], ${column('status')}::text[],
                            ${column('lastSequence')}::int[], ${column('profileVersion')}::int[], ${column('currency')}::text[],

@@ -140,7 +140,7 @@ export type ReadPair = LockedDeployment & {
 
 /** The deployments and their users' profiles, read in one statement, locking nothing (the hot path: through pg). */
 export async function readRows(ids: readonly string[]): Promise<ReadPair[]> {
-  const rows = await hotQuery<Omit<ReadPair, 'profile'> & { profile: Record<string, unknown> | null }>(Prisma.sql`
+  const rows = await hotQuery<Omit<ReadPair, 'profile'> & { profile: Record<string, unknown> | null }>('read batch', Prisma.sql`
     SELECT ${DEPLOYMENT_COLUMNS}, d.last_sequence AS "lastSequence",
            CASE WHEN cp.user_id IS NULL THEN NULL ELSE
              jsonb_build_object('userId', cp.user_id, 'limitCents', cp.limit_cents::text, 'usedCents', cp.used_cents::text, 'currency', cp.currency,

@@ -241,7 +241,7 @@ const deploymentColumns = (d: string, prefix = '') => Prisma.raw(
 
 /** The viewer's offer with its deployment (null before acceptance), in one statement; null when not theirs. */
 async function ownOffer(viewer: Viewer, offerId: string): Promise<(CreditOffer & { deployment: CreditDeployment | null }) | null> {
-  const rows = await hotQuery<Record<string, unknown>>(Prisma.sql`
+  const rows = await hotQuery<Record<string, unknown>>('read own offer', Prisma.sql`
     SELECT o.id, o.user_id AS "userId", o.limit_cents AS "limitCents", o.interest_rate_bps AS "interestRateBps", o.currency,
            o.status::text AS status, o.expires_at AS "expiresAt", o.external_ref AS "externalRef", o.created_at AS "createdAt",
            o.accepted_at AS "acceptedAt", o.declined_at AS "declinedAt", o.expired_at AS "expiredAt",
@@ -282,7 +282,7 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, conse
     { terms, termsHash, acceptedAt: now, ipAddress: origin.ipAddress, userAgent: origin.userAgent, correlationId: origin.correlationId, tokenId, tokenIssuedAt },
     consentKey,
   );
-  const rows = await hotQuery<CreditDeployment>(Prisma.sql`
+  const rows = await hotQuery<CreditDeployment>('record acceptance', Prisma.sql`
     WITH o AS (
       UPDATE credit_offers SET status = 'ACCEPTED', accepted_at = ${now}
        WHERE id = ${offer.id}::uuid AND status = 'PENDING' AND expires_at > ${now}

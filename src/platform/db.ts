@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client.ts';
+import { inSpan, SpanKind } from './tracing.ts';
 
 export interface DatabaseSettings {
   url: string;
@@ -85,15 +86,14 @@ const hotValue = (value: unknown): unknown =>
  * about 0.4 ms to every statement (`SELECT 1`: 0.55 ms through Prisma, 0.12 ms through pg, on
  * this machine), as much as the worker's read itself: the apply's two statements come here.
  */
-export async function hotQuery<T>(sql: Prisma.Sql): Promise<T[]> {
-  if (!hot) throw new Error('connectDatabase first');
-  const { rows } = await hot.pool.query({
-    name: hot.names?.({ sql: sql.text }),
-    text: sql.text,
-    values: sql.values.map(hotValue),
-    types: HOT_TYPES,
+export async function hotQuery<T>(label: string, sql: Prisma.Sql): Promise<T[]> {
+  const { pool, names } = hot ?? { pool: null, names: undefined };
+  if (!pool) throw new Error('connectDatabase first');
+  // Its own span (Prisma's spans do not see it), so the per-hop table keeps its SQL.
+  return inSpan(`pg ${label}`, { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'db.query.text': sql.text } }, async () => {
+    const { rows } = await pool.query({ name: names?.({ sql: sql.text }), text: sql.text, values: sql.values.map(hotValue), types: HOT_TYPES });
+    return rows as T[];
   });
-  return rows as T[];
 }
 
 /**
