@@ -207,7 +207,6 @@ describe('a worker restart and a Redis that lost every key between scheduling an
   it('the change still applies, once', { timeout: 60_000 }, async () => {
     const redis = await startThrowawayRedis();
     try {
-      await redis.start();
       const own = { ...config, REDIS_URL: redis.url };
       const first = await startServiceInTest({ config: own });
       const user = await userWithProfile({ api: first.url! }, { limitCents: 900_000 });

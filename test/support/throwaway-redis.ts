@@ -46,6 +46,9 @@ export async function startThrowawayRedis(args: string[] = []): Promise<Throwawa
     port,
     url,
     async start() {
+      // Already running: a second server on the same port would fail to bind, and the first would
+      // be left running when the test ends (one was left behind per suite run that way).
+      if (server && server.exitCode === null && server.signalCode === null) return;
       server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...args], {
         stdio: 'ignore',
       });
