@@ -1,7 +1,7 @@
 // Runs before each test file's modules load: gives the file its own database and Redis prefix,
 // and short timings, through the environment that src/platform/config.ts parses.
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { copyTemplate, databaseUrl, fileDatabaseName } from './databases.ts';
 
 const runId = inject('testRunId');
@@ -41,3 +41,27 @@ const { loadConfig } = await import('../../src/platform/config.ts');
 const { connectDatabase } = await import('../../src/platform/db.ts');
 const { databaseSettings } = await import('../../src/settings.ts');
 connectDatabase(databaseSettings(loadConfig()));
+
+// The file's Redis keys (its queues, buckets, leases, counters: about 2,000 for a notification
+// suite) go when the file ends. After hooks run in reverse order and this one is registered
+// first, so it runs after the file's own (its services closed). Best effort: a key left behind
+// is no test's failure.
+const fileRedis = { url: loadConfig().REDIS_URL, prefix: process.env.REDIS_PREFIX }; // before a test points REDIS_URL at a proxy
+afterAll(async () => {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(fileRedis.url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${fileRedis.prefix}:*`, 'COUNT', 1_000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch {
+    // Redis unreachable: the keys stay.
+  } finally {
+    redis.disconnect();
+  }
+});
