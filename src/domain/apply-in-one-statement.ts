@@ -18,6 +18,7 @@ import { elapsedMs } from './deployment-failures.ts';
 import type { ReadPair } from './deployment-locks.ts';
 import { limitChangedByDeployments } from './downstream-events.ts';
 import { deploymentLink, notificationText } from './notification-content.ts';
+import { NOTIFICATION_COLUMNS } from './notifications.ts';
 
 /** What the statement applied: each deployment's events (oldest first) and notification. */
 export interface AppliedInOne {
@@ -126,9 +127,7 @@ export async function applyInOneStatement(pairs: readonly ReadPair[], now: Date,
       SELECT gen_random_uuid(), i.user_id, 'CREDIT_DEPLOYED', i.title, i.body, i.deep_link, 'CREDIT_DEPLOYED:' || i.id, i.id, i.correlation_id
         FROM input i
       ON CONFLICT (dedupe_key) DO NOTHING
-      RETURNING id, user_id AS "userId", kind::text AS kind, status::text AS status, title, body, deep_link AS "deepLink",
-                dedupe_key AS "dedupeKey", deployment_id AS "deploymentId", offer_id AS "offerId", correlation_id AS "correlationId",
-                created_at AS "createdAt", push_due_at AS "pushDueAt", push_settled_at AS "pushSettledAt", acknowledged_at AS "acknowledgedAt"),
+      RETURNING ${NOTIFICATION_COLUMNS}),
     trail AS (
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       ${startEvent}

@@ -64,8 +64,9 @@ export async function applyDeployments(ids: readonly string[], options: { now?: 
   for (const pair of read) if (isFinal(pair.status)) outcomes.set(pair.id, ALREADY_FINAL);
   if (inOne.length > 0) {
     const appliedUsers = new Set<string>();
+    const byId = new Map(inOne.map((pair) => [pair.id, pair]));
     for (const [id, applied] of await applyInOneStatement(inOne, now, started)) {
-      const deployment = inOne.find((pair) => pair.id === id)!;
+      const deployment = byId.get(id)!;
       outcomes.set(id, { kind: 'deployed', processingMs: elapsedMs(deployment.queuedAt, now), ...applied });
       appliedUsers.add(deployment.userId);
     }

@@ -1,10 +1,16 @@
 // Notifications: created in the transaction of the event they report (exactly one per event),
 // delivered later by the notifications worker, acknowledged by their user.
 import type { Viewer } from './viewer.ts';
-import { prisma, type DeploymentFailureCode, type Notification, type NotificationKind, type Prisma, type Tx } from '../platform/db.ts';
+import { prisma, Prisma, type DeploymentFailureCode, type Notification, type NotificationKind, type Tx } from '../platform/db.ts';
 import { isUuid, NotFoundError } from './errors.ts';
 import { deploymentLink, limitChangeLink, notificationText, offerLink } from './notification-content.ts';
 import type { Money } from './money.ts';
+
+/** A notifications row as a Notification (the statements that write one return it so). */
+export const NOTIFICATION_COLUMNS = Prisma.raw(`id, user_id AS "userId", kind::text AS kind, status::text AS status, title, body,
+  deep_link AS "deepLink", dedupe_key AS "dedupeKey", deployment_id AS "deploymentId", offer_id AS "offerId",
+  correlation_id AS "correlationId", created_at AS "createdAt", push_due_at AS "pushDueAt", push_settled_at AS "pushSettledAt",
+  acknowledged_at AS "acknowledgedAt"`);
 
 interface NewNotification {
   userId: string;
@@ -58,9 +64,7 @@ export async function createNotifications(tx: Tx, inputs: readonly (NewNotificat
                   ${column('correlationId')}::text[])
            AS n(user_id, kind, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id)
     ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id, user_id AS "userId", kind::text AS kind, status::text AS status, title, body, deep_link AS "deepLink", dedupe_key AS "dedupeKey",
-              deployment_id AS "deploymentId", offer_id AS "offerId", correlation_id AS "correlationId", created_at AS "createdAt",
-              push_due_at AS "pushDueAt", push_settled_at AS "pushSettledAt", acknowledged_at AS "acknowledgedAt"`;
+    RETURNING ${NOTIFICATION_COLUMNS}`;
 }
 
 interface EndedDeployment {
