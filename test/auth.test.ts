@@ -30,7 +30,9 @@ const forged = () =>
     .setExpirationTime('1h')
     .sign(new TextEncoder().encode('not-the-servers-secret-but-long-enough-0123456789'));
 
-const expired = () => signToken(newUserId(), ['customer'], {}, Math.floor(Date.now() / 1000) - 60);
+// A lifetime of -60 s: it expired a minute ago, and its lifetime is within the cap (an absolute
+// time here, as this line once passed, would make a token refused for living too long instead).
+const expired = () => signToken(newUserId(), ['customer'], {}, -60);
 
 describe('authentication', () => {
   it('answers UNAUTHENTICATED without a token', async () => {

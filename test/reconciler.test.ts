@@ -7,6 +7,7 @@ import { createAfterCommit } from '../src/jobs/after-commit.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue, firstStepsJobId } from '../src/jobs/queues.ts';
 import { createDeploymentReconciler, createNotificationReconciler } from '../src/jobs/reconciler.ts';
 import { prisma } from '../src/platform/db.ts';
+import type { Logger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { createPushSender } from '../src/push/push-sender.ts';
 import { LiveUpdates } from '../src/realtime/live-updates.ts';
@@ -33,6 +34,16 @@ afterAll(async () => {
   await closeRedis(presenceConnection);
 });
 
+/** Delivery for the after-commit step: push off (a push is settled SKIPPED), presence from the test's Redis. */
+const deliveryWith = (logger: Logger) => ({
+  presence: new Presence(presenceConnection, presenceOptions()),
+  push: createPushSender(null),
+  fallbackMs: 1000,
+  pushClaimMs: 2000,
+  preferences: { offersPushDefault: true, releaseSpreadMs: 0 },
+  logger,
+});
+
 describe('the deployment reconciler', () => {
   it('settles every deployment of its batch when publishing the first one fails', async () => {
     const ids: string[] = [];
@@ -46,14 +57,7 @@ describe('the deployment reconciler', () => {
     const liveUpdates = new LiveUpdates({ ...testRedis, prefix: config.REDIS_PREFIX });
     await liveUpdates.close();
     const { logger, entries } = captureLogs('warn');
-    const delivery = {
-      presence: new Presence(presenceConnection, presenceOptions()),
-      push: createPushSender(null),
-      fallbackMs: 1000,
-      pushClaimMs: 2000,
-      preferences: { offersPushDefault: true, releaseSpreadMs: 0 },
-      logger,
-    };
+    const delivery = deliveryWith(logger);
     const afterCommit = createAfterCommit({ liveUpdates, notificationQueue, deploymentQueue, delivery, logger });
     const reconcile = createDeploymentReconciler({ queue: deploymentQueue, afterCommit, logger, graceMs: 0, retryHorizonMs: 0 });
 
@@ -84,14 +88,7 @@ describe('the notification reconciler', () => {
     const batchJob = await notificationQueue.getJob(firstStepsJobId(received[0]!));
     expect(batchJob?.data).toMatchObject({ notificationIds: expect.arrayContaining(received.map((n) => n.id)) });
 
-    const delivery = {
-      presence: new Presence(presenceConnection, presenceOptions()),
-      push: createPushSender(null),
-      fallbackMs: 1000,
-      pushClaimMs: 2000,
-      preferences: { offersPushDefault: true, releaseSpreadMs: 0 },
-      logger: captureLogs('warn').logger,
-    };
+    const delivery = deliveryWith(captureLogs('warn').logger);
     const liveUpdates = new LiveUpdates({ ...testRedis, prefix: config.REDIS_PREFIX });
     try {
       const afterCommit = createAfterCommit({ liveUpdates, notificationQueue, deploymentQueue, delivery, logger: delivery.logger });
