@@ -7,13 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { progressNotifications, type DeliveryDeps } from '../src/domain/notification-delivery.ts';
 import { issueCreditOffers } from '../src/domain/offer-batches.ts';
-import { claimPush } from '../src/domain/push-claims.ts';
+import { claimPushes } from '../src/domain/push-claims.ts';
 import { isDomainError } from '../src/domain/errors.ts';
 import { prisma, type Notification } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { createPushSender } from '../src/push/push-sender.ts';
 import { Presence } from '../src/realtime/presence.ts';
+import { createNotificationBatcher } from '../src/jobs/notification-batcher.ts';
+import { metricsRegistry } from '../src/platform/metrics.ts';
 import { FakeFcm } from './support/fake-fcm.ts';
 import { presenceOptions, testRedis } from './support/settings.ts';
 
@@ -103,8 +105,9 @@ describe('deciders that read the same notifications', () => {
     const { run, received } = await campaign(false);
     const [n] = received;
     // A worker claimed it and died before sending: nobody keeps its lease.
-    const claim = await claimPush(n!.id, new Date(), 1_000, logger);
-    claim!.stop();
+    const claim = await claimPushes([n!.id], new Date(), 1_000, logger);
+    expect([...claim.held]).toEqual([n!.id]);
+    claim.stop();
     const during = await progressNotifications(deps(), [n!], { sendPushes: true });
     expect(during.steps.get(n!.id)).toBeUndefined();
     expect(sendsTo(run)).toEqual([]);
@@ -119,3 +122,29 @@ describe('deciders that read the same notifications', () => {
     expect(await pushDeliveries([n!])).toEqual([['SENT']]);
   });
 });
+
+describe('the notification jobs a worker runs at once', () => {
+  it('take their steps together: each push sent once, each job answered with its own step, in fewer batches than jobs', async () => {
+    const { run, received } = await campaign(false);
+    const batcher = createNotificationBatcher(deps(), { maxBatch: 16, maxInFlight: 2 });
+    const before = await batchCount();
+    // As a worker's jobs hand them over: all at once, one of them twice (a job run again after a stall, while the first runs).
+    const jobs = [received[0]!, ...received];
+    const answers = await Promise.all(jobs.map((n) => batcher.progress(n.id, { finalAttempt: false })));
+    expect(answers.map((a) => a.step)).toEqual(jobs.map(() => ({ kind: 'done', outcome: 'pushed' })));
+    expect(sendsTo(run)).toHaveLength(SIZE);
+    expect(new Set(sendsTo(run).map((r) => r.body.message.token)).size).toBe(SIZE);
+    expect(await pushDeliveries(received)).toEqual(received.map(() => ['SENT']));
+    const batches = (await batchCount()) - before;
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThanOrEqual(Math.ceil((SIZE + 1) / 16) + 2);
+    // A job whose notification is gone is answered so, not failed.
+    expect((await batcher.progress(randomUUID(), { finalAttempt: true })).step).toEqual({ kind: 'done', outcome: 'missing' });
+  });
+});
+
+/** Batches the notification batchers of this process have run. */
+async function batchCount(): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric('credit_notification_batch_size')!.get();
+  return (metric.values as { metricName?: string; value: number }[]).find((v) => v.metricName === 'credit_notification_batch_size_count')?.value ?? 0;
+}

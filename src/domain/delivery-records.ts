@@ -1,7 +1,7 @@
 // What a notification's delivery writes: the in-app delivery, a push settled without sending, the
 // push's own deliveries, and NOTIFIED on the deployment's audit trail when the user is first
 // reached. Each for one notification or many, in one statement where it can be.
-import { prisma, Prisma, type DeliveryReason, type Notification, type NotificationDelivery, type Tx } from '../platform/db.ts';
+import { hotQuery, prisma, Prisma, type DeliveryReason, type Notification, type NotificationDelivery } from '../platform/db.ts';
 import { countDeliveries, countPushFallback } from './notification-metrics.ts';
 import { pushOpen } from './push-claims.ts';
 
@@ -9,20 +9,21 @@ import { pushOpen } from './push-claims.ts';
 export type NewDelivery = Pick<NotificationDelivery, 'status' | 'reasonCode' | 'deviceId' | 'providerMessageId'>;
 
 /**
- * One CTE, `notified`, appending NOTIFIED (with `detail`) to the trail of the deployment of each
- * row of a relation `n` (id, deployment_id, kind) of the statement (offers have no trail). The
- * deployment keeps its final status (streams, which end at the first final event, are unaffected);
- * its row lock orders the sequence. Nobody listens live for it: it is read from the trail.
+ * One CTE, `notified`, appending NOTIFIED to the trail of the deployment of each row of a relation
+ * (`from`: id, deployment_id, kind, detail) of the statement (offers have no trail): its detail is
+ * the notification's id and kind, with the row's `detail`. The deployment keeps its final status
+ * (streams, which end at the first final event, are unaffected); its row lock orders the
+ * sequence. Nobody listens live for it: it is read from the trail.
  */
-function appendNotified(detail: Prisma.Sql): Prisma.Sql {
+function appendNotified(from = Prisma.raw('n')): Prisma.Sql {
   return Prisma.sql`
     d AS (
-      UPDATE credit_deployments cd SET last_sequence = cd.last_sequence + 1 FROM n WHERE cd.id = n.deployment_id
-      RETURNING cd.id, cd.last_sequence, cd.status, cd.correlation_id, n.id AS notification_id, n.kind),
+      UPDATE credit_deployments cd SET last_sequence = cd.last_sequence + 1 FROM ${from} n WHERE cd.id = n.deployment_id
+      RETURNING cd.id, cd.last_sequence, cd.status, cd.correlation_id, n.id AS notification_id, n.kind, n.detail),
     notified AS (
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       SELECT id, last_sequence, 'NOTIFIED', status, correlation_id,
-             jsonb_build_object('notificationId', notification_id::text, 'kind', kind::text) || ${detail}
+             jsonb_build_object('notificationId', notification_id::text, 'kind', kind::text) || detail
         FROM d)`;
 }
 
@@ -38,10 +39,10 @@ export async function recordInAppDeliveries(ids: readonly string[], now: Date, f
     WITH n AS (
       UPDATE notifications SET status = 'DELIVERED', push_due_at = GREATEST(push_due_at, ${pushDueAt}::timestamp)
        WHERE id = ANY(${ids}::uuid[]) AND status = 'PENDING'
-      RETURNING id, deployment_id, kind),
+      RETURNING id, deployment_id, kind, jsonb_build_object('channel', 'IN_APP') AS detail),
     delivery AS (
       INSERT INTO notification_deliveries (notification_id, channel, status, at) SELECT id, 'IN_APP', 'SENT', ${now} FROM n),
-    ${appendNotified(Prisma.sql`jsonb_build_object('channel', 'IN_APP')`)}
+    ${appendNotified()}
     SELECT id::text AS id FROM n`;
   if (rows.length > 0) countDeliveries('IN_APP', rows.map(() => 'SENT'));
   return rows.map((r) => r.id);
@@ -105,51 +106,59 @@ export async function recordPushesDeferred(holds: readonly PushHold[], now: Date
   return rows.map((r) => r.id);
 }
 
+/** What one notification's push came to. */
 export interface PushRecord {
+  notification: Pick<Notification, 'id' | 'status' | 'pushDueAt'>;
   deliveries: NewDelivery[];
-  /** Devices whose token the provider refused for good: deleted. */
-  invalidDevices?: { id: string }[];
   /** Devices this notification reached on earlier attempts. */
   reachedBefore?: number;
   /** The push channel is done: never push this notification again. */
   settle: boolean;
-  now: Date;
 }
 
 /**
- * Records a push's attempts, deletes devices whose token is dead, and moves the notification on:
+ * Records the attempts of many pushes in one statement, deletes devices whose token is dead
+ * (their deliveries keep their record, without a device), and moves each notification on:
  * DELIVERED when any device got it (with NOTIFIED on the trail); FAILED when nothing could deliver
- * it and the push is settled. Returns how many devices have it.
+ * it and the push is settled. Returns how many devices have each notification.
  */
-export async function recordPushAttempts(notification: Notification, record: PushRecord): Promise<number> {
-  const sent = (record.reachedBefore ?? 0) + record.deliveries.filter((d) => d.status === 'SENT').length;
-  await prisma.$transaction(async (tx) => {
-    // One create per delivery (usually one): Prisma caches its plan, never createMany's.
-    for (const delivery of record.deliveries) {
-      await tx.notificationDelivery.create({ data: { ...delivery, notificationId: notification.id, channel: 'PUSH', at: record.now } });
-    }
-    // After the deliveries that name them: those keep their record, without a device.
-    const invalid = (record.invalidDevices ?? []).map((d) => d.id);
-    if (invalid.length > 0) await tx.device.deleteMany({ where: { id: { in: invalid } } });
-    if (record.settle) await tx.notification.update({ where: { id: notification.id }, data: { pushSettledAt: record.now } });
-    if (sent === 0 && !record.settle) return;
-    // Leaves PENDING once (an in-app delivery or an acknowledgement may have come first).
-    const [changed] = await tx.notification.updateManyAndReturn({
-      where: { id: notification.id, status: 'PENDING' },
-      data: { status: sent > 0 ? 'DELIVERED' : 'FAILED' },
-    });
-    if (changed && sent > 0) await recordNotified(tx, changed, { channel: 'PUSH', devices: sent });
-  });
-  countDeliveries('PUSH', record.deliveries.map((d) => d.status));
-  if (record.settle && notification.pushDueAt && notification.status === 'DELIVERED') countPushFallback();
+export async function recordPushes(records: readonly PushRecord[], invalidDevices: readonly string[], now: Date): Promise<Map<string, number>> {
+  const sent = new Map(records.map((r) => [r.notification.id, (r.reachedBefore ?? 0) + r.deliveries.filter((d) => d.status === 'SENT').length]));
+  if (records.length === 0) return sent;
+  const invalid = new Set(invalidDevices);
+  const rows = records.flatMap((r) => r.deliveries.map((d) => ({ ...d, notificationId: r.notification.id })));
+  const changes = records.filter((r) => r.settle || sent.get(r.notification.id)! > 0);
+  await hotQuery('record pushes', Prisma.sql`
+    WITH r AS (
+      SELECT * FROM unnest(${rows.map((r) => r.notificationId)}::uuid[], ${rows.map((r) => (r.deviceId && !invalid.has(r.deviceId) ? r.deviceId : null))}::uuid[],
+                           ${rows.map((r) => r.status)}::delivery_status[], ${rows.map((r) => r.reasonCode)}::delivery_reason[],
+                           ${rows.map((r) => r.providerMessageId)}::text[])
+        AS r(notification_id, device_id, status, reason_code, provider_message_id)),
+    delivery AS (
+      INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code, device_id, provider_message_id)
+      SELECT notification_id, 'PUSH', status, ${now}::timestamp, reason_code, device_id, provider_message_id FROM r),
+    gone AS (DELETE FROM devices WHERE id = ANY(${[...invalid]}::uuid[])),
+    s AS (
+      SELECT * FROM unnest(${changes.map((r) => r.notification.id)}::uuid[], ${changes.map((r) => sent.get(r.notification.id)!)}::int[],
+                           ${changes.map((r) => r.settle)}::boolean[]) AS s(id, sent, settle)),
+    -- Each row as it is now (locked): it leaves PENDING once (an in-app delivery or an acknowledgement may have come first).
+    was AS (SELECT notifications.id, notifications.status FROM notifications JOIN s ON s.id = notifications.id FOR UPDATE OF notifications),
+    changed AS (
+      UPDATE notifications
+         SET push_settled_at = CASE WHEN s.settle THEN ${now}::timestamp ELSE notifications.push_settled_at END,
+             status = CASE WHEN was.status <> 'PENDING' THEN notifications.status
+                           WHEN s.sent > 0 THEN 'DELIVERED'::notification_status
+                           WHEN s.settle THEN 'FAILED'::notification_status
+                           ELSE notifications.status END
+        FROM s JOIN was ON was.id = s.id
+       WHERE notifications.id = s.id
+      RETURNING notifications.id, notifications.deployment_id, notifications.kind, was.status = 'PENDING' AND s.sent > 0 AS reached,
+                jsonb_build_object('channel', 'PUSH', 'devices', s.sent) AS detail),
+    n AS (SELECT * FROM changed WHERE reached),
+    ${appendNotified()}
+    SELECT 1`);
+  countDeliveries('PUSH', rows.map((d) => d.status));
+  // A push fallback settled: delivered in-app first.
+  for (const r of records) if (r.settle && r.notification.pushDueAt && r.notification.status === 'DELIVERED') countPushFallback();
   return sent;
-}
-
-/** NOTIFIED on the trail of one notification's deployment, in the caller's transaction. */
-async function recordNotified(tx: Tx, notification: Notification, detail: Prisma.InputJsonObject): Promise<void> {
-  if (!notification.deploymentId) return;
-  await tx.$executeRaw`
-    WITH n AS (SELECT ${notification.id}::uuid AS id, ${notification.deploymentId}::uuid AS deployment_id, ${notification.kind}::text AS kind),
-    ${appendNotified(Prisma.sql`${JSON.stringify(detail)}::jsonb`)}
-    SELECT 1`;
 }

@@ -1,7 +1,7 @@
 // Devices: the push tokens of a user's phones. A token belongs to one user at a time: the last
 // one to register it (a shared or resold phone, a new login) receives its pushes.
 import type { Viewer } from './viewer.ts';
-import { prisma, type Device, type DevicePlatform } from '../platform/db.ts';
+import { hotQuery, prisma, Prisma, type Device, type DevicePlatform } from '../platform/db.ts';
 import { ValidationError } from './errors.ts';
 import { ensureUser } from './users.ts';
 
@@ -65,9 +65,14 @@ async function dropOldest(userId: string, keep: number): Promise<number> {
   return count;
 }
 
-/** The devices that can receive pushes (a token the provider refused is deleted at once). */
-export function activeDevicesOf(userId: string): Promise<Device[]> {
-  return prisma.device.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } });
+/** Each user's devices that can receive pushes, oldest first (a token the provider refused is deleted at once). */
+export async function activeDevicesOf(userIds: readonly string[]): Promise<Map<string, Device[]>> {
+  const rows = await hotQuery<Device>('devices of users', Prisma.sql`
+    SELECT id::text AS id, user_id AS "userId", token, platform::text AS platform, created_at AS "createdAt", last_seen_at AS "lastSeenAt"
+      FROM devices WHERE user_id = ANY(${userIds}::text[]) ORDER BY created_at, id`);
+  const devices = new Map<string, Device[]>();
+  for (const device of rows) devices.set(device.userId, [...(devices.get(device.userId) ?? []), device]);
+  return devices;
 }
 
 /**

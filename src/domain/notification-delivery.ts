@@ -14,7 +14,7 @@ import { preferencesOf } from './notification-preferences.ts';
 import { channelEnabled } from './preference-rules.ts';
 import { decidePush } from './push-decision.ts';
 import type { PresenceCheck, PushSender } from './ports.ts';
-import { sendPush } from './push-delivery.ts';
+import { sendPushes } from './push-delivery.ts';
 
 export interface DeliveryDeps {
   presence: PresenceCheck;
@@ -167,24 +167,21 @@ async function pushSteps(deps: DeliveryDeps, due: Notification[], options: Progr
   for (const [reason, notifications] of skips) await skip(notifications, reason);
   const until = new Map(holds.map((h) => [h.id, h.until]));
   for (const id of await recordPushesDeferred(holds, now)) steps.set(id, { kind: 'wait', until: until.get(id)! });
-  for (const { notification: n, timeSensitive } of sends) {
-    const offer = n.offerId ? offers.get(n.offerId) : undefined;
-    const log = deps.logger.child({ notificationId: n.id, correlationId: n.correlationId });
-    const sent = await sendPush(
-      deps.push,
-      log,
-      n,
-      {
-        finalAttempt: options.finalAttempt ?? true,
-        timeSensitive,
-        offerExpiresAt: needsOpenOffer(n.kind) ? (offer?.expiresAt ?? null) : null,
-        claimMs: deps.pushClaimMs,
-      },
-      now,
-    );
-    if (sent.kind === 'no-device') await skip([n], 'NO_DEVICE');
-    else if (sent.kind === 'retry') steps.set(n.id, sent);
-    else if (sent.kind === 'settled') steps.set(n.id, { kind: 'done', outcome: sent.outcome });
+  const outcomes = await sendPushes(
+    deps.push,
+    deps.logger,
+    sends.map(({ notification: n, timeSensitive }) => ({
+      notification: n,
+      timeSensitive,
+      offerExpiresAt: needsOpenOffer(n.kind) ? ((n.offerId ? offers.get(n.offerId) : undefined)?.expiresAt ?? null) : null,
+    })),
+    { finalAttempt: options.finalAttempt ?? true, claimMs: deps.pushClaimMs },
+    now,
+  );
+  await skip(sends.filter(({ notification: n }) => outcomes.get(n.id)?.kind === 'no-device').map((s) => s.notification), 'NO_DEVICE');
+  for (const [id, sent] of outcomes) {
+    if (sent.kind === 'retry') steps.set(id, sent);
+    else if (sent.kind === 'settled') steps.set(id, { kind: 'done', outcome: sent.outcome });
     // 'taken': another decider claimed, held or settled it since it was read; no step: its job looks again.
   }
   return steps;
@@ -204,15 +201,4 @@ async function usersWithDevices(userIds: string[]): Promise<Set<string>> {
   const rows = await prisma.$queryRaw<{ userId: string }[]>`
     SELECT DISTINCT user_id AS "userId" FROM devices WHERE user_id = ANY(${userIds}::text[])`;
   return new Set(rows.map((r) => r.userId));
-}
-
-/** One notification's next step (its job), read as stored. */
-export async function progressNotification(deps: DeliveryDeps, id: string, options: Omit<ProgressOptions, 'sendPushes'> = {}) {
-  const notification = await prisma.notification.findUnique({ where: { id } });
-  if (!notification) return { step: { kind: 'done', outcome: 'missing' } as DeliveryStep, deliveredInApp: [] };
-  const progress = await progressNotifications(deps, [notification], { ...options, sendPushes: true });
-  const step = progress.steps.get(id);
-  // It changed under the step (acknowledged or delivered elsewhere meanwhile): look again.
-  if (!step) return progressNotification(deps, id, options);
-  return { step, deliveredInApp: progress.deliveredInApp };
 }

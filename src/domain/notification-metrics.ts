@@ -1,5 +1,5 @@
 // The notifications' metrics, counted where the deliveries are committed.
-import { counter } from '../platform/metrics.ts';
+import { counter, histogram } from '../platform/metrics.ts';
 
 const deliveries = counter({
   name: 'credit_notification_deliveries_total',
@@ -18,4 +18,15 @@ export function countDeliveries(channel: 'IN_APP' | 'PUSH', outcomes: readonly s
 
 export function countPushFallback() {
   fallbacks.inc();
+}
+
+const batchSize = histogram({
+  name: 'credit_notification_batch_size',
+  help: 'Notification jobs a worker took their step together (one read, one claim, one record for all; its mean is sum / count)',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+});
+
+/** A batch of notification jobs stepped together. */
+export function countNotificationBatch(size: number) {
+  batchSize.observe(size);
 }

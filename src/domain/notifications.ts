@@ -1,7 +1,7 @@
 // Notifications: created in the transaction of the event they report (exactly one per event),
 // delivered later by the notifications worker, acknowledged by their user.
 import type { Viewer } from './viewer.ts';
-import { prisma, Prisma, type DeploymentFailureCode, type Notification, type NotificationKind, type Tx } from '../platform/db.ts';
+import { hotQuery, prisma, Prisma, type DeploymentFailureCode, type Notification, type NotificationKind, type Tx } from '../platform/db.ts';
 import { isUuid, NotFoundError } from './errors.ts';
 import { deploymentLink, limitChangeLink, notificationText, offerLink } from './notification-content.ts';
 import type { Money } from './money.ts';
@@ -106,7 +106,7 @@ export function notifyDeploymentEnds(tx: Tx, deployments: readonly EndedDeployme
 
 /** Notifications by id, as stored (those that no longer exist are left out). */
 export function notificationsByIds(ids: readonly string[]): Promise<Notification[]> {
-  return prisma.notification.findMany({ where: { id: { in: [...ids] } } });
+  return hotQuery<Notification>('notifications by id', Prisma.sql`SELECT ${NOTIFICATION_COLUMNS} FROM notifications WHERE id = ANY(${ids}::uuid[])`);
 }
 
 /** Notifications of a deployment still waiting for their first delivery step. */

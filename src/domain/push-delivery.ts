@@ -1,14 +1,13 @@
-// Sending a notification's push: one message to each valid device of the user not reached yet,
+// Sending notifications' pushes: one message to each valid device of the user not reached yet,
 // each send recorded before it goes out, so a send left in doubt by a crash is known (it is sent
-// once more with the same collapse key; after a second one in doubt, that device is let be).
-import { prisma, type Device, type Notification } from '../platform/db.ts';
+// once more with the same collapse key; after a second one in doubt, that device is let be). A
+// batch of notifications takes one statement per step, not one per notification.
+import { hotQuery, prisma, Prisma, type DeliveryReason, type Device, type Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { recordPushAttempts, type NewDelivery } from './delivery-records.ts';
+import { recordPushes, type NewDelivery } from './delivery-records.ts';
 import { activeDevicesOf } from './devices.ts';
-import { claimPush, type PushClaim } from './push-claims.ts';
-import { UNACKNOWLEDGED } from './notifications.ts';
+import { claimPushes } from './push-claims.ts';
 import type { PushFailure, PushMessage, PushSender } from './ports.ts';
-import type { DeliveryReason } from '../platform/db.ts';
 
 export type PushOutcome =
   /** Nothing to send it to: the caller settles the push SKIPPED. */
@@ -20,71 +19,89 @@ export type PushOutcome =
   /** Another decider claimed, held or settled the push since it was read: nothing sent here. */
   | { kind: 'taken' };
 
-/** Pushes the notification to every valid device of its user not reached yet. */
-export async function sendPush(
-  push: PushSender,
-  logger: Logger,
-  notification: Notification,
-  options: { finalAttempt: boolean; timeSensitive: boolean; offerExpiresAt: Date | null; claimMs: number },
-  now: Date,
-): Promise<PushOutcome> {
-  // Only one decider sends: the one whose claim passes (push-claims.ts). What was reached is read under it.
-  const claim = await claimPush(notification.id, now, options.claimMs, logger);
-  if (!claim) return { kind: 'taken' };
-  try {
-    const devices = await activeDevicesOf(notification.userId);
-    const reached = new Set(
-      (await prisma.notificationDelivery.findMany({
-        where: { notificationId: notification.id, channel: 'PUSH', status: 'SENT' },
-        select: { deviceId: true },
-      })).map((d) => d.deviceId),
-    );
-    if (devices.length === 0 && reached.size === 0) {
-      // Due again as it was, for the caller's SKIPPED.
-      await claim.release();
-      return { kind: 'no-device' };
-    }
-    const targets = devices.filter((device) => !reached.has(device.id));
-    return await sendClaimed(push, logger, notification, options, now, targets, reached.size, claim);
-  } finally {
-    claim.stop();
-  }
+/** A notification whose push is due, with what its message needs. */
+export interface DuePush {
+  notification: Notification;
+  timeSensitive: boolean;
+  /** An offer's push is worthless after the offer: the provider drops it if undelivered by then. */
+  offerExpiresAt: Date | null;
 }
 
-async function sendClaimed(
+/**
+ * Pushes each notification to every valid device of its user not reached yet: a batch's claims,
+ * reads and records take one statement each, whatever its size, and its sends go out together.
+ */
+export async function sendPushes(
   push: PushSender,
   logger: Logger,
-  notification: Notification,
-  options: { finalAttempt: boolean; timeSensitive: boolean; offerExpiresAt: Date | null },
+  pushes: readonly DuePush[],
+  options: { finalAttempt: boolean; claimMs: number },
   now: Date,
-  targets: Device[],
-  reachedBefore: number,
-  claim: PushClaim,
-): Promise<PushOutcome> {
-  const doubt = await sendsInDoubt(notification.id);
-  const sendable = targets.filter((device) => (doubt.get(device.id) ?? 0) < 2);
-  const letBe = targets.filter((device) => (doubt.get(device.id) ?? 0) >= 2);
-  for (const device of sendable.filter((d) => doubt.has(d.id))) {
-    logger.warn({ deviceId: device.id }, 'push left in doubt by an interrupted send: sending it once more, same collapse key');
+): Promise<Map<string, PushOutcome>> {
+  const outcomes = new Map<string, PushOutcome>();
+  if (pushes.length === 0) return outcomes;
+  // Only one decider sends each: the one whose claim passes (push-claims.ts). What was reached is read under it.
+  const claims = await claimPushes(pushes.map((p) => p.notification.id), now, options.claimMs, logger);
+  try {
+    for (const p of pushes) if (!claims.held.has(p.notification.id)) outcomes.set(p.notification.id, { kind: 'taken' });
+    const mine = pushes.filter((p) => claims.held.has(p.notification.id));
+    if (mine.length === 0) return outcomes;
+    const ids = mine.map((p) => p.notification.id);
+    const userIds = [...new Set(mine.map((p) => p.notification.userId))];
+    const [devices, reached, doubt, badges] = await Promise.all([activeDevicesOf(userIds), reachedDevices(ids), sendsInDoubt(ids), unacknowledgedOf(userIds)]);
+    // Due again as they were, for the caller's SKIPPED.
+    const noDevice = mine.filter((p) => !devices.has(p.notification.userId) && !reached.has(p.notification.id));
+    await claims.release(noDevice.map((p) => p.notification.id));
+    for (const p of noDevice) outcomes.set(p.notification.id, { kind: 'no-device' });
+
+    const plans = mine
+      .filter((p) => !noDevice.includes(p))
+      .map((p) => {
+        const n = p.notification;
+        const reachedBefore = reached.get(n.id) ?? new Set<string | null>();
+        const targets = (devices.get(n.userId) ?? []).filter((device) => !reachedBefore.has(device.id));
+        const inDoubt = (device: Device) => doubt.get(`${n.id}/${device.id}`) ?? 0;
+        for (const device of targets.filter((d) => inDoubt(d) === 1)) {
+          logger.warn({ notificationId: n.id, correlationId: n.correlationId, deviceId: device.id }, 'push left in doubt by an interrupted send: sending it once more, same collapse key');
+        }
+        return {
+          push: p,
+          reachedBefore: reachedBefore.size,
+          sendable: targets.filter((d) => inDoubt(d) < 2),
+          letBe: targets.filter((d) => inDoubt(d) >= 2),
+          message: pushMessage(p, badges.get(n.userId) ?? 0),
+        };
+      });
+    const attempts = plans.flatMap((plan) => plan.sendable.map((device) => ({ notificationId: plan.push.notification.id, deviceId: device.id })));
+    if (attempts.length > 0) {
+      await hotQuery('record push attempts', Prisma.sql`
+        INSERT INTO push_attempts (notification_id, device_id, started_at)
+        SELECT a.notification_id, a.device_id, ${now}::timestamp
+          FROM unnest(${attempts.map((a) => a.notificationId)}::uuid[], ${attempts.map((a) => a.deviceId)}::uuid[]) AS a(notification_id, device_id)`);
+    }
+    const results = await Promise.all(
+      plans.map(async (plan) => {
+        const log = logger.child({ notificationId: plan.push.notification.id, correlationId: plan.push.notification.correlationId });
+        const sent = await pushToDevices(push, log, plan.sendable, plan.message);
+        sent.deliveries.push(...plan.letBe.map((device) => inDoubtDelivery(device.id)));
+        return { plan, sent, retry: sent.transientErrors.length > 0 && !options.finalAttempt };
+      }),
+    );
+    const reachedNow = await recordPushes(
+      results.map(({ plan, sent, retry }) => ({ notification: plan.push.notification, deliveries: sent.deliveries, reachedBefore: plan.reachedBefore, settle: !retry })),
+      results.flatMap(({ sent }) => sent.invalidDevices.map((d) => d.id)),
+      now,
+    );
+    const retries = results.filter((r) => r.retry);
+    await claims.release(retries.map(({ plan }) => plan.push.notification.id));
+    for (const { plan, sent, retry } of results) {
+      const id = plan.push.notification.id;
+      outcomes.set(id, retry ? { kind: 'retry', error: sent.transientErrors[0]! } : { kind: 'settled', outcome: reachedNow.get(id)! > 0 ? 'pushed' : 'push-failed' });
+    }
+    return outcomes;
+  } finally {
+    claims.stop();
   }
-  if (sendable.length > 0) {
-    await prisma.pushAttempt.createMany({ data: sendable.map((device) => ({ notificationId: notification.id, deviceId: device.id, startedAt: now })) });
-  }
-  const sent = await pushToDevices(push, logger, sendable, await pushMessage(notification, options));
-  sent.deliveries.push(...letBe.map((device) => inDoubt(device.id)));
-  const retry = sent.transientErrors.length > 0 && !options.finalAttempt;
-  const reachedNow = await recordPushAttempts(notification, {
-    deliveries: sent.deliveries,
-    invalidDevices: sent.invalidDevices,
-    reachedBefore,
-    settle: !retry,
-    now,
-  });
-  if (retry) {
-    await claim.release();
-    return { kind: 'retry', error: sent.transientErrors[0]! };
-  }
-  return { kind: 'settled', outcome: reachedNow > 0 ? 'pushed' : 'push-failed' };
 }
 
 const FAILURE_REASON: Record<PushFailure, DeliveryReason> = {
@@ -115,38 +132,53 @@ async function pushToDevices(push: PushSender, logger: Logger, devices: Device[]
   return { deliveries, invalidDevices, transientErrors };
 }
 
-/** Sends to each device of the notification that were recorded as started and never answered. */
-async function sendsInDoubt(notificationId: string): Promise<Map<string, number>> {
-  const rows = await prisma.$queryRaw<{ deviceId: string; inDoubt: number }[]>`
-    SELECT a.device_id::text AS "deviceId",
+/** The devices each notification's push reached on earlier attempts (null: a device removed since). */
+async function reachedDevices(ids: string[]): Promise<Map<string, Set<string | null>>> {
+  const rows = await hotQuery<{ notificationId: string; deviceId: string | null }>('pushes reached', Prisma.sql`
+    SELECT notification_id::text AS "notificationId", device_id::text AS "deviceId" FROM notification_deliveries
+     WHERE notification_id = ANY(${ids}::uuid[]) AND channel = 'PUSH' AND status = 'SENT'`);
+  const reached = new Map<string, Set<string | null>>();
+  for (const r of rows) reached.set(r.notificationId, (reached.get(r.notificationId) ?? new Set()).add(r.deviceId));
+  return reached;
+}
+
+/** Sends recorded as started and never answered, by notification and device (`id/deviceId`). */
+async function sendsInDoubt(ids: string[]): Promise<Map<string, number>> {
+  const rows = await hotQuery<{ notificationId: string; deviceId: string; inDoubt: number }>('pushes in doubt', Prisma.sql`
+    SELECT a.notification_id::text AS "notificationId", a.device_id::text AS "deviceId",
            count(*)::int - (SELECT count(*)::int FROM notification_deliveries d
                              WHERE d.notification_id = a.notification_id AND d.device_id = a.device_id AND d.channel = 'PUSH') AS "inDoubt"
-      FROM push_attempts a WHERE a.notification_id = ${notificationId}::uuid
-     GROUP BY a.notification_id, a.device_id`;
-  return new Map(rows.filter((r) => r.inDoubt > 0).map((r) => [r.deviceId, r.inDoubt]));
+      FROM push_attempts a WHERE a.notification_id = ANY(${ids}::uuid[])
+     GROUP BY a.notification_id, a.device_id`);
+  return new Map(rows.filter((r) => r.inDoubt > 0).map((r) => [`${r.notificationId}/${r.deviceId}`, r.inDoubt]));
+}
+
+/** Each user's notifications not acknowledged (the badge a push carries). */
+async function unacknowledgedOf(userIds: string[]): Promise<Map<string, number>> {
+  const rows = await hotQuery<{ userId: string; n: number }>('badges', Prisma.sql`
+    SELECT user_id AS "userId", count(*)::int AS n FROM notifications WHERE user_id = ANY(${userIds}::text[]) AND acknowledged_at IS NULL GROUP BY user_id`);
+  return new Map(rows.map((r) => [r.userId, r.n]));
 }
 
 /** A device whose sends of this notification were twice interrupted: it most likely has it; never sent again. */
-const inDoubt = (deviceId: string): NewDelivery => ({
+const inDoubtDelivery = (deviceId: string): NewDelivery => ({
   status: 'FAILED',
   reasonCode: 'SEND_IN_DOUBT',
   deviceId,
   providerMessageId: null,
 });
 
-async function pushMessage(notification: Notification, options: { timeSensitive: boolean; offerExpiresAt: Date | null }): Promise<PushMessage> {
-  const unacknowledged = await prisma.notification.count({ where: { userId: notification.userId, ...UNACKNOWLEDGED } });
+function pushMessage({ notification, timeSensitive, offerExpiresAt }: DuePush, badge: number): PushMessage {
   return {
-    timeSensitive: options.timeSensitive,
-    // An offer's push is worthless after the offer: the provider drops it if undelivered by then.
-    expiresAt: options.offerExpiresAt,
+    timeSensitive,
+    expiresAt: offerExpiresAt,
     notificationId: notification.id,
     kind: notification.kind,
     title: notification.title,
     body: notification.body,
     deepLink: notification.deepLink,
     collapseKey: notification.deploymentId ? `deployment-${notification.deploymentId}` : `offer-${notification.offerId}`,
-    badge: unacknowledged,
+    badge,
   };
 }
 
@@ -165,5 +197,5 @@ export async function abandonNotification(logger: Logger, id: string, reason: st
     deviceId: null,
     providerMessageId: null,
   };
-  await recordPushAttempts(notification, { deliveries: [failed], settle: true, now });
+  await recordPushes([{ notification, deliveries: [failed], settle: true }], [], now);
 }

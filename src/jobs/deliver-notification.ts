@@ -1,25 +1,28 @@
-// The notification job: a thin shell around progressNotification (src/domain/notification-delivery.ts).
+// The notification job: a thin shell around the notification's next step, taken with the other
+// jobs the worker runs at once (notification-batcher.ts, src/domain/notification-delivery.ts).
 // One job per notification (its id is the notification id) that lives until the notification is
 // settled: after an in-app delivery it moves itself to the delayed set until the push fallback is
 // due; a transient push failure makes it fail and retry with backoff.
 import { DelayedError, type Job } from 'bullmq';
-import { progressNotification, type DeliveryDeps } from '../domain/notification-delivery.ts';
+import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
+import type { NotificationBatcher } from './notification-batcher.ts';
 import type { NotificationJob } from './queues.ts';
 
 export interface DeliverNotificationDeps {
-  delivery: DeliveryDeps;
+  batcher: NotificationBatcher;
   afterCommit: AfterCommit;
+  logger: Logger;
 }
 
-export function createDeliverNotificationProcessor({ delivery, afterCommit }: DeliverNotificationDeps) {
+export function createDeliverNotificationProcessor({ batcher, afterCommit, logger: base }: DeliverNotificationDeps) {
   return async function deliverNotification(job: Job<NotificationJob>, token?: string): Promise<string> {
     const { notificationId, correlationId } = job.data;
     const attempt = job.attemptsMade + 1;
-    const logger = delivery.logger.child({ correlationId, notificationId, jobId: job.id, attempt });
+    const logger = base.child({ correlationId, notificationId, jobId: job.id, attempt });
     const finalAttempt = attempt >= (job.opts.attempts ?? 1);
 
-    const { step, deliveredInApp } = await progressNotification({ ...delivery, logger }, notificationId, { finalAttempt });
+    const { step, deliveredInApp } = await batcher.progress(notificationId, { finalAttempt });
     await afterCommit({ deliveredInApp }, logger);
     switch (step.kind) {
       case 'wait':

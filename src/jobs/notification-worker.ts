@@ -7,6 +7,7 @@ import type { OfferExpirySettings } from '../domain/offer-expiry.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
 import { createDeliverNotificationProcessor } from './deliver-notification.ts';
+import { createNotificationBatcher } from './notification-batcher.ts';
 import { createExpireOffersProcessor } from './expire-offers.ts';
 import { createFirstStepsProcessor } from './first-steps.ts';
 import {
@@ -54,7 +55,9 @@ export interface NotificationWorkerDeps {
 export function startNotificationWorker(deps: NotificationWorkerDeps) {
   const { notificationQueue, offerExpiryQueue, afterCommit, delivery, logger, settings } = deps;
   const log = logger.child({ component: 'notification-worker' });
-  const deliver = createDeliverNotificationProcessor({ delivery: { ...delivery, logger: log }, afterCommit });
+  // Every job the worker runs at once may join one batch.
+  const batcher = createNotificationBatcher({ ...delivery, logger: log }, { maxBatch: settings.concurrency, maxInFlight: 4 });
+  const deliver = createDeliverNotificationProcessor({ batcher, afterCommit, logger: log });
   const firstSteps = createFirstStepsProcessor({ afterCommit, logger: log });
   // One queue, two kinds of job: a notification's own ('deliver'), and a batch's first steps.
   const processor = (job: Job<NotificationJob | NotificationBatchJob>, token?: string) =>
