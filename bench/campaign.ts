@@ -174,10 +174,12 @@ async function oneUserLoop(url: string, min: number, stop: () => boolean): Promi
 
 /**
  * A worker process of the service's own code (test/support/push-worker.ts) whose pushes go to the
- * fake FCM: its log (warnings only) goes to this process's stderr.
+ * fake FCM: its log (warnings only) goes to this process's stderr. With BENCH_WORKER_CPU_PROF_DIR
+ * set, each worker writes a V8 CPU profile there when it stops (`node --cpu-prof`).
  */
+const profileDir = process.env.BENCH_WORKER_CPU_PROF_DIR;
 function spawnWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'test/support/push-worker.ts'], {
+  return spawn(process.execPath, [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', 'test/support/push-worker.ts'], {
     cwd: root,
     env: { ...process.env, WORKER_ADMIN_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -290,6 +292,8 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       OFFER_EXPIRY_INTERVAL_MS: String(config.OFFER_EXPIRY_INTERVAL_MS),
       PUSH_MAX_PER_MINUTE: String(options.pushPerMinute),
       FAKE_FCM_PORT: String(fcm.port),
+      // Connections kept between sends, as production's agent keeps them to FCM.
+      FAKE_FCM_KEEP_ALIVE: '1',
     };
     for (let w = 0; w < options.workers; w += 1) workers.push(spawnWorker(workerEnv));
     const pushStarted = Date.now();

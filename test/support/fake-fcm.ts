@@ -68,14 +68,15 @@ export const INTERNAL: FcmReply = {
 export const HOLD: FcmReply = { status: 0, body: null };
 
 /** Firebase Messaging of a real firebase-admin app whose requests go to a fake FCM on `port` (in this process or another). */
-export function fakeFcmMessaging(port: number, projectId = FCM_PROJECT): { app: App; messaging: Messaging } {
+/** `keepAlive` as production's agent has it (the benches); a connection per send otherwise (tests that close the fake mid-send). */
+export function fakeFcmMessaging(port: number, projectId = FCM_PROJECT, keepAlive = false): { app: App; messaging: Messaging } {
   class ToFakeFcm extends https.Agent {
     override createConnection(): net.Socket {
       return net.connect(port, '127.0.0.1');
     }
   }
   const credential: Credential = { getAccessToken: async () => ({ access_token: FCM_ACCESS_TOKEN, expires_in: 3600 }) };
-  const app = initializeApp({ credential, projectId, httpAgent: new ToFakeFcm({ keepAlive: false }) }, `fake-fcm-${randomUUID()}`);
+  const app = initializeApp({ credential, projectId, httpAgent: new ToFakeFcm({ keepAlive }) }, `fake-fcm-${randomUUID()}`);
   return { app, messaging: getMessaging(app) };
 }
 
