@@ -197,6 +197,44 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     await expectIndexedPlans(statements);
   });
 
+  it("the outbox relay's pass reads as many unsent events as it publishes, not a campaign's whole backlog", async () => {
+    const BACKLOG = 5_000;
+    const batch = { users: 100, events: 500 };
+    await db.query(
+      `INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
+       SELECT gen_random_uuid(), 'backlog-' || i, 1, 'offer.expired', (now() AT TIME ZONE 'UTC') - interval '1 second', '{}'::jsonb
+         FROM generate_series(1, $1) i`,
+      [BACKLOG],
+    );
+    await db.query('ANALYZE outbox_events');
+    const publisher = eventStreamPublisher(redis, { key: eventStreamKey(config.REDIS_PREFIX), maxLength: 10_000 });
+    try {
+      let published = 0;
+      const statements = await statementsOf(async () => {
+        published = await relayUnsentEvents(publisher, batch);
+      });
+      expect(published).toBeGreaterThan(0);
+      expect(published).toBeLessThanOrEqual(batch.users);
+      const [claim] = statements.filter((st) => /pg_try_advisory_xact_lock/.test(st.text));
+      // Run (in a transaction rolled back): the rows it read from the outbox's partitions.
+      await db.query('BEGIN');
+      try {
+        const { rows } = await db.query({ text: `EXPLAIN (ANALYZE, FORMAT JSON) ${claim!.text}`, values: claim!.values });
+        const read = [...planNodes((rows[0]['QUERY PLAN'] as { Plan: AnalyzedNode }[])[0]!.Plan)]
+          .filter((node) => node['Relation Name']?.startsWith('outbox_events'))
+          .reduce((sum, node) => sum + node['Actual Rows'] * (node['Actual Loops'] ?? 1), 0);
+        expect(read).toBeGreaterThan(0);
+        // A pass's events, and the one row each partition's scan reads ahead (the merge of the partitions).
+        const { rows: partitions } = await db.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'outbox_events'::regclass`);
+        expect(read).toBeLessThanOrEqual(batch.events + partitions[0].n);
+      } finally {
+        await db.query('ROLLBACK');
+      }
+    } finally {
+      await db.query(`UPDATE outbox_events SET sent_at = now() AT TIME ZONE 'UTC' WHERE user_id LIKE 'backlog-%' AND sent_at IS NULL`);
+    }
+  });
+
   it('fails without a partial index: dropped (in a transaction rolled back), the expiry sweep reads every pending offer or the whole table', async () => {
     // A sweep as of ten days ago: nothing is due then, so it changes nothing; its statement is the same.
     const statements = await statementsOf(() => expireDueOffers(async () => {}, { batchSize: 100, pauseMs: 0 }, new Date(Date.now() - 10 * 86_400_000)));
@@ -256,3 +294,15 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     await expectIndexedPlans(planned);
   });
 });
+
+interface AnalyzedNode {
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops'?: number;
+  Plans?: AnalyzedNode[];
+}
+
+function* planNodes(plan: AnalyzedNode): Generator<AnalyzedNode> {
+  yield plan;
+  for (const child of plan.Plans ?? []) yield* planNodes(child);
+}

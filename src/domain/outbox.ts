@@ -37,11 +37,15 @@ export interface OutboxRow {
 export async function claimUnsentEvents(tx: Tx, batch: RelayBatch): Promise<OutboxRow[]> {
   // First statement: take the users' locks. The rows are read by the next statement, whose
   // snapshot is taken after the locks: a relay that just released a user has committed its
-  // marks by then, so its rows are not read as unsent again.
+  // marks by then, so its rows are not read as unsent again. The users are those of the oldest
+  // unsent events, read in age order from the unsent ones' own index as far as one pass's events:
+  // grouping every unsent event by user made each pass cost the whole backlog (a campaign's
+  // 40,000 events: 30 ms a pass, half a core of PostgreSQL while it drained).
   const users = await tx.$queryRaw<{ userId: string }[]>`
     SELECT pending."userId" FROM (
-      SELECT user_id AS "userId", min(occurred_at) AS oldest FROM outbox_events
-       WHERE sent_at IS NULL GROUP BY user_id ORDER BY oldest LIMIT ${batch.users}) pending
+      SELECT user_id AS "userId", min(occurred_at) AS oldest FROM (
+        SELECT user_id, occurred_at FROM outbox_events WHERE sent_at IS NULL ORDER BY occurred_at LIMIT ${batch.events}) head
+       GROUP BY user_id ORDER BY oldest LIMIT ${batch.users}) pending
      WHERE ${lockUser(Prisma.sql`pending."userId"`)}`;
   if (users.length === 0) return [];
   return tx.$queryRaw<OutboxRow[]>`
