@@ -123,6 +123,23 @@ describe('issueCreditOffers', () => {
     expect(await prisma.user.count({ where: { id: { in: users } } })).toBe(50);
   });
 
+  it("tells each user of each offer once, in the user's language: an English speaker, a new user (Portuguese)", async () => {
+    const english = newUserId('campaign-en');
+    await prisma.user.create({ data: { id: english, locale: 'en-US' } });
+    const inputs = [input({ userId: english, limitCents: 123_400 }), input({ limitCents: 567_800 })];
+    const { data } = await issue(inputs);
+    const offerIds = data!.issueCreditOffers.map((r) => r.offer!.id);
+    const received = await prisma.notification.findMany({ where: { offerId: { in: offerIds }, kind: 'OFFER_RECEIVED' } });
+    expect(received).toHaveLength(2);
+    const of = (i: number) => received.find((n) => n.offerId === offerIds[i])!;
+    expect(of(0)).toMatchObject({ userId: english, status: 'PENDING', deepLink: `app://credit/offers/${offerIds[0]}` });
+    // Amounts as the currency writes them, in either language.
+    expect(of(0).body).toBe('A R$ 1.234,00 limit is available to you. Tap to see the offer.');
+    expect(of(1)).toMatchObject({ userId: inputs[1]!.userId, deepLink: `app://credit/offers/${offerIds[1]}` });
+    expect(of(1).body).toContain('R$ 5.678,00');
+    expect(of(1).body).not.toContain('available');
+  });
+
   it('refuses an empty batch and one over 1,000 inputs as bad input, issuing nothing', async () => {
     const before = await prisma.creditOffer.count();
     const empty = await issue([]);

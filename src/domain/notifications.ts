@@ -38,21 +38,24 @@ export async function createNotification(tx: Tx, input: NewNotification): Promis
   return created ?? null;
 }
 
+/** A new notification's row as it is written: its words in the user's language, its link and dedupe key. */
+export function notificationRow(input: NewNotification & { locale: string | null }) {
+  const { title, body } = notificationText(input.kind, input.amount, input.locale, input.failureCode, input.date);
+  const deploymentId = 'deploymentId' in input.subject ? input.subject.deploymentId : null;
+  const offerId = 'offerId' in input.subject ? input.subject.offerId : null;
+  const limitChangeId = 'limitChangeId' in input.subject ? input.subject.limitChangeId : null;
+  const subjectId = deploymentId ?? offerId ?? limitChangeId!;
+  const deepLink = deploymentId ? deploymentLink(subjectId) : offerId ? offerLink(subjectId) : limitChangeLink(subjectId);
+  return { ...input, title, body, deploymentId, offerId, deepLink, dedupeKey: `${input.kind}:${subjectId}` };
+}
+
 /**
  * Creates several notifications in one statement (each in its user's language, given), in the
  * caller's transaction. Returns those created: an event that already has its notification gets none.
  */
 export async function createNotifications(tx: Tx, inputs: readonly (NewNotification & { locale: string | null })[]): Promise<Notification[]> {
   if (inputs.length === 0) return [];
-  const rows = inputs.map((input) => {
-    const { title, body } = notificationText(input.kind, input.amount, input.locale, input.failureCode, input.date);
-    const deploymentId = 'deploymentId' in input.subject ? input.subject.deploymentId : null;
-    const offerId = 'offerId' in input.subject ? input.subject.offerId : null;
-    const limitChangeId = 'limitChangeId' in input.subject ? input.subject.limitChangeId : null;
-    const subjectId = deploymentId ?? offerId ?? limitChangeId!;
-    const deepLink = deploymentId ? deploymentLink(subjectId) : offerId ? offerLink(subjectId) : limitChangeLink(subjectId);
-    return { ...input, title, body, deploymentId, offerId, deepLink, dedupeKey: `${input.kind}:${subjectId}` };
-  });
+  const rows = inputs.map(notificationRow);
   const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
   // Raw: Prisma never caches the plan of createManyAndReturn (it compiles it on every call).
   return tx.$queryRaw<Notification[]>`
