@@ -22,7 +22,7 @@ import { prisma } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { gql, token } from './support/client.ts';
-import { badPlans, statementsOf, type PlanRules, type Statement } from './support/query-plans.ts';
+import { badPlans, planOf, statementsOf, type PlanRules, type Statement } from './support/query-plans.ts';
 import { serviceForTests } from './support/service.ts';
 import { testConfig as config, testRedis } from './support/settings.ts';
 
@@ -195,6 +195,16 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     });
     expect(published).toBeGreaterThanOrEqual(LIVE.unsentEvents);
     await expectIndexedPlans(statements);
+    // The events' days bound the mark: only their partitions are planned, not every day's (about
+    // 400 at the retention period; here the days made ahead and the default one).
+    const { rows: partitions } = await db.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'outbox_events'::regclass`);
+    expect(partitions[0].n).toBeGreaterThanOrEqual(5);
+    const marks = statements.filter((st) => /^\s*UPDATE outbox_events/.test(st.text));
+    expect(marks.length).toBeGreaterThan(0);
+    for (const mark of marks) {
+      const planned = new Set([...planNodes((await planOf(db, mark)) as unknown as AnalyzedNode)].flatMap((n) => n['Relation Name'] ?? []));
+      expect([...planned].filter((name) => name.startsWith('outbox_events_')).length).toBeLessThanOrEqual(2);
+    }
   });
 
   it("the outbox relay's pass reads as many unsent events as it publishes, not a campaign's whole backlog", async () => {

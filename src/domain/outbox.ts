@@ -11,7 +11,7 @@ import { prisma, Prisma, type Tx } from '../platform/db.ts';
 const PUBLISHING_LOCK = 0x0e7e;
 const lockUser = (userId: Prisma.Sql) => Prisma.sql`pg_try_advisory_xact_lock(${PUBLISHING_LOCK}::int, hashtext(${userId}))`;
 
-const ROW = Prisma.sql`id::text AS id, user_id AS "userId", sequence, type, payload::text AS payload`;
+const ROW = Prisma.sql`id::text AS id, user_id AS "userId", sequence, type, occurred_at AS "occurredAt", payload::text AS payload`;
 
 export interface RelayBatch {
   /** Users whose unsent events one pass takes at most. */
@@ -26,6 +26,8 @@ export interface OutboxRow {
   userId: string;
   sequence: number;
   type: string;
+  /** The day partition it lives in: statements that name it read that day's partition only. */
+  occurredAt: Date;
   payload: string;
 }
 
@@ -41,24 +43,31 @@ export async function claimUnsentEvents(tx: Tx, batch: RelayBatch): Promise<Outb
   // unsent events, read in age order from the unsent ones' own index as far as one pass's events:
   // grouping every unsent event by user made each pass cost the whole backlog (a campaign's
   // 40,000 events: 30 ms a pass, half a core of PostgreSQL while it drained).
-  const users = await tx.$queryRaw<{ userId: string }[]>`
-    SELECT pending."userId" FROM (
+  const users = await tx.$queryRaw<{ userId: string; oldest: Date }[]>`
+    SELECT pending."userId", pending.oldest FROM (
       SELECT user_id AS "userId", min(occurred_at) AS oldest FROM (
         SELECT user_id, occurred_at FROM outbox_events WHERE sent_at IS NULL ORDER BY occurred_at LIMIT ${batch.events}) head
        GROUP BY user_id ORDER BY oldest LIMIT ${batch.users}) pending
      WHERE ${lockUser(Prisma.sql`pending."userId"`)}`;
   if (users.length === 0) return [];
+  // Each user's oldest unsent event is in the head read above (the head is the oldest unsent
+  // events, in age order): nothing of theirs older is unsent, and older days' partitions are not read.
+  const since = new Date(Math.min(...users.map((u) => u.oldest.getTime())));
   return tx.$queryRaw<OutboxRow[]>`
     SELECT ${ROW} FROM outbox_events
-     WHERE sent_at IS NULL AND user_id = ANY(${users.map((u) => u.userId)}::text[])
+     WHERE sent_at IS NULL AND user_id = ANY(${users.map((u) => u.userId)}::text[]) AND occurred_at >= ${since}
      ORDER BY user_id, sequence LIMIT ${batch.events}`;
 }
 
 /** Marks published rows sent, in the transaction that claimed them (after the publish returned). */
 export async function markSent(tx: Tx, rows: readonly OutboxRow[], at: Date): Promise<void> {
   if (rows.length === 0) return;
+  // The rows' days bound the statement, so only their partitions are read (a year holds about 400).
+  const times = rows.map((r) => r.occurredAt.getTime());
   await tx.$executeRaw`
-    UPDATE outbox_events SET sent_at = ${at} WHERE id = ANY(${rows.map((r) => r.id)}::uuid[]) AND sent_at IS NULL`;
+    UPDATE outbox_events SET sent_at = ${at}
+     WHERE id = ANY(${rows.map((r) => r.id)}::uuid[]) AND sent_at IS NULL
+       AND occurred_at BETWEEN ${new Date(Math.min(...times))} AND ${new Date(Math.max(...times))}`;
 }
 
 export type ReplayFrom = { fromSequence: number; userId?: string } | { fromTime: Date };
