@@ -213,6 +213,21 @@ export interface LiveWork {
 }
 
 /**
+ * Downstream events not yet sent, for the relay, of the users `${prefix}1..users`. `round` tells
+ * one load from another (a relay timed several times gets fresh events each time).
+ */
+export async function loadUnsentEvents(client: pg.Client, events: number, users: number, prefix = USER_PREFIX, round = 0): Promise<void> {
+  await run(
+    client,
+    `INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
+     SELECT gen_random_uuid(), '${prefix}' || (1 + ((i + 13) * 104729) % ${users}), ${1_000_000 * (round + 1)} + i, 'credit.limit.changed',
+            ${NOW} - interval '1 second', '{}'::jsonb
+       FROM generate_series(1, $1) i`,
+    [events],
+  );
+}
+
+/**
  * Work the periodic jobs have to find among the history: a few rows each, spread over the users
  * `${prefix}1..users` (the history's, or others on an empty database: a history loaded later
  * must not find their rows as its own).
@@ -240,13 +255,7 @@ export async function loadLiveWork(client: pg.Client, work: LiveWork, users: num
      SELECT gen_random_uuid(), id, user_id, 'QUEUED', 'BRL', limit_cents, gen_random_uuid()::text, 1, accepted_at FROM o`,
     [work.unfinishedDeployments],
   );
-  await run(
-    client,
-    `INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
-     SELECT gen_random_uuid(), ${user('i + 13')}, 1000000 + i, 'credit.limit.changed', ${NOW} - interval '1 second', '{}'::jsonb
-       FROM generate_series(1, $1) i`,
-    [work.unsentEvents],
-  );
+  await loadUnsentEvents(client, work.unsentEvents, users, prefix);
   await run(
     client,
     `INSERT INTO notifications (id, user_id, kind, status, title, body, deep_link, dedupe_key, correlation_id, created_at, push_due_at)
