@@ -1,12 +1,16 @@
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/platform/config.ts';
 
-const config = loadConfig();
-
-/** Deletes every key under the run's prefix (queues, presence): the run leaves nothing behind. */
-export async function removeRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+/**
+ * Deletes every key under the prefix (queues, presence, buckets): a bench run or a test file
+ * leaves nothing behind. `url`: the Redis it ran against (the configured one by default).
+ */
+export async function removeRedisKeys(prefix: string, url = loadConfig().REDIS_URL): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  // A Redis that cannot be reached fails the call; its connection errors are not reported twice.
+  redis.on('error', () => undefined);
   try {
+    await redis.connect();
     for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
       if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]));
     }

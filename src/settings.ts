@@ -9,7 +9,7 @@ import type { InsightsConsumerSettings } from './events/insights-consumer.ts';
 import type { OutboxRelaySettings } from './events/outbox-relay.ts';
 import { eventStreamKey, type EventStreamSettings } from './events/stream-publisher.ts';
 import type { OfferExpirySettings } from './domain/offer-expiry.ts';
-import type { BatchSettings } from './jobs/deployment-batcher.ts';
+import type { BatchSettings } from './jobs/batches.ts';
 import type { RetentionSettings } from './jobs/retention.ts';
 import type { DeploymentRetrySettings, QueueSettings, RetrySettings } from './jobs/queues.ts';
 import { databasePoolSize, type Config, type EdgeProtection } from './platform/config.ts';

@@ -71,7 +71,11 @@ export async function activeDevicesOf(userIds: readonly string[]): Promise<Map<s
     SELECT id::text AS id, user_id AS "userId", token, platform::text AS platform, created_at AS "createdAt", last_seen_at AS "lastSeenAt"
       FROM devices WHERE user_id = ANY(${userIds}::text[]) ORDER BY created_at, id`);
   const devices = new Map<string, Device[]>();
-  for (const device of rows) devices.set(device.userId, [...(devices.get(device.userId) ?? []), device]);
+  for (const device of rows) {
+    const mine = devices.get(device.userId);
+    if (mine) mine.push(device);
+    else devices.set(device.userId, [device]);
+  }
   return devices;
 }
 

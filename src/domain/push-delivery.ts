@@ -55,7 +55,7 @@ export async function sendPushes(
     for (const p of noDevice) outcomes.set(p.notification.id, { kind: 'no-device' });
 
     const plans = mine
-      .filter((p) => !noDevice.includes(p))
+      .filter((p) => !outcomes.has(p.notification.id))
       .map((p) => {
         const n = p.notification;
         const reachedBefore = reached.get(n.id) ?? new Set<string | null>();

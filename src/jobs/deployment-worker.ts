@@ -3,7 +3,8 @@
 import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
 import { createDeployCreditProcessor } from './deploy-credit.ts';
-import { createDeploymentBatcher, type BatchSettings } from './deployment-batcher.ts';
+import type { BatchSettings } from './batches.ts';
+import { createDeploymentBatcher } from './deployment-batcher.ts';
 import { startPeriodic } from './periodic.ts';
 import { DEPLOYMENT_QUEUE, type DeploymentJob, type DeploymentQueue } from './queues.ts';
 import { startQueueWorker, type WorkerSettings } from './queue-worker.ts';

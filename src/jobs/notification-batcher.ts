@@ -2,19 +2,12 @@
 // notification to the batcher, which reads those ready in one statement and takes their next
 // delivery step together (progressNotifications: one statement per step for the whole batch, its
 // pushes claimed, recorded and sent at once). A campaign's pushes, a job each, cost a few
-// statements per batch instead of about ten per notification. As with the deployments' group
-// commit, a batch never waits to fill: the first job to arrive starts one at once, and those
-// that arrive while batches are in flight make the next. Each job gets its own notification's step.
+// statements per batch instead of about fifteen per notification. Batches start as the
+// deployments' group commit's do (batches.ts). Each job gets its own notification's step.
 import { progressNotifications, type DeliveryDeps, type DeliveryStep, type Progress } from '../domain/notification-delivery.ts';
 import { countNotificationBatch } from '../domain/notification-metrics.ts';
 import { notificationsByIds } from '../domain/notifications.ts';
-
-export interface NotificationBatchSettings {
-  /** Notifications one batch takes at most. */
-  maxBatch: number;
-  /** Batches in flight at once per worker process. */
-  maxInFlight: number;
-}
+import { createBatches, type BatchSettings } from './batches.ts';
 
 /** What a job gets back: its notification's step, and what the batch delivered in-app for it. */
 export interface NotificationAnswer {
@@ -30,12 +23,8 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
-export function createNotificationBatcher(delivery: DeliveryDeps, settings: NotificationBatchSettings) {
-  let waiting: Waiting[] = [];
-  let inFlight = 0;
-  let scheduled = false;
-
-  async function run(batch: Waiting[]): Promise<void> {
+export function createNotificationBatcher(delivery: DeliveryDeps, settings: BatchSettings) {
+  async function run(batch: Waiting[]): Promise<readonly Waiting[]> {
     countNotificationBatch(batch.length);
     try {
       const stored = new Map((await notificationsByIds([...new Set(batch.map((w) => w.id))])).map((n) => [n.id, n]));
@@ -56,40 +45,19 @@ export function createNotificationBatcher(delivery: DeliveryDeps, settings: Noti
           else w.resolve({ step, deliveredInApp: progress.deliveredInApp.filter((n) => n.id === w.id) });
         }
       }
-      waiting = [...again, ...waiting];
+      return again;
     } catch (error) {
       // Each job fails as it would alone, and is retried with its backoff.
       for (const w of batch) w.reject(error);
+      return [];
     }
   }
-
-  function startBatches() {
-    scheduled = false;
-    while (inFlight < settings.maxInFlight && waiting.length > 0) {
-      const batch = waiting.slice(0, settings.maxBatch);
-      waiting = waiting.slice(batch.length);
-      inFlight++;
-      void run(batch).finally(() => {
-        inFlight--;
-        schedule();
-      });
-    }
-  }
-
-  /** Starts batches after the current turn of the event loop: jobs that arrive together go together. */
-  function schedule() {
-    if (scheduled || waiting.length === 0 || inFlight >= settings.maxInFlight) return;
-    scheduled = true;
-    setImmediate(startBatches);
-  }
+  const batches = createBatches(settings, run);
 
   return {
     /** The notification's next step, taken with whatever else is ready (read as stored). */
     progress(id: string, options: { finalAttempt: boolean }): Promise<NotificationAnswer> {
-      return new Promise((resolve, reject) => {
-        waiting.push({ id, finalAttempt: options.finalAttempt, resolve, reject });
-        schedule();
-      });
+      return new Promise((resolve, reject) => batches.add({ id, finalAttempt: options.finalAttempt, resolve, reject }));
     },
   };
 }

@@ -44,9 +44,10 @@ export async function planOf(db: pg.Client, statement: Statement): Promise<PlanN
   return (rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
 }
 
-function* nodes(plan: PlanNode): Generator<PlanNode> {
+/** Every node of a plan (EXPLAIN's, or EXPLAIN ANALYZE's with its actual rows). */
+export function* planNodes<N extends { Plans?: N[] }>(plan: N): Generator<N> {
   yield plan;
-  for (const child of plan.Plans ?? []) yield* nodes(child);
+  for (const child of plan.Plans ?? []) yield* planNodes(child);
 }
 
 export interface PlanRules {
@@ -59,7 +60,7 @@ export interface PlanRules {
 /** What is wrong with a plan: a sequential scan of a large table, a sort of too many rows. */
 export function planProblems(plan: PlanNode, rules: PlanRules): string[] {
   const problems: string[] = [];
-  for (const node of nodes(plan)) {
+  for (const node of planNodes(plan)) {
     if (node['Node Type'] === 'Seq Scan' && rules.largeTables.has(node['Relation Name'] ?? '')) {
       problems.push(`Seq Scan on ${node['Relation Name']}`);
     }

@@ -48,20 +48,7 @@ connectDatabase(databaseSettings(loadConfig()));
 // is no test's failure.
 const fileRedis = { url: loadConfig().REDIS_URL, prefix: process.env.REDIS_PREFIX }; // before a test points REDIS_URL at a proxy
 afterAll(async () => {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(fileRedis.url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${fileRedis.prefix}:*`, 'COUNT', 1_000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } catch {
-    // Redis unreachable: the keys stay.
-  } finally {
-    redis.disconnect();
-  }
+  const { removeRedisKeys } = await import('../../bench/redis-keys.ts');
+  // Redis unreachable: the keys stay.
+  await removeRedisKeys(fileRedis.prefix!, fileRedis.url).catch(() => undefined);
 });
