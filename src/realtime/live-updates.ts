@@ -169,9 +169,20 @@ export class LiveUpdates {
     return this.publish('notifications', userId, { notificationId, userId });
   }
 
-  /** Resolves once Redis confirms the subscription: messages published after that are received. */
+  /**
+   * Resolves once Redis confirms the subscription: messages published after that are received.
+   * graphql-redis-subscriptions keeps a channel's first SUBSCRIBE as a pending promise for the
+   * streams that join before Redis answers, and rejects it when the SUBSCRIBE fails whether or
+   * not any stream joined: unhandled, that rejection ends the process (an API process died of it
+   * when a cluster master was killed). The caller gets the error from the promise returned; the
+   * pending one is marked handled.
+   */
   subscribe<T extends Topic>(topic: T, key: string, onMessage: (payload: LiveMessages[T]) => void): Promise<number> {
-    return this.pubsub.subscribe(this.channel(topic, key), onMessage);
+    const channel = this.channel(topic, key);
+    const subscribed = this.pubsub.subscribe(channel, onMessage);
+    const library = this.pubsub as unknown as { subsPendingRefsMap?: Map<string, { pending: Promise<unknown> }> };
+    library.subsPendingRefsMap?.get(channel)?.pending.catch(() => undefined);
+    return subscribed;
   }
 
   unsubscribe(subscriptionId: number): void {
