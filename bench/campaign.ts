@@ -14,8 +14,10 @@ import { expireDueOffers } from '../src/domain/offer-expiry.ts';
 import { createNotificationQueue } from '../src/jobs/queues.ts';
 import { enqueueNotifications } from '../src/jobs/producers.ts';
 import { loadConfig, type Config } from '../src/platform/config.ts';
+import { connectDatabase, prisma } from '../src/platform/db.ts';
+import { databaseSettings } from '../src/settings.ts';
 import { createLogger } from '../src/platform/logger.ts';
-import { startService, type RunningService } from '../src/service.ts';
+import { buildProduction, startService, type ServiceProcess } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { QuotaFcm } from './fcm-quota.ts';
 import { acceptOffer, engineToken, issueOffer, newUser, openSocket, untilDeployed } from './api-client.ts';
@@ -59,6 +61,9 @@ export function parseCampaignOptions(argv: string[]): CampaignOptions {
     workers: option(argv, 'workers', 2),
   };
 }
+
+/** With BENCH_API_CPU_PROF_DIR set, the API process writes a V8 CPU profile there when it stops. */
+const apiProfileDir = process.env.BENCH_API_CPU_PROF_DIR;
 
 const log = (message: string) => console.error(`[bench campaign] ${message}`);
 const seconds = (from: number) => (Date.now() - from) / 1000;
@@ -151,10 +156,23 @@ async function expireWithSql(db: pg.Pool, campaign: string, batch: number): Prom
 }
 
 /**
+ * The plain-SQL baseline's notifications, marked read and settled once measured: they have no jobs,
+ * and the workers' reconciler would otherwise enqueue each of them (tens of thousands of first
+ * steps competing with the pushes and the latency pass measured next).
+ */
+async function settleBaseline(db: pg.Pool, campaign: string): Promise<void> {
+  await db.query(
+    `UPDATE notifications n SET status = 'ACKNOWLEDGED', acknowledged_at = now(), push_settled_at = now()
+       FROM credit_offers o WHERE o.id = n.offer_id AND o.campaign_id = $1`,
+    [campaign],
+  );
+}
+
+/**
  * One user accepting offers and waiting for DEPLOYED (on the live stream), one after another,
  * until `stop()` says so (and at least `min` times): the accept -> DEPLOYED samples, ms.
  */
-async function oneUserLoop(url: string, min: number, stop: () => boolean): Promise<number[]> {
+async function oneUserLoop(url: string, min: number, stop: () => boolean): Promise<{ userId: string; samples: number[] }> {
   const engine = await engineToken();
   const user = await newUser('campaign-latency');
   const socket = await openSocket(url, user.token);
@@ -169,7 +187,21 @@ async function oneUserLoop(url: string, min: number, stop: () => boolean): Promi
   } finally {
     await socket.dispose();
   }
-  return samples;
+  return { userId: user.id, samples };
+}
+
+/**
+ * The part of a user's accept -> DEPLOYED that the database saw: from the accept's transaction to
+ * the apply's (the times of their QUEUED and DEPLOYED audit events), ms. What the app saw beyond
+ * it is the apply's commit, the publish and the stream to the app.
+ */
+async function acceptToApplyInDatabase(db: pg.Pool, userId: string): Promise<number[]> {
+  const { rows } = await db.query(
+    `SELECT extract(epoch FROM max(e.at) FILTER (WHERE e.type = 'DEPLOYED') - min(e.at) FILTER (WHERE e.type = 'QUEUED')) * 1000 AS ms
+       FROM credit_deployments d JOIN deployment_events e ON e.deployment_id = d.id WHERE d.user_id = $1 GROUP BY d.id`,
+    [userId],
+  );
+  return rows.map((r: { ms: string }) => Number(r.ms));
 }
 
 /**
@@ -199,6 +231,11 @@ async function count(db: pg.Pool, sql: string, params: unknown[]): Promise<numbe
   return Number((rows[0] as { n: string | number }).n);
 }
 
+/** CPU seconds spent between two readings, per reader, with the wall seconds between them. */
+function cpuSince<T extends Record<string, number>>(before: T, after: T, wallSeconds: number): Record<string, number> {
+  return { ...Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]!])), wallSeconds };
+}
+
 async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 }
@@ -221,16 +258,32 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     // One user accepts in a loop for the latency rows: far more than an app's per-user budget.
     RATE_LIMIT_USER_MUTATIONS_PER_MINUTE: 1_000_000,
   };
+  // What the service's processes are started with (the config above, as their environment).
+  const serviceEnv = {
+    DATABASE_URL: url,
+    REDIS_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    OFFER_EXPIRY_INTERVAL_MS: String(config.OFFER_EXPIRY_INTERVAL_MS),
+    PUSH_MAX_PER_MINUTE: String(options.pushPerMinute),
+    RATE_LIMIT_USER_MUTATIONS_PER_MINUTE: String(config.RATE_LIMIT_USER_MUTATIONS_PER_MINUTE),
+  };
   const db = new pg.Pool({ connectionString: url, max: CALLERS + 2 });
+  // The sweep runs here, as a worker's job runs it, through the service's own database client.
+  connectDatabase(databaseSettings(config));
   const redis = new Redis(base.REDIS_URL);
   const fcm = new QuotaFcm(options.fcmQuotaPerMinute);
-  const services: RunningService[] = [];
+  const services: ServiceProcess[] = [];
   const workers: ChildProcess[] = [];
   const busyAtStart = await machineBusySeconds();
   const startedAt = Date.now();
   try {
     await fcm.start();
-    const api = await startService({ api: true, worker: false, port: 0, adminPort: 0, config, logger: createLogger('warn') });
+    // The API is a process of its own, the production build, as in production: the bench's
+    // client (building and encoding each batch) and the sweep of the second pass run beside it,
+    // not on its event loop.
+    buildProduction(log);
+    const apiLog = fileURLToPath(new URL(`./results/campaign-${run}-api.log`, import.meta.url));
+    const api = await startService('api', { ...serviceEnv, LOG_LEVEL: 'info' }, apiLog, apiProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${apiProfileDir}`] : []);
     services.push(api);
     const engine = await tokenSigner(config.JWT_SECRET)('bench-credit-engine', ['credit-engine']);
 
@@ -265,6 +318,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     log('expiring the plain-SQL campaign at one instant with a plain set-based loop (the baseline)');
     await dueNow(`${run}-sql`);
     const sqlSweepSeconds = await expireWithSql(db, `${run}-sql`, config.OFFER_EXPIRY_BATCH_SIZE);
+    await settleBaseline(db, `${run}-sql`);
     log("expiring the service's campaign at one instant with the service's sweep (notifications enqueued as each batch commits)");
     await dueNow(`${run}-api`);
     const queueRedis = { url: config.REDIS_URL, logger: createLogger('warn') };
@@ -286,11 +340,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
         `to a fake FCM with a quota of ${options.fcmQuotaPerMinute}/min`,
     );
     const workerEnv = {
-      DATABASE_URL: url,
-      REDIS_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      OFFER_EXPIRY_INTERVAL_MS: String(config.OFFER_EXPIRY_INTERVAL_MS),
-      PUSH_MAX_PER_MINUTE: String(options.pushPerMinute),
+      ...serviceEnv,
       FAKE_FCM_PORT: String(fcm.port),
       // Connections kept between sends, as production's agent keeps them to FCM.
       FAKE_FCM_KEEP_ALIVE: '1',
@@ -325,23 +375,40 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     const sendsPerMinute = sendSeconds > 0 ? ((sends - 1) / sendSeconds) * 60 : 0;
 
     log('second pass: one user accepting and waiting for DEPLOYED, idle, then while another campaign expires');
-    const idleSamples = await oneUserLoop(api.url!, LATENCY_SAMPLES, () => true);
+    // Where the machine's time went in the idle pass and while the sweep ran: which work competes with the deployments.
+    const cpuNow = async () => ({
+      machine: await machineBusySeconds(),
+      workers: await workersCpu(),
+      api: await cpuSeconds(api.pid),
+      benchAndSweep: await cpuSeconds(process.pid),
+    });
+    const cpuIdleBefore = await cpuNow();
+    const idleStarted = Date.now();
+    const idle = await oneUserLoop(api.url!, LATENCY_SAMPLES, () => true);
+    const cpuDuringIdle = cpuSince(cpuIdleBefore, await cpuNow(), seconds(idleStarted));
     await issueWithSql(db, run, options.size, 'pass2');
+    // Offers issued long ago, as a campaign's that expires: their OFFER_RECEIVED was dealt with then.
+    await settleBaseline(db, `${run}-pass2`);
     await dueNow(`${run}-pass2`);
     const rssIdle = process.memoryUsage().rss;
     let rssPeak = rssIdle;
     const rssProbe = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+    const cpuBefore = await cpuNow();
     let sweeping = true;
     const pass2Queue = createNotificationQueue({ redis: queueRedis, prefix }, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
+    const sweepPassStarted = Date.now();
     const sweep = expireDueOffers(
       (batch) => enqueueNotifications(pass2Queue, batch.notifications.map((n) => ({ ...n, background: true })), createLogger('warn')),
       { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: config.OFFER_EXPIRY_PAUSE_MS },
     ).finally(() => (sweeping = false));
-    const [busySamples] = await Promise.all([oneUserLoop(api.url!, 5, () => !sweeping), sweep]);
+    const [underSweep] = await Promise.all([oneUserLoop(api.url!, 5, () => !sweeping), sweep]);
     clearInterval(rssProbe);
+    const sweepPassSeconds = seconds(sweepPassStarted);
+    const cpuAfter = await cpuNow();
+    const cpuDuringSweep = cpuSince(cpuBefore, cpuAfter, sweepPassSeconds);
     await pass2Queue.close();
-    const idleLatency = summarize(idleSamples);
-    const sweepLatency = summarize(busySamples);
+    const idleLatency = summarize(idle.samples);
+    const sweepLatency = summarize(underSweep.samples);
 
     const busy = (await machineBusySeconds()) - busyAtStart;
     const wall = seconds(startedAt);
@@ -363,8 +430,17 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       pushSeconds: seconds(pushStarted),
       redis: { backlogBytes, bytesPerNotificationJob: backlogBytes / Math.max(1, expired) },
       push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed, workerCpuMsPerSend: cpuPerSendMs },
-      // API and sweep share the bench's process; the workers (deployments, pushes) are processes of their own.
-      latency: { idleAcceptToDeployedMs: idleLatency, duringSweepAcceptToDeployedMs: sweepLatency },
+      // The API (production build) and the workers (deployments, pushes) are processes of their own; the sweep runs in the bench's.
+      latency: {
+        idleAcceptToDeployedMs: idleLatency,
+        duringSweepAcceptToDeployedMs: sweepLatency,
+        cpuSecondsDuringIdlePass: cpuDuringIdle,
+        cpuSecondsDuringSweep: cpuDuringSweep,
+        inTheDatabase: {
+          idleAcceptToApplyMs: summarize(await acceptToApplyInDatabase(db, idle.userId)),
+          duringSweepAcceptToApplyMs: summarize(await acceptToApplyInDatabase(db, underSweep.userId)),
+        },
+      },
       memory: { idleRssMiB: rssIdle / 2 ** 20, peakRssDuringSweepMiB: rssPeak / 2 ** 20 },
       targets: {
         issuancePercentOfPlainSql: { value: (100 * issueSqlSeconds) / issueSeconds, target: '>= 50' },
@@ -384,9 +460,10 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     log(`written to ${file}`);
   } finally {
     await Promise.all(workers.map(stopWorker));
-    await Promise.all(services.map((s) => s.close().catch(() => {})));
+    await Promise.all(services.map((s) => s.stop().catch(() => {})));
     await fcm.close();
     await db.end();
+    await prisma.$disconnect();
     redis.disconnect();
     await removeRedisKeys(prefix);
     await dropBenchDatabase(dbName);

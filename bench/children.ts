@@ -3,7 +3,7 @@
 // the pid we hold is node itself: /proc/<pid> is the process we measure, and a signal stops it.
 // And `npm start` as a newcomer runs it (migrate, then the supervisor with its two children),
 // stopped as Ctrl-C stops it: SIGINT to its process group.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,12 @@ import { sleep } from './parallel.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
+
+/** `npm run build`: the benches measure the production build, so they build what is checked out. */
+export function buildProduction(log: (message: string) => void): void {
+  log('npm run build');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
 
 export interface ServiceProcess {
   role: 'api' | 'worker' | 'one-process';

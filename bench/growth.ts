@@ -6,7 +6,6 @@
 // one pass of each periodic job (the reconcilers, the expiry sweep over 10,000 due offers, the
 // outbox relay over 1,000 unsent events), the one-worker drain of 2,000, and the bytes on disk
 // each drained deployment added. Targets (the loaded figures against the empty ones) in the JSON.
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -22,7 +21,7 @@ import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { databaseSettings, redisSettings } from '../src/settings.ts';
 import { tokenSigner } from '../src/api/auth.ts';
-import { killAllServices, startService, type ServiceProcess } from './children.ts';
+import { buildProduction, killAllServices, startService, type ServiceProcess } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
 import { loadHeavyUser, loadHistory, loadLiveWork, loadUnsentEvents, scaledHistory, USER_PREFIX, type HistorySize } from './growth-history.ts';
@@ -36,7 +35,6 @@ import { buildBacklog, drainBacklog } from './throughput.ts';
 const config = loadConfig();
 const logger = createLogger('silent');
 const RESULTS = new URL('./results/', import.meta.url);
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 const HEAVY_USER = 'growth-heavy';
 const HEAVY_ITEMS = 2_000;
@@ -367,8 +365,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   const runId = `${Date.now()}`;
   const database = `credit_bench_growth_${runId}`;
   const prefix = `bench-growth-${runId}`;
-  log('npm run build');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  buildProduction(log);
   await mkdir(RESULTS, { recursive: true });
   log(`creating and migrating ${database}`);
   const databaseUrl = await createBenchDatabase(database);

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/platform/config.ts';
-import { killAllServices, startBuildAll, startNewcomer, startService, type NewcomerService, type ServiceProcess } from './children.ts';
+import { buildProduction, killAllServices, startBuildAll, startNewcomer, startService, type NewcomerService, type ServiceProcess } from './children.ts';
 import { assertLoopback, createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { freePort } from '../scripts/support/free-port.ts';
 import { startThrowawayRedisCluster } from '../scripts/support/throwaway-redis-cluster.ts';
@@ -94,12 +94,6 @@ function start(env: Environment, role: 'api' | 'worker' | 'one-process', extra: 
 function startNpmStart(env: Environment): Promise<NewcomerService> {
   const file = fileURLToPath(new URL(`${stamp}-npm-start-${++processCount}.log`, RESULTS));
   return startNewcomer(env.serviceEnv, file);
-}
-
-/** `npm run build`: the bench measures the production build, so it builds what is checked out. */
-function build(): void {
-  log('npm run build');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** The commit measured, and whether the code differed from it (uncommitted changes under src/ or prisma/). */
@@ -436,7 +430,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   // Read first: others may commit while the run goes on.
   const code = codeVersion();
-  build();
+  buildProduction(log);
   const env = await prepare(options);
   const machine = await describeMachine(env.databaseUrl, config.REDIS_URL);
   const busyBefore = await machineBusyShare();
