@@ -3,6 +3,7 @@ import { canSeeAll, type Viewer } from '../domain/viewer.ts';
 import { requireViewer } from './guards.ts';
 import { prisma, type DeploymentEvent } from '../platform/db.ts';
 import { isUuid } from '../domain/errors.ts';
+import { deploymentVisible } from '../domain/deployment-events.ts';
 import { failureText } from '../domain/failure-text.ts';
 import { deploymentStream } from '../realtime/deployment-stream.ts';
 import { builder } from './builder.ts';
@@ -106,7 +107,7 @@ builder.subscriptionField('creditDeployment', (t) =>
     args: { id: t.arg.id(), afterSequence: t.arg.int({ required: false }) },
     subscribe: async (_root, { id, afterSequence }, ctx) => {
       const viewer = requireViewer(ctx.auth);
-      const visible = isUuid(id) && (await prisma.creditDeployment.count({ where: visibleDeploymentWhere(viewer, id) })) > 0;
+      const visible = isUuid(id) && (await deploymentVisible(id, canSeeAll(viewer) ? null : viewer.userId));
       if (!visible) throw new GraphQLError('Deployment not found', { extensions: { code: 'NOT_FOUND' } });
       return deploymentStream(ctx.services.liveUpdates, id, { afterSequence: afterSequence ?? null });
     },
