@@ -1,8 +1,8 @@
-// Offers issued in batches (a campaign): each input validated on its own, the valid ones written
-// with a few set-based statements whatever the batch's size, idempotent per externalRef exactly
-// as one offer issued alone.
+// Offers issued, one (issueCreditOffer) or in batches (a campaign: each input validated on its
+// own), with the same statements whatever their number: the users, then the offers and their
+// OFFER_RECEIVED in one autocommit statement. Idempotent per externalRef.
 import { randomUUID } from 'node:crypto';
-import { hotQuery, prisma, Prisma, type CreditOffer, type Notification } from '../platform/db.ts';
+import { hotQuery, Prisma, type CreditOffer, type Notification } from '../platform/db.ts';
 import { countOffersIssued } from './campaign-metrics.ts';
 import { ValidationError } from './errors.ts';
 import { notificationRow } from './notifications.ts';
@@ -17,6 +17,46 @@ export type IssuedOrRefused = CreditOffer | ValidationError;
 export interface BatchIssued {
   results: IssuedOrRefused[];
   received: Notification[];
+}
+
+/** An offer issued (or found by its externalRef), and the OFFER_RECEIVED its issue committed (none when found). */
+export interface OfferIssued {
+  offer: CreditOffer;
+  /** For what follows the commit: their first delivery step. */
+  received: Notification[];
+}
+
+/**
+ * One offer. Idempotent on externalRef: the same key and terms give back the offer issued the
+ * first time (a key already used with other terms is a ValidationError on `input.externalRef`).
+ * Its OFFER_RECEIVED notification is created with it, and returned for the caller to hand over.
+ * The statements of a batch of one, through pg: the Prisma transaction it was (six round trips)
+ * cost the API more CPU than the accept.
+ */
+export async function issueCreditOffer(
+  input: IssueOfferInput,
+  caps: OfferCaps = DEFAULT_OFFER_CAPS,
+  now = new Date(),
+  correlationId = `offer-issued-${randomUUID()}`,
+): Promise<OfferIssued | ValidationError> {
+  const invalid = validateIssue(input, caps, now);
+  if (invalid) return invalid;
+  const ref = input.externalRef ?? null;
+  const known = (existing: CreditOffer) => (sameTerms(existing, input) ? { offer: existing, received: [] } : conflictingRef());
+  // An issue sent again (the common retry) is answered by one read.
+  const earlier = ref === null ? undefined : (await offersByRef([ref])).get(ref);
+  if (earlier) return known(earlier);
+  const locales = await createUsers([input.userId]);
+  const { written, notifications } = await insertOffers([input], locales, correlationId);
+  const offer = written[0];
+  if (offer) {
+    countOffersIssued('single', 1);
+    return { offer, received: notifications };
+  }
+  // A concurrent issue with the same externalRef won the race: answer as it did.
+  const winner = (await offersByRef([ref!])).get(ref!);
+  if (!winner) throw new Error(`offer of externalRef ${ref} neither written nor found`);
+  return known(winner);
 }
 
 /**
@@ -173,7 +213,7 @@ async function insertOffers(
 
 async function offersByRef(refs: readonly string[]): Promise<Map<string, CreditOffer>> {
   if (refs.length === 0) return new Map();
-  const rows = await prisma.$queryRaw<CreditOffer[]>`
-    SELECT ${OFFER_COLUMNS} FROM credit_offers WHERE external_ref = ANY(${[...new Set(refs)]}::text[])`;
+  const rows = await hotQuery<CreditOffer>('offers by ref', Prisma.sql`
+    SELECT ${OFFER_COLUMNS} FROM credit_offers WHERE external_ref = ANY(${[...new Set(refs)]}::text[])`);
   return new Map(rows.map((row) => [row.externalRef!, row]));
 }

@@ -1,46 +1,15 @@
-// The notifications about offers that a user has not answered yet: OFFER_RECEIVED, written in the
-// transaction that issues the offers (one statement for one offer or a campaign's batch), and the
-// one OFFER_EXPIRING reminder of an offer still PENDING shortly before its expiry.
+// The notifications about offers that a user has not answered yet: the one OFFER_EXPIRING
+// reminder of an offer still PENDING shortly before its expiry. (OFFER_RECEIVED is written by the
+// statement that issues the offers: offer-batches.ts.)
 import { randomUUID } from 'node:crypto';
-import { prisma, type Notification, type Tx } from '../platform/db.ts';
+import { prisma, type Notification } from '../platform/db.ts';
 import { createNotifications } from './notifications.ts';
 
-export interface IssuedOffer {
+interface IssuedOffer {
   id: string;
   userId: string;
   limitCents: bigint;
   currency: string;
-  /** The user's stored language, when the issuing statement returned it (otherwise read here). */
-  locale?: string | null;
-}
-
-/**
- * The OFFER_RECEIVED of each offer, in the caller's transaction (the one that issues them), each
- * in its user's language. Returns those created (an offer that has its notification gets none):
- * the caller hands them to what follows the commit (their job takes the first delivery step).
- */
-export async function notifyOffersReceived(tx: Tx, offers: readonly IssuedOffer[], correlationId: string): Promise<Notification[]> {
-  if (offers.length === 0) return [];
-  const locale = await localesOf(tx, offers);
-  return createNotifications(
-    tx,
-    offers.map((offer) => ({
-      userId: offer.userId,
-      kind: 'OFFER_RECEIVED' as const,
-      subject: { offerId: offer.id },
-      amount: { cents: offer.limitCents, currency: offer.currency },
-      correlationId,
-      locale: offer.locale !== undefined ? offer.locale : (locale.get(offer.userId) ?? null),
-    })),
-  );
-}
-
-/** The languages of the offers' users that the caller did not bring (one read, none when it brought all). */
-async function localesOf(tx: Tx, offers: readonly IssuedOffer[]): Promise<Map<string, string | null>> {
-  const userIds = [...new Set(offers.filter((o) => o.locale === undefined).map((o) => o.userId))];
-  if (userIds.length === 0) return new Map();
-  const users = await tx.user.findMany({ where: { id: { in: userIds } }, select: { id: true, locale: true } });
-  return new Map(users.map((u) => [u.id, u.locale]));
 }
 
 const BATCH = 500;

@@ -1,13 +1,11 @@
 // Offers: issued by the credit engine, accepted or declined by their user.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Viewer } from './viewer.ts';
-import { hotQuery, prisma, Prisma, type CreditDeployment, type CreditOffer, type Notification } from '../platform/db.ts';
+import { hotQuery, prisma, Prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
-import { countOffersIssued } from './campaign-metrics.ts';
 import { isCurrencyCode } from './money.ts';
-import { notifyOffersReceived } from './offer-notifications.ts';
 import { sealEvidence, type ConsentKey } from './consent-evidence.ts';
-import { ensureUser, rememberLocale } from './users.ts';
+import { rememberLocale } from './users.ts';
 
 /** What the credit engine may offer at most (configured; a bug or a stolen key should not go further). */
 export interface OfferCaps {
@@ -91,67 +89,8 @@ export function sameTerms(offer: CreditOffer, input: IssueOfferInput): boolean {
   );
 }
 
-/** An offer issued (or found by its externalRef), and the OFFER_RECEIVED its issue committed (none when found). */
-export interface OfferIssued {
-  offer: CreditOffer;
-  /** For what follows the commit: their first delivery step. */
-  received: Notification[];
-}
-
-/**
- * Idempotent on externalRef: the same key and terms give back the offer issued the first time.
- * Its OFFER_RECEIVED notification is created with it, and returned for the caller to hand over.
- */
-export async function issueCreditOffer(
-  input: IssueOfferInput,
-  caps: OfferCaps = DEFAULT_OFFER_CAPS,
-  now = new Date(),
-  correlationId = `offer-issued-${randomUUID()}`,
-): Promise<OfferIssued | ValidationError> {
-  const invalid = validateIssue(input, caps, now);
-  if (invalid) return invalid;
-  const known = (existing: CreditOffer) => (sameTerms(existing, input) ? { offer: existing, received: [] } : conflictingRef());
-  if (input.externalRef) {
-    const existing = await prisma.creditOffer.findUnique({ where: { externalRef: input.externalRef } });
-    if (existing) return known(existing);
-  }
-  try {
-    // The user row first, atomically: Prisma's connectOrCreate reads then inserts, and ten offers
-    // issued at once to a new user raced on that insert.
-    await ensureUser({ userId: input.userId, roles: [] });
-    // The offer and its OFFER_RECEIVED commit together: the user is told of every offer, once.
-    const issued = await prisma.$transaction(async (tx) => {
-      const created = await tx.creditOffer.create({
-        data: {
-          userId: input.userId,
-          limitCents: BigInt(input.limitCents),
-          interestRateBps: input.interestRateBps,
-          currency: input.currency ?? 'BRL',
-          expiresAt: input.expiresAt,
-          externalRef: input.externalRef ?? null,
-          campaignId: input.campaignId ?? null,
-          temporaryUntil: input.temporaryUntil ?? null,
-        },
-      });
-      return { offer: created, received: await notifyOffersReceived(tx, [created], correlationId) };
-    });
-    countOffersIssued('single', 1);
-    return issued;
-  } catch (error) {
-    // A concurrent issue with the same externalRef won the race: answer as it did.
-    if (input.externalRef && isUniqueViolation(error)) {
-      return known(await prisma.creditOffer.findUniqueOrThrow({ where: { externalRef: input.externalRef } }));
-    }
-    throw error;
-  }
-}
-
 export function conflictingRef(at = 'input') {
   return new ValidationError('externalRef was already used for an offer with different terms', `${at}.externalRef`);
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
 /** Where an accepting request came from, and the token that proved who: kept as consent evidence. */
