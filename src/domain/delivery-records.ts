@@ -1,7 +1,7 @@
 // What a notification's delivery writes: the in-app delivery, a push settled without sending, the
 // push's own deliveries, and NOTIFIED on the deployment's audit trail when the user is first
 // reached. Each for one notification or many, in one statement where it can be.
-import { hotQuery, prisma, Prisma, type DeliveryReason, type Notification, type NotificationDelivery } from '../platform/db.ts';
+import { hotQuery, Prisma, type DeliveryReason, type Notification, type NotificationDelivery } from '../platform/db.ts';
 import { countDeliveries, countPushFallback } from './notification-metrics.ts';
 import { pushOpen } from './push-claims.ts';
 
@@ -35,7 +35,7 @@ function appendNotified(from = Prisma.raw('n')): Prisma.Sql {
 export async function recordInAppDeliveries(ids: readonly string[], now: Date, fallbackMs: number): Promise<string[]> {
   if (ids.length === 0) return [];
   const pushDueAt = new Date(now.getTime() + fallbackMs);
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
+  const rows = await hotQuery<{ id: string }>('record in-app deliveries', Prisma.sql`
     WITH n AS (
       UPDATE notifications SET status = 'DELIVERED', push_due_at = GREATEST(push_due_at, ${pushDueAt}::timestamp)
        WHERE id = ANY(${ids}::uuid[]) AND status = 'PENDING'
@@ -43,7 +43,7 @@ export async function recordInAppDeliveries(ids: readonly string[], now: Date, f
     delivery AS (
       INSERT INTO notification_deliveries (notification_id, channel, status, at) SELECT id, 'IN_APP', 'SENT', ${now} FROM n),
     ${appendNotified()}
-    SELECT id::text AS id FROM n`;
+    SELECT id::text AS id FROM n`);
   if (rows.length > 0) countDeliveries('IN_APP', rows.map(() => 'SENT'));
   return rows.map((r) => r.id);
 }
@@ -60,14 +60,14 @@ export async function recordPushSkipped(
   now: Date,
 ): Promise<string[]> {
   if (notifications.length === 0) return [];
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
+  const rows = await hotQuery<{ id: string }>('record pushes skipped', Prisma.sql`
     WITH n AS (
       UPDATE notifications SET push_settled_at = ${now}, status = CASE WHEN status = 'PENDING' THEN 'FAILED'::notification_status ELSE status END
        WHERE id = ANY(${notifications.map((n) => n.id)}::uuid[]) AND ${pushOpen(now)}
       RETURNING id)
     INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code)
     SELECT id, 'PUSH', 'SKIPPED', ${now}, ${reason}::delivery_reason FROM n
-    RETURNING notification_id::text AS id`;
+    RETURNING notification_id::text AS id`);
   const settled = new Set(rows.map((r) => r.id));
   if (settled.size > 0) countDeliveries('PUSH', rows.map(() => 'SKIPPED'));
   // A push fallback settled: delivered in-app first (a push held for quiet hours has a due time too).
@@ -91,7 +91,7 @@ export interface PushHold {
 export async function recordPushesDeferred(holds: readonly PushHold[], now: Date): Promise<string[]> {
   if (holds.length === 0) return [];
   // Timestamps travel as ISO text: the columns hold UTC wall time.
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
+  const rows = await hotQuery<{ id: string }>('record pushes deferred', Prisma.sql`
     WITH hold AS (
       SELECT * FROM unnest(${holds.map((h) => h.id)}::uuid[], ${holds.map((h) => h.until.toISOString())}::timestamp[],
                            ${holds.map((h) => h.reason)}::delivery_reason[]) AS h(id, until, reason)),
@@ -101,7 +101,7 @@ export async function recordPushesDeferred(holds: readonly PushHold[], now: Date
       RETURNING notifications.id, hold.until, hold.reason)
     INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code, scheduled_for)
     SELECT id, 'PUSH', 'DEFERRED', ${now}, reason, until FROM n
-    RETURNING notification_id::text AS id`;
+    RETURNING notification_id::text AS id`);
   if (rows.length > 0) countDeliveries('PUSH', rows.map(() => 'DEFERRED'));
   return rows.map((r) => r.id);
 }

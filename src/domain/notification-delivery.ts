@@ -6,7 +6,7 @@
 // a user with none gets the push at once. Each call looks at the notifications as stored and takes
 // their next step, so running it twice, or after a crash, neither skips nor repeats a delivery.
 // One path for one notification (its job) or many (the first step of a batch's notifications).
-import { prisma, type DeliveryReason, type Notification } from '../platform/db.ts';
+import { hotQuery, Prisma, type DeliveryReason, type Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { recordInAppDeliveries, recordPushesDeferred, recordPushSkipped, type PushHold } from './delivery-records.ts';
 import { categoryOf, needsOpenOffer } from './notification-categories.ts';
@@ -193,12 +193,13 @@ const isOpenOffer = (offer: { status: string; expiresAt: Date } | undefined, now
 async function offersOf(notifications: Notification[]) {
   const ids = [...new Set(notifications.flatMap((n) => (n.offerId ? [n.offerId] : [])))];
   if (ids.length === 0) return new Map<string, { status: string; expiresAt: Date }>();
-  const rows = await prisma.creditOffer.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, expiresAt: true } });
+  const rows = await hotQuery<{ id: string; status: string; expiresAt: Date }>('offers of notifications', Prisma.sql`
+    SELECT id::text AS id, status::text AS status, expires_at AS "expiresAt" FROM credit_offers WHERE id = ANY(${ids}::uuid[])`);
   return new Map(rows.map((o) => [o.id, o]));
 }
 
 async function usersWithDevices(userIds: string[]): Promise<Set<string>> {
-  const rows = await prisma.$queryRaw<{ userId: string }[]>`
-    SELECT DISTINCT user_id AS "userId" FROM devices WHERE user_id = ANY(${userIds}::text[])`;
+  const rows = await hotQuery<{ userId: string }>('users with devices', Prisma.sql`
+    SELECT DISTINCT user_id AS "userId" FROM devices WHERE user_id = ANY(${userIds}::text[])`);
   return new Set(rows.map((r) => r.userId));
 }

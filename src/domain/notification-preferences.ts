@@ -1,6 +1,6 @@
 // Storing a user's notification preferences, and reading them for the users of a batch of
 // pushes. The rules (defaults, required settings, the checks) are in preference-rules.ts.
-import { prisma } from '../platform/db.ts';
+import { hotQuery, prisma, Prisma, type NotificationChannelSetting, type NotificationPreferences } from '../platform/db.ts';
 import type { ValidationError } from './errors.ts';
 import { defaultPreferences, validatePreferencesUpdate, type Preferences, type PreferencesUpdate } from './preference-rules.ts';
 import { ensureUser } from './users.ts';
@@ -9,9 +9,15 @@ import type { Viewer } from './viewer.ts';
 /** Each user's preferences (the defaults for those who never set any), in two queries whatever their number. */
 export async function preferencesOf(userIds: readonly string[], offersPushDefault: boolean): Promise<Map<string, Preferences>> {
   const ids = [...new Set(userIds)];
+  // Through pg: a worker reads them for every batch of notifications it takes a step of.
   const [rows, choices] = await Promise.all([
-    prisma.notificationPreferences.findMany({ where: { userId: { in: ids } } }),
-    prisma.notificationChannelSetting.findMany({ where: { userId: { in: ids } } }),
+    hotQuery<Pick<NotificationPreferences, 'userId' | 'timeZone' | 'quietHoursEnabled' | 'quietHoursStart' | 'quietHoursEnd'>>('preferences of users', Prisma.sql`
+      SELECT user_id AS "userId", time_zone AS "timeZone", quiet_hours_enabled AS "quietHoursEnabled",
+             quiet_hours_start AS "quietHoursStart", quiet_hours_end AS "quietHoursEnd"
+        FROM notification_preferences WHERE user_id = ANY(${ids}::text[])`),
+    hotQuery<Pick<NotificationChannelSetting, 'userId' | 'category' | 'channel' | 'enabled'>>('channel choices of users', Prisma.sql`
+      SELECT user_id AS "userId", category::text AS category, channel::text AS channel, enabled
+        FROM notification_channel_settings WHERE user_id = ANY(${ids}::text[])`),
   ]);
   const result = new Map<string, Preferences>();
   for (const id of ids) {

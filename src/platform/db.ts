@@ -191,7 +191,9 @@ export type {
   LimitChange,
   LimitChangeEvent,
   Notification,
+  NotificationChannelSetting,
   NotificationDelivery,
+  NotificationPreferences,
 } from '../generated/prisma/client.ts';
 export {
   CreditDeploymentStatus,
