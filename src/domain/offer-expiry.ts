@@ -23,7 +23,8 @@ export interface ExpiredBatch {
   expired: number;
   /** When the oldest offer of the batch was due (null for an empty batch): how far behind the sweep is. */
   oldestDueAt: Date | null;
-  notifications: { notificationId: string; correlationId: string }[];
+  /** The batch's notifications: one statement made them, so they share its correlation id and time. */
+  notifications: { notificationId: string; correlationId: string; createdAt: Date }[];
 }
 
 interface DueOffer {
@@ -79,11 +80,11 @@ async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatc
   if (offers.length === 0) return { expired: 0, oldestDueAt: null, notifications: [] };
   const localeOf = new Map(offers.map((o) => [o.userId, o.locale]));
   const correlationId = `offer-expiry-${randomUUID()}`;
-  const notificationIds = await tx.$queryRaw<{ id: string }[]>`${expireStatement(offers, localeOf, correlationId, now)}`;
+  const notified = await tx.$queryRaw<{ id: string; createdAt: Date }[]>`${expireStatement(offers, localeOf, correlationId, now)}`;
   return {
     expired: offers.length,
     oldestDueAt: offers[0]!.expiresAt,
-    notifications: notificationIds.map(({ id }) => ({ notificationId: id, correlationId })),
+    notifications: notified.map(({ id, createdAt }) => ({ notificationId: id, correlationId, createdAt })),
   };
 }
 
@@ -129,6 +130,6 @@ function expireStatement(offers: DueOffer[], localeOf: Map<string, string | null
       SELECT gen_random_uuid(), e.user_id, 'OFFER_EXPIRED', e.title, e.body, e.deep_link, 'OFFER_EXPIRED:' || e.id, e.id, ${correlationId}
         FROM expired e
       ON CONFLICT (dedupe_key) DO NOTHING
-      RETURNING id)
-    SELECT id::text AS id FROM notified`;
+      RETURNING id, created_at)
+    SELECT id::text AS id, created_at AS "createdAt" FROM notified`;
 }

@@ -1,27 +1,33 @@
 // The offer expiry job, made by the job scheduler every OFFER_EXPIRY_INTERVAL_MS: expires what
-// is due, batch by batch, and hands each committed batch's OFFER_EXPIRED notifications to
-// afterCommit as it commits (never all of a campaign's at once), as background jobs: a campaign's
-// notifications wait behind those of users' own actions (a deployment's result).
+// is due, batch by batch, and hands each committed batch's OFFER_EXPIRED notifications over as it
+// commits (never all of a campaign's at once), as one first-steps job per batch, as a campaign's
+// issuance does: the worker takes the batch's first steps in bulk, behind users' own work (a
+// deployment's result), and adds a job only for each push left to send. A job per notification
+// cost each one its own BullMQ round trips and a batch of its own when the sweep was paced (a
+// worker's CPU per notification tripled).
 import type { Job } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
 import { expireDueOffers, type ExpiredBatch, type OfferExpirySettings } from '../domain/offer-expiry.ts';
-import type { AfterCommit } from './after-commit.ts';
+import { enqueueFirstSteps } from './producers.ts';
+import type { NotificationQueue } from './queues.ts';
 
 export interface ExpireOffersDeps {
-  afterCommit: AfterCommit;
+  notificationQueue: NotificationQueue;
   logger: Logger;
   settings: OfferExpirySettings;
 }
 
-export function createExpireOffersProcessor({ afterCommit, logger, settings }: ExpireOffersDeps) {
+/** Hands a committed batch's notifications to one first-steps job (best effort: the reconciler enqueues any left without one). */
+export function handOverExpired(queue: NotificationQueue, batch: ExpiredBatch, log: Logger): Promise<void> {
+  const notifications = batch.notifications.map((n) => ({ id: n.notificationId, correlationId: n.correlationId, createdAt: n.createdAt }));
+  return enqueueFirstSteps(queue, notifications, log.child({ correlationId: notifications[0]?.correlationId }));
+}
+
+export function createExpireOffersProcessor({ notificationQueue, logger, settings }: ExpireOffersDeps) {
   return async function expireOffers(job: Job): Promise<number> {
     logger.debug({ periodic: 'expire-offers', jobId: job.id }, 'periodic run');
     const log = logger.child({ jobId: job.id });
-    const handOver = (batch: ExpiredBatch) =>
-      afterCommit(
-        { notificationJobs: batch.notifications.map((n) => ({ ...n, background: true })) },
-        log.child({ correlationId: batch.notifications[0]?.correlationId }),
-      );
+    const handOver = (batch: ExpiredBatch) => handOverExpired(notificationQueue, batch, log);
     const expired = await expireDueOffers(handOver, settings).catch((error: unknown) => {
       log.warn({ err: error }, 'offer expiry run failed; the next run catches up');
       throw error;
