@@ -12,7 +12,8 @@ import pg from 'pg';
 import { tokenSigner } from '../src/api/auth.ts';
 import { expireDueOffers } from '../src/domain/offer-expiry.ts';
 import { createNotificationQueue } from '../src/jobs/queues.ts';
-import { handOverExpired } from '../src/jobs/expire-offers.ts';
+import { firstStepsOf } from '../src/jobs/expire-offers.ts';
+import { enqueueFirstSteps } from '../src/jobs/producers.ts';
 import { loadConfig, type Config } from '../src/platform/config.ts';
 import { connectDatabase, prisma } from '../src/platform/db.ts';
 import { databaseSettings } from '../src/settings.ts';
@@ -327,7 +328,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     const sweepStarted = Date.now();
     // The sweep as the job runs it: batch after batch, each batch's notifications enqueued as it commits.
     const expired = await expireDueOffers(
-      (batch) => handOverExpired(notificationQueue, batch, createLogger('warn')),
+      (batch) => enqueueFirstSteps(notificationQueue, firstStepsOf(batch), createLogger('warn')),
       { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: 0 },
     );
     const sweepSeconds = seconds(sweepStarted);
@@ -398,7 +399,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     const pass2Queue = createNotificationQueue({ redis: queueRedis, prefix }, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
     const sweepPassStarted = Date.now();
     const sweep = expireDueOffers(
-      (batch) => handOverExpired(pass2Queue, batch, createLogger('warn')),
+      (batch) => enqueueFirstSteps(pass2Queue, firstStepsOf(batch), createLogger('warn')),
       { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: config.OFFER_EXPIRY_PAUSE_MS },
     ).finally(() => (sweeping = false));
     const [underSweep] = await Promise.all([oneUserLoop(api.url!, 5, () => !sweeping), sweep]);

@@ -13,7 +13,7 @@ import type { DeploymentEvent, Notification } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { progressNotifications, type DeliveryDeps, type DeliveryStep } from '../domain/notification-delivery.ts';
 import type { LiveUpdates } from '../realtime/live-updates.ts';
-import { enqueueDeployment, enqueueNotifications, type NotificationJobAt } from './producers.ts';
+import { enqueueDeployment, enqueueFirstSteps, enqueueNotifications, type NotificationJobAt } from './producers.ts';
 import type { DeploymentJob, DeploymentQueue, NotificationQueue } from './queues.ts';
 
 /** What a transaction committed, for what follows it. */
@@ -28,6 +28,11 @@ export interface Committed {
   deploymentJobs?: readonly DeploymentJob[];
   /** Notifications whose job is missing, as they are (no first step taken here). */
   notificationJobs?: readonly NotificationJobAt[];
+  /**
+   * A batch of notifications that one statement created (a campaign's expiry): handed to one
+   * first-steps job, which takes their first steps in bulk in a worker, behind users' own work.
+   */
+  firstStepsBatch?: readonly { id: string; correlationId: string; createdAt: Date }[];
   /** The new notifications are a campaign's: the jobs their first steps leave wait behind users' own actions. */
   background?: boolean;
 }
@@ -94,6 +99,8 @@ export function createAfterCommit({ liveUpdates, notificationQueue, deploymentQu
     const fresh = (committed.notifications ?? []).filter((n): n is Notification => n !== null);
     const notificationJobs = [...(fresh.length > 0 ? await firstSteps(log, fresh, committed.background ?? false) : []), ...(committed.notificationJobs ?? [])];
     if (notificationJobs.length > 0) await enqueueNotifications(notificationQueue, notificationJobs, log);
+    // Best effort inside: a batch whose job is lost is enqueued by the notification reconciler.
+    if (committed.firstStepsBatch?.length) await enqueueFirstSteps(notificationQueue, committed.firstStepsBatch, log);
     for (const job of committed.deploymentJobs ?? []) {
       await bestEffort(log.child({ deploymentId: job.deploymentId, correlationId: job.correlationId }), 'enqueue the deployment', () =>
         enqueueDeployment(deploymentQueue, job),

@@ -8,26 +8,25 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
 import { expireDueOffers, type ExpiredBatch, type OfferExpirySettings } from '../domain/offer-expiry.ts';
-import { enqueueFirstSteps } from './producers.ts';
-import type { NotificationQueue } from './queues.ts';
+import type { AfterCommit } from './after-commit.ts';
 
 export interface ExpireOffersDeps {
-  notificationQueue: NotificationQueue;
+  afterCommit: AfterCommit;
   logger: Logger;
   settings: OfferExpirySettings;
 }
 
-/** Hands a committed batch's notifications to one first-steps job (best effort: the reconciler enqueues any left without one). */
-export function handOverExpired(queue: NotificationQueue, batch: ExpiredBatch, log: Logger): Promise<void> {
-  const notifications = batch.notifications.map((n) => ({ id: n.notificationId, correlationId: n.correlationId, createdAt: n.createdAt }));
-  return enqueueFirstSteps(queue, notifications, log.child({ correlationId: notifications[0]?.correlationId }));
-}
+/** A committed batch's notifications, as its first-steps job is given them. */
+export const firstStepsOf = (batch: ExpiredBatch) =>
+  batch.notifications.map((n) => ({ id: n.notificationId, correlationId: n.correlationId, createdAt: n.createdAt }));
 
-export function createExpireOffersProcessor({ notificationQueue, logger, settings }: ExpireOffersDeps) {
+export function createExpireOffersProcessor({ afterCommit, logger, settings }: ExpireOffersDeps) {
   return async function expireOffers(job: Job): Promise<number> {
     logger.debug({ periodic: 'expire-offers', jobId: job.id }, 'periodic run');
     const log = logger.child({ jobId: job.id });
-    const handOver = (batch: ExpiredBatch) => handOverExpired(notificationQueue, batch, log);
+    // One first-steps job per batch (best effort: the reconciler enqueues the notifications of a batch left without one).
+    const handOver = (batch: ExpiredBatch) =>
+      afterCommit({ firstStepsBatch: firstStepsOf(batch) }, log.child({ correlationId: batch.notifications[0]?.correlationId }));
     const expired = await expireDueOffers(handOver, settings).catch((error: unknown) => {
       log.warn({ err: error }, 'offer expiry run failed; the next run catches up');
       throw error;

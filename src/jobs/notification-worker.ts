@@ -64,7 +64,7 @@ export function startNotificationWorker(deps: NotificationWorkerDeps) {
     job.name === FIRST_STEPS ? firstSteps(job as Job<NotificationBatchJob>) : deliver(job as Job<NotificationJob>, token);
   const deliveryWorker = startQueueWorker<NotificationJob | NotificationBatchJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
   const expiryLog = logger.child({ component: 'offer-expiry' });
-  const expiryProcessor = createExpireOffersProcessor({ notificationQueue, logger: expiryLog, settings: settings.offerExpiry });
+  const expiryProcessor = createExpireOffersProcessor({ afterCommit, logger: expiryLog, settings: settings.offerExpiry });
   const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });
   // Every worker makes sure the scheduler exists now, and again on a timer of its own: a scheduler
   // is a Redis key, and a Redis restart that loses the data (or a flush) would otherwise stop
