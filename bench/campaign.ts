@@ -320,7 +320,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     await dueNow(`${run}-sql`);
     const sqlSweepSeconds = await expireWithSql(db, `${run}-sql`, config.OFFER_EXPIRY_BATCH_SIZE);
     await settleBaseline(db, `${run}-sql`);
-    log("expiring the service's campaign at one instant with the service's sweep (notifications enqueued as each batch commits)");
+    log("expiring the service's campaign at one instant with the service's sweep (each batch's notifications handed to one first-steps job as it commits)");
     await dueNow(`${run}-api`);
     const queueRedis = { url: config.REDIS_URL, logger: createLogger('warn') };
     const notificationQueue = createNotificationQueue({ redis: queueRedis, prefix }, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
