@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { prisma, type Notification } from '../platform/db.ts';
 import { createNotifications } from './notifications.ts';
 
-interface IssuedOffer {
+/** An offer PENDING close to its expiry, as the reminder query reads it. */
+interface OfferDueReminder {
   id: string;
   userId: string;
   limitCents: bigint;
@@ -29,7 +30,7 @@ export async function remindExpiringOffers(
   const horizon = new Date(now.getTime() + beforeMs);
   let total = 0;
   for (;;) {
-    const due = await prisma.$queryRaw<(IssuedOffer & { locale: string | null })[]>`
+    const due = await prisma.$queryRaw<(OfferDueReminder & { locale: string | null })[]>`
       SELECT o.id::text AS id, o.user_id AS "userId", o.limit_cents AS "limitCents", o.currency, u.locale
         FROM credit_offers o JOIN users u ON u.id = o.user_id
        WHERE o.status = 'PENDING' AND o.expires_at > ${now}::timestamp AND o.expires_at <= ${horizon}::timestamp
