@@ -37,6 +37,15 @@ export function versusTargets(s: VersusSection): Target[] {
   if (f) {
     const typename = Math.round((f.apiTypenameMs.p50 / f.bareHttpMs.p50) * 100) / 100;
     targets.push({ name: '{ __typename } p50 against a bare node:http answer', target: '<= 2x', measured: `${times(typename)} (${ms(f.apiTypenameMs.p50)} / ${ms(f.bareHttpMs.p50)})`, met: typename <= 2 });
+    // The stack's own floor: graphql-yoga answering the same query with nothing of ours (older results lack it).
+    if (f.bareYogaMs) {
+      const yoga = Math.round((f.bareYogaMs.p50 / f.bareHttpMs.p50) * 100) / 100;
+      const overYoga = Math.round((f.apiTypenameMs.p50 / f.bareYogaMs.p50) * 100) / 100;
+      targets.push(
+        { name: '(the stack) bare graphql-yoga p50 against a bare node:http answer', target: 'reported', measured: `${times(yoga)} (${ms(f.bareYogaMs.p50)} / ${ms(f.bareHttpMs.p50)})`, met: true },
+        { name: '{ __typename } p50 against a bare graphql-yoga', target: '<= 1.5x', measured: `${times(overYoga)} (${ms(f.apiTypenameMs.p50)} / ${ms(f.bareYogaMs.p50)})`, met: overYoga <= 1.5 },
+      );
+    }
     if (v) {
       const sum = Math.round((f.bareHttpMs.p50 + f.acceptSqlMs.p50 + f.redisRoundTripMs.p50) * 100) / 100;
       const ratio = Math.round((v.service.acceptOneP50 / sum) * 100) / 100;
@@ -54,6 +63,7 @@ export function printVersus(s: VersusSection): void {
     const add = (name: string, x: { p50: number; p99: number }) => rows.push([name, x.p50, x.p99]);
     add('{ __typename } through the API', f.apiTypenameMs);
     add('bare node:http, same bytes, same client', f.bareHttpMs);
+    if (f.bareYogaMs) add('bare graphql-yoga (one field, no plugins), same client', f.bareYogaMs);
     add("the accept's SQL (its 2 statements, pg)", f.acceptSqlMs);
     add('the enqueue: one Redis round trip', f.redisRoundTripMs);
     add("the apply's SQL (one deployment's transaction)", f.applySqlMs);
