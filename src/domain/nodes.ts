@@ -3,7 +3,7 @@
 // one query per type found (the one type of a `node`). Ids keep their
 // formats (UUIDs for offers, deployments and notifications, which do not collide; users' ids are
 // their token's `sub`). Only what the viewer may see is found: another user's object is not.
-import { canSeeAll, type Viewer } from './viewer.ts';
+import { visibleOwner, type Viewer } from './viewer.ts';
 import { isUuid } from './errors.ts';
 import { prisma } from '../platform/db.ts';
 
@@ -17,18 +17,18 @@ export async function nodeTypesOf(viewer: Viewer, ids: readonly string[]): Promi
   const unique = [...new Set(ids)];
   const uuids = unique.filter(isUuid);
   if (unique.length === 0) return new Map();
-  const everyone = canSeeAll(viewer);
+  const owner = visibleOwner(viewer);
   // Users' ids are compared as text; the other tables' only with ids that are UUIDs (the cast would fail on others).
   const rows = await prisma.$queryRaw<Array<{ id: string; type: NodeType }>>`
-    SELECT id, 'User' AS type FROM users WHERE id = ANY(${unique}::text[]) AND (${everyone} OR id = ${viewer.userId})
+    SELECT id, 'User' AS type FROM users WHERE id = ANY(${unique}::text[]) AND (${owner}::text IS NULL OR id = ${owner}::text)
     UNION ALL
-    SELECT id::text, 'CreditOffer' FROM credit_offers WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})
+    SELECT id::text, 'CreditOffer' FROM credit_offers WHERE id = ANY(${uuids}::uuid[]) AND (${owner}::text IS NULL OR user_id = ${owner}::text)
     UNION ALL
-    SELECT id::text, 'CreditDeployment' FROM credit_deployments WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})
+    SELECT id::text, 'CreditDeployment' FROM credit_deployments WHERE id = ANY(${uuids}::uuid[]) AND (${owner}::text IS NULL OR user_id = ${owner}::text)
     UNION ALL
-    SELECT id::text, 'Notification' FROM notifications WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})
+    SELECT id::text, 'Notification' FROM notifications WHERE id = ANY(${uuids}::uuid[]) AND (${owner}::text IS NULL OR user_id = ${owner}::text)
     UNION ALL
-    SELECT id::text, 'LimitChange' FROM limit_changes WHERE id = ANY(${uuids}::uuid[]) AND (${everyone} OR user_id = ${viewer.userId})`;
+    SELECT id::text, 'LimitChange' FROM limit_changes WHERE id = ANY(${uuids}::uuid[]) AND (${owner}::text IS NULL OR user_id = ${owner}::text)`;
   return new Map(rows.map((row) => [row.id, row.type]));
 }
 

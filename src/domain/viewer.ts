@@ -37,3 +37,17 @@ export function mayReadPersonal(viewer: Viewer, ownerId: string): boolean {
 export function canSeeAll(viewer: Viewer): boolean {
   return viewer.roles.some((role) => role === 'ops' || role === 'ops-admin' || role === 'credit-engine');
 }
+
+/**
+ * Whose offers and deployments (and nodes) the viewer may read by id: null for any user's, else
+ * their own id. The one statement of the rule: Prisma filters (`visibleById`) and SQL take it from here.
+ */
+export function visibleOwner(viewer: Viewer): string | null {
+  return canSeeAll(viewer) ? null : viewer.userId;
+}
+
+/** The filter for one object by id that the viewer may read (see visibleOwner). */
+export function visibleById(viewer: Viewer, id: string): { id: string; userId?: string } {
+  const owner = visibleOwner(viewer);
+  return owner === null ? { id } : { id, userId: owner };
+}

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { canSeeAll, type Viewer } from '../domain/viewer.ts';
+import { visibleById, visibleOwner } from '../domain/viewer.ts';
 import { requireViewer } from './guards.ts';
 import { prisma, type DeploymentEvent } from '../platform/db.ts';
 import { isUuid } from '../domain/errors.ts';
@@ -60,10 +60,6 @@ export const CreditDeploymentRef = builder.prismaObject('CreditDeployment', {
   }),
 });
 
-function visibleDeploymentWhere(viewer: Viewer, id: string) {
-  return canSeeAll(viewer) ? { id } : { id, userId: viewer.userId };
-}
-
 builder.queryField('creditDeployment', (t) =>
   t.prismaField({
     type: 'CreditDeployment',
@@ -73,7 +69,7 @@ builder.queryField('creditDeployment', (t) =>
     resolve: (query, _root, { id }, ctx) => {
       const viewer = requireViewer(ctx.auth);
       if (!isUuid(id)) return null;
-      return prisma.creditDeployment.findFirst({ ...query, where: visibleDeploymentWhere(viewer, id) });
+      return prisma.creditDeployment.findFirst({ ...query, where: visibleById(viewer, id) });
     },
   }),
 );
@@ -107,7 +103,7 @@ builder.subscriptionField('creditDeployment', (t) =>
     args: { id: t.arg.id(), afterSequence: t.arg.int({ required: false }) },
     subscribe: async (_root, { id, afterSequence }, ctx) => {
       const viewer = requireViewer(ctx.auth);
-      const visible = isUuid(id) && (await deploymentVisible(id, canSeeAll(viewer) ? null : viewer.userId));
+      const visible = isUuid(id) && (await deploymentVisible(id, visibleOwner(viewer)));
       if (!visible) throw new GraphQLError('Deployment not found', { extensions: { code: 'NOT_FOUND' } });
       return deploymentStream(ctx.services.liveUpdates, id, { afterSequence: afterSequence ?? null });
     },

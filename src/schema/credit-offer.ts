@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { canSeeAll } from '../domain/viewer.ts';
+import { visibleById } from '../domain/viewer.ts';
 import { requireRole, requireViewer } from './guards.ts';
 import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isDomainError, isUuid } from '../domain/errors.ts';
@@ -48,7 +48,7 @@ builder.queryField('creditOffer', (t) =>
     resolve: (query, _root, { id }, ctx) => {
       const viewer = requireViewer(ctx.auth);
       if (!isUuid(id)) return null;
-      return prisma.creditOffer.findFirst({ ...query, where: canSeeAll(viewer) ? { id } : { id, userId: viewer.userId } });
+      return prisma.creditOffer.findFirst({ ...query, where: visibleById(viewer, id) });
     },
   }),
 );
