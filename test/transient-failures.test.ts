@@ -2,6 +2,7 @@
 // unreachable, restarting or busy get public codes; nothing unclassified is ever permanent.
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { classifyTransient } from '../src/domain/transient-failures.ts';
@@ -86,5 +87,21 @@ describe('database sessions', () => {
       lock_timeout: config.DATABASE_LOCK_TIMEOUT_MS,
       idle_in_transaction_session_timeout: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     });
+  });
+
+  it('never compile a statement with JIT, however high its estimated cost', async () => {
+    // Estimated at 9 million rows: past jit_above_cost (100,000 by default), so a session with the
+    // server's default would compile it. The plan says so (EXPLAIN, not run).
+    const costly = 'EXPLAIN (FORMAT JSON) SELECT count(*) FROM generate_series(1, 3000) a, generate_series(1, 3000) b';
+    const jitOf = (rows: { 'QUERY PLAN': unknown }[]) => (rows[0]!['QUERY PLAN'] as { JIT?: unknown }[])[0]!.JIT;
+    const plain = new pg.Client({ connectionString: config.DATABASE_URL });
+    await plain.connect();
+    try {
+      const { rows } = await plain.query<{ 'QUERY PLAN': unknown }>(costly);
+      expect(jitOf(rows), 'the server compiles this statement by default (without JIT on the server, this test shows nothing)').toBeDefined();
+    } finally {
+      await plain.end();
+    }
+    expect(jitOf(await prisma.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(costly))).toBeUndefined();
   });
 });

@@ -41,6 +41,12 @@ export function sessionParameters(settings: DatabaseSettings): Record<string, st
     statement_timeout: `${settings.statementTimeoutMs}ms`,
     // ...nor can a session that opened a transaction and went quiet (a hung process, a lost client).
     idle_in_transaction_session_timeout: `${settings.idleInTransactionTimeoutMs}ms`,
+    // Every statement of the service is small (an index's few rows): compiling one with LLVM never
+    // pays. PostgreSQL does it whenever a plan's estimated cost passes jit_above_cost, and an
+    // estimate can, with nothing wrong in the plan: during a campaign's push, the check of sends
+    // in doubt (two index lookups, 1 ms) was estimated at 6 million as push_attempts grew, and was
+    // compiled for 400 ms at every call (1.3 backends busy by the end of 100,000 pushes).
+    jit: 'off',
   };
 }
 
@@ -157,7 +163,7 @@ export async function applySessionDefaults(settings: DatabaseSettings): Promise<
     for (const [name, value] of Object.entries(sessionParameters(settings))) {
       if (set.has(`${name}=${value}`)) continue; // most starts: already so
       try {
-        // Names are ours (sessionParameters), values are numbers with a unit.
+        // Names are ours (sessionParameters); values are a number with a unit, or off.
         await client.query(`ALTER ROLE CURRENT_USER IN DATABASE ${database} SET ${name} = ${client.escapeLiteral(value)}`);
       } catch (error) {
         // Processes starting together race on the same catalog row ("tuple concurrently
