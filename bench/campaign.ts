@@ -241,6 +241,17 @@ async function analyzeAsAutovacuumWould(db: pg.Pool, log: (message: string) => v
   log(`ANALYZE after ${after} (autovacuum is off on this server): ${Math.round(performance.now() - started)} ms`);
 }
 
+/** Sends in each 10 s from the first (the push's shape: a steady rate, or bursts and stalls). */
+function perTenSeconds(times: readonly number[]): number[] {
+  const counts: number[] = [];
+  for (const t of times) {
+    const slot = Math.floor((t - times[0]!) / 10_000);
+    while (counts.length <= slot) counts.push(0);
+    counts[slot]! += 1;
+  }
+  return counts;
+}
+
 async function count(db: pg.Pool, sql: string, params: unknown[]): Promise<number> {
   const { rows } = await db.query(sql, params);
   return Number((rows[0] as { n: string | number }).n);
@@ -459,7 +470,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       },
       pushSeconds: seconds(pushStarted),
       redis: { backlogBytes, bytesPerNotificationJob: backlogBytes / Math.max(1, expired) },
-      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed, workerCpuMsPerSend: cpuPerSendMs },
+      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), sendsPer10sFromFirst: perTenSeconds(fcm.accepted), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed, workerCpuMsPerSend: cpuPerSendMs },
       // The API (production build) and the workers (deployments, pushes) are processes of their own; the sweep runs in the bench's.
       latency: {
         idleAcceptToDeployedMs: idleLatency,
