@@ -34,6 +34,7 @@ interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
+  'CTE Name'?: string;
   'Plan Rows': number;
   Plans?: PlanNode[];
 }
@@ -70,6 +71,26 @@ export function planProblems(plan: PlanNode, rules: PlanRules): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * The joins of a plan whose two sides are both the statement's own CTEs (through a Hash, Sort or
+ * Materialize): rows the planner cannot estimate, joined by a guess. Each as "Node Type (cte, cte)".
+ */
+export function joinsOfItsOwnResults(plan: PlanNode): string[] {
+  const cteUnder = (node: PlanNode): string | null =>
+    node['Node Type'] === 'CTE Scan'
+      ? (node['CTE Name'] ?? 'cte')
+      : ['Hash', 'Sort', 'Materialize'].includes(node['Node Type']) && node.Plans?.length === 1
+        ? cteUnder(node.Plans[0]!)
+        : null;
+  const joins: string[] = [];
+  for (const node of planNodes(plan)) {
+    if (!['Nested Loop', 'Hash Join', 'Merge Join'].includes(node['Node Type']) || node.Plans?.length !== 2) continue;
+    const [outer, inner] = node.Plans.map(cteUnder);
+    if (outer && inner) joins.push(`${node['Node Type']} (${outer}, ${inner})`);
+  }
+  return joins;
 }
 
 /** Each statement with what is wrong with its plan; only the ones with something wrong. */
