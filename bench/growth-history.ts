@@ -227,6 +227,18 @@ export async function loadUnsentEvents(client: pg.Client, events: number, users:
   );
 }
 
+/** PENDING offers already past their expiry, for the sweep, of the users `${prefix}1..users`. */
+export async function loadDueOffers(client: pg.Client, offers: number, users: number, prefix = USER_PREFIX): Promise<void> {
+  await run(
+    client,
+    `INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, status, expires_at, created_at)
+     SELECT gen_random_uuid(), '${prefix}' || (1 + (i * 104729) % ${users}), 500000, 300, 'BRL', 'PENDING',
+            ${NOW} - random() * interval '1 hour', ${NOW} - interval '30 days'
+       FROM generate_series(1, $1) i`,
+    [offers],
+  );
+}
+
 /**
  * Work the periodic jobs have to find among the history: a few rows each, spread over the users
  * `${prefix}1..users` (the history's, or others on an empty database: a history loaded later
@@ -236,13 +248,7 @@ export async function loadLiveWork(client: pg.Client, work: LiveWork, users: num
   const user = (i: string) => `'${prefix}' || (1 + (${i} * 104729) % ${users})`;
   // On an empty database, the users the work belongs to are created first (a history has them).
   await run(client, `INSERT INTO users (id) SELECT '${prefix}' || n FROM generate_series(1, $1) n ON CONFLICT (id) DO NOTHING`, [users]);
-  await run(
-    client,
-    `INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, status, expires_at, created_at)
-     SELECT gen_random_uuid(), ${user('i')}, 500000, 300, 'BRL', 'PENDING', ${NOW} - random() * interval '1 hour', ${NOW} - interval '30 days'
-       FROM generate_series(1, $1) i`,
-    [work.dueOffers],
-  );
+  await loadDueOffers(client, work.dueOffers, users, prefix);
   await run(
     client,
     `WITH o AS (
