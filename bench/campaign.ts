@@ -6,6 +6,7 @@
 // in the same run (row counts checked). Writes bench/results/<timestamp>-campaign.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -386,6 +387,18 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     // it waited for. It runs once the fake FCM has as many sends as there are pushes, or every 15 s
     // (pushes that end otherwise than sent).
     let countedAt = Date.now();
+    // Where the machine's time went while the pushes ran, every 10 s: the whole machine's busy share
+    // of all cores and the workers' (the rest is PostgreSQL, Redis, the API and the fake FCM).
+    const cores = availableParallelism();
+    const cpuEvery10s: { machine: number; workers: number }[] = [];
+    let cpuMark = { machine: await machineBusySeconds(), workers: await workersCpu() };
+    const cpuSampler = setInterval(() => {
+      void Promise.all([machineBusySeconds(), workersCpu()]).then(([machine, workersNow]) => {
+        const share = (spent: number) => Math.round((spent / (10 * cores)) * 100);
+        cpuEvery10s.push({ machine: share(machine - cpuMark.machine), workers: share(workersNow - cpuMark.workers) });
+        cpuMark = { machine, workers: workersNow };
+      });
+    }, 10_000);
     for (;;) {
       if (!firstSends && fcm.accepted.length > 0) firstSends = { cpu: await workersCpu(), sends: fcm.accepted.length };
       if (fcm.accepted.length < expiredApi && Date.now() - countedAt < 15_000 && seconds(pushStarted) <= 1_800) {
@@ -403,6 +416,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       if (settled >= expiredApi || seconds(pushStarted) > 1_800) break;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
+    clearInterval(cpuSampler);
     const pushFailed = await count(
       db,
       `SELECT count(*) AS n FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
@@ -457,7 +471,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       kind: 'campaign',
       at: new Date(startedAt).toISOString(),
       options,
-      machine: { busyShareOfAllCores: busy / (wall * (await import('node:os')).availableParallelism()) },
+      machine: { busyShareOfAllCores: busy / (wall * availableParallelism()) },
       issuance: {
         offersPerSecond: options.size / issueSeconds,
         plainSqlOffersPerSecond: options.size / issueSqlSeconds,
@@ -470,7 +484,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
       },
       pushSeconds: seconds(pushStarted),
       redis: { backlogBytes, bytesPerNotificationJob: backlogBytes / Math.max(1, expired) },
-      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), sendsPer10sFromFirst: perTenSeconds(fcm.accepted), quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed, workerCpuMsPerSend: cpuPerSendMs },
+      push: { measuredOverSends: sends, sendsPerMinute, peakPerMinuteOver10s: fcm.peakPerMinute(10_000), sendsPer10sFromFirst: perTenSeconds(fcm.accepted), busySharePer10s: cpuEvery10s, quotaRefusals: fcm.refused, pushDeliveriesFailed: pushFailed, workerCpuMsPerSend: cpuPerSendMs },
       // The API (production build) and the workers (deployments, pushes) are processes of their own; the sweep runs in the bench's.
       latency: {
         idleAcceptToDeployedMs: idleLatency,
