@@ -115,6 +115,33 @@ describe('the push bucket', () => {
   });
 });
 
+describe('the push bucket, with many sends waiting', () => {
+  it('gives each waiting send its turn ahead: a few calls to Redis per send, not one per token time until it gets one', async () => {
+    const redis = createRedis('publisher', testRedis);
+    try {
+      const settings = { maxPerMinute: 1_200, prefix: `${testConfig.REDIS_PREFIX}:bucket-${randomUUID()}` }; // 20 a second
+      const bucket = new PushBucket(redis, settings);
+      let calls = 0;
+      const evaluate = redis.eval.bind(redis);
+      redis.eval = ((...args: Parameters<typeof redis.eval>) => {
+        calls += 1;
+        return evaluate(...args);
+      }) as typeof redis.eval;
+      const started = Date.now();
+      const granted: number[] = [];
+      await Promise.all(Array.from({ length: 40 }, (_, i) => bucket.acquire(`device-${i}`).then(() => granted.push(Date.now() - started))));
+      // Still the rate: 40 at 20 a second, 2 of them at once at most.
+      expect(Math.max(...granted)).toBeGreaterThanOrEqual(1_850);
+      // Each send: its reservation and one check of a pause at its time; those more than a second
+      // ahead ask again a few times. Asking every token's time (50 ms here) until granted, as
+      // each waiting send did before, was about 20 calls a send on average.
+      expect(calls).toBeLessThanOrEqual(40 * 3);
+    } finally {
+      await closeRedis(redis);
+    }
+  });
+});
+
 describe('push pacing across two worker processes', () => {
   it('never sends faster than the configured rate, and sends each push once', { timeout: 120_000 }, async () => {
     const arrivals = arrivalTimes();
