@@ -23,14 +23,18 @@ import { buildProduction, startService, type ServiceProcess } from './children.t
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { QuotaFcm } from './fcm-quota.ts';
 import { acceptOffer, engineToken, issueOffer, newUser, openSocket, untilDeployed } from './api-client.ts';
-import { cpuSeconds, machineBusySeconds } from './proc.ts';
+import { cpuSeconds, cpuSecondsByPid, cpuSpentSince, machineBusySeconds } from './proc.ts';
 import { since, summarize } from './stats.ts';
 import { removeRedisKeys } from './redis-keys.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const BATCH = 1_000;
-/** accept -> DEPLOYED samples of the idle baseline (and at least this many... during the sweep: as many as it lasts). */
-const LATENCY_SAMPLES = 100;
+/**
+ * accept -> DEPLOYED samples of the idle baseline (during the sweep: as many as it lasts). With 100,
+ * the idle p99 was one sample's and swung from 83 to 118 ms between runs of the same code, the
+ * sweep's (about 950 samples) 181-183 ms: the ratio went from 1.5x to 2.2x on the idle side alone.
+ */
+const LATENCY_SAMPLES = 400;
 const CALLERS = 4;
 
 interface CampaignOptions {
@@ -387,16 +391,32 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     // it waited for. It runs once the fake FCM has as many sends as there are pushes, or every 15 s
     // (pushes that end otherwise than sent).
     let countedAt = Date.now();
-    // Where the machine's time went while the pushes ran, every 10 s: the whole machine's busy share
-    // of all cores and the workers' (the rest is PostgreSQL, Redis, the API and the fake FCM).
+    // Where the machine's time went while the pushes ran, every 10 s, as shares of all cores: the
+    // whole machine's, the workers', PostgreSQL's (server and backends), Redis's, the API's and the
+    // bench's own process (the fake FCM, the sweep's leftovers, this loop).
     const cores = availableParallelism();
-    const cpuEvery10s: { machine: number; workers: number }[] = [];
-    let cpuMark = { machine: await machineBusySeconds(), workers: await workersCpu() };
+    const readCpu = async () => ({
+      machine: await machineBusySeconds(),
+      workers: await workersCpu(),
+      postgres: await cpuSecondsByPid('postgres'),
+      redis: await cpuSecondsByPid('redis-server'),
+      api: await cpuSeconds(api.pid),
+      bench: await cpuSeconds(process.pid),
+    });
+    const cpuEvery10s: Record<string, number>[] = [];
+    let cpuMark = await readCpu();
     const cpuSampler = setInterval(() => {
-      void Promise.all([machineBusySeconds(), workersCpu()]).then(([machine, workersNow]) => {
+      void readCpu().then((now) => {
         const share = (spent: number) => Math.round((spent / (10 * cores)) * 100);
-        cpuEvery10s.push({ machine: share(machine - cpuMark.machine), workers: share(workersNow - cpuMark.workers) });
-        cpuMark = { machine, workers: workersNow };
+        cpuEvery10s.push({
+          machine: share(now.machine - cpuMark.machine),
+          workers: share(now.workers - cpuMark.workers),
+          postgres: share(cpuSpentSince(cpuMark.postgres, now.postgres)),
+          redis: share(cpuSpentSince(cpuMark.redis, now.redis)),
+          api: share(now.api - cpuMark.api),
+          bench: share(now.bench - cpuMark.bench),
+        });
+        cpuMark = now;
       });
     }, 10_000);
     for (;;) {

@@ -39,6 +39,34 @@ export async function machineBusyShare(ms = 5_000): Promise<number> {
   return Math.round((((await machineBusySeconds()) - before) / ((ms / 1000) * availableParallelism())) * 100);
 }
 
+/**
+ * CPU seconds so far of each running process whose command name is `name` (e.g. `postgres`: the
+ * server and its backends), by pid. Compare two readings with `cpuSpentSince`: a process that
+ * exits takes its CPU time with it.
+ */
+export async function cpuSecondsByPid(name: string): Promise<Map<number, number>> {
+  const byPid = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byPid.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byPid;
+}
+
+/** CPU seconds spent between two readings of `cpuSecondsByPid` by the processes of the second (new ones: all of theirs). */
+export function cpuSpentSince(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let spent = 0;
+  for (const [pid, seconds] of after) spent += seconds - (before.get(pid) ?? 0);
+  return spent;
+}
+
 /** `pid` and every process below it (npm start: npm, its shell, the supervisor and its children). */
 export async function processTree(pid: number): Promise<number[]> {
   const parents = new Map<number, number[]>();
