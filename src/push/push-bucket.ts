@@ -32,10 +32,10 @@ local factor = math.min(1, (tonumber(s[4]) or 1) + (now - (tonumber(s[5]) or now
  * Takes one token: 0 when granted now; -n when granted n ms ahead (the token is reserved: the
  * caller sends then, without asking again); n > 0 when not granted, the ms to wait before asking
  * again (a device's own pause, the bucket's pause, or more than ARGV[3] ms of sends reserved
- * already). Reserving, rather than each waiting send asking again when a token should be there,
- * is what keeps the bucket at its rate with many sends waiting: they asked about every 2 ms each
- * (one token's time at 25,000 a minute), and a campaign's 64 waiting sends kept both cores of the
- * 2-core machine busy with the asking.
+ * already). Each waiting send used to ask again after every token's time (2.4 ms at 25,000 a
+ * minute): 40 sends waiting at 20 a second made 781 calls to Redis, 19.5 a send; reserving makes
+ * it at most 3. In a campaign's push at 15,000 a minute the workers' CPU per send fell from 2.56
+ * to 2.22 ms, and the machine's busy share from 92 to 84 % (bench/README.md).
  */
 const TAKE = `${STATE}
 local device = redis.call('PTTL', KEYS[2])
