@@ -86,13 +86,15 @@ async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatc
      ORDER BY due.expires_at`;
   if (offers.length === 0) return { expired: 0, oldestDueAt: null, notifications: [] };
   const correlationId = `offer-expiry-${randomUUID()}`;
-  const rows = await tx.$queryRaw<{ expired: number | null; users: number | null; id: string | null; createdAt: Date | null }[]>`${expireStatement(numbered(offers), correlationId, now)}`;
+  const events = numberEvents(offers);
+  const rows = await tx.$queryRaw<{ expired: number | null; users: number | null; id: string | null; createdAt: Date | null }[]>`${expireStatement(events, correlationId, now)}`;
   const counts = rows.find((row) => row.id === null);
-  const users = new Set(offers.map((o) => o.userId)).size;
   // Every offer read above is locked and PENDING, every user locked at the sequence read: a
   // statement that expired fewer, or raised fewer users, would leave a gap in a user's events.
-  if (counts?.expired !== offers.length || counts?.users !== users) {
-    throw new Error(`offer expiry: ${offers.length} offers of ${users} users locked, ${counts?.expired} expired and ${counts?.users} users' sequences raised`);
+  if (counts?.expired !== offers.length || counts?.users !== events.users.size) {
+    throw new Error(
+      `offer expiry: ${offers.length} offers of ${events.users.size} users locked, ${counts?.expired} expired and ${counts?.users} users' sequences raised`,
+    );
   }
   return {
     expired: offers.length,
@@ -107,19 +109,27 @@ interface NumberedOffer extends DueOffer {
   sequence: number;
 }
 
+interface NumberedEvents {
+  offers: NumberedOffer[];
+  /** Each user's sequence as read (`before`) and after the batch's events (`last`). */
+  users: Map<string, { before: number; last: number }>;
+}
+
 /** Each offer's event numbered after its user's last (1..n per user, in the batch's order, no gaps). */
-function numbered(offers: readonly (DueOffer & { locale: string | null; eventSequence: number })[]): NumberedOffer[] {
-  const last = new Map<string, number>();
-  return offers.map((o) => {
-    const sequence = (last.get(o.userId) ?? o.eventSequence) + 1;
-    last.set(o.userId, sequence);
-    return { ...o, sequence };
+function numberEvents(offers: readonly (DueOffer & { locale: string | null; eventSequence: number })[]): NumberedEvents {
+  const users = new Map<string, { before: number; last: number }>();
+  const numbered = offers.map((o) => {
+    const user = users.get(o.userId) ?? { before: o.eventSequence, last: o.eventSequence };
+    user.last += 1;
+    users.set(o.userId, user);
+    return { ...o, sequence: user.last };
   });
+  return { offers: numbered, users };
 }
 
 /**
  * One statement: the offers EXPIRED, each user's event sequence raised to its batch's last
- * number, one outbox event per offer (the numbers given by `numbered`), and one notification per
+ * number, one outbox event per offer (the numbers given by `numberEvents`), and one notification per
  * offer in its user's language (none when the offer has one already). Returns a row per
  * notification created, and one without an id: how many offers were expired and how many users'
  * sequences were raised.
@@ -129,11 +139,9 @@ function numbered(offers: readonly (DueOffer & { locale: string | null; eventSeq
  * updated users at 1 by 1, and on a book where few offers are PENDING it chose a nested loop that
  * read the users' rows once per offer (500 x 500 per batch: 27 of the statement's 70 ms).
  */
-function expireStatement(offers: NumberedOffer[], correlationId: string, now: Date): Prisma.Sql {
+function expireStatement({ offers, users }: NumberedEvents, correlationId: string, now: Date): Prisma.Sql {
   const texts = offers.map((o) => notificationText('OFFER_EXPIRED', { cents: o.limitCents, currency: o.currency }, o.locale));
   const column = <T>(pick: (offer: NumberedOffer, i: number) => T) => offers.map(pick);
-  const raised = new Map<string, { before: number; last: number }>();
-  for (const o of offers) raised.set(o.userId, { before: raised.get(o.userId)?.before ?? o.sequence - 1, last: o.sequence });
   const occurredAt = now.toISOString();
   return Prisma.sql`
     WITH input AS (
@@ -147,8 +155,8 @@ function expireStatement(offers: NumberedOffer[], correlationId: string, now: Da
       RETURNING o.id, o.user_id, o.limit_cents, o.currency, o.interest_rate_bps, i.title, i.body, i.deep_link, i.outbox_id, i.sequence),
     event_sequence AS (
       UPDATE users u SET last_event_sequence = r.last
-        FROM unnest(${[...raised.keys()]}::text[], ${[...raised.values()].map((r) => r.before)}::int[],
-                    ${[...raised.values()].map((r) => r.last)}::int[]) AS r(user_id, before, last)
+        FROM unnest(${[...users.keys()]}::text[], ${[...users.values()].map((r) => r.before)}::int[],
+                    ${[...users.values()].map((r) => r.last)}::int[]) AS r(user_id, before, last)
        WHERE u.id = r.user_id AND u.last_event_sequence = r.before
       RETURNING u.id),
     event_outbox AS (

@@ -60,12 +60,9 @@ redis.call('PEXPIRE', KEYS[1], 120000)
 return answer`;
 
 /** A reserved send, when its time comes: 0 to send, else the ms of a pause set meanwhile (the bucket's or its device's). */
-const PAUSED = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const PAUSED = `${STATE}
 local device = redis.call('PTTL', KEYS[2])
 if device > 0 then return device end
-local pausedUntil = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
 if now < pausedUntil then return pausedUntil - now end
 return 0`;
 
@@ -125,7 +122,7 @@ export class PushBucket {
         // Reserved: sent at its time, unless the provider's quota paused the bucket meanwhile
         // (then the pause's end, and a place in the line again).
         await sleep(-answer);
-        const paused = Number(await this.redis.eval(PAUSED, 2, this.key, device));
+        const paused = Number(await this.redis.eval(PAUSED, 2, this.key, device, ...this.args()));
         if (paused <= 0) return;
         await sleep(Math.min(paused, 1_000) + Math.random() * 5);
         continue;
