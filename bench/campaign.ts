@@ -262,9 +262,39 @@ async function count(db: pg.Pool, sql: string, params: unknown[]): Promise<numbe
   return Number((rows[0] as { n: string | number }).n);
 }
 
+type CpuReading = Awaited<ReturnType<ReturnType<typeof cpuReader>>>;
+
+/**
+ * CPU seconds so far: the whole machine's, the workers', PostgreSQL's (server and backends) and
+ * Redis's by pid, the API's, and the bench's own process (the sweep, the fake FCM, the callers).
+ */
+function cpuReader(workersCpu: () => Promise<number>, apiPid: number) {
+  return async () => {
+    const servers = await cpuSecondsByPid('postgres', 'redis-server');
+    return {
+      machine: await machineBusySeconds(),
+      workers: await workersCpu(),
+      postgres: servers.get('postgres')!,
+      redis: servers.get('redis-server')!,
+      api: await cpuSeconds(apiPid),
+      benchAndSweep: await cpuSeconds(process.pid),
+    };
+  };
+}
+
+/** CPU seconds spent between two readings, per reader. */
+function cpuSpent(before: CpuReading, after: CpuReading): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([k, v]) => {
+      const was = before[k as keyof CpuReading];
+      return [k, typeof v === 'number' ? v - (was as number) : cpuSpentSince(was as Map<number, number>, v)];
+    }),
+  );
+}
+
 /** CPU seconds spent between two readings, per reader, with the wall seconds between them. */
-function cpuSince<T extends Record<string, number>>(before: T, after: T, wallSeconds: number): Record<string, number> {
-  return { ...Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]!])), wallSeconds };
+function cpuSince(before: CpuReading, after: CpuReading, wallSeconds: number): Record<string, number> {
+  return { ...cpuSpent(before, after), wallSeconds };
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
@@ -391,31 +421,14 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     // it waited for. It runs once the fake FCM has as many sends as there are pushes, or every 15 s
     // (pushes that end otherwise than sent).
     let countedAt = Date.now();
-    // Where the machine's time went while the pushes ran, every 10 s, as shares of all cores: the
-    // whole machine's, the workers', PostgreSQL's (server and backends), Redis's, the API's and the
-    // bench's own process (the fake FCM, the sweep's leftovers, this loop).
+    // Where the machine's time went while the pushes ran, every 10 s, as shares of all cores.
     const cores = availableParallelism();
-    const readCpu = async () => ({
-      machine: await machineBusySeconds(),
-      workers: await workersCpu(),
-      postgres: await cpuSecondsByPid('postgres'),
-      redis: await cpuSecondsByPid('redis-server'),
-      api: await cpuSeconds(api.pid),
-      bench: await cpuSeconds(process.pid),
-    });
+    const readCpu = cpuReader(workersCpu, api.pid);
     const cpuEvery10s: Record<string, number>[] = [];
     let cpuMark = await readCpu();
     const cpuSampler = setInterval(() => {
       void readCpu().then((now) => {
-        const share = (spent: number) => Math.round((spent / (10 * cores)) * 100);
-        cpuEvery10s.push({
-          machine: share(now.machine - cpuMark.machine),
-          workers: share(now.workers - cpuMark.workers),
-          postgres: share(cpuSpentSince(cpuMark.postgres, now.postgres)),
-          redis: share(cpuSpentSince(cpuMark.redis, now.redis)),
-          api: share(now.api - cpuMark.api),
-          bench: share(now.bench - cpuMark.bench),
-        });
+        cpuEvery10s.push(Object.fromEntries(Object.entries(cpuSpent(cpuMark, now)).map(([k, v]) => [k, Math.round((v / (10 * cores)) * 100)])));
         cpuMark = now;
       });
     }, 10_000);
@@ -450,16 +463,10 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
 
     log('second pass: one user accepting and waiting for DEPLOYED, idle, then while another campaign expires');
     // Where the machine's time went in the idle pass and while the sweep ran: which work competes with the deployments.
-    const cpuNow = async () => ({
-      machine: await machineBusySeconds(),
-      workers: await workersCpu(),
-      api: await cpuSeconds(api.pid),
-      benchAndSweep: await cpuSeconds(process.pid),
-    });
-    const cpuIdleBefore = await cpuNow();
+    const cpuIdleBefore = await readCpu();
     const idleStarted = Date.now();
     const idle = await oneUserLoop(api.url!, LATENCY_SAMPLES, () => true);
-    const cpuDuringIdle = cpuSince(cpuIdleBefore, await cpuNow(), seconds(idleStarted));
+    const cpuDuringIdle = cpuSince(cpuIdleBefore, await readCpu(), seconds(idleStarted));
     await issueWithSql(db, run, options.size, 'pass2');
     // Offers issued long ago, as a campaign's that expires: their OFFER_RECEIVED was dealt with then.
     await settleBaseline(db, `${run}-pass2`);
@@ -468,7 +475,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     const rssIdle = process.memoryUsage().rss;
     let rssPeak = rssIdle;
     const rssProbe = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
-    const cpuBefore = await cpuNow();
+    const cpuBefore = await readCpu();
     let sweeping = true;
     const pass2Queue = createNotificationQueue({ redis: queueRedis, prefix }, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_BACKOFF_MS });
     const sweepPassStarted = Date.now();
@@ -479,7 +486,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     const [underSweep] = await Promise.all([oneUserLoop(api.url!, 5, () => !sweeping), sweep]);
     clearInterval(rssProbe);
     const sweepPassSeconds = seconds(sweepPassStarted);
-    const cpuAfter = await cpuNow();
+    const cpuAfter = await readCpu();
     const cpuDuringSweep = cpuSince(cpuBefore, cpuAfter, sweepPassSeconds);
     await pass2Queue.close();
     const idleLatency = summarize(idle.samples);

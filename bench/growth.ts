@@ -131,6 +131,22 @@ async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string):
     const result = await fn();
     return [Math.round(since(start) * 100) / 100, result];
   };
+  // A periodic job's pass: one untimed pass over the work already loaded, then three over fresh
+  // work loaded before each (`round` 1..3); the median's time and result.
+  const medianOfThreePasses = async <T>(load: (loader: pg.Client, round: number) => Promise<void>, pass: () => Promise<T>): Promise<[number, T]> => {
+    await pass();
+    const rounds: [number, T][] = [];
+    for (let round = 1; round <= 3; round += 1) {
+      const loader = await db.connect();
+      try {
+        await load(loader as unknown as pg.Client, round);
+      } finally {
+        loader.release();
+      }
+      rounds.push(await timed(pass));
+    }
+    return rounds.sort((a, b) => a[0] - b[0])[1]!;
+  };
   try {
     const reconcileDeployments = createDeploymentReconciler({ queue: deploymentQueue, afterCommit: keep, logger, graceMs: 60_000, retryHorizonMs: 3_600_000 });
     const reconcileNotifications = createNotificationReconciler({ queue: notificationQueue, afterCommit: keep, logger, graceMs: 60_000 });
@@ -148,34 +164,17 @@ async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string):
     // The first pass after the load is untimed, as the reconcilers' are: on a database just
     // loaded and vacuumed it took twice as long as the next (a cold cache, the first plans; 336
     // against 123 ms). Then the median of three passes, each over fresh events.
-    await relayAll();
-    const relayRounds: [number, number][] = [];
-    for (let round = 1; round <= 3; round += 1) {
-      const loader = await db.connect();
-      try {
-        await loadUnsentEvents(loader as unknown as pg.Client, UNSENT_EVENTS, workUsers.count, workUsers.prefix, round);
-      } finally {
-        loader.release();
-      }
-      relayRounds.push(await timed(relayAll));
-    }
-    const [outboxRelayMs, published] = relayRounds.sort((a, b) => a[0] - b[0])[1]!;
-    // The sweep's own work, without the pauses between its batches that leave room for deployments:
-    // as the relay's, the median of three passes over fresh due offers after an untimed one (one
-    // timed pass, until 2026-12-07, gave 1.2 to 2.1 s in runs of the same code on the same book).
-    const sweep = () => expireDueOffers(async () => {}, { ...DEFAULT_OFFER_EXPIRY, pauseMs: 0 });
-    await sweep();
-    const sweepRounds: [number, number][] = [];
-    for (let round = 1; round <= 3; round += 1) {
-      const loader = await db.connect();
-      try {
-        await loadDueOffers(loader as unknown as pg.Client, DUE_OFFERS, workUsers.count, workUsers.prefix);
-      } finally {
-        loader.release();
-      }
-      sweepRounds.push(await timed(sweep));
-    }
-    const [expirySweepMs, expired] = sweepRounds.sort((a, b) => a[0] - b[0])[1]!;
+    const [outboxRelayMs, published] = await medianOfThreePasses(
+      (loader, round) => loadUnsentEvents(loader, UNSENT_EVENTS, workUsers.count, workUsers.prefix, round),
+      relayAll,
+    );
+    // The sweep's own work, without the pauses between its batches that leave room for deployments,
+    // timed as the relay's (one timed pass, until 2026-12-07, gave 1.2 to 2.1 s in runs of the same
+    // code on the same book).
+    const [expirySweepMs, expired] = await medianOfThreePasses(
+      (loader) => loadDueOffers(loader, DUE_OFFERS, workUsers.count, workUsers.prefix),
+      () => expireDueOffers(async () => {}, { ...DEFAULT_OFFER_EXPIRY, pauseMs: 0 }),
+    );
     // What the sweep wrote is settled here, so the service measured next does not work it off meanwhile.
     await db.query(`UPDATE outbox_events SET sent_at = now() AT TIME ZONE 'UTC' WHERE sent_at IS NULL`);
     await db.query(

@@ -6,13 +6,17 @@ import { availableParallelism } from 'node:os';
 const CLOCK_TICKS = 100;
 const MiB = 1024 * 1024;
 
+/** A /proc/<pid>/stat line's command name and CPU seconds (user + system). */
+function parseStat(stat: string): { command: string; cpu: number } {
+  // Fields 14 and 15 (utime, stime); the command name before them is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+}
+
 /** CPU seconds (user + system) of a process so far; 0 once it is gone. */
 export async function cpuSeconds(pid: number): Promise<number> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields 14 and 15 (utime, stime); the command name before them is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).cpu;
   } catch {
     return 0;
   }
@@ -40,24 +44,22 @@ export async function machineBusyShare(ms = 5_000): Promise<number> {
 }
 
 /**
- * CPU seconds so far of each running process whose command name is `name` (e.g. `postgres`: the
- * server and its backends), by pid. Compare two readings with `cpuSpentSince`: a process that
- * exits takes its CPU time with it.
+ * CPU seconds so far of each running process whose command name is one of `names` (e.g.
+ * `postgres`: the server and its backends), by name and pid, in one pass over /proc. Compare two
+ * readings with `cpuSpentSince`: a process that exits takes its CPU time with it.
  */
-export async function cpuSecondsByPid(name: string): Promise<Map<number, number>> {
-  const byPid = new Map<number, number>();
+export async function cpuSecondsByPid(...names: string[]): Promise<Map<string, Map<number, number>>> {
+  const byName = new Map(names.map((name) => [name, new Map<number, number>()]));
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      byPid.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+      const { command, cpu } = parseStat(await readFile(`/proc/${entry}/stat`, 'utf8'));
+      byName.get(command)?.set(Number(entry), cpu);
     } catch {
       // gone meanwhile
     }
   }
-  return byPid;
+  return byName;
 }
 
 /** CPU seconds spent between two readings of `cpuSecondsByPid` by the processes of the second (new ones: all of theirs). */
