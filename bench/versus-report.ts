@@ -89,6 +89,11 @@ export function printVersus(s: VersusSection): void {
       r.push([x.round, x.side, x.acceptOneMs.p50, x.acceptToAppliedMs.p50, x.acceptToAppliedMs.p99, x.acceptEightMs.p50, x.acceptThirtyTwoMs.p99, x.deploymentsPerSecond, x.cpuMsPerDeployment, x.generatorCpuMsPerDeployment, `${x.machineBusyPercent}%`]);
     }
     console.log(table(r));
+    const parts = [...new Set(v.rounds.flatMap((x) => Object.keys(x.cpuMsPerDeploymentByPart ?? {})))];
+    if (parts.length > 0) {
+      console.log('CPU ms per deployment over the backlog, by part');
+      console.log(table([['round', 'side', ...parts], ...v.rounds.map((x) => [x.round, x.side, ...parts.map((p) => x.cpuMsPerDeploymentByPart?.[p] ?? '')])]));
+    }
   } else if (s.versusSkipped) {
     console.log(`\nSide by side: ${s.versusSkipped}`);
   }

@@ -35,8 +35,8 @@ export interface Side {
   untilApplied(watcher: Watcher, handle: string): Promise<void>;
   /** How many of `offers` are applied, and when the last one was (the side's own database clock). */
   applied(offers: Offer[]): Promise<{ count: number; last: Date | null }>;
-  /** Every process that works for a deployment: API, worker, PostgreSQL backends, broker. */
-  pids(): Promise<number[]>;
+  /** Every process that works for a deployment, by part (API, worker, PostgreSQL backends, broker). */
+  processes(): Promise<Record<string, number[]>>;
 }
 
 const PEER_POLL_MS = 5;
@@ -110,8 +110,11 @@ export function serviceSide({ url, servicePid, db, database }: ServiceSideOption
       );
       return rows[0]!;
     },
-    async pids() {
-      return [...(await processTree(servicePid)), ...(await backendsOf(db, database)), ...(await redisServerPids())];
+    async processes() {
+      const [tree, postgres, redis] = await Promise.all([processTree(servicePid), backendsOf(db, database), redisServerPids()]);
+      const parts: Record<string, number[]> = { api: [], worker: [], supervisor: [], postgres, redis };
+      for (const pid of tree) parts[(await roleOf(pid)) ?? 'supervisor']!.push(pid);
+      return parts;
     },
   };
   return side;
@@ -179,28 +182,53 @@ export function peerSide({ url, db, database }: PeerSideOptions): Side {
       );
       return rows[0]!;
     },
-    async pids() {
-      const [apps, broker, backends] = await Promise.all([
-        processesMatching(/uvicorn app\.main:app|celery -A app\.celery_app worker/),
+    async processes() {
+      const [api, worker, broker, postgres] = await Promise.all([
+        processesMatching(/uvicorn app\.main:app/),
+        processesMatching(/celery -A app\.celery_app worker/),
         processesMatching(/beam\.smp.*rabbit|\bepmd\b/),
         backendsOf(db, database),
       ]);
       // Without them the CPU per deployment would be its database's alone: refuse rather than flatter.
-      if (apps.length === 0) throw new Error("the Celery design's uvicorn and Celery processes were not found on this machine (its run.sh starts them)");
-      return [...apps, ...broker, ...backends];
+      if (api.length + worker.length === 0) throw new Error("the Celery design's uvicorn and Celery processes were not found on this machine (its run.sh starts them)");
+      return { api, worker, broker, postgres };
     },
   };
   return side;
 }
 
-/** CPU seconds of each process now. */
-export async function cpuSnapshot(pids: number[]): Promise<Map<number, number>> {
-  return new Map(await Promise.all([...new Set(pids)].map(async (pid) => [pid, await cpuSeconds(pid)] as [number, number])));
+/** The role of one of the service's node processes (`main.js api|worker`), null for the supervisor. */
+async function roleOf(pid: number): Promise<'api' | 'worker' | null> {
+  try {
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return args.includes('api') ? 'api' : args.includes('worker') ? 'worker' : null;
+  } catch {
+    return null;
+  }
 }
 
-/** CPU seconds spent between two snapshots; a process that appeared in between counts from zero. */
-export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
-  let total = 0;
-  for (const [pid, seconds] of after) total += Math.max(0, seconds - (before.get(pid) ?? 0));
-  return total;
+/** CPU seconds of each process of each part now. */
+export async function cpuSnapshot(parts: Record<string, number[]>): Promise<Map<string, Map<number, number>>> {
+  const read = async (pids: number[]) => new Map(await Promise.all([...new Set(pids)].map(async (pid) => [pid, await cpuSeconds(pid)] as [number, number])));
+  return new Map(await Promise.all(Object.entries(parts).map(async ([part, pids]) => [part, await read(pids)] as const)));
+}
+
+/**
+ * CPU seconds spent by each part between two snapshots; a process that appeared in between counts
+ * from zero (take `after` over the union of the processes before and after).
+ */
+export function cpuBetween(before: Map<string, Map<number, number>>, after: Map<string, Map<number, number>>): Record<string, number> {
+  const spent: Record<string, number> = {};
+  for (const [part, pids] of after) {
+    spent[part] = 0;
+    for (const [pid, seconds] of pids) spent[part] += Math.max(0, seconds - (before.get(part)?.get(pid) ?? 0));
+  }
+  return spent;
+}
+
+/** Each part's processes before and now, together. */
+export function unionOf(a: Record<string, number[]>, b: Record<string, number[]>): Record<string, number[]> {
+  const parts: Record<string, number[]> = {};
+  for (const part of new Set([...Object.keys(a), ...Object.keys(b)])) parts[part] = [...(a[part] ?? []), ...(b[part] ?? [])];
+  return parts;
 }

@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { sleep } from './parallel.ts';
 import { machineBusySeconds } from './proc.ts';
 import { median, since, summarize, type LatencySummary } from './stats.ts';
-import { cpuBetween, cpuSnapshot, type Offer, type Side } from './versus-sides.ts';
+import { cpuBetween, cpuSnapshot, unionOf, type Offer, type Side } from './versus-sides.ts';
 
 export interface VersusSizes {
   /** Journeys at 1 caller (accept and accept -> applied). */
@@ -37,6 +37,8 @@ export interface VersusRound {
   deploymentsPerSecond: number;
   /** CPU of every process of the side over the backlog, per deployment. */
   cpuMsPerDeployment: number;
+  /** The same by part of the side (api, worker, postgres, redis / broker, ...). */
+  cpuMsPerDeploymentByPart: Record<string, number>;
   /** The bench's own CPU over the backlog, per deployment (the load generator). */
   generatorCpuMsPerDeployment: number;
   /** Share of the whole machine busy during the backlog (anything running included). */
@@ -117,8 +119,8 @@ export async function oneCallerJourneys(side: Side, journeys: number): Promise<{
 
 async function backlog(side: Side, size: number) {
   const offers = await side.offers(size, 'b');
-  const pidsBefore = await side.pids();
-  const cpuBefore = await cpuSnapshot(pidsBefore);
+  const partsBefore = await side.processes();
+  const cpuBefore = await cpuSnapshot(partsBefore);
   const busyBefore = await machineBusySeconds();
   const ownBefore = process.cpuUsage();
   const firstSent = new Date();
@@ -126,14 +128,17 @@ async function backlog(side: Side, size: number) {
   const accept = await acceptAll(side, offers, 32);
   const last = await untilAllApplied(side, offers);
   const seconds = since(started) / 1000;
-  const cpuAfter = await cpuSnapshot([...pidsBefore, ...(await side.pids())]);
+  const cpuAfter = await cpuSnapshot(unionOf(partsBefore, await side.processes()));
+  const byPart = cpuBetween(cpuBefore, cpuAfter);
+  const perDeployment = (seconds: number) => round((seconds / size) * 1000, 2);
   const own = process.cpuUsage(ownBefore);
   const busy = (await machineBusySeconds()) - busyBefore;
   const drainSeconds = Math.max(0.001, (last.getTime() - firstSent.getTime()) / 1000);
   return {
     accept,
     deploymentsPerSecond: round(size / drainSeconds, 1),
-    cpuMsPerDeployment: round((cpuBetween(cpuBefore, cpuAfter) / size) * 1000, 2),
+    cpuMsPerDeployment: perDeployment(Object.values(byPart).reduce((a, b) => a + b, 0)),
+    cpuMsPerDeploymentByPart: Object.fromEntries(Object.entries(byPart).map(([part, seconds]) => [part, perDeployment(seconds)])),
     generatorCpuMsPerDeployment: round((own.user + own.system) / 1000 / size, 2),
     machineBusyPercent: Math.round((busy / (seconds * availableParallelism())) * 100),
   };
@@ -157,6 +162,7 @@ async function oneRound(side: Side, round: number, sizes: VersusSizes, log: (m: 
     acceptThirtyTwoMs: summarize(b.accept),
     deploymentsPerSecond: b.deploymentsPerSecond,
     cpuMsPerDeployment: b.cpuMsPerDeployment,
+    cpuMsPerDeploymentByPart: b.cpuMsPerDeploymentByPart,
     generatorCpuMsPerDeployment: b.generatorCpuMsPerDeployment,
     machineBusyPercent: b.machineBusyPercent,
   };
