@@ -10,10 +10,15 @@ import { outboxWrite } from '../src/domain/downstream-events.ts';
 import { claimUnsentEvents, claimUserEvents } from '../src/domain/outbox.ts';
 import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
 import { createRetentionJob, type RetentionSettings } from '../src/jobs/retention.ts';
+import { startOutboxRelay } from '../src/events/outbox-relay.ts';
+import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import { prisma, Prisma } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
+import { createRedis } from '../src/platform/redis.ts';
 import { newUserId } from './support/client.ts';
+import { testConfig, testRedis } from './support/settings.ts';
 import { userWithProfile } from './support/users.ts';
+import { waitUntil } from './support/wait.ts';
 
 const DAY = 86_400_000;
 const logger = createLogger('silent');
@@ -182,5 +187,54 @@ describe('the outbox across a partition boundary', () => {
     await addEvent(userId, 1, at, null);
     await expect(addEvent(userId, 1, at, null)).rejects.toThrow(/Unique constraint/);
     expect(await prisma.outboxEvent.count({ where: { userId } })).toBe(1);
+  });
+});
+
+describe("the relay's days", () => {
+  it('publishes an event left unsent for days before the newer ones, then reads only the recent days (an old day locked does not hold it up)', async () => {
+    const now = new Date();
+    await createOutboxPartitions(new Date(now.getTime() - 30 * DAY), 30); // the last month's days, as a long retention keeps them
+    const userId = newUserId();
+    await prisma.user.create({ data: { id: userId } });
+    await addEvent(userId, 1, new Date(now.getTime() - 5 * DAY), null); // left unsent while the relay was away
+    await addEvent(userId, 2, now, null);
+    const redis = createRedis('publisher', testRedis);
+    const key = `${testConfig.REDIS_PREFIX}:relay-days-${randomUUID()}`;
+    const published = async () =>
+      (await redis.xrange(key, '-', '+')).map(([, f]) => ({ userId: f[f.indexOf('userId') + 1], sequence: Number(f[f.indexOf('sequence') + 1]) }))
+        .filter((e) => e.userId === userId)
+        .map((e) => e.sequence);
+    const startRelay = () => startOutboxRelay(eventStreamPublisher(redis, { key, maxLength: 10_000 }), { intervalMs: 5, housekeepingMs: 60_000 }, logger);
+    try {
+      let relay = startRelay();
+      try {
+        await waitUntil(async () => (await published()).length >= 2, 'the two events on the stream');
+        expect(await published()).toEqual([1, 2]);
+        await waitUntil(async () => (await prisma.outboxEvent.count({ where: { sentAt: null } })) === 0, 'the outbox to drain');
+      } finally {
+        await relay.stop();
+      }
+      // Nothing unsent: a relay started now reads from yesterday on. An event of today goes out
+      // while the days before are locked (a claim that read them would wait for the lock).
+      relay = startRelay();
+      try {
+        await addEvent(userId, 3, new Date(), null);
+        await waitUntil(async () => (await published()).length >= 3, 'the third event on the stream');
+        await prisma.$transaction(
+          async (tx) => {
+            for (const days of [5, 20]) await tx.$executeRawUnsafe(`LOCK TABLE "${partitionOf(new Date(now.getTime() - days * DAY))}" IN ACCESS EXCLUSIVE MODE`);
+            await addEvent(userId, 4, new Date(), null);
+            await waitUntil(async () => (await published()).length >= 4, 'the fourth event on the stream while older days are locked', 10_000);
+          },
+          { timeout: 20_000 },
+        );
+        expect(await published()).toEqual([1, 2, 3, 4]);
+      } finally {
+        await relay.stop();
+      }
+    } finally {
+      await redis.del(key);
+      await redis.quit();
+    }
   });
 });

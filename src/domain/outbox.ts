@@ -36,17 +36,26 @@ export interface OutboxRow {
  * publishing lock is free (held until the transaction ends), and their unsent events in sequence
  * order per user. Empty when nothing is unsent or every such user is held by another relay.
  */
-export async function claimUnsentEvents(tx: Tx, batch: RelayBatch): Promise<OutboxRow[]> {
+export async function claimUnsentEvents(tx: Tx, batch: RelayBatch, unsentSince: Date | null = null): Promise<OutboxRow[]> {
   // First statement: take the users' locks. The rows are read by the next statement, whose
   // snapshot is taken after the locks: a relay that just released a user has committed its
   // marks by then, so its rows are not read as unsent again. The users are those of the oldest
   // unsent events, read in age order from the unsent ones' own index as far as one pass's events:
   // grouping every unsent event by user made each pass cost the whole backlog (a campaign's
-  // 40,000 events: 30 ms a pass, half a core of PostgreSQL while it drained).
+  // 40,000 events: 30 ms a pass, half a core of PostgreSQL while it drained). `unsentSince`, when
+  // known to be at or before every unsent event (unsentFloor), keeps the older days' partitions
+  // out of the plan: the pass's statements are then planned with their values, since a plan made
+  // for any value (a prepared statement's, after five runs) names and locks every partition, and
+  // prunes only when it runs.
+  let bound = Prisma.empty;
+  if (unsentSince) {
+    await tx.$executeRaw`SET LOCAL plan_cache_mode = force_custom_plan`;
+    bound = Prisma.sql`AND occurred_at >= ${unsentSince}`;
+  }
   const users = await tx.$queryRaw<{ userId: string; oldest: Date }[]>`
     SELECT pending."userId", pending.oldest FROM (
       SELECT user_id AS "userId", min(occurred_at) AS oldest FROM (
-        SELECT user_id, occurred_at FROM outbox_events WHERE sent_at IS NULL ORDER BY occurred_at LIMIT ${batch.events}) head
+        SELECT user_id, occurred_at FROM outbox_events WHERE sent_at IS NULL ${bound} ORDER BY occurred_at LIMIT ${batch.events}) head
        GROUP BY user_id ORDER BY oldest LIMIT ${batch.users}) pending
      WHERE ${lockUser(Prisma.sql`pending."userId"`)}`;
   if (users.length === 0) return [];
@@ -94,8 +103,31 @@ export async function claimUserEvents(tx: Tx, userId: string, from: ReplayFrom):
     SELECT ${ROW} FROM outbox_events WHERE user_id = ${userId} AND ${replayWhere(from)} ORDER BY sequence`;
 }
 
+/** When the oldest unsent event occurred; null when none waits. */
+export async function oldestUnsentAt(): Promise<Date | null> {
+  const { _min } = await prisma.outboxEvent.aggregate({ _min: { occurredAt: true }, where: { sentAt: null } });
+  return _min.occurredAt;
+}
+
 /** The relay's lag: the age of the oldest unsent event in milliseconds, 0 when none waits. */
 export async function relayLagMs(now = new Date()): Promise<number> {
-  const { _min } = await prisma.outboxEvent.aggregate({ _min: { occurredAt: true }, where: { sentAt: null } });
-  return _min.occurredAt ? Math.max(0, now.getTime() - _min.occurredAt.getTime()) : 0;
+  const oldest = await oldestUnsentAt();
+  return oldest ? Math.max(0, now.getTime() - oldest.getTime()) : 0;
+}
+
+/**
+ * No event commits more than this long after the time it carries: each is written with the time
+ * of the operation that makes it, in that operation's transaction (seconds, not a day).
+ */
+export const LATE_EVENT_MARGIN_MS = 86_400_000;
+
+/**
+ * A time at or before every unsent event, now and from now on, for the relay's claims: the day
+ * of the oldest unsent event read at `readAt`, or of `readAt` less the margin when that is
+ * earlier (an event the read did not see commits after it, so it occurred at most the margin
+ * before `readAt`). A whole UTC day, so that the bound names whole day partitions.
+ */
+export function unsentFloor(oldestUnsent: Date | null, readAt: Date): Date {
+  const earliest = Math.min(oldestUnsent?.getTime() ?? Infinity, readAt.getTime() - LATE_EVENT_MARGIN_MS);
+  return new Date(Math.floor(earliest / 86_400_000) * 86_400_000);
 }

@@ -20,9 +20,10 @@ async function publishAndMark(tx: Tx, publisher: EventPublisher, rows: OutboxRow
 /**
  * One pass of the relay: the users with the oldest unsent events whose lock is free, their unsent
  * events published in sequence order, marked sent, committed. Returns how many it published.
+ * `unsentSince`: a time at or before every unsent event (unsentFloor), or null to read every day.
  */
-export function relayUnsentEvents(publisher: EventPublisher, batch: RelayBatch, now = () => new Date()): Promise<number> {
-  return prisma.$transaction(async (tx) => publishAndMark(tx, publisher, await claimUnsentEvents(tx, batch), now()));
+export function relayUnsentEvents(publisher: EventPublisher, batch: RelayBatch, now = () => new Date(), unsentSince: Date | null = null): Promise<number> {
+  return prisma.$transaction(async (tx) => publishAndMark(tx, publisher, await claimUnsentEvents(tx, batch, unsentSince), now()));
 }
 
 /**

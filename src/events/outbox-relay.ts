@@ -3,7 +3,7 @@
 // watches its lag (the age of the oldest unsent event). Sent events past retention go with their
 // day's partition (the retention job, src/jobs/retention.ts).
 import type { Logger } from '../platform/logger.ts';
-import { relayLagMs, type RelayBatch } from '../domain/outbox.ts';
+import { oldestUnsentAt, relayLagMs, unsentFloor, type RelayBatch } from '../domain/outbox.ts';
 import { relayUnsentEvents, type EventPublisher } from './outbox-publishing.ts';
 
 export interface OutboxRelaySettings {
@@ -21,6 +21,12 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
   const log = logger.child({ component: 'outbox-relay' });
   const batch = settings.batch ?? DEFAULT_BATCH;
   let stopped = false;
+  // A time at or before every unsent event (null until the first read): the claims read the days'
+  // partitions from it on, not all of them. Set by the housekeeping's read of the oldest unsent
+  // event; once true it stays true (domain/outbox.ts, unsentFloor). With a year of day partitions
+  // (374) the claim's first statement took 29-47 ms to plan, against under 1 ms with the 17 that
+  // the default retention keeps.
+  let floor: Date | null = null;
   let wake: (() => void) | null = null;
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -32,7 +38,9 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
       };
     });
 
-  async function relay() {
+  async function relay(firstFloor: Promise<void>) {
+    // The first pass reads from the floor (or from every day, if reading it failed).
+    await firstFloor;
     let failures = 0;
     let published = 0;
     while (!stopped) {
@@ -40,7 +48,7 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
       if (published === 0) await pause(failures === 0 ? settings.intervalMs : Math.min(5_000, settings.intervalMs * 2 ** failures));
       if (stopped) break;
       try {
-        published = await relayUnsentEvents(publisher, batch);
+        published = await relayUnsentEvents(publisher, batch, undefined, floor);
         failures = 0;
         if (published > 0) log.debug({ published }, 'events published');
       } catch (error) {
@@ -54,7 +62,10 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
 
   async function housekeeping() {
     try {
-      const lagMs = await relayLagMs();
+      const readAt = new Date();
+      const oldest = await oldestUnsentAt();
+      floor = unsentFloor(oldest, readAt);
+      const lagMs = oldest ? Math.max(0, Date.now() - oldest.getTime()) : 0;
       if (lagMs > LAG_WARNING_MS) log.warn({ relayLagMs: lagMs }, 'outbox relay is behind');
       else if (lagMs > 0) log.info({ relayLagMs: lagMs }, 'outbox relay lag');
       else log.debug({ relayLagMs: lagMs }, 'outbox relay lag');
@@ -63,12 +74,9 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
     }
   }
 
-  const running = relay();
   let housekeepingRun: Promise<void> | null = null;
-  const tick = () => {
-    housekeepingRun ??= housekeeping().finally(() => (housekeepingRun = null));
-  };
-  tick();
+  const tick = () => (housekeepingRun ??= housekeeping().finally(() => (housekeepingRun = null)));
+  const running = relay(tick());
   const timer = setInterval(tick, settings.housekeepingMs);
 
   return {
