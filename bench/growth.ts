@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DEFAULT_OFFER_EXPIRY, expireDueOffers } from '../src/domain/offer-expiry.ts';
+import { oldestUnsentAt, unsentFloor } from '../src/domain/outbox.ts';
 import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
 import type { AfterCommit } from '../src/jobs/after-commit.ts';
@@ -156,16 +157,22 @@ async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string):
     const [deploymentReconcilerMs] = await timed(() => reconcileDeployments());
     const [notificationReconcilerMs] = await timed(() => reconcileNotifications());
     const publisher = eventStreamPublisher(redis, { key: eventStreamKey(prefix), maxLength: 100_000 });
+    // As the worker's relay does: its passes read the days from the floor its housekeeping read
+    // (once a minute there; here after each load, untimed).
+    let floor = unsentFloor(await oldestUnsentAt(), new Date());
     const relayAll = async () => {
       let total = 0;
-      for (let n = -1; n !== 0; total += n) n = await relayUnsentEvents(publisher, { users: 100, events: 1_000 });
+      for (let n = -1; n !== 0; total += n) n = await relayUnsentEvents(publisher, { users: 100, events: 1_000 }, undefined, floor);
       return total;
     };
     // The first pass after the load is untimed, as the reconcilers' are: on a database just
     // loaded and vacuumed it took twice as long as the next (a cold cache, the first plans; 336
     // against 123 ms). Then the median of three passes, each over fresh events.
     const [outboxRelayMs, published] = await medianOfThreePasses(
-      (loader, round) => loadUnsentEvents(loader, UNSENT_EVENTS, workUsers.count, workUsers.prefix, round),
+      async (loader, round) => {
+        await loadUnsentEvents(loader, UNSENT_EVENTS, workUsers.count, workUsers.prefix, round);
+        floor = unsentFloor(await oldestUnsentAt(), new Date());
+      },
       relayAll,
     );
     // The sweep's own work, without the pauses between its batches that leave room for deployments,
