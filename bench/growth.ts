@@ -348,7 +348,7 @@ async function loadAndVacuum(db: pg.Pool, history: HistorySize, scale: number) {
   const loader = await db.connect();
   let rows: Record<string, number>;
   try {
-    rows = await loadHistory(loader as unknown as pg.Client, history);
+    rows = await loadHistory(loader as unknown as pg.Client, history, { dayPartitions: true });
   } finally {
     loader.release();
   }
