@@ -77,9 +77,10 @@ export interface User {
   token: string;
 }
 
+/** A user of the app: its token carries the device's language, as the app's tokens do. */
 export async function newUser(label: string): Promise<User> {
   const id = `bench-${label}-${randomUUID()}`;
-  return { id, token: await signToken(id) };
+  return { id, token: await signToken(id, ['customer'], { locale: 'pt-BR' }) };
 }
 
 export const engineToken = () => signToken('bench-credit-engine', ['credit-engine']);

@@ -201,6 +201,21 @@ describe('a user with no live subscription', () => {
     expect(push.body.message.notification).toEqual({ title: 'Your new credit limit is ready', body: 'Your credit limit is now R$ 999,00.' });
   });
 
+  it('writes in English when the accept is the first request whose token says locale "en"; a later token without one keeps it', async () => {
+    const userId = newUserId(); // made by the offer's issue, with no language stored
+    const english = await token(userId, ['customer'], { locale: 'en' });
+    const firstOffer = await issueOffer(service.url, { userId, limitCents: 99_900 });
+    expect((await acceptOffer(service.url, firstOffer.offerId, english)).__typename).toBe('AcceptOfferSuccess');
+    const first = await waitForNotification(service.url, english, (n) => n.kind === 'CREDIT_DEPLOYED');
+    expect(first).toMatchObject({ title: 'Your new credit limit is ready', body: 'Your credit limit is now R$ 999,00.' });
+
+    const plain = await token(userId, ['customer']);
+    const secondOffer = await issueOffer(service.url, { userId, limitCents: 120_000 });
+    expect((await acceptOffer(service.url, secondOffer.offerId, plain)).__typename).toBe('AcceptOfferSuccess');
+    const second = await waitForNotification(service.url, plain, (n) => n.kind === 'CREDIT_DEPLOYED' && n.id !== first.id);
+    expect(second).toMatchObject({ title: 'Your new credit limit is ready', body: 'Your credit limit is now R$ 1.200,00.' });
+  });
+
   it('with two devices, one unregistered: one push delivered, the dead device deleted and not tried again', async () => {
     const [dead, alive] = [deviceToken(), deviceToken()];
     fcm.replyTo(dead, UNREGISTERED);

@@ -5,7 +5,7 @@ import { hotQuery, prisma, Prisma, type CreditDeployment, type CreditOffer } fro
 import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNotPendingError, ValidationError } from './errors.ts';
 import { isCurrencyCode } from './money.ts';
 import { sealEvidence, type ConsentKey } from './consent-evidence.ts';
-import { rememberLocale } from './users.ts';
+import { languageOf, type Language } from './notification-content.ts';
 
 /** What the credit engine may offer at most (configured; a bug or a stolen key should not go further). */
 export interface OfferCaps {
@@ -151,12 +151,10 @@ export async function acceptOffer(
   now = new Date(),
 ): Promise<AcceptResult> {
   if (!isUuid(offerId)) return new NotFoundError('Offer not found');
-  // Before the deployment exists: its notification is written in the language stored here.
-  await rememberLocale(viewer);
   const offer = await ownOffer(viewer, offerId);
   if (!offer) return new NotFoundError('Offer not found');
   if (isOpen(offer, now)) {
-    const created = await recordAcceptance(offer, origin, consentKey, now);
+    const created = await recordAcceptance(offer, languageOf(viewer.locale), origin, consentKey, now);
     if (created) return created;
     // A concurrent accept won: answer as it left the offer.
     const after = await ownOffer(viewer, offerId);
@@ -211,9 +209,17 @@ export function awaitsJob(deployment: Pick<CreditDeployment, 'status'>): boolean
  * of one user) and marks the user's other PENDING offers SUPERSEDED, in the same statement: the
  * latest acceptance is the one whose terms the profile ends on. Offers locked by a concurrent
  * statement are skipped rather than waited for: one being accepted at the same moment takes the
- * next sequence itself, so waiting for it could only deadlock.
+ * next sequence itself, so waiting for it could only deadlock. The same update stores the token's
+ * language when it names one (`language`): the deployment's notification, written later by a
+ * worker with no token at hand, is in the language stored here (a round trip of its own before).
  */
-async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, consentKey: ConsentKey, now: Date): Promise<CreditDeployment | null> {
+async function recordAcceptance(
+  offer: CreditOffer,
+  language: Language | null,
+  origin: RequestOrigin,
+  consentKey: ConsentKey,
+  now: Date,
+): Promise<CreditDeployment | null> {
   const { terms, termsHash } = consentTerms(offer);
   const tokenId = origin.tokenId ?? null;
   const tokenIssuedAt = origin.tokenIssuedAt ?? null;
@@ -227,7 +233,7 @@ async function recordAcceptance(offer: CreditOffer, origin: RequestOrigin, conse
        WHERE id = ${offer.id}::uuid AND status = 'PENDING' AND expires_at > ${now}
       RETURNING id),
     u AS (
-      UPDATE users SET last_acceptance_sequence = last_acceptance_sequence + 1
+      UPDATE users SET last_acceptance_sequence = last_acceptance_sequence + 1, locale = coalesce(${language}::text, locale)
        WHERE id = ${offer.userId} AND EXISTS (SELECT 1 FROM o)
       RETURNING last_acceptance_sequence AS sequence),
     s AS (

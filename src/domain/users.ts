@@ -26,8 +26,3 @@ export function userNeedsWrite(stored: { locale: string | null } | null, viewer:
   const locale = languageOf(viewer.locale);
   return locale !== null && locale !== stored.locale;
 }
-
-/** ensureUser where the user surely exists already: nothing to do unless the token names a language. */
-export async function rememberLocale(viewer: Viewer): Promise<void> {
-  if (languageOf(viewer.locale)) await ensureUser(viewer);
-}
