@@ -109,10 +109,12 @@ export async function oldestUnsentAt(): Promise<Date | null> {
   return _min.occurredAt;
 }
 
+/** The age at `now` of the oldest unsent event in milliseconds, 0 when none waits. */
+export const lagMsOf = (oldestUnsent: Date | null, now: Date): number => (oldestUnsent ? Math.max(0, now.getTime() - oldestUnsent.getTime()) : 0);
+
 /** The relay's lag: the age of the oldest unsent event in milliseconds, 0 when none waits. */
 export async function relayLagMs(now = new Date()): Promise<number> {
-  const oldest = await oldestUnsentAt();
-  return oldest ? Math.max(0, now.getTime() - oldest.getTime()) : 0;
+  return lagMsOf(await oldestUnsentAt(), now);
 }
 
 /**

@@ -3,7 +3,7 @@
 // watches its lag (the age of the oldest unsent event). Sent events past retention go with their
 // day's partition (the retention job, src/jobs/retention.ts).
 import type { Logger } from '../platform/logger.ts';
-import { oldestUnsentAt, relayLagMs, unsentFloor, type RelayBatch } from '../domain/outbox.ts';
+import { lagMsOf, oldestUnsentAt, relayLagMs, unsentFloor, type RelayBatch } from '../domain/outbox.ts';
 import { relayUnsentEvents, type EventPublisher } from './outbox-publishing.ts';
 
 export interface OutboxRelaySettings {
@@ -65,7 +65,7 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
       const readAt = new Date();
       const oldest = await oldestUnsentAt();
       floor = unsentFloor(oldest, readAt);
-      const lagMs = oldest ? Math.max(0, Date.now() - oldest.getTime()) : 0;
+      const lagMs = lagMsOf(oldest, new Date());
       if (lagMs > LAG_WARNING_MS) log.warn({ relayLagMs: lagMs }, 'outbox relay is behind');
       else if (lagMs > 0) log.info({ relayLagMs: lagMs }, 'outbox relay lag');
       else log.debug({ relayLagMs: lagMs }, 'outbox relay lag');
