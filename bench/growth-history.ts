@@ -38,7 +38,7 @@ async function run(client: pg.Client, sql: string, params: unknown[] = []): Prom
 }
 
 /** Loads the history; returns how many rows it wrote per table. */
-export async function loadHistory(client: pg.Client, size: HistorySize, options: { dayPartitions?: boolean } = {}): Promise<Record<string, number>> {
+export async function loadHistory(client: pg.Client, size: HistorySize): Promise<Record<string, number>> {
   const rows: Record<string, number> = {};
   rows.users = await run(
     client,
@@ -63,25 +63,6 @@ export async function loadHistory(client: pg.Client, size: HistorySize, options:
                FROM generate_series(1, $1) i) g`,
     [size.offers, size.users],
   );
-  // `dayPartitions`: the outbox as a year of the worker's retention job leaves it with
-  // EVENTS_RETENTION_DAYS of a year or more, a partition per day (the growth bench, since
-  // 2026-12-07: before, the relay was measured against the few days the migration makes).
-  // Otherwise the history goes into the default partition (the plans test's retention case
-  // takes its rows out of it).
-  if (options.dayPartitions) {
-    await client.query(
-      `DO $$
-       DECLARE day date;
-       BEGIN
-         FOR day IN SELECT d::date FROM generate_series(${NOW}::date - 400, ${NOW}::date, interval '1 day') d LOOP
-           IF to_regclass('outbox_events_p' || to_char(day, 'YYYYMMDD')) IS NULL THEN
-             EXECUTE format('CREATE TABLE %I PARTITION OF outbox_events FOR VALUES FROM (%L) TO (%L)',
-                            'outbox_events_p' || to_char(day, 'YYYYMMDD'), day::timestamp, (day + 1)::timestamp);
-           END IF;
-         END LOOP;
-       END $$`,
-    );
-  }
   Object.assign(rows, await loadTrails(client, `LIKE '${USER_PREFIX}%'`));
   return rows;
 }

@@ -50,17 +50,21 @@ async function backendsOf(admin: pg.Pool, database: string): Promise<number[]> {
   return rows.map((r) => r.pid);
 }
 
+/** A process's command line, its arguments apart; [] when it is gone. */
+async function argumentsOf(pid: number | string): Promise<string[]> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  } catch {
+    return []; // gone meanwhile
+  }
+}
+
 /** Processes whose command line matches, and everything below them. */
 async function processesMatching(pattern: RegExp): Promise<number[]> {
   const roots: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replace(/\0/g, ' ');
-      if (pattern.test(cmdline)) roots.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
+    if (pattern.test((await argumentsOf(entry)).join(' '))) roots.push(Number(entry));
   }
   const all = new Set<number>();
   for (const pid of roots) for (const p of await processTree(pid)) all.add(p);
@@ -199,12 +203,8 @@ export function peerSide({ url, db, database }: PeerSideOptions): Side {
 
 /** The role of one of the service's node processes (`main.js api|worker`), null for the supervisor. */
 async function roleOf(pid: number): Promise<'api' | 'worker' | null> {
-  try {
-    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    return args.includes('api') ? 'api' : args.includes('worker') ? 'worker' : null;
-  } catch {
-    return null;
-  }
+  const args = await argumentsOf(pid);
+  return args.includes('api') ? 'api' : args.includes('worker') ? 'worker' : null;
 }
 
 /** CPU seconds of each process of each part now. */

@@ -16,6 +16,7 @@ import { prisma, Prisma } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { createRedis } from '../src/platform/redis.ts';
 import { newUserId } from './support/client.ts';
+import { outboxDrained, readStream } from './support/events.ts';
 import { testConfig, testRedis } from './support/settings.ts';
 import { userWithProfile } from './support/users.ts';
 import { waitUntil } from './support/wait.ts';
@@ -200,17 +201,14 @@ describe("the relay's days", () => {
     await addEvent(userId, 2, now, null);
     const redis = createRedis('publisher', testRedis);
     const key = `${testConfig.REDIS_PREFIX}:relay-days-${randomUUID()}`;
-    const published = async () =>
-      (await redis.xrange(key, '-', '+')).map(([, f]) => ({ userId: f[f.indexOf('userId') + 1], sequence: Number(f[f.indexOf('sequence') + 1]) }))
-        .filter((e) => e.userId === userId)
-        .map((e) => e.sequence);
+    const published = async () => (await readStream(redis, key)).filter((e) => e.fields.userId === userId).map((e) => Number(e.fields.sequence));
     const startRelay = () => startOutboxRelay(eventStreamPublisher(redis, { key, maxLength: 10_000 }), { intervalMs: 5, housekeepingMs: 60_000 }, logger);
     try {
       let relay = startRelay();
       try {
         await waitUntil(async () => (await published()).length >= 2, 'the two events on the stream');
         expect(await published()).toEqual([1, 2]);
-        await waitUntil(async () => (await prisma.outboxEvent.count({ where: { sentAt: null } })) === 0, 'the outbox to drain');
+        await outboxDrained();
       } finally {
         await relay.stop();
       }

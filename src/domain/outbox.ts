@@ -133,3 +133,10 @@ export function unsentFloor(oldestUnsent: Date | null, readAt: Date): Date {
   const earliest = Math.min(oldestUnsent?.getTime() ?? Infinity, readAt.getTime() - LATE_EVENT_MARGIN_MS);
   return new Date(Math.floor(earliest / 86_400_000) * 86_400_000);
 }
+
+/** Reads the oldest unsent event's time, and the relay's floor from it (unsentFloor). */
+export async function readUnsentFloor(): Promise<{ oldest: Date | null; floor: Date }> {
+  const readAt = new Date();
+  const oldest = await oldestUnsentAt();
+  return { oldest, floor: unsentFloor(oldest, readAt) };
+}

@@ -22,7 +22,7 @@ async function publishAndMark(tx: Tx, publisher: EventPublisher, rows: OutboxRow
  * events published in sequence order, marked sent, committed. Returns how many it published.
  * `unsentSince`: a time at or before every unsent event (unsentFloor), or null to read every day.
  */
-export function relayUnsentEvents(publisher: EventPublisher, batch: RelayBatch, now = () => new Date(), unsentSince: Date | null = null): Promise<number> {
+export function relayUnsentEvents(publisher: EventPublisher, batch: RelayBatch, unsentSince: Date | null = null, now = () => new Date()): Promise<number> {
   return prisma.$transaction(async (tx) => publishAndMark(tx, publisher, await claimUnsentEvents(tx, batch, unsentSince), now()));
 }
 

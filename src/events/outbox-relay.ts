@@ -3,7 +3,7 @@
 // watches its lag (the age of the oldest unsent event). Sent events past retention go with their
 // day's partition (the retention job, src/jobs/retention.ts).
 import type { Logger } from '../platform/logger.ts';
-import { lagMsOf, oldestUnsentAt, relayLagMs, unsentFloor, type RelayBatch } from '../domain/outbox.ts';
+import { lagMsOf, readUnsentFloor, relayLagMs, type RelayBatch } from '../domain/outbox.ts';
 import { relayUnsentEvents, type EventPublisher } from './outbox-publishing.ts';
 
 export interface OutboxRelaySettings {
@@ -48,7 +48,7 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
       if (published === 0) await pause(failures === 0 ? settings.intervalMs : Math.min(5_000, settings.intervalMs * 2 ** failures));
       if (stopped) break;
       try {
-        published = await relayUnsentEvents(publisher, batch, undefined, floor);
+        published = await relayUnsentEvents(publisher, batch, floor);
         failures = 0;
         if (published > 0) log.debug({ published }, 'events published');
       } catch (error) {
@@ -62,10 +62,9 @@ export function startOutboxRelay(publisher: EventPublisher, settings: OutboxRela
 
   async function housekeeping() {
     try {
-      const readAt = new Date();
-      const oldest = await oldestUnsentAt();
-      floor = unsentFloor(oldest, readAt);
-      const lagMs = lagMsOf(oldest, new Date());
+      const read = await readUnsentFloor();
+      floor = read.floor;
+      const lagMs = lagMsOf(read.oldest, new Date());
       if (lagMs > LAG_WARNING_MS) log.warn({ relayLagMs: lagMs }, 'outbox relay is behind');
       else if (lagMs > 0) log.info({ relayLagMs: lagMs }, 'outbox relay lag');
       else log.debug({ relayLagMs: lagMs }, 'outbox relay lag');
