@@ -90,7 +90,10 @@ export interface ServiceSettings {
   maxDevicesPerUser: number;
   deployments: { retry: DeploymentRetrySettings; batch: BatchSettings };
   workers: {
+    /** Deployment jobs a worker process runs at once. */
     concurrency: number;
+    /** Notification jobs a worker process runs at once (their steps are batched). */
+    notificationConcurrency: number;
     jobLockMs: number;
     reconcileIntervalMs: number;
     reconcileGraceMs: number;
@@ -194,6 +197,7 @@ export function serviceSettings(config: Config, logger: Logger, worker: boolean)
     },
     workers: {
       concurrency: config.WORKER_CONCURRENCY,
+      notificationConcurrency: config.NOTIFICATION_CONCURRENCY,
       jobLockMs: config.JOB_LOCK_MS,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       reconcileGraceMs: config.RECONCILE_GRACE_MS,

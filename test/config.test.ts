@@ -93,8 +93,13 @@ describe('parseConfig', () => {
 
   it('sizes the pool from the jobs a process runs at once, plus the API share, unless set', () => {
     const config = parseConfig({ NODE_ENV: 'test', WORKER_CONCURRENCY: '16' });
-    // Deployments and notifications, 16 jobs each (a job waiting on a row lock holds a connection), plus 10.
+    // 16 deployment jobs (a job waiting on a row lock holds a connection), as many for the
+    // notification worker, plus 10.
     expect(databasePoolSize(config)).toBe(42);
+    // The notification jobs in flight share their batches' statements: more of them, no more connections.
+    expect(config.NOTIFICATION_CONCURRENCY).toBe(64);
+    expect(databasePoolSize(parseConfig({ NODE_ENV: 'test', WORKER_CONCURRENCY: '16', NOTIFICATION_CONCURRENCY: '500' }))).toBe(42);
+    expect(() => parseConfig({ NODE_ENV: 'test', NOTIFICATION_CONCURRENCY: '0' })).toThrow(/NOTIFICATION_CONCURRENCY/);
     expect(databasePoolSize(config, false)).toBe(10);
     expect(databasePoolSize(parseConfig({ NODE_ENV: 'test', DATABASE_POOL_SIZE: '7' }))).toBe(7);
   });

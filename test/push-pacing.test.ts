@@ -195,7 +195,7 @@ describe('push pacing across two worker processes', () => {
     const deviceToken = `own-action-${offerId}`;
     expect((await registerDevice(service.url, userToken, deviceToken)).__typename).toBe('RegisterDeviceSuccess');
     // Two processes of 2 jobs at a time: at most 4 campaign sends are already taken when the deployment's job arrives.
-    await withWorkers({ PUSH_MAX_PER_MINUTE: String(PER_MINUTE), WORKER_CONCURRENCY: '2' }, async () => {
+    await withWorkers({ PUSH_MAX_PER_MINUTE: String(PER_MINUTE), NOTIFICATION_CONCURRENCY: '2' }, async () => {
       const tokens = new Set(await campaignDue(60));
       await waitUntil(async () => sendsTo(tokens).length >= 5, 'the campaign pushing', 60_000);
       const { deployment } = await acceptOffer(service.url, offerId, userToken);
@@ -232,7 +232,7 @@ describe('push pacing across two worker processes', () => {
     const batch = Array.from({ length: SIZE - ALONE }, (_, i) => input(ALONE + i + 1));
     const issued = await gql(service.url, `mutation Batch($inputs: [IssueCreditOfferInput!]!) { issueCreditOffers(inputs: $inputs) { __typename } }`, { inputs: batch }, bearer);
     expect(issued.data.issueCreditOffers.every((r: { __typename: string }) => r.__typename === 'IssueCreditOfferSuccess')).toBe(true);
-    await withWorkers({ PUSH_MAX_PER_MINUTE: String(PER_MINUTE), WORKER_CONCURRENCY: '2' }, async () => {
+    await withWorkers({ PUSH_MAX_PER_MINUTE: String(PER_MINUTE), NOTIFICATION_CONCURRENCY: '2' }, async () => {
       await waitUntil(async () => sendsTo(tokens).length >= 5, 'the announcements pushing', 60_000);
       const { deployment } = await acceptOffer(service.url, offerId, userToken);
       await waitForFinal(service.url, deployment.id, userToken);

@@ -28,6 +28,8 @@ import { createStaleDeviceCleanup } from './stale-devices.ts';
 import { createLimitChangeRunner } from './limit-changes.ts';
 
 export interface NotificationWorkerSettings extends WorkerSettings, ReconcileSettings {
+  /** Notification jobs run at once (NOTIFICATION_CONCURRENCY): they share their batches' statements. */
+  notificationConcurrency: number;
   /** How often PENDING offers past their expiry are expired. */
   offerExpiryIntervalMs: number;
   /** How the expiry sweep cuts its work: batch size, pause between batches. */
@@ -52,17 +54,27 @@ export interface NotificationWorkerDeps {
   settings: NotificationWorkerSettings;
 }
 
+/**
+ * Notification batches of one process in flight at once, and first-steps jobs running at once:
+ * what the notification worker's connections are bounded by, whatever its jobs in flight.
+ */
+const BATCHES_IN_FLIGHT = 4;
+
 export function startNotificationWorker(deps: NotificationWorkerDeps) {
   const { notificationQueue, offerExpiryQueue, afterCommit, delivery, logger, settings } = deps;
   const log = logger.child({ component: 'notification-worker' });
-  // Every job the worker runs at once may join one batch.
-  const batcher = createNotificationBatcher({ ...delivery, logger: log }, { maxBatch: settings.concurrency, maxInFlight: 4 });
+  // Every job the worker runs at once may join one batch. A campaign's jobs wait in flight for the
+  // push bucket's tokens, so the jobs in flight, not the database, set how many share a batch:
+  // at 16 a worker the batches of a push at 25,000 a minute held about 4 notifications, twelve
+  // statements each, and PostgreSQL took most of the machine (bench/README.md, a campaign).
+  const concurrency = settings.notificationConcurrency;
+  const batcher = createNotificationBatcher({ ...delivery, logger: log }, { maxBatch: concurrency, maxInFlight: BATCHES_IN_FLIGHT });
   const deliver = createDeliverNotificationProcessor({ batcher, afterCommit, logger: log });
-  const firstSteps = createFirstStepsProcessor({ afterCommit, logger: log });
+  const firstSteps = createFirstStepsProcessor({ afterCommit, logger: log, atOnce: BATCHES_IN_FLIGHT });
   // One queue, two kinds of job: a notification's own ('deliver'), and a batch's first steps.
   const processor = (job: Job<NotificationJob | NotificationBatchJob>, token?: string) =>
     job.name === FIRST_STEPS ? firstSteps(job as Job<NotificationBatchJob>) : deliver(job as Job<NotificationJob>, token);
-  const deliveryWorker = startQueueWorker<NotificationJob | NotificationBatchJob, string>(NOTIFICATION_QUEUE, processor, log, settings);
+  const deliveryWorker = startQueueWorker<NotificationJob | NotificationBatchJob, string>(NOTIFICATION_QUEUE, processor, log, { ...settings, concurrency });
   const expiryLog = logger.child({ component: 'offer-expiry' });
   const expiryProcessor = createExpireOffersProcessor({ afterCommit, logger: expiryLog, settings: settings.offerExpiry });
   const expiryWorker = startQueueWorker(OFFER_EXPIRY_QUEUE, expiryProcessor, expiryLog, { ...settings, concurrency: 1 });

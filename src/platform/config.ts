@@ -174,6 +174,14 @@ const schema = z
     DEPLOYMENT_BACKOFF_MAX_MS: intFrom(1).default(60_000),
     WORKER_CONCURRENCY: intFrom(1).max(500).default(16),
     /**
+     * Notification jobs one worker process runs at once. Their steps are taken in batches (at most
+     * four at a time per process) and a batch's first steps at most four at a time, so they share
+     * connections rather than holding one each: more jobs in flight make larger batches, not more
+     * connections. A job waits for the push bucket's token while it is in flight, so at the bucket's
+     * rate this is what sets the batches' size (bench/README.md, a campaign).
+     */
+    NOTIFICATION_CONCURRENCY: intFrom(1).max(1000).default(64),
+    /**
      * Deployments one transaction applies at most. The deployment jobs a worker runs at once
      * (WORKER_CONCURRENCY) are applied together, up to this many per transaction; 1 applies each alone.
      */
@@ -187,9 +195,10 @@ const schema = z
     /** A non-final deployment this old with no job behind it is enqueued again. */
     RECONCILE_GRACE_MS: intFrom(0).default(5_000),
     /**
-     * Connections per process. Default: one per job the process can run at once (the deployment and
-     * the notification workers, WORKER_CONCURRENCY each; a job waiting on a row lock holds one), plus
-     * DATABASE_API_CONNECTIONS for the API and the reconcilers.
+     * Connections per process. Default: one per deployment job the process can run at once
+     * (WORKER_CONCURRENCY; a job waiting on a row lock holds one), as many again for the
+     * notification worker's batches and first steps, plus DATABASE_API_CONNECTIONS for the API and
+     * the reconcilers.
      */
     DATABASE_POOL_SIZE: intFrom(1).max(500).optional(),
     /** Connections kept for the API's requests and the periodic reconcilers, on top of the workers' jobs. */
@@ -398,8 +407,9 @@ const schema = z
 export type Config = z.output<typeof schema>;
 
 /**
- * Connections of one process's pool: the configured size, or one per job its workers can run at
- * once (deployments and notifications, WORKER_CONCURRENCY each) plus the API's and reconcilers' share.
+ * Connections of one process's pool: the configured size, or one per deployment job its worker can
+ * run at once (WORKER_CONCURRENCY), as many for the notification worker (whose jobs share their
+ * batches' statements: NOTIFICATION_CONCURRENCY adds none), plus the API's and reconcilers' share.
  */
 export function databasePoolSize(
   config: Pick<Config, 'DATABASE_POOL_SIZE' | 'WORKER_CONCURRENCY' | 'DATABASE_API_CONNECTIONS'>,
