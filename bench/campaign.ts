@@ -35,7 +35,10 @@ const BATCH = 1_000;
 /**
  * The heap in use after a full collection (MiB): what the process holds, its garbage left out.
  * The sweep's RSS peaks where V8 has not yet run its first full collection (garbage promoted to
- * the old generation waits for it), so RSS alone cannot tell held memory from garbage.
+ * the old generation waits for it), so RSS alone cannot tell held memory from garbage. Taken once,
+ * after the sweep: a full collection earlier in the run changes when V8 runs the next ones, and
+ * with them the RSS the run measures (one at the run's start, or before the second pass, gave a
+ * sweep's RSS peak of 1.03-1.05x where runs without one gave 1.4-1.7x).
  */
 function heapHeldMiB(): number {
   setFlagsFromString('--expose-gc');
@@ -350,10 +353,6 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
   const fcm = new QuotaFcm(options.fcmQuotaPerMinute);
   const services: ServiceProcess[] = [];
   const workers: ChildProcess[] = [];
-  // What the process holds before anything is run, collected here at its start: a full collection
-  // resets V8's choice of when to run the next, so it is taken this far ahead of the sweep (a
-  // collection just before the second pass took the sweep's RSS peak from 1.5-1.7x to 1.03x).
-  const heapHeldBefore = heapHeldMiB();
   const busyAtStart = await machineBusySeconds();
   const startedAt = Date.now();
   try {
@@ -541,7 +540,7 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
           duringSweepAcceptToApplyMs: summarize(await acceptToApplyInDatabase(db, underSweep.userId)),
         },
       },
-      memory: { idleRssMiB: rssIdle / 2 ** 20, peakRssDuringSweepMiB: rssPeak / 2 ** 20, heapHeldAtStartMiB: heapHeldBefore, heapHeldAfterSweepMiB: heapHeldAfter },
+      memory: { idleRssMiB: rssIdle / 2 ** 20, peakRssDuringSweepMiB: rssPeak / 2 ** 20, heapHeldAfterSweepMiB: heapHeldAfter },
       targets: {
         issuancePercentOfPlainSql: { value: (100 * issueSqlSeconds) / issueSeconds, target: '>= 50' },
         issuanceOffersPerSecond: { value: options.size / issueSeconds, target: '>= 5000 on the quiet 2-core machine' },
