@@ -130,7 +130,7 @@ async function backlog(side: Side, size: number) {
   const seconds = since(started) / 1000;
   const cpuAfter = await cpuSnapshot(unionOf(partsBefore, await side.processes()));
   const byPart = cpuBetween(cpuBefore, cpuAfter);
-  const perDeployment = (seconds: number) => round((seconds / size) * 1000, 2);
+  const perDeployment = (spent: number) => round((spent / size) * 1000, 2);
   const own = process.cpuUsage(ownBefore);
   const busy = (await machineBusySeconds()) - busyBefore;
   const drainSeconds = Math.max(0.001, (last.getTime() - firstSent.getTime()) / 1000);
@@ -138,7 +138,7 @@ async function backlog(side: Side, size: number) {
     accept,
     deploymentsPerSecond: round(size / drainSeconds, 1),
     cpuMsPerDeployment: perDeployment(Object.values(byPart).reduce((a, b) => a + b, 0)),
-    cpuMsPerDeploymentByPart: Object.fromEntries(Object.entries(byPart).map(([part, seconds]) => [part, perDeployment(seconds)])),
+    cpuMsPerDeploymentByPart: Object.fromEntries(Object.entries(byPart).map(([part, spent]) => [part, perDeployment(spent)])),
     generatorCpuMsPerDeployment: round((own.user + own.system) / 1000 / size, 2),
     machineBusyPercent: Math.round((busy / (seconds * availableParallelism())) * 100),
   };
