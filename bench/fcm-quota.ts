@@ -1,5 +1,8 @@
 // A fake FCM with a project quota, for the campaign bench: answers 200 up to `perMinute` sends in
-// any trailing minute and FCM's project-level 429 (RESOURCE_EXHAUSTED) beyond, counting both.
+// any trailing minute and FCM's project-level 429 (RESOURCE_EXHAUSTED) beyond, counting both. It
+// also answers the OAuth token step of the service account it makes (`serviceAccountJson`), so the
+// production build's workers push to it through FCM_API_URL as they would to a staging double.
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -24,6 +27,10 @@ export class QuotaFcm {
     this.server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
+        if (req.url === '/token') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ access_token: 'bench-access-token', expires_in: 3600, token_type: 'Bearer' }));
+        }
         const now = Date.now();
         // Sends accepted in the trailing minute (the list is in time order).
         let first = this.accepted.length;
@@ -40,6 +47,18 @@ export class QuotaFcm {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** A service account key whose token step this fake answers (FCM_SERVICE_ACCOUNT_JSON); once started. */
+  serviceAccountJson(): string {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    return JSON.stringify({
+      type: 'service_account',
+      project_id: 'credit-bench',
+      client_email: 'push@credit-bench.iam.gserviceaccount.com',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      token_uri: `http://127.0.0.1:${this.port}/token`,
+    });
   }
 
   /** The most sends accepted in any window of `windowMs` (sliding), scaled to a minute. */
