@@ -4,7 +4,7 @@
 // its notifications in memory: each batch's notifications go to the caller once it commits.
 // Several sweeps at once share the work: each locks the due offers no other holds (SKIP LOCKED).
 import { randomUUID } from 'node:crypto';
-import { prisma, Prisma, type Tx } from '../platform/db.ts';
+import { hotTransaction, Prisma, type HotStatement } from '../platform/db.ts';
 import { CREDIT_OFFER_EXPIRED, EVENT_VERSION } from './downstream-events.ts';
 import { countOffersExpired } from './campaign-metrics.ts';
 import { notificationText, offerLink } from './notification-content.ts';
@@ -48,7 +48,7 @@ export async function expireDueOffers(
 ): Promise<number> {
   let total = 0;
   for (;;) {
-    const batch = await prisma.$transaction((tx) => expireBatch(tx, settings.batchSize, now));
+    const batch = await hotTransaction('offer expiry batch', (query) => expireBatch(query, settings.batchSize, now));
     countOffersExpired(batch.expired, batch.oldestDueAt);
     total += batch.expired;
     if (batch.expired > 0) await onCommitted(batch);
@@ -59,13 +59,13 @@ export async function expireDueOffers(
   }
 }
 
-async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatch> {
+async function expireBatch(query: HotStatement, size: number, now: Date): Promise<ExpiredBatch> {
   // A batch's statements are planned for any batch, not for this one's values: planned with them
   // (a session's first five runs of a prepared statement), 500 offers and users looked like more
   // than the primary keys were worth, and the plans read every PENDING offer and every user into
   // hash tables (193, 89, 71 ms for the first batches on a book of 22,000 users and 13,000 PENDING
   // offers, against 46 ms once planned generically: lookups by primary key, at any book's size).
-  await tx.$executeRaw`SET LOCAL plan_cache_mode = force_generic_plan`;
+  await query(Prisma.sql`SET LOCAL plan_cache_mode = force_generic_plan`);
   // Prisma sends a Date as the UTC wall time, which is how its timestamp columns hold it.
   const at = Prisma.sql`${now}::timestamp`;
   // The due offers no concurrent sweep (or accept) holds, and their users with their language and
@@ -73,7 +73,7 @@ async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatc
   // meanwhile, so the batch's numbers are given from what is read here). Users are locked in id
   // order (materialized: sorted, then locked): two sweeps with offers of the same users wait for
   // each other, never deadlock.
-  const offers = await tx.$queryRaw<(DueOffer & { locale: string | null; eventSequence: number })[]>`
+  const offers = await query<DueOffer & { locale: string | null; eventSequence: number }>(Prisma.sql`
     WITH due AS MATERIALIZED (
       SELECT id, expires_at, user_id, limit_cents, currency, interest_rate_bps FROM credit_offers
        WHERE status = 'PENDING' AND expires_at <= ${at}
@@ -83,11 +83,11 @@ async function expireBatch(tx: Tx, size: number, now: Date): Promise<ExpiredBatc
     SELECT due.id, due.expires_at AS "expiresAt", due.user_id AS "userId", due.limit_cents AS "limitCents", due.currency,
            due.interest_rate_bps AS "interestRateBps", owners.locale, owners.last_event_sequence AS "eventSequence"
       FROM due JOIN owners ON owners.id = due.user_id
-     ORDER BY due.expires_at`;
+     ORDER BY due.expires_at`);
   if (offers.length === 0) return { expired: 0, oldestDueAt: null, notifications: [] };
   const correlationId = `offer-expiry-${randomUUID()}`;
   const events = numberEvents(offers);
-  const rows = await tx.$queryRaw<{ expired: number | null; users: number | null; id: string | null; createdAt: Date | null }[]>`${expireStatement(events, correlationId, now)}`;
+  const rows = await query<{ expired: number | null; users: number | null; id: string | null; createdAt: Date | null }>(expireStatement(events, correlationId, now));
   const counts = rows.find((row) => row.id === null);
   // Every offer read above is locked and PENDING, every user locked at the sequence read: a
   // statement that expired fewer, or raised fewer users, would leave a gap in a user's events.

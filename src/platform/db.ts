@@ -106,6 +106,39 @@ export async function hotQuery<T>(label: string, sql: Prisma.Sql): Promise<T[]> 
   });
 }
 
+/** Runs one statement of a `hotTransaction` on its connection. */
+export type HotStatement = <T>(sql: Prisma.Sql) => Promise<T[]>;
+
+/**
+ * A transaction of statements straight through pg (as `hotQuery`), on one connection of the pool
+ * Prisma uses: committed when `work` resolves, rolled back when it throws. For the transactions
+ * that carry a batch of hundreds of rows in their parameters (the expiry sweep's): Prisma's
+ * interpreter copies each parameter array through its engine and back, on the event loop the
+ * process's deployments share.
+ */
+export async function hotTransaction<T>(label: string, work: (query: HotStatement) => Promise<T>): Promise<T> {
+  const { pool, names } = hot ?? { pool: null, names: undefined };
+  if (!pool) throw new Error('connectDatabase first');
+  return inSpan(`pg ${label}`, { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' } }, async () => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const query: HotStatement = async <R>(sql: Prisma.Sql) =>
+        (await client.query({ name: names?.({ sql: sql.text }), text: sql.text, values: sql.values.map(hotValue), types: HOT_TYPES })).rows as R[];
+      const result = await work(query);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
+      await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  });
+}
+
 /**
  * Names for statements, so that each pooled connection prepares a statement once and PostgreSQL
  * can keep its plan: the hot statements are long CTEs whose planning cost as much as their
