@@ -16,7 +16,7 @@ export interface OfferExpirySettings {
   pauseMs: number;
 }
 
-export const DEFAULT_OFFER_EXPIRY: OfferExpirySettings = { batchSize: 500, pauseMs: 200 };
+export const DEFAULT_OFFER_EXPIRY: OfferExpirySettings = { batchSize: 500, pauseMs: 500 };
 
 /** The notifications one committed batch created, to be handed to delivery. */
 export interface ExpiredBatch {

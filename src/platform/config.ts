@@ -259,10 +259,11 @@ const schema = z
     OFFER_EXPIRY_BATCH_SIZE: intFrom(1).max(10_000).default(500),
     /**
      * A pause between the sweep's full batches, which leaves the machine to deployments meanwhile
-     * (0: none). 200 ms kept accept -> DEPLOYED p99 within 2x of idle while 20,000 offers expired on
-     * the 2-core machine (bench/README.md, a campaign), at about 1,200 offers/s.
+     * (0: none). With the sweep in a worker beside its deployments and pushes, on the 2-core
+     * machine at 100,000 offers: 500 ms kept accept -> DEPLOYED p99 at 1.6x of idle (740 offers/s),
+     * 200 ms gave 2.1-2.3x (bench/README.md, a campaign).
      */
-    OFFER_EXPIRY_PAUSE_MS: intFrom(0).max(60_000).default(200),
+    OFFER_EXPIRY_PAUSE_MS: intFrom(0).max(60_000).default(500),
     /** How often an idle outbox relay looks for unsent events (one that found some goes on at once). */
     EVENTS_RELAY_INTERVAL_MS: intFrom(5).default(200),
     /** The downstream events stream's key; default `<REDIS_PREFIX>:events`. */
