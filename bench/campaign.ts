@@ -35,7 +35,7 @@ const BATCH = 1_000;
  * expiry job (as production runs it, beside its deployments and pushes): its RSS before the sweep,
  * and its peak during it, from Linux's high-water mark (VmHWM, reset before the sweep by
  * /proc/<pid>/clear_refs) and from samples every 50 ms where that reset is not allowed. Until
- * 2026-12-08 the sweep ran in the bench's own process, beside the fake FCM answering the pushes
+ * 2026-12-07 19:12 UTC the sweep ran in the bench's own process, beside the fake FCM answering the pushes
  * and the latency pass's client: its RSS ratio (1.39-1.70x) was theirs as much as the sweep's.
  */
 function watchWorkersRss(pids: readonly number[]) {
@@ -429,8 +429,8 @@ export async function runCampaignBench(argv: string[]): Promise<void> {
     );
     // The production build's workers, pushing through firebase-admin to the fake FCM as to a staging
     // double (FCM_API_URL, with a service account whose token step the fake answers). Until
-    // 2026-12-08 they ran from source (tsx) with a test's stand-in messaging, at about 430 MiB of
-    // RSS each where the build's worker idles at a fraction of it.
+    // 2026-12-07 19:12 UTC they ran from source (tsx) with a test's stand-in messaging (about 430
+    // MiB of RSS each after 5,000 pushes, where the build's were at 310-370).
     const workerEnv = {
       ...serviceEnv,
       // As production logs (and 'service started', which startService waits for, is at info).
