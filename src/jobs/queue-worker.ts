@@ -1,6 +1,7 @@
 // A BullMQ worker as every queue of the service runs it: its own blocking connection, the
 // service's prefix, crash recovery through job locks, errors logged, and a close that also
 // closes the connection (BullMQ leaves a connection it was given open).
+import { hostname } from 'node:os';
 import { Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import type { Logger } from '../platform/logger.ts';
 import { closeRedis, createRedis } from '../platform/redis.ts';
@@ -46,6 +47,8 @@ export function startQueueWorker<Data, Result>(
   const worker = new Worker<Data, Result>(queueName, traced(queueName, processor), {
     connection,
     prefix: queuePrefix(settings, queueName),
+    // Stored on each job it runs (`processedBy`): which process ran a job, on the queue board and for the benches.
+    name: `${hostname()}:${process.pid}`,
     concurrency: settings.concurrency,
     // After a crash, a job's lock expires and another worker takes the job over.
     lockDuration: settings.jobLockMs,
