@@ -122,6 +122,11 @@ export async function hotTransaction<T>(label: string, work: (query: HotStatemen
   return inSpan(`pg ${label}`, { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' } }, async () => {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // A checked-out client has no listener of the pool's: a connection lost between two statements
+    // (a server killed, a failover) would be an unhandled 'error' event, and end the process. Kept
+    // here instead, so the next statement fails and the client is destroyed, not given back.
+    const lost = (error: Error) => (broken = error);
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const query: HotStatement = async <R>(sql: Prisma.Sql) =>
@@ -134,6 +139,7 @@ export async function hotTransaction<T>(label: string, work: (query: HotStatemen
       await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
       throw error;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   });
