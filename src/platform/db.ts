@@ -97,13 +97,20 @@ const hotValue = (value: unknown): unknown =>
  * apply's two come here.
  */
 export async function hotQuery<T>(label: string, sql: Prisma.Sql): Promise<T[]> {
-  const { pool, names } = hot ?? { pool: null, names: undefined };
-  if (!pool) throw new Error('connectDatabase first');
+  const { pool, statement } = hotPath();
   // Its own span (Prisma's spans do not see it), so the per-hop table keeps its SQL.
   return inSpan(`pg ${label}`, { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'db.query.text': sql.text } }, async () => {
-    const { rows } = await pool.query({ name: names?.({ sql: sql.text }), text: sql.text, values: sql.values.map(hotValue), types: HOT_TYPES });
+    const { rows } = await pool.query(statement(sql));
     return rows as T[];
   });
+}
+
+/** The pool, and a statement as the hot path sends it: named (prepared once per connection), its parameters and column types as Prisma's. */
+function hotPath() {
+  if (!hot) throw new Error('connectDatabase first');
+  const { pool, names } = hot;
+  const statement = (sql: Prisma.Sql): pg.QueryConfig => ({ name: names?.({ sql: sql.text }), text: sql.text, values: sql.values.map(hotValue), types: HOT_TYPES });
+  return { pool, statement };
 }
 
 /** Runs one statement of a `hotTransaction` on its connection. */
@@ -117,8 +124,7 @@ export type HotStatement = <T>(sql: Prisma.Sql) => Promise<T[]>;
  * process's deployments share.
  */
 export async function hotTransaction<T>(label: string, work: (query: HotStatement) => Promise<T>): Promise<T> {
-  const { pool, names } = hot ?? { pool: null, names: undefined };
-  if (!pool) throw new Error('connectDatabase first');
+  const { pool, statement } = hotPath();
   return inSpan(`pg ${label}`, { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' } }, async () => {
     const client = await pool.connect();
     let broken: Error | undefined;
@@ -129,8 +135,7 @@ export async function hotTransaction<T>(label: string, work: (query: HotStatemen
     client.on('error', lost);
     try {
       await client.query('BEGIN');
-      const query: HotStatement = async <R>(sql: Prisma.Sql) =>
-        (await client.query({ name: names?.({ sql: sql.text }), text: sql.text, values: sql.values.map(hotValue), types: HOT_TYPES })).rows as R[];
+      const query: HotStatement = async <R>(sql: Prisma.Sql) => (await client.query(statement(sql))).rows as R[];
       const result = await work(query);
       await client.query('COMMIT');
       return result;
