@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { DEFAULT_OFFER_EXPIRY, expireDueOffers } from '../src/domain/offer-expiry.ts';
+import { expireDueOffers } from '../src/domain/offer-expiry.ts';
 import { readUnsentFloor } from '../src/domain/outbox.ts';
 import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
 import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
@@ -183,7 +183,7 @@ async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string):
     // code on the same book).
     const [expirySweepMs, expired] = await medianOfThreePasses(
       (loader) => loadDueOffers(loader, DUE_OFFERS, workUsers.count, workUsers.prefix),
-      () => expireDueOffers(async () => {}, { ...DEFAULT_OFFER_EXPIRY, pauseMs: 0 }),
+      () => expireDueOffers(async () => {}, { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: 0 }),
     );
     // What the sweep wrote is settled here, so the service measured next does not work it off meanwhile.
     await db.query(`UPDATE outbox_events SET sent_at = now() AT TIME ZONE 'UTC' WHERE sent_at IS NULL`);

@@ -70,7 +70,7 @@ describe('the offer expiry scheduler', () => {
     const racing: number[] = [];
     await waitUntil(async () => {
       // Their notifications are left to the reconciler: the scheduled runs' own go to delivery.
-      const extraRun = () => expireDueOffers(async () => {});
+      const extraRun = () => expireDueOffers(async () => {}, { batchSize: 500, pauseMs: 0 });
       racing.push(...(await Promise.all([extraRun(), extraRun(), extraRun()])));
       return (await prisma.creditOffer.count({ where: { id: { in: left.map((o) => o.offerId) }, status: 'EXPIRED' } })) === left.length;
     }, 'every offer expired');

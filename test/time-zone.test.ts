@@ -16,6 +16,8 @@ const { serviceForTests } = await import('./support/service.ts');
 const { acceptOffer, issueOffer } = await import('./support/fixtures.ts');
 
 const api = serviceForTests({ worker: false });
+/** The sweep's batches as configured by default, without pauses (one batch here). */
+const SWEEP = { batchSize: 500, pauseMs: 0 };
 
 describe('with the database in another time zone', () => {
   it('the session really is in that zone', async () => {
@@ -25,11 +27,11 @@ describe('with the database in another time zone', () => {
 
   it('an offer due in a minute is not expired; once due, it is', async () => {
     const { offerId } = await issueOffer(api.url, { expiresAt: new Date(Date.now() + 60_000) });
-    await expireDueOffers(async () => {});
+    await expireDueOffers(async () => {}, SWEEP);
     expect((await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } })).status).toBe('PENDING');
 
     await prisma.creditOffer.update({ where: { id: offerId }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    await expireDueOffers(async () => {});
+    await expireDueOffers(async () => {}, SWEEP);
     const offer = await prisma.creditOffer.findUniqueOrThrow({ where: { id: offerId } });
     expect(offer.status).toBe('EXPIRED');
     expect(Math.abs(offer.expiredAt!.getTime() - Date.now())).toBeLessThan(60_000);

@@ -16,8 +16,6 @@ export interface OfferExpirySettings {
   pauseMs: number;
 }
 
-export const DEFAULT_OFFER_EXPIRY: OfferExpirySettings = { batchSize: 500, pauseMs: 500 };
-
 /** The notifications one committed batch created, to be handed to delivery. */
 export interface ExpiredBatch {
   expired: number;
@@ -43,7 +41,7 @@ interface DueOffer {
  */
 export async function expireDueOffers(
   onCommitted: (batch: ExpiredBatch) => Promise<void>,
-  settings: OfferExpirySettings = DEFAULT_OFFER_EXPIRY,
+  settings: OfferExpirySettings,
   now = new Date(),
 ): Promise<number> {
   let total = 0;
@@ -66,7 +64,7 @@ async function expireBatch(query: HotStatement, size: number, now: Date): Promis
   // hash tables (193, 89, 71 ms for the first batches on a book of 22,000 users and 13,000 PENDING
   // offers, against 46 ms once planned generically: lookups by primary key, at any book's size).
   await query(Prisma.sql`SET LOCAL plan_cache_mode = force_generic_plan`);
-  // Prisma sends a Date as the UTC wall time, which is how its timestamp columns hold it.
+  // A Date goes as its UTC wall time (as Prisma sends it), which is how the timestamp columns hold it.
   const at = Prisma.sql`${now}::timestamp`;
   // The due offers no concurrent sweep (or accept) holds, and their users with their language and
   // event sequence, all locked until commit (no other writer can take a number of these users'
