@@ -33,37 +33,34 @@ const BATCH = 1_000;
 /**
  * A worker's resident memory over the second pass's sweep, which runs in the worker that takes the
  * expiry job (as production runs it, beside its deployments and pushes): its RSS before the sweep,
- * and its peak during it, from Linux's high-water mark (VmHWM, reset before the sweep by
- * /proc/<pid>/clear_refs) and from samples every 50 ms where that reset is not allowed. Until
- * 2026-12-07 19:12 UTC the sweep ran in the bench's own process, beside the fake FCM answering the pushes
- * and the latency pass's client: its RSS ratio (1.39-1.70x) was theirs as much as the sweep's.
+ * and its peak during it, Linux's high-water mark (VmHWM) reset before the sweep through
+ * /proc/<pid>/clear_refs; sampled every 50 ms instead for a process whose mark cannot be reset.
+ * Until 2026-12-07 19:12 UTC the sweep ran in the bench's own process, beside the fake FCM
+ * answering the pushes and the latency pass's client: its RSS ratio (1.39-1.70x) was theirs as
+ * much as the sweep's.
  */
 function watchWorkersRss(pids: readonly number[]) {
   const idle = new Map<number, number>();
-  const peak = new Map<number, number>();
+  const sampled = new Map<number, number>();
   let sampler: NodeJS.Timeout | undefined;
   const sample = async () => {
-    for (const pid of pids) {
-      const { rss } = await memoryMiB(pid).catch(() => ({ rss: 0 }));
-      peak.set(pid, Math.max(peak.get(pid) ?? 0, rss));
-    }
+    for (const [pid, peak] of sampled) sampled.set(pid, Math.max(peak, (await memoryMiB(pid).catch(() => ({ rss: 0 }))).rss));
   };
   return {
     async start() {
       for (const pid of pids) {
         idle.set(pid, (await memoryMiB(pid)).rss);
-        await writeFile(`/proc/${pid}/clear_refs`, '5').catch(() => {});
+        const reset = await writeFile(`/proc/${pid}/clear_refs`, '5').then(() => true, () => false);
+        if (!reset) sampled.set(pid, idle.get(pid)!);
       }
-      await sample();
-      sampler = setInterval(() => void sample(), 50);
+      if (sampled.size > 0) sampler = setInterval(() => void sample(), 50);
     },
     async stop() {
       clearInterval(sampler);
       await sample();
       return Promise.all(
         pids.map(async (pid) => {
-          const hwm = (await memoryMiB(pid)).peak;
-          const peakMiB = Math.max(peak.get(pid)!, hwm);
+          const peakMiB = sampled.get(pid) ?? (await memoryMiB(pid)).peak;
           return { pid, idleRssMiB: idle.get(pid)!, peakRssDuringSweepMiB: peakMiB, ratio: peakMiB / idle.get(pid)! };
         }),
       );
