@@ -2,6 +2,7 @@
 // applied deployment with the right amounts, none for a FAILED one, usage syncs and expired
 // offers, per-user order under concurrent changes and two more relays, every event valid
 // against the published JSON Schema; and the insights consumer's history through GraphQL.
+import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/platform/db.ts';
 import { eventSchemaErrors } from '../src/domain/event-schema.ts';
@@ -118,6 +119,44 @@ describe('credit.offer.expired', () => {
       data: { offerId: offer.id, limitCents: '70000', currency: 'BRL', interestRateBps: 250 },
     });
     expect(eventSchemaErrors(expired!.event)).toBeNull();
+  });
+});
+
+describe('the stored envelope', () => {
+  it('a row stores only what its columns do not hold, and goes out whole; a row written with the whole envelope goes out as written', async () => {
+    const { userId, deployment } = await deploy(service.url, 120_000);
+    const [published] = await stream.settledEventsOf(userId, 1);
+    const [row] = await prisma.$queryRaw<{ id: string; occurredAt: Date; stored: Record<string, unknown> }[]>`
+      SELECT id::text AS id, occurred_at AS "occurredAt", payload AS stored FROM outbox_events WHERE user_id = ${userId}`;
+    expect(Object.keys(row!.stored).sort()).toEqual(['correlationId', 'data', 'version']);
+    expect(published!.event).toEqual({
+      id: row!.id,
+      type: 'credit.limit.changed',
+      version: 2,
+      occurredAt: row!.occurredAt.toISOString(),
+      userId,
+      sequence: 1,
+      correlationId: deployment.correlationId,
+      data: row!.stored.data,
+    });
+    expect(eventSchemaErrors(published!.event)).toBeNull();
+
+    // Written before the columns were left out of the payload: every field in it, published as it is.
+    const earlier = newUserId();
+    const id = randomUUID();
+    const envelope = {
+      id, type: 'credit.offer.expired', version: 1, occurredAt: '2026-12-01T10:00:00.123Z', userId: earlier, sequence: 1,
+      correlationId: 'corr-written-before',
+      data: { offerId: randomUUID(), limitCents: '5000', currency: 'BRL', interestRateBps: 199 },
+    };
+    await prisma.user.create({ data: { id: earlier, lastEventSequence: 1 } });
+    await prisma.$executeRaw`
+      INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
+      VALUES (${id}::uuid, ${earlier}, 1, 'credit.offer.expired', now(), ${JSON.stringify(envelope)}::jsonb)`;
+    const [stored] = await prisma.$queryRaw<{ text: string }[]>`SELECT payload::text AS text FROM outbox_events WHERE id = ${id}::uuid`;
+    const [old] = await stream.settledEventsOf(earlier, 1);
+    expect(old!.fields.event).toBe(stored!.text);
+    expect(old!.event).toEqual(envelope);
   });
 });
 

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma, type Tx } from '../platform/db.ts';
 import type { Applicable } from './apply-writes.ts';
+import { storedEnvelope } from './downstream-events.ts';
 
 export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Applicable[], now: Date): Promise<void> {
   if (applicable.length === 0) return;
@@ -96,8 +97,7 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
       RETURNING u.id AS user_id, u.last_event_sequence - p.n AS before)
     INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
     SELECT n.event_id, n.user_id, n.sequence, n.type, ${now},
-           jsonb_build_object('id', n.event_id::text, 'type', n.type, 'version', 1, 'occurredAt', ${now.toISOString()}::text,
-                              'userId', n.user_id, 'sequence', n.sequence, 'correlationId', n.correlation_id, 'data', n.data)
+           ${storedEnvelope(Prisma.sql`1`, Prisma.sql`n.correlation_id`, Prisma.sql`n.data`)}
       FROM (SELECT c.*, gen_random_uuid() AS event_id, s.before + row_number() OVER (PARTITION BY c.user_id ORDER BY c.ord) AS sequence
               FROM changes c JOIN event_sequence s ON s.user_id = c.user_id) n`;
 }

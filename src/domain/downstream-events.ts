@@ -109,6 +109,16 @@ export interface OutboxWrite {
   id?: string;
 }
 
+/**
+ * What the outbox stores of an event: the envelope's fields that have no column of their own
+ * (version, correlationId, data). The id, type, occurredAt, userId and sequence are the row's
+ * columns, and the relay puts them back (`outbox.ts`): the same envelope, 212 bytes less on disk
+ * per event (bench/README.md, Growth). Rows written before hold the whole envelope, published as
+ * they are.
+ */
+export const storedEnvelope = (version: Prisma.Sql, correlationId: Prisma.Sql, data: Prisma.Sql) =>
+  Prisma.sql`jsonb_build_object('version', ${version}, 'correlationId', ${correlationId}, 'data', ${data})`;
+
 /** The version the service writes of a type. */
 export const versionOf = (type: CreditEventType) => (type === CREDIT_LIMIT_CHANGED ? LIMIT_CHANGED_VERSION : EVENT_VERSION);
 
@@ -131,10 +141,7 @@ export function outboxWrite(event: OutboxWrite): Prisma.Sql {
     event_outbox AS (
       INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
       SELECT ${id}::uuid, ${event.userId}, event_sequence.sequence, ${event.type}, ${event.occurredAt},
-             jsonb_build_object('id', ${id}::text, 'type', ${event.type}::text, 'version', ${version}::int,
-                                'occurredAt', ${event.occurredAt.toISOString()}::text, 'userId', ${event.userId}::text,
-                                'sequence', event_sequence.sequence, 'correlationId', ${event.correlationId}::text,
-                                'data', ${event.data})
+             ${storedEnvelope(Prisma.sql`${version}::int`, Prisma.sql`${event.correlationId}::text`, event.data)}
         FROM event_sequence ${from}
       RETURNING sequence)`;
 }
@@ -155,10 +162,7 @@ export function limitChangedByDeployments(occurredAt: Date): Prisma.Sql {
     event_outbox AS (
       INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
       SELECT i.outbox_id, i.user_id, s.sequence, ${CREDIT_LIMIT_CHANGED}, ${occurredAt},
-             jsonb_build_object('id', i.outbox_id::text, 'type', ${CREDIT_LIMIT_CHANGED}::text, 'version', ${LIMIT_CHANGED_VERSION}::int,
-                                'occurredAt', ${occurredAt.toISOString()}::text, 'userId', i.user_id, 'sequence', s.sequence,
-                                'correlationId', i.correlation_id,
-                                'data', jsonb_build_object(
+             ${storedEnvelope(Prisma.sql`${LIMIT_CHANGED_VERSION}::int`, Prisma.sql`i.correlation_id`, Prisma.sql`jsonb_build_object(
                                   'reason', 'OFFER_ACCEPTED'::text, 'currency', i.currency::text,
                                   'previousLimitCents', i.event_previous_limit_cents::text, 'newLimitCents', i.limit_cents::text,
                                   'availableCents', i.available_cents::text, 'usedCents', i.used_cents::text,
@@ -167,7 +171,7 @@ export function limitChangedByDeployments(occurredAt: Date): Prisma.Sql {
                                   'changeType', CASE WHEN offer.temporary_until IS NULL THEN 'INCREASE' ELSE 'TEMPORARY_START' END,
                                   'historyId', i.id::text, 'effectiveAt', ${occurredAt.toISOString()}::text, 'decreaseReason', NULL::text,
                                   'limitChangeId', NULL::text,
-                                  'temporaryUntil', to_char(offer.temporary_until, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+                                  'temporaryUntil', to_char(offer.temporary_until, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`)}
         FROM input i JOIN event_sequence s ON s.user_id = i.user_id JOIN credit_offers offer ON offer.id = i.offer_id
       RETURNING sequence)`;
 }

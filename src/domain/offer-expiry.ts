@@ -5,7 +5,7 @@
 // Several sweeps at once share the work: each locks the due offers no other holds (SKIP LOCKED).
 import { randomUUID } from 'node:crypto';
 import { hotTransaction, Prisma, type HotStatement } from '../platform/db.ts';
-import { CREDIT_OFFER_EXPIRED, EVENT_VERSION } from './downstream-events.ts';
+import { CREDIT_OFFER_EXPIRED, EVENT_VERSION, storedEnvelope } from './downstream-events.ts';
 import { countOffersExpired } from './campaign-metrics.ts';
 import { notificationText, offerLink } from './notification-content.ts';
 
@@ -140,7 +140,6 @@ function numberEvents(offers: readonly (DueOffer & { locale: string | null; even
 function expireStatement({ offers, users }: NumberedEvents, correlationId: string, now: Date): Prisma.Sql {
   const texts = offers.map((o) => notificationText('OFFER_EXPIRED', { cents: o.limitCents, currency: o.currency }, o.locale));
   const column = <T>(pick: (offer: NumberedOffer, i: number) => T) => offers.map(pick);
-  const occurredAt = now.toISOString();
   return Prisma.sql`
     WITH input AS (
       SELECT * FROM unnest(${column((o) => o.id)}::uuid[], ${column((_, i) => texts[i]!.title)}::text[],
@@ -160,11 +159,9 @@ function expireStatement({ offers, users }: NumberedEvents, correlationId: strin
     event_outbox AS (
       INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
       SELECT n.outbox_id, n.user_id, n.sequence, ${CREDIT_OFFER_EXPIRED}, ${now},
-             jsonb_build_object('id', n.outbox_id::text, 'type', ${CREDIT_OFFER_EXPIRED}::text, 'version', ${EVENT_VERSION}::int,
-                                'occurredAt', ${occurredAt}::text, 'userId', n.user_id, 'sequence', n.sequence,
-                                'correlationId', ${correlationId}::text,
-                                'data', jsonb_build_object('offerId', n.id::text, 'limitCents', n.limit_cents::text,
-                                                           'currency', n.currency::text, 'interestRateBps', n.interest_rate_bps))
+             ${storedEnvelope(Prisma.sql`${EVENT_VERSION}::int`, Prisma.sql`${correlationId}::text`,
+                              Prisma.sql`jsonb_build_object('offerId', n.id::text, 'limitCents', n.limit_cents::text,
+                                                            'currency', n.currency::text, 'interestRateBps', n.interest_rate_bps)`)}
         FROM expired n),
     notified AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)

@@ -11,7 +11,14 @@ import { prisma, Prisma, type Tx } from '../platform/db.ts';
 const PUBLISHING_LOCK = 0x0e7e;
 const lockUser = (userId: Prisma.Sql) => Prisma.sql`pg_try_advisory_xact_lock(${PUBLISHING_LOCK}::int, hashtext(${userId}))`;
 
-const ROW = Prisma.sql`id::text AS id, user_id AS "userId", sequence, type, occurred_at AS "occurredAt", payload::text AS payload`;
+/**
+ * An event as published: the envelope's fields kept in the row's own columns (id, type,
+ * occurredAt, userId, sequence), joined to what the payload stores (storedEnvelope). A row written
+ * before holds the whole envelope, whose own fields win: it goes out as it was written.
+ */
+const ENVELOPE = Prisma.sql`jsonb_build_object('id', id::text, 'type', type, 'occurredAt', to_char(occurred_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                               'userId', user_id, 'sequence', sequence) || payload`;
+const ROW = Prisma.sql`id::text AS id, user_id AS "userId", sequence, type, occurred_at AS "occurredAt", (${ENVELOPE})::text AS payload`;
 
 export interface RelayBatch {
   /** Users whose unsent events one pass takes at most. */
