@@ -168,7 +168,7 @@ async function issueWithSql(db: pg.Pool, run: string, size: number, tag = 'sql')
          RETURNING id, user_id)
        INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)
        SELECT gen_random_uuid(), user_id, 'OFFER_RECEIVED', 'Você tem uma oferta de crédito', 'Um limite de R$ 1.000,00 está disponível.',
-              'app://credit/offers/' || id, 'OFFER_RECEIVED:' || id, id, $3 FROM o`,
+              'app://credit/offers/' || id, md5('OFFER_RECEIVED:' || id)::uuid, id, $3 FROM o`,
       [users, ks.map((k) => 100_000 + k), `${run}-${tag}`],
     );
   });
@@ -192,7 +192,7 @@ async function expireWithSql(db: pg.Pool, campaign: string, batch: number): Prom
                          FROM expired e JOIN seq s ON s.user_id = e.user_id),
             notified AS (INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)
                          SELECT gen_random_uuid(), e.user_id, 'OFFER_EXPIRED', 'Sua oferta de crédito expirou', 'A oferta expirou.',
-                                'app://credit/offers/' || e.id, 'OFFER_EXPIRED:' || e.id, e.id, 'bench' FROM expired e)
+                                'app://credit/offers/' || e.id, md5('OFFER_EXPIRED:' || e.id)::uuid, e.id, 'bench' FROM expired e)
        SELECT count(*)::int AS n FROM expired`,
       [campaign, batch],
     );

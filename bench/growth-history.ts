@@ -147,7 +147,7 @@ async function loadTrails(client: pg.Client, users: string): Promise<Record<stri
     `INSERT INTO notifications (id, user_id, kind, status, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id,
                                 created_at, push_due_at, push_settled_at, acknowledged_at)
      SELECT gen_random_uuid(), user_id, kind::notification_kind, CASE WHEN ack THEN 'ACKNOWLEDGED' ELSE 'DELIVERED' END::notification_status,
-            title, body, link, kind || ':' || subject, deployment_id, offer_id, correlation_id,
+            title, body, link, md5(kind || ':' || subject)::uuid, deployment_id, offer_id, correlation_id,
             at, at + interval '30 seconds', at + interval '31 seconds', CASE WHEN ack THEN at + random() * interval '2 days' END
        FROM (SELECT d.user_id, CASE WHEN d.status = 'DEPLOYED' THEN 'CREDIT_DEPLOYED' ELSE 'CREDIT_DEPLOYMENT_FAILED' END AS kind,
                     d.id::text AS subject, d.id AS deployment_id, d.offer_id, d.correlation_id, d.completed_at AS at, random() < 0.6 AS ack,
@@ -177,8 +177,8 @@ async function loadTrails(client: pg.Client, users: string): Promise<Record<stri
     client,
     `INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload, sent_at)
      SELECT id, user_id, sequence, type, at,
-            jsonb_build_object('id', id::text, 'type', type, 'version', 1, 'occurredAt', to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                               'userId', user_id, 'sequence', sequence, 'correlationId', correlation_id, 'data', data),
+            -- As the service stores it (storedEnvelope): the envelope's other fields are the columns.
+            jsonb_build_object('version', 1, 'correlationId', correlation_id, 'data', data),
             at + interval '50 ms'
        FROM (SELECT e.*, row_number() OVER (PARTITION BY e.user_id ORDER BY e.at, e.id) AS sequence
                FROM (SELECT gen_random_uuid() AS id, d.user_id, 'credit.limit.changed' AS type, d.completed_at AS at, d.correlation_id,
@@ -266,7 +266,7 @@ export async function loadLiveWork(client: pg.Client, work: LiveWork, users: num
     client,
     `INSERT INTO notifications (id, user_id, kind, status, title, body, deep_link, dedupe_key, correlation_id, created_at, push_due_at)
      SELECT gen_random_uuid(), ${user('i + 17')}, 'OFFER_EXPIRED', CASE WHEN i % 2 = 0 THEN 'PENDING' ELSE 'DELIVERED' END::notification_status,
-            'Sua oferta de crédito expirou', 'A oferta expirou.', 'creditapp://offers', 'live-work:' || gen_random_uuid(),
+            'Sua oferta de crédito expirou', 'A oferta expirou.', 'creditapp://offers', gen_random_uuid(),
             gen_random_uuid()::text, ${NOW} - interval '10 minutes', CASE WHEN i % 2 = 1 THEN ${NOW} - interval '5 minutes' END
        FROM generate_series(1, $1) i`,
     [work.openNotifications],

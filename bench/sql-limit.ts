@@ -59,11 +59,11 @@ const INSERT_EVENTS = `INSERT INTO deployment_events (deployment_id, sequence, t
 /** The downstream event (downstream-events.ts): the user's next event sequence and the outbox row, one statement. */
 const INSERT_OUTBOX = `WITH s AS (UPDATE users SET last_event_sequence = last_event_sequence + 1 WHERE id = $1 RETURNING last_event_sequence)
 INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
-SELECT $2, $1, s.last_event_sequence, 'credit.limit.changed', $3, $4::jsonb || jsonb_build_object('sequence', s.last_event_sequence) FROM s`;
+SELECT $2, $1, s.last_event_sequence, 'credit.limit.changed', $3, $4::jsonb FROM s`;
 
 /** notifyDeploymentEnd: one notification per deployment end, deduplicated by its key. */
 const INSERT_NOTIFICATION = `INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, correlation_id)
-VALUES (gen_random_uuid(), $1, 'CREDIT_DEPLOYED', $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
+VALUES (gen_random_uuid(), $1, 'CREDIT_DEPLOYED', $2, $3, $4, md5($5)::uuid, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
 
 /** recordPush with push off: the SKIPPED delivery, the push settled, the notification FAILED (it reached no one). */
 const SKIP_PUSH = `WITH delivery AS (INSERT INTO notification_deliveries (notification_id, channel, status, at, reason_code)
@@ -101,8 +101,9 @@ export async function deployOne(client: pg.PoolClient, id: string): Promise<void
     const detail = { previousLimitCents: String(profile.limit_cents), newLimitCents: String(limit), availableCents: String(available), interestRateBps: d.interest_rate_bps, profileVersion: version };
     await client.query(INSERT_EVENTS, [id, last_sequence, d.correlation_id, detail]);
     const eventId = randomUUID();
+    // What the outbox stores of the envelope (storedEnvelope): the rest is the row's columns.
     const envelope = {
-      id: eventId, type: 'credit.limit.changed', version: 1, occurredAt: now.toISOString(), userId: d.user_id, correlationId: d.correlation_id,
+      version: 1, correlationId: d.correlation_id,
       data: { reason: 'OFFER_ACCEPTED', currency: d.currency, previousLimitCents: profile.version === 0 ? null : String(profile.limit_cents),
               newLimitCents: String(limit), availableCents: String(available), usedCents: String(used), interestRateBps: d.interest_rate_bps,
               offerId: d.offer_id, deploymentId: id },

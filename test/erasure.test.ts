@@ -46,7 +46,7 @@ async function userWithHistory() {
   const notify = (kind: 'CREDIT_DEPLOYED' | 'OFFER_EXPIRED', subject: { deploymentId: string } | { offerId: string }) =>
     prisma.notification.create({
       data: {
-        userId, kind, title: 't', body: 'b', deepLink: 'l', dedupeKey: `${kind}:${randomUUID()}`, correlationId: 'c', ...subject,
+        userId, kind, title: 't', body: 'b', deepLink: 'l', dedupeKey: randomUUID(), correlationId: 'c', ...subject,
         deliveries: { create: { channel: 'PUSH', status: 'SENT', deviceId: device.id, providerMessageId: 'projects/p/messages/1' } },
       },
     });

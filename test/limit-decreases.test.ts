@@ -15,6 +15,7 @@ import { startThrowawayRedis } from './support/throwaway-redis.ts';
 import { userWithProfile } from './support/users.ts';
 import { myNotifications } from './support/notification-fixtures.ts';
 import { waitUntil } from './support/wait.ts';
+import { dedupeKey } from '../src/domain/notifications.ts';
 
 const NOTICE_MS = 2_500;
 const config = { ...loadConfig(), LIMIT_DECREASE_NOTICE_DAYS: NOTICE_MS / 86_400_000, LIMIT_CHANGE_INTERVAL_MS: 150 };
@@ -219,7 +220,7 @@ describe('a worker restart and a Redis that lost every key between scheduling an
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect((await mine(user.userToken, second.url!)).creditProfile).toMatchObject({ limit: { cents: 300_000 }, version: 2 });
       expect(await prisma.limitChangeEvent.count({ where: { changeId: change.id, type: 'APPLIED' } })).toBe(1);
-      expect(await prisma.notification.count({ where: { dedupeKey: `LIMIT_DECREASED:${change.id}` } })).toBe(1);
+      expect(await prisma.notification.count({ where: { dedupeKey: dedupeKey('LIMIT_DECREASED', change.id) } })).toBe(1);
       const changed = await prisma.outboxEvent.findMany({ where: { userId: user.userId, type: 'credit.limit.changed' } });
       expect(changed.filter((e) => (e.payload as any).data.limitChangeId === change.id)).toHaveLength(1);
       await second.close();

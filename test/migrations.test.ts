@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, it, expect } from 'vitest';
+import { dedupeKey } from '../src/domain/notifications.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const schemaPath = path.join(root, 'prisma/schema.prisma');
@@ -117,11 +118,19 @@ const tablesOf = async (db: pg.Client) =>
     )
   ).rows.map((r) => r.name);
 
-/** Every table's rows, as text (count and a digest of the sorted rows). */
-async function contents(db: pg.Client): Promise<Record<string, string>> {
+/**
+ * Every table's rows, as text (count and a digest of the sorted rows). `as` reads a column through
+ * an expression (a column whose type a migration changes, read as the migration makes it).
+ */
+async function contents(db: pg.Client, as: Record<string, Record<string, string>> = {}): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
   for (const table of await tablesOf(db)) {
-    const { rows } = await db.query(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM "${table}" t`);
+    const changed = Object.entries(as[table] ?? {});
+    const row = changed.length === 0 ? 't' : `jsonb_set(to_jsonb(t), '{${changed[0]![0]}}', to_jsonb(${changed[0]![1]}))`;
+    if (changed.length > 1) throw new Error('one changed column per table');
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n, md5(coalesce(string_agg(${row}::text, '|' ORDER BY ${row}::text), '')) AS digest FROM "${table}" t`,
+    );
     result[table] = `${rows[0].n} rows, ${rows[0].digest}`;
   }
   return result;
@@ -144,9 +153,9 @@ const SEED = `
             repeat('a', 64), 'c1', repeat('b', 64), 'k1');
   INSERT INTO devices (id, user_id, token, platform) VALUES ('00000000-0000-4000-8000-0000000000e1', 'u1', 'tok-1', 'ANDROID');
   INSERT INTO notifications (id, user_id, kind, status, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id)
-    VALUES ('00000000-0000-4000-8000-0000000000f1', 'u1', 'CREDIT_DEPLOYED', 'DELIVERED', 't', 'b', 'l', 'CREDIT_DEPLOYED:d1',
+    VALUES ('00000000-0000-4000-8000-0000000000f1', 'u1', 'CREDIT_DEPLOYED', 'DELIVERED', 't', 'b', 'l', 'CREDIT_DEPLOYED:00000000-0000-4000-8000-0000000000d1',
             '00000000-0000-4000-8000-0000000000d1', NULL, 'c1'),
-           ('00000000-0000-4000-8000-0000000000f2', 'u2', 'OFFER_EXPIRED', 'PENDING', 't', 'b', 'l', 'OFFER_EXPIRED:o2',
+           ('00000000-0000-4000-8000-0000000000f2', 'u2', 'OFFER_EXPIRED', 'PENDING', 't', 'b', 'l', 'OFFER_EXPIRED:00000000-0000-4000-8000-000000000002',
             NULL, '00000000-0000-4000-8000-000000000002', 'c2');
   INSERT INTO notification_deliveries (notification_id, channel, status, device_id, provider_message_id)
     VALUES ('00000000-0000-4000-8000-0000000000f1', 'PUSH', 'SENT', '00000000-0000-4000-8000-0000000000e1', 'projects/p/messages/1');
@@ -189,13 +198,22 @@ describe('the partitioned tables', () => {
     await withDatabase(async (db) => {
       await applyMigrations(db, folders.filter((f) => f < FIRST_PARTITIONING));
       await db.query(SEED);
-      const before = await contents(db);
+      // The dedupe key of a notification becomes the MD5 of its text as a UUID (20261207220000).
+      const dedupeKeyAsMigrated = { notifications: { dedupe_key: 'md5(t.dedupe_key)::uuid' } };
+      const before = await contents(db, dedupeKeyAsMigrated);
       const empty = Object.entries(before).filter(([, c]) => c.startsWith('0 rows')).map(([table]) => table);
       expect(empty, 'tables the seed leaves empty').toEqual([]);
 
       await applyMigrations(db, folders.filter((f) => f >= FIRST_PARTITIONING));
 
-      expect(await contents(db)).toEqual(before);
+      expect(await contents(db, { notifications: { dedupe_key: 't.dedupe_key' } })).toEqual(before);
+      // A notification written before keeps the key the service now computes for its event: a job
+      // that runs again for that event still finds it and creates no second one.
+      const keys = await db.query(`SELECT id::text AS id, dedupe_key::text AS key FROM notifications ORDER BY id`);
+      expect(keys.rows).toEqual([
+        { id: '00000000-0000-4000-8000-0000000000f1', key: dedupeKey('CREDIT_DEPLOYED', '00000000-0000-4000-8000-0000000000d1') },
+        { id: '00000000-0000-4000-8000-0000000000f2', key: dedupeKey('OFFER_EXPIRED', '00000000-0000-4000-8000-000000000002') },
+      ]);
       // Each event is in its day's partition, none in the default one.
       const { rows } = await db.query<{ part: string; day: string }>(
         `SELECT tableoid::regclass::text AS part, to_char(occurred_at, 'YYYYMMDD') AS day FROM outbox_events ORDER BY occurred_at`,

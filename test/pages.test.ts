@@ -123,7 +123,7 @@ async function insertNotifications(userId: string, count: number) {
       await db.query(
         `INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, correlation_id)
          VALUES (gen_random_uuid(), $1, 'OFFER_EXPIRED', 'Offer expired', 'Your offer expired.', 'app://credit/offers',
-                 'pages-test:' || gen_random_uuid(), 'pages-test')`,
+                 gen_random_uuid(), 'pages-test')`,
         [userId],
       );
     }

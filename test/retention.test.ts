@@ -20,6 +20,7 @@ import { outboxDrained, readStream } from './support/events.ts';
 import { testConfig, testRedis } from './support/settings.ts';
 import { userWithProfile } from './support/users.ts';
 import { waitUntil } from './support/wait.ts';
+import { dedupeKey } from '../src/domain/notifications.ts';
 
 const DAY = 86_400_000;
 const logger = createLogger('silent');
@@ -60,7 +61,7 @@ async function trail(userId: string, ageDays: number) {
   });
   const notification = await prisma.notification.create({
     data: {
-      userId, kind: 'CREDIT_DEPLOYED', title: 't', body: 'b', deepLink: 'l', dedupeKey: `CREDIT_DEPLOYED:${deployment.id}`,
+      userId, kind: 'CREDIT_DEPLOYED', title: 't', body: 'b', deepLink: 'l', dedupeKey: dedupeKey('CREDIT_DEPLOYED', deployment.id),
       deploymentId: deployment.id, correlationId: 'c', createdAt: at, deliveries: { create: { channel: 'IN_APP', status: 'SENT', at } },
     },
   });
@@ -71,7 +72,7 @@ async function notification(userId: string, ageDays: number) {
   const at = new Date(Date.now() - ageDays * DAY);
   const created = await prisma.notification.create({
     data: {
-      userId, kind: 'OFFER_EXPIRED', title: 't', body: 'b', deepLink: 'l', dedupeKey: `test:${randomUUID()}`, correlationId: 'c',
+      userId, kind: 'OFFER_EXPIRED', title: 't', body: 'b', deepLink: 'l', dedupeKey: randomUUID(), correlationId: 'c',
       createdAt: at, deliveries: { create: { channel: 'IN_APP', status: 'SENT', at } },
     },
   });

@@ -18,7 +18,7 @@ import { elapsedMs } from './deployment-failures.ts';
 import type { ReadPair } from './deployment-locks.ts';
 import { limitChangedByDeployments } from './downstream-events.ts';
 import { deploymentLink, notificationText } from './notification-content.ts';
-import { NOTIFICATION_COLUMNS } from './notifications.ts';
+import { dedupeKeySql, NOTIFICATION_COLUMNS } from './notifications.ts';
 
 /** What the statement applied: each deployment's events (oldest first) and notification. */
 export interface AppliedInOne {
@@ -124,7 +124,7 @@ export async function applyInOneStatement(pairs: readonly ReadPair[], now: Date,
       ON CONFLICT (id) DO NOTHING),
     notified AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, correlation_id)
-      SELECT gen_random_uuid(), i.user_id, 'CREDIT_DEPLOYED', i.title, i.body, i.deep_link, 'CREDIT_DEPLOYED:' || i.id, i.id, i.correlation_id
+      SELECT gen_random_uuid(), i.user_id, 'CREDIT_DEPLOYED', i.title, i.body, i.deep_link, ${dedupeKeySql(Prisma.sql`'CREDIT_DEPLOYED:' || i.id`)}, i.id, i.correlation_id
         FROM input i
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING ${NOTIFICATION_COLUMNS}),

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Prisma, type Tx } from '../platform/db.ts';
 import type { Applicable } from './apply-writes.ts';
 import { storedEnvelope } from './downstream-events.ts';
+import { dedupeKeySql } from './notifications.ts';
 
 export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Applicable[], now: Date): Promise<void> {
   if (applicable.length === 0) return;
@@ -61,7 +62,7 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
         FROM superseded s),
     told AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, correlation_id)
-      SELECT gen_random_uuid(), s.user_id, 'LIMIT_CHANGE_CANCELLED', t.title, t.body, 'app://credit/limit-changes/' || s.id, 'LIMIT_CHANGE_CANCELLED:' || s.id,
+      SELECT gen_random_uuid(), s.user_id, 'LIMIT_CHANGE_CANCELLED', t.title, t.body, 'app://credit/limit-changes/' || s.id, ${dedupeKeySql(Prisma.sql`'LIMIT_CHANGE_CANCELLED:' || s.id`)},
              s.correlation_id
         FROM superseded s JOIN users u ON u.id = s.user_id
              CROSS JOIN LATERAL (SELECT CASE WHEN lower(u.locale) LIKE 'en%' THEN ${CANCELLED.en.title} ELSE ${CANCELLED.pt.title} END AS title,

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type LimitChange, type Notification, type Tx } from '../platform/db.ts';
 import { audit, LIMIT_CHANGE_COLUMNS, localeOf, recordCancelled, recordLimitChanged, SERVICE_ACTOR } from './limit-change-records.ts';
-import { createNotifications } from './notifications.ts';
+import { createNotifications, dedupeKeySql } from './notifications.ts';
 
 interface LockedLine {
   limitCents: bigint;
@@ -160,7 +160,7 @@ export async function remindTemporaryEnds(beforeMs: number, now = new Date()): P
      WHERE lc.status = 'SCHEDULED' AND lc.type = 'TEMPORARY_END'
        AND lc.effective_at > ${now}::timestamp AND lc.effective_at <= ${horizon}::timestamp
        AND lc.effective_at - lc.created_at >= ${`${beforeMs} milliseconds`}::interval
-       AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'TEMPORARY_LIMIT_ENDING:' || lc.id::text)
+       AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = ${dedupeKeySql(Prisma.sql`'TEMPORARY_LIMIT_ENDING:' || lc.id::text`)})
      ORDER BY lc.effective_at LIMIT 500`;
   if (due.length === 0) return [];
   const correlationId = `temporary-limit-reminder-${randomUUID()}`;

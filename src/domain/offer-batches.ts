@@ -167,7 +167,7 @@ async function insertOffers(
                            ${column((o) => o.expiresAt.toISOString())}::timestamptz[], ${column((o) => o.externalRef ?? null)}::text[],
                            ${column((o) => o.campaignId ?? null)}::text[], ${column((o) => o.temporaryUntil?.toISOString() ?? null)}::timestamptz[],
                            ${received.map((n) => n.title)}::text[], ${received.map((n) => n.body)}::text[], ${received.map((n) => n.deepLink)}::text[],
-                           ${received.map((n) => n.dedupeKey)}::text[])
+                           ${received.map((n) => n.dedupeKey)}::uuid[])
              AS i(id, user_id, limit_cents, rate, currency, expires_at, external_ref, campaign_id, temporary_until, title, body, deep_link, dedupe_key)),
     offers AS (
       INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, expires_at, external_ref, campaign_id, temporary_until)

@@ -5,6 +5,7 @@
 // Several sweeps at once share the work: each locks the due offers no other holds (SKIP LOCKED).
 import { randomUUID } from 'node:crypto';
 import { hotTransaction, Prisma, type HotStatement } from '../platform/db.ts';
+import { dedupeKeySql } from './notifications.ts';
 import { CREDIT_OFFER_EXPIRED, EVENT_VERSION, storedEnvelope } from './downstream-events.ts';
 import { countOffersExpired } from './campaign-metrics.ts';
 import { notificationText, offerLink } from './notification-content.ts';
@@ -165,7 +166,7 @@ function expireStatement({ offers, users }: NumberedEvents, correlationId: strin
         FROM expired n),
     notified AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)
-      SELECT gen_random_uuid(), e.user_id, 'OFFER_EXPIRED', e.title, e.body, e.deep_link, 'OFFER_EXPIRED:' || e.id, e.id, ${correlationId}
+      SELECT gen_random_uuid(), e.user_id, 'OFFER_EXPIRED', e.title, e.body, e.deep_link, ${dedupeKeySql(Prisma.sql`'OFFER_EXPIRED:' || e.id`)}, e.id, ${correlationId}
         FROM expired e
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id, created_at)

@@ -2,8 +2,8 @@
 // reminder of an offer still PENDING shortly before its expiry. (OFFER_RECEIVED is written by the
 // statement that issues the offers: offer-batches.ts.)
 import { randomUUID } from 'node:crypto';
-import { prisma, type Notification } from '../platform/db.ts';
-import { createNotifications } from './notifications.ts';
+import { prisma, Prisma, type Notification } from '../platform/db.ts';
+import { createNotifications, dedupeKeySql } from './notifications.ts';
 
 /** An offer PENDING close to its expiry, as the reminder query reads it. */
 interface OfferDueReminder {
@@ -35,7 +35,7 @@ export async function remindExpiringOffers(
         FROM credit_offers o JOIN users u ON u.id = o.user_id
        WHERE o.status = 'PENDING' AND o.expires_at > ${now}::timestamp AND o.expires_at <= ${horizon}::timestamp
          AND o.expires_at - o.created_at >= ${`${beforeMs} milliseconds`}::interval
-         AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'OFFER_EXPIRING:' || o.id::text)
+         AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = ${dedupeKeySql(Prisma.sql`'OFFER_EXPIRING:' || o.id::text`)})
        ORDER BY o.expires_at LIMIT ${batch}`;
     if (due.length === 0) return total;
     const correlationId = `offer-reminder-${randomUUID()}`;
