@@ -83,10 +83,15 @@ export async function newUser(label: string): Promise<User> {
   return { id, token: await signToken(id, ['customer'], { locale: 'pt-BR' }) };
 }
 
+/** A user who is already in the database, e.g. one of a loaded book's. */
+export async function existingUser(id: string): Promise<User> {
+  return { id, token: await signToken(id, ['customer'], { locale: 'pt-BR' }) };
+}
+
 export const engineToken = () => signToken('bench-credit-engine', ['credit-engine']);
 
-export async function issueOffer(url: string, engine: string, userId: string): Promise<string> {
-  const input = { userId, limitCents: 150_000, interestRateBps: 250, expiresAt: new Date(Date.now() + 3_600_000).toISOString() };
+export async function issueOffer(url: string, engine: string, userId: string, limitCents = 150_000): Promise<string> {
+  const input = { userId, limitCents, interestRateBps: 250, expiresAt: new Date(Date.now() + 3_600_000).toISOString() };
   const { issueCreditOffer: result } = await gql(url, ISSUE, { input }, engine);
   if (result.__typename !== 'IssueCreditOfferSuccess') throw new Error(`issue failed: ${result.message}`);
   return result.offer.id;

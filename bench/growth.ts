@@ -6,6 +6,7 @@
 // one pass of each periodic job (the reconcilers, the expiry sweep over 10,000 due offers, the
 // outbox relay over 1,000 unsent events), the one-worker drain of 2,000, and the bytes on disk
 // each drained deployment added. Targets (the loaded figures against the empty ones) in the JSON.
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -23,6 +24,7 @@ import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { databaseSettings, redisSettings } from '../src/settings.ts';
 import { tokenSigner } from '../src/api/auth.ts';
+import { existingUser, type User } from './api-client.ts';
 import { buildProduction, killAllServices, startService, type ServiceProcess } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
@@ -233,20 +235,25 @@ async function measurePages(db: pg.Pool, url: string): Promise<Record<string, La
   return figures;
 }
 
-/** The backlog of DRAIN, drained by one worker: its rate, and the bytes on disk it added, relation by relation. */
-async function measureDrainBytes(db: pg.Pool, url: string, env: Record<string, string>, logFile: (role: string) => string, phase: string) {
-  log(`${phase}: backlog of ${DRAIN}, drained by one worker`);
+/**
+ * A backlog (DRAIN, or `users` deployments, one per user it gives), drained by one worker: its rate,
+ * and the bytes on disk it added, relation by relation.
+ */
+async function measureDrainBytes(db: pg.Pool, url: string, env: Record<string, string>, logFile: (role: string) => string, phase: string,
+                                 users?: { count: number; userFor: (i: number) => Promise<User>; limitCents?: number }) {
+  const size = users?.count ?? DRAIN;
+  log(`${phase}: backlog of ${size}, drained by one worker`);
   // Measured from before the backlog: a deployment's bytes include what its issue and accept wrote.
   const before = await tableTotals(db);
   const sizesBefore = await relationSizes(db);
   const updatesBefore = await updateCounts(db);
-  const backlog = await buildBacklog(url, DRAIN, 16);
+  const backlog = await buildBacklog(url, size, 16, users?.userFor, users?.limitCents);
   const drained = await drainBacklog(db, backlog, async () => {
     const w = await startService('worker', env, logFile('drain-worker'));
     return { label: '1 worker', workers: 1, redis: 'single', pids: async () => [w.pid], stop: w.stop };
   }, WORKER_CONCURRENCY);
   const after = await tableTotals(db);
-  const growth = growthPer(sizesBefore, await relationSizes(db), DRAIN);
+  const growth = growthPer(sizesBefore, await relationSizes(db), size);
   // The API reports its statistics when idle, within 10 s (the worker did on exit).
   await new Promise((resolve) => setTimeout(resolve, 11_000));
   const updatesAfter = await updateCounts(db);
@@ -257,7 +264,7 @@ async function measureDrainBytes(db: pg.Pool, url: string, env: Record<string, s
   );
   const byTable = Object.fromEntries(Object.entries(growth).filter(([name]) => !name.includes('.')));
   const byIndex = Object.fromEntries(Object.entries(growth).filter(([name]) => name.includes('.')));
-  const bytesPerDeployment = Math.round((after.bytes - before.bytes) / DRAIN);
+  const bytesPerDeployment = Math.round((after.bytes - before.bytes) / size);
   log(`${phase}: drain ${drained.deploymentsPerSecond}/s, ${bytesPerDeployment} bytes per deployment: ${JSON.stringify(byTable)}`);
   log(`${phase}: by index ${JSON.stringify(byIndex)}`);
   log(`${phase}: the drain's updates (HOT of all) ${JSON.stringify(Object.fromEntries(Object.entries(drainUpdates).map(([t, n]) => [t, `${n.hot}/${n.updates}`])))}`);
@@ -389,9 +396,34 @@ async function measureBytesOnly(db: pg.Pool, env: Record<string, string>, histor
     await db.query('VACUUM');
     log(`VACUUM after the drain: ${Math.round(performance.now() - vacuumStarted)} ms`);
     const afterVacuum = await measureDrainBytes(db, api.url!, env, logFile, 'loaded, after VACUUM');
+    // The two drains above are each for 2,000 users new to the book, with ids of 50 characters
+    // (`bench-backlog-<uuid>`), which every row and index that names the user repeats. The same
+    // after a VACUUM, for new users whose ids are UUIDs (36 characters, as many identity providers
+    // give), then for users already in the book (their profile updated, not created; ids of 9 to
+    // 14 characters): what a deployment costs apart from what a user's first one adds.
+    await db.query('VACUUM');
+    const uuidUsers = await measureDrainBytes(db, api.url!, env, logFile, 'new users with UUID ids, after VACUUM', {
+      count: DRAIN,
+      userFor: () => existingUser(randomUUID()),
+    });
+    await db.query('VACUUM');
+    const { rows: book } = await db.query<{ id: string }>(
+      `SELECT user_id AS id FROM credit_profiles WHERE user_id LIKE '${USER_PREFIX}%' AND currency = 'BRL' ORDER BY random() LIMIT ${DRAIN}`,
+    );
+    // As many as the other drains: a VACUUM frees what a drain's updates left dead, and a smaller
+    // drain after it would fit in that space and look cheaper than it is.
+    if (book.length < DRAIN) throw new Error(`the book has ${book.length} users with a profile in BRL, fewer than ${DRAIN}`);
+    const bookUsers = await measureDrainBytes(db, api.url!, env, logFile, "the book's users, after VACUUM", {
+      count: DRAIN,
+      userFor: (i) => existingUser(book[i]!.id),
+      // Above every limit and usage of the history's (R$ 50,900.00 at most): an increase for each,
+      // never FAILED for a usage above it.
+      limitCents: 6_000_000,
+    });
     const file = new URL(`growth-bytes-${new Date().toISOString().replace(/:/g, '-')}.json`, RESULTS);
-    await writeFile(file, `${JSON.stringify({ startedAt: new Date().toISOString(), mode: 'growth-bytes-only', machine, options, load, ...bytes, afterVacuum }, null, 2)}\n`);
-    console.log(`\n${bytes.bytesPerDeployment} bytes per deployment (target 4096); ${afterVacuum.bytesPerDeployment} after a VACUUM\nwritten to ${fileURLToPath(file)}`);
+    await writeFile(file, `${JSON.stringify({ startedAt: new Date().toISOString(), mode: 'growth-bytes-only', machine, options, load, ...bytes, afterVacuum, uuidUsers, bookUsers }, null, 2)}\n`);
+    console.log(`\n${bytes.bytesPerDeployment} bytes per deployment (target 4096); ${afterVacuum.bytesPerDeployment} after a VACUUM; ` +
+      `${uuidUsers.bytesPerDeployment} for new users with UUID ids, ${bookUsers.bytesPerDeployment} for the book's users\nwritten to ${fileURLToPath(file)}`);
   } finally {
     await api.stop();
   }

@@ -4,7 +4,7 @@
 // (tsx, Prisma, Redis) is reported apart and not counted against it.
 import { availableParallelism } from 'node:os';
 import type pg from 'pg';
-import { acceptOffer, engineToken, issueOffer, newUser } from './api-client.ts';
+import { acceptOffer, engineToken, issueOffer, newUser, type User } from './api-client.ts';
 import { cpuSeconds, machineBusySeconds } from './proc.ts';
 import { since, summarize, type LatencySummary } from './stats.ts';
 
@@ -17,17 +17,27 @@ export interface Backlog {
   offersPerSecond: number;
 }
 
-/** `size` offers, each for a new user, issued and accepted by `concurrency` parallel callers. */
-export async function buildBacklog(url: string, size: number, concurrency: number): Promise<Backlog> {
+/**
+ * `size` offers, issued and accepted by `concurrency` parallel callers: each for a new user, or for
+ * the user `userFor(i)` gives (a user of a loaded book, say), at `limitCents` (default R$ 1,500.00).
+ */
+export async function buildBacklog(
+  url: string,
+  size: number,
+  concurrency: number,
+  userFor?: (i: number) => Promise<User>,
+  limitCents?: number,
+): Promise<Backlog> {
   const engine = await engineToken();
   const deploymentIds: string[] = [];
   const acceptMs: number[] = [];
   let started = 0;
   const caller = async () => {
     while (started < size) {
+      const i = started;
       started += 1;
-      const user = await newUser('backlog');
-      const offerId = await issueOffer(url, engine, user.id);
+      const user = userFor ? await userFor(i) : await newUser('backlog');
+      const offerId = await issueOffer(url, engine, user.id, limitCents);
       const start = performance.now();
       deploymentIds.push(await acceptOffer(url, user, offerId));
       acceptMs.push(since(start));
