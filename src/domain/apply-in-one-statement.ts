@@ -11,7 +11,6 @@
 // Only the common case comes here: a deployment whose turn it is, that is not refused, with no
 // lifecycle term to record (a temporary offer or profile, a scheduled change to cancel).
 // Anything else goes through the locked apply, which writes those in its transaction.
-import { randomUUID } from 'node:crypto';
 import { hotQuery, Prisma, type DeploymentEvent, type Notification } from '../platform/db.ts';
 import { EVENT_COLUMNS } from './deployment-events.ts';
 import { elapsedMs } from './deployment-failures.ts';
@@ -19,6 +18,7 @@ import type { ReadPair } from './deployment-locks.ts';
 import { limitChangedByDeployments } from './downstream-events.ts';
 import { deploymentLink, notificationText } from './notification-content.ts';
 import { dedupeKeySql, NOTIFICATION_COLUMNS } from './notifications.ts';
+import { newRowId } from './ids.ts';
 
 /** What the statement applied: each deployment's events (oldest first) and notification. */
 export interface AppliedInOne {
@@ -55,7 +55,7 @@ export async function applyInOneStatement(pairs: readonly ReadPair[], now: Date,
       eventPreviousLimitCents: p && p.version > 0 ? p.limitCents.toString() : null,
       processingMs: elapsedMs(d.queuedAt, now),
       correlationId: d.correlationId,
-      outboxId: randomUUID(),
+      outboxId: newRowId(),
       title,
       body,
       deepLink: deploymentLink(d.id),
@@ -124,7 +124,7 @@ export async function applyInOneStatement(pairs: readonly ReadPair[], now: Date,
       ON CONFLICT (id) DO NOTHING),
     notified AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, correlation_id)
-      SELECT gen_random_uuid(), i.user_id, 'CREDIT_DEPLOYED', i.title, i.body, i.deep_link, ${dedupeKeySql(Prisma.sql`'CREDIT_DEPLOYED:' || i.id`)}, i.id, i.correlation_id
+      SELECT uuid_v7(), i.user_id, 'CREDIT_DEPLOYED', i.title, i.body, i.deep_link, ${dedupeKeySql(Prisma.sql`'CREDIT_DEPLOYED:' || i.id`)}, i.id, i.correlation_id
         FROM input i
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING ${NOTIFICATION_COLUMNS}),

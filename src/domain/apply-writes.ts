@@ -1,12 +1,12 @@
 // The apply's one write statement: for every deployment of a batch at once, raises the profile,
 // marks offer and deployment DEPLOYED, appends the deployment's audit events and the user's
 // downstream event, while the transaction holds their rows.
-import { randomUUID } from 'node:crypto';
 import { Prisma, type DeploymentEvent, type Tx } from '../platform/db.ts';
 import { limitChangedByDeployments } from './downstream-events.ts';
 import { elapsedMs } from './deployment-failures.ts';
 import { EVENT_COLUMNS } from './deployment-events.ts';
 import type { LockedDeployment, LockedProfile } from './deployment-locks.ts';
+import { newRowId } from './ids.ts';
 
 /** A deployment whose offer applies: the locked rows and what the apply writes. */
 export interface Applicable {
@@ -36,7 +36,7 @@ export async function writeApplied(tx: Tx, applicable: readonly Applicable[], no
     eventPreviousLimitCents: p.version === 0 ? null : p.limitCents.toString(),
     processingMs: elapsedMs(d.queuedAt, now),
     correlationId: d.correlationId,
-    outboxId: randomUUID(),
+    outboxId: newRowId(),
   }));
   const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
   const steps = started ? 2 : 3;

@@ -6,11 +6,11 @@
 // the user's scheduled changes decided before this acceptance cancelled (a decrease or an earlier
 // temporary end). Cancelled decreases tell their user (LIMIT_CHANGE_CANCELLED); those
 // notifications reach delivery through the notification reconciler (they are PENDING).
-import { randomUUID } from 'node:crypto';
 import { Prisma, type Tx } from '../platform/db.ts';
 import type { Applicable } from './apply-writes.ts';
 import { storedEnvelope } from './downstream-events.ts';
 import { dedupeKeySql } from './notifications.ts';
+import { newRowId } from './ids.ts';
 
 export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Applicable[], now: Date): Promise<void> {
   if (applicable.length === 0) return;
@@ -23,7 +23,7 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
     // No credit line before (a profile created by this apply).
     eventPrevious: p.version === 0 ? null : p.limitCents.toString(),
     correlationId: d.correlationId,
-    endId: randomUUID(),
+    endId: newRowId(),
   }));
   const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
   const iso = Prisma.sql`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
@@ -62,7 +62,7 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
         FROM superseded s),
     told AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, correlation_id)
-      SELECT gen_random_uuid(), s.user_id, 'LIMIT_CHANGE_CANCELLED', t.title, t.body, 'app://credit/limit-changes/' || s.id, ${dedupeKeySql(Prisma.sql`'LIMIT_CHANGE_CANCELLED:' || s.id`)},
+      SELECT uuid_v7(), s.user_id, 'LIMIT_CHANGE_CANCELLED', t.title, t.body, 'app://credit/limit-changes/' || s.id, ${dedupeKeySql(Prisma.sql`'LIMIT_CHANGE_CANCELLED:' || s.id`)},
              s.correlation_id
         FROM superseded s JOIN users u ON u.id = s.user_id
              CROSS JOIN LATERAL (SELECT CASE WHEN lower(u.locale) LIKE 'en%' THEN ${CANCELLED.en.title} ELSE ${CANCELLED.pt.title} END AS title,
@@ -99,7 +99,7 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
     INSERT INTO outbox_events (id, user_id, sequence, type, occurred_at, payload)
     SELECT n.event_id, n.user_id, n.sequence, n.type, ${now},
            ${storedEnvelope(Prisma.sql`1`, Prisma.sql`n.correlation_id`, Prisma.sql`n.data`)}
-      FROM (SELECT c.*, gen_random_uuid() AS event_id, s.before + row_number() OVER (PARTITION BY c.user_id ORDER BY c.ord) AS sequence
+      FROM (SELECT c.*, uuid_v7() AS event_id, s.before + row_number() OVER (PARTITION BY c.user_id ORDER BY c.ord) AS sequence
               FROM changes c JOIN event_sequence s ON s.user_id = c.user_id) n`;
 }
 

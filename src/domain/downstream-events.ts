@@ -1,8 +1,8 @@
 // Downstream events (docs/events.md): the versioned envelope, and the outbox write that goes into
 // the transaction of each change it reports, so nothing is published that did not commit and
 // nothing that committed is lost.
-import { randomUUID } from 'node:crypto';
 import { Prisma } from '../platform/db.ts';
+import { newRowId } from './ids.ts';
 
 /**
  * Each type's payload version, raised on any change to it; consumers read `version` before `data`.
@@ -129,7 +129,7 @@ export const versionOf = (type: CreditEventType) => (type === CREDIT_LIMIT_CHANG
  * commits after one with a greater sequence.
  */
 export function outboxWrite(event: OutboxWrite): Prisma.Sql {
-  const id = event.id ?? randomUUID();
+  const id = event.id ?? newRowId();
   const version = event.version ?? versionOf(event.type);
   const from = event.from ? Prisma.sql`, ${event.from}` : Prisma.empty;
   const when = event.when ?? Prisma.sql`true`;

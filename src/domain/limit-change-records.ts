@@ -2,10 +2,10 @@
 // (append-only: who asked, why, when), its downstream events, its history row, and the
 // LIMIT_CHANGE_CANCELLED notice. Locks: the caller holds the user's profile (or nothing of the
 // user's yet); the event's sequence takes the user's row lock last, as every writer of events does.
-import { randomUUID } from 'node:crypto';
 import { Prisma, type LimitChange, type Notification, type Tx } from '../platform/db.ts';
 import { CREDIT_LIMIT_CHANGED, LIMIT_CHANGE_CANCELLED, LIMIT_CHANGE_SCHEDULED, outboxWrite } from './downstream-events.ts';
 import { createNotifications } from './notifications.ts';
+import { newRowId } from './ids.ts';
 
 /** Who asked for a change made by the service itself (a temporary increase's end). */
 export const SERVICE_ACTOR = 'service';
@@ -110,7 +110,7 @@ export async function recordLimitChanged(tx: Tx, applied: AppliedLimit, correlat
     userId: change.userId,
     correlationId,
     occurredAt: now,
-    id: randomUUID(),
+    id: newRowId(),
     data: Prisma.sql`jsonb_build_object(
       'reason', ${reason}::text, 'currency', ${change.currency}::text,
       'previousLimitCents', ${applied.previousLimitCents.toString()}::text, 'newLimitCents', ${applied.newLimitCents.toString()}::text,

@@ -6,12 +6,12 @@
 //
 // The latest decision wins: scheduling takes the user's next decision sequence (the acceptance
 // sequence, shared with acceptances) and withdraws the user's PENDING offers issued before it.
-import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type LimitChange, type LimitDecreaseReason, type Notification, type Tx } from '../platform/db.ts';
 import { hasControlCharacters, isUuid, NotFoundError, ValidationError } from './errors.ts';
 import { audit, LIMIT_CHANGE_COLUMNS, publishScheduled, recordCancelled } from './limit-change-records.ts';
 import { createNotifications } from './notifications.ts';
 import { withdrawOffersWhere } from './offer-withdrawal.ts';
+import { newRowId } from './ids.ts';
 
 export interface LimitChangeSettings {
   /** The notice a decrease needs, counted from the notice's delivery (LIMIT_DECREASE_NOTICE_DAYS). */
@@ -106,7 +106,7 @@ async function schedule(tx: Tx, input: ScheduleDecreaseInput, requester: Request
   for (const old of replaced) {
     await recordCancelled(tx, old, 'SUPERSEDED', requester.actor, requester.correlationId, now, 'replaced by a later decrease');
   }
-  const id = randomUUID();
+  const id = newRowId();
   const [notice] = await createNotifications(tx, [
     {
       userId: input.userId,

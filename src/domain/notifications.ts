@@ -75,7 +75,7 @@ export async function createNotifications(tx: Tx, inputs: readonly (NewNotificat
   // Raw: Prisma never caches the plan of createManyAndReturn (it compiles it on every call).
   return tx.$queryRaw<Notification[]>`
     INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id)
-    SELECT gen_random_uuid(), n.user_id, n.kind::notification_kind, n.title, n.body, n.deep_link, n.dedupe_key, n.deployment_id,
+    SELECT uuid_v7(), n.user_id, n.kind::notification_kind, n.title, n.body, n.deep_link, n.dedupe_key, n.deployment_id,
            n.offer_id, n.correlation_id
       FROM unnest(${column('userId')}::text[], ${column('kind')}::text[], ${column('title')}::text[], ${column('body')}::text[],
                   ${column('deepLink')}::text[], ${column('dedupeKey')}::uuid[], ${column('deploymentId')}::uuid[], ${column('offerId')}::uuid[],

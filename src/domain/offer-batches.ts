@@ -7,6 +7,7 @@ import { countOffersIssued } from './campaign-metrics.ts';
 import { ValidationError } from './errors.ts';
 import { notificationRow } from './notifications.ts';
 import { conflictingRef, DEFAULT_OFFER_CAPS, sameTerms, validateIssue, type IssueOfferInput, type OfferCaps } from './offers.ts';
+import { newRowId } from './ids.ts';
 
 /** The most offers one batch may carry: enough for a campaign, small enough for one request and one transaction. */
 export const MAX_OFFERS_PER_BATCH = 1_000;
@@ -147,7 +148,7 @@ async function insertOffers(
   locales: ReadonlyMap<string, string>,
   correlationId: string,
 ): Promise<{ written: (CreditOffer | undefined)[]; notifications: Notification[] }> {
-  const ids = inputs.map(() => randomUUID());
+  const ids = inputs.map(() => newRowId());
   const column = <T>(pick: (input: IssueOfferInput) => T) => inputs.map(pick);
   const received = inputs.map((o, i) =>
     notificationRow({
@@ -177,7 +178,7 @@ async function insertOffers(
       RETURNING *),
     received AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)
-      SELECT gen_random_uuid(), offers.user_id, 'OFFER_RECEIVED', input.title, input.body, input.deep_link, input.dedupe_key, offers.id, ${correlationId}
+      SELECT uuid_v7(), offers.user_id, 'OFFER_RECEIVED', input.title, input.body, input.deep_link, input.dedupe_key, offers.id, ${correlationId}
         FROM offers JOIN input ON input.id = offers.id
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id, offer_id, created_at)

@@ -9,6 +9,7 @@ import { dedupeKeySql } from './notifications.ts';
 import { CREDIT_OFFER_EXPIRED, EVENT_VERSION, storedEnvelope } from './downstream-events.ts';
 import { countOffersExpired } from './campaign-metrics.ts';
 import { notificationText, offerLink } from './notification-content.ts';
+import { newRowId } from './ids.ts';
 
 export interface OfferExpirySettings {
   /** Offers per transaction: each batch holds its offers' and users' row locks until it commits. */
@@ -145,7 +146,7 @@ function expireStatement({ offers, users }: NumberedEvents, correlationId: strin
     WITH input AS (
       SELECT * FROM unnest(${column((o) => o.id)}::uuid[], ${column((_, i) => texts[i]!.title)}::text[],
                            ${column((_, i) => texts[i]!.body)}::text[], ${column((o) => offerLink(o.id))}::text[],
-                           ${column(() => randomUUID())}::uuid[], ${column((o) => o.sequence)}::int[])
+                           ${column(() => newRowId())}::uuid[], ${column((o) => o.sequence)}::int[])
              AS i(offer_id, title, body, deep_link, outbox_id, sequence)),
     expired AS (
       UPDATE credit_offers o SET status = 'EXPIRED', expired_at = ${now}::timestamp
@@ -166,7 +167,7 @@ function expireStatement({ offers, users }: NumberedEvents, correlationId: strin
         FROM expired n),
     notified AS (
       INSERT INTO notifications (id, user_id, kind, title, body, deep_link, dedupe_key, offer_id, correlation_id)
-      SELECT gen_random_uuid(), e.user_id, 'OFFER_EXPIRED', e.title, e.body, e.deep_link, ${dedupeKeySql(Prisma.sql`'OFFER_EXPIRED:' || e.id`)}, e.id, ${correlationId}
+      SELECT uuid_v7(), e.user_id, 'OFFER_EXPIRED', e.title, e.body, e.deep_link, ${dedupeKeySql(Prisma.sql`'OFFER_EXPIRED:' || e.id`)}, e.id, ${correlationId}
         FROM expired e
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id, created_at)

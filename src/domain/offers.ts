@@ -244,13 +244,13 @@ async function recordAcceptance(
     c AS (
       INSERT INTO acceptance_consents (id, offer_id, user_id, accepted_at, ip_address, user_agent, terms, terms_hash, correlation_id,
                                        evidence_hmac, hmac_key_id, token_id, token_issued_at)
-      SELECT gen_random_uuid(), o.id, ${offer.userId}, ${now}, ${origin.ipAddress}, ${origin.userAgent},
+      SELECT uuid_v7(), o.id, ${offer.userId}, ${now}, ${origin.ipAddress}, ${origin.userAgent},
              ${JSON.stringify(terms)}::jsonb, ${termsHash}, ${origin.correlationId},
              ${evidenceHmac}, ${hmacKeyId}, ${tokenId}, ${tokenIssuedAt}
         FROM o),
     d AS (
       INSERT INTO credit_deployments (id, offer_id, user_id, status, currency, new_limit_cents, correlation_id, last_sequence, queued_at, acceptance_sequence)
-      SELECT gen_random_uuid(), o.id, ${offer.userId}, 'QUEUED', ${offer.currency}, ${offer.limitCents}, ${origin.correlationId}, 1, ${now}, u.sequence
+      SELECT uuid_v7(), o.id, ${offer.userId}, 'QUEUED', ${offer.currency}, ${offer.limitCents}, ${origin.correlationId}, 1, ${now}, u.sequence
         FROM o, u
       RETURNING *),
     e AS (

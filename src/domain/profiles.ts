@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type CreditProfile } from '../platform/db.ts';
 import { CREDIT_LIMIT_CHANGED, outboxWrite } from './downstream-events.ts';
 import { hasControlCharacters, NotFoundError, ValidationError } from './errors.ts';
+import { newRowId } from './ids.ts';
 
 /**
  * Records the credit in use now and recomputes what is available, in one statement (no lost
@@ -22,7 +23,7 @@ export async function syncCreditUsage(
   }
   const used = BigInt(usedCents);
   // The event's id names its history row too.
-  const eventId = randomUUID();
+  const eventId = newRowId();
   const [updated] = await prisma.$queryRaw<CreditProfile[]>`
     WITH before AS (SELECT user_id, available_cents FROM credit_profiles WHERE user_id = ${userId} FOR UPDATE),
     p AS (
