@@ -32,8 +32,8 @@ describe('row ids', () => {
     // Made later, sorted later (to the millisecond: within one, the rest of the id is random).
     const later = newRowId();
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const [{ id: latest }] = await prisma.$queryRaw<{ id: string }[]>`SELECT uuid_v7()::text AS id`;
-    expect([latest!, later].sort()).toEqual([later, latest!]);
+    const [made] = await prisma.$queryRaw<{ id: string }[]>`SELECT uuid_v7()::text AS id`;
+    expect([made!.id, later].sort()).toEqual([later, made!.id]);
   });
 
   it('of what an offer and its acceptance write are all version 7', async () => {

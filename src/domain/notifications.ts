@@ -16,8 +16,8 @@ export const NOTIFICATION_COLUMNS = Prisma.raw(`id, user_id AS "userId", kind::t
 /**
  * A notification's dedupe key: one per event, e.g. of "CREDIT_DEPLOYED:<deployment id>", stored as
  * the MD5 of that text read as a UUID (16 bytes, against 53 as text in the row and in its unique
- * index: 190 bytes per deployment, bench/README.md, Growth). `dedupeKeySql` is the same in SQL,
- * for the statements that build the text there; both give the same value.
+ * index: about 190 bytes per deployment with its two notifications; bench/README.md, Growth).
+ * `dedupeKeySql` is the same in SQL, for the statements that build the text there.
  */
 export function dedupeKey(kind: NotificationKind, subjectId: string): string {
   const hex = createHash('md5').update(`${kind}:${subjectId}`, 'utf8').digest('hex');
