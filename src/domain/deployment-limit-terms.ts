@@ -8,7 +8,7 @@
 // notifications reach delivery through the notification reconciler (they are PENDING).
 import { Prisma, type Tx } from '../platform/db.ts';
 import type { Applicable } from './apply-writes.ts';
-import { storedEnvelope } from './downstream-events.ts';
+import { isoText, storedEnvelope } from './downstream-events.ts';
 import { dedupeKeySql } from './notifications.ts';
 import { newRowId } from './ids.ts';
 
@@ -26,7 +26,6 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
     endId: newRowId(),
   }));
   const column = <K extends keyof (typeof rows)[number]>(key: K) => rows.map((row) => row[key]);
-  const iso = Prisma.sql`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
   await tx.$executeRaw`
     WITH input AS (
       SELECT i.*, o.temporary_until FROM unnest(${column('id')}::uuid[], ${column('userId')}::text[], ${column('offerId')}::uuid[],
@@ -81,7 +80,7 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
       INSERT INTO limit_change_events (change_id, type, at, actor, correlation_id, detail)
       SELECT e.id, 'SCHEDULED', ${now}, 'service', e.correlation_id,
              jsonb_build_object('why', 'a temporary increase was accepted', 'newLimitCents', e.new_limit_cents::text,
-                                'effectiveAt', to_char(e.effective_at, ${iso}))
+                                'effectiveAt', ${isoText(Prisma.sql`e.effective_at`)})
         FROM ends e),
     changes AS (
       SELECT s.user_id, s.correlation_id, 'credit.limit.change.cancelled' AS type,
@@ -90,7 +89,7 @@ export async function recordDeploymentLimitTerms(tx: Tx, applicable: readonly Ap
       UNION ALL
       SELECT e.user_id, e.correlation_id, 'credit.limit.change.scheduled',
              jsonb_build_object('changeId', e.id::text, 'changeType', 'TEMPORARY_END', 'decreaseReason', NULL::text, 'currency', e.currency::text,
-                                'newLimitCents', e.new_limit_cents::text, 'effectiveAt', to_char(e.effective_at, ${iso})), 2
+                                'newLimitCents', e.new_limit_cents::text, 'effectiveAt', ${isoText(Prisma.sql`e.effective_at`)}), 2
         FROM ends e),
     per_user AS (SELECT user_id, count(*)::int AS n FROM changes GROUP BY user_id),
     event_sequence AS (

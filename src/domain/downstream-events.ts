@@ -109,6 +109,9 @@ export interface OutboxWrite {
   id?: string;
 }
 
+/** A timestamp column as an event writes times: ISO 8601 in UTC to the millisecond, as Date.toISOString(). */
+export const isoText = (column: Prisma.Sql) => Prisma.sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /**
  * What the outbox stores of an event: the envelope's fields that have no column of their own
  * (version, correlationId, data). The id, type, occurredAt, userId and sequence are the row's
@@ -171,7 +174,7 @@ export function limitChangedByDeployments(occurredAt: Date): Prisma.Sql {
                                   'changeType', CASE WHEN offer.temporary_until IS NULL THEN 'INCREASE' ELSE 'TEMPORARY_START' END,
                                   'historyId', i.id::text, 'effectiveAt', ${occurredAt.toISOString()}::text, 'decreaseReason', NULL::text,
                                   'limitChangeId', NULL::text,
-                                  'temporaryUntil', to_char(offer.temporary_until, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`)}
+                                  'temporaryUntil', ${isoText(Prisma.sql`offer.temporary_until`)})`)}
         FROM input i JOIN event_sequence s ON s.user_id = i.user_id JOIN credit_offers offer ON offer.id = i.offer_id
       RETURNING sequence)`;
 }

@@ -3,6 +3,7 @@
 // never publishes: the relay and the replay (src/events/) hold the claiming transaction, publish,
 // and mark the rows sent only after the publish returned.
 import { prisma, Prisma, type Tx } from '../platform/db.ts';
+import { isoText } from './downstream-events.ts';
 
 /**
  * Advisory lock key space of "a user's events are being published". One holder per user at a
@@ -16,7 +17,7 @@ const lockUser = (userId: Prisma.Sql) => Prisma.sql`pg_try_advisory_xact_lock(${
  * occurredAt, userId, sequence), joined to what the payload stores (storedEnvelope). A row written
  * before holds the whole envelope, whose own fields win: it goes out as it was written.
  */
-const ENVELOPE = Prisma.sql`jsonb_build_object('id', id::text, 'type', type, 'occurredAt', to_char(occurred_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+const ENVELOPE = Prisma.sql`jsonb_build_object('id', id::text, 'type', type, 'occurredAt', ${isoText(Prisma.sql`occurred_at`)},
                                                'userId', user_id, 'sequence', sequence) || payload`;
 const ROW = Prisma.sql`id::text AS id, user_id AS "userId", sequence, type, occurred_at AS "occurredAt", (${ENVELOPE})::text AS payload`;
 

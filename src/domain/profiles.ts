@@ -1,7 +1,7 @@
 // Credit profiles: the credit engine reports the credit in use; the limit changes only through deployments.
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma, type CreditProfile } from '../platform/db.ts';
-import { CREDIT_LIMIT_CHANGED, outboxWrite } from './downstream-events.ts';
+import { CREDIT_LIMIT_CHANGED, isoText, outboxWrite } from './downstream-events.ts';
 import { hasControlCharacters, NotFoundError, ValidationError } from './errors.ts';
 import { newRowId } from './ids.ts';
 
@@ -53,7 +53,7 @@ export async function syncCreditUsage(
         'availableCents', p."availableCents"::text, 'usedCents', p."usedCents"::text,
         'interestRateBps', p."interestRateBps", 'offerId', NULL::text, 'deploymentId', NULL::text,
         'changeType', NULL::text, 'historyId', ${eventId}::text, 'effectiveAt', ${now.toISOString()}::text, 'decreaseReason', NULL::text,
-        'limitChangeId', NULL::text, 'temporaryUntil', to_char(p."temporaryUntil", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
+        'limitChangeId', NULL::text, 'temporaryUntil', ${isoText(Prisma.sql`p."temporaryUntil"`)})`,
     })}
     SELECT "userId", currency, "limitCents", "usedCents", "availableCents", "interestRateBps", version, "lastLimitChangeAt", "updatedAt",
            "temporaryUntil", "permanentLimitCents", "appliedAcceptanceSequence" FROM p`;
