@@ -78,13 +78,10 @@ export interface User {
 }
 
 /** A user of the app: its token carries the device's language, as the app's tokens do. */
-export async function newUser(label: string): Promise<User> {
-  const id = `bench-${label}-${randomUUID()}`;
-  return { id, token: await signToken(id, ['customer'], { locale: 'pt-BR' }) };
-}
+export const newUser = (label: string): Promise<User> => userWithId(`bench-${label}-${randomUUID()}`);
 
-/** A user who is already in the database, e.g. one of a loaded book's. */
-export async function existingUser(id: string): Promise<User> {
+/** The user of that id (one of a loaded book's, or a new one whose id has another form). */
+export async function userWithId(id: string): Promise<User> {
   return { id, token: await signToken(id, ['customer'], { locale: 'pt-BR' }) };
 }
 

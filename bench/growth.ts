@@ -24,7 +24,7 @@ import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { databaseSettings, redisSettings } from '../src/settings.ts';
 import { tokenSigner } from '../src/api/auth.ts';
-import { existingUser, type User } from './api-client.ts';
+import { userWithId, type User } from './api-client.ts';
 import { buildProduction, killAllServices, startService, type ServiceProcess } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
@@ -404,7 +404,7 @@ async function measureBytesOnly(db: pg.Pool, env: Record<string, string>, histor
     await db.query('VACUUM');
     const uuidUsers = await measureDrainBytes(db, api.url!, env, logFile, 'new users with UUID ids, after VACUUM', {
       count: DRAIN,
-      userFor: () => existingUser(randomUUID()),
+      userFor: () => userWithId(randomUUID()),
     });
     await db.query('VACUUM');
     const { rows: book } = await db.query<{ id: string }>(
@@ -415,7 +415,7 @@ async function measureBytesOnly(db: pg.Pool, env: Record<string, string>, histor
     if (book.length < DRAIN) throw new Error(`the book has ${book.length} users with a profile in BRL, fewer than ${DRAIN}`);
     const bookUsers = await measureDrainBytes(db, api.url!, env, logFile, "the book's users, after VACUUM", {
       count: DRAIN,
-      userFor: (i) => existingUser(book[i]!.id),
+      userFor: (i) => userWithId(book[i]!.id),
       // Above every limit and usage of the history's (R$ 50,900.00 at most): an increase for each,
       // never FAILED for a usage above it.
       limitCents: 6_000_000,
