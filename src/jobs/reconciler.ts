@@ -60,14 +60,25 @@ async function reconcileJobs<Item extends OpenItem>(
 ): Promise<{ enqueued: number; failed: number }> {
   let enqueued = 0;
   let failed = 0;
-  for (const item of items) {
-    try {
+  // Every item's job and its state, asked for at once: the commands go out together on the
+  // queue's connection, so a pass waits for Redis about once rather than once or twice per item
+  // (50 items one after another took 5 to 25 ms here, a pass of 500 ten times that).
+  const jobs = await Promise.allSettled(
+    items.map(async (item) => {
       const job = await queue.getJob(item.id);
+      return { job, state: job ? await job.getState() : null };
+    }),
+  );
+  for (const [i, item] of items.entries()) {
+    try {
+      const found = jobs[i]!;
+      if (found.status === 'rejected') throw found.reason;
+      const { job, state } = found.value;
       if (!job) {
         if (await covered(item)) continue;
         await enqueue(item);
         enqueued += 1;
-      } else if ((await job.getState()) === 'failed') {
+      } else if (state === 'failed') {
         await settleAbandoned(item, job);
         failed += 1;
       }
