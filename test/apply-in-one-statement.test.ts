@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { applyInOneStatement } from '../src/domain/apply-in-one-statement.ts';
 import { readRows } from '../src/domain/deployment-locks.ts';
 import { applyDeployments } from '../src/domain/deployments.ts';
+import { dedupeKey } from '../src/domain/notifications.ts';
 import { prisma } from '../src/platform/db.ts';
 import { engineToken, gql, token } from './support/client.ts';
 import { ACCEPT_OFFER, ISSUE_OFFER } from './support/fixtures.ts';
@@ -58,6 +59,11 @@ describe('the apply in one statement, when a row changed after it was read', () 
     expect((await applyInOneStatement(read, new Date(), false)).size).toBe(0);
     expect(await writesOf(deploymentId, userId)).toEqual(once);
     expect(once).toMatchObject({ deployment: { status: 'DEPLOYED', lastSequence: 4 }, events: 4, notifications: 1, history: 1 });
+    // The statement builds the notification's dedupe key in SQL; the locked apply computes it in
+    // the code (dedupeKey). Both must name the same notification, or the locked apply run after
+    // this one would write a second.
+    const notification = await prisma.notification.findFirstOrThrow({ where: { deploymentId } });
+    expect(notification.dedupeKey).toBe(dedupeKey('CREDIT_DEPLOYED', deploymentId));
     expect((await prisma.creditProfile.findUniqueOrThrow({ where: { userId } })).version).toBe(1);
   });
 

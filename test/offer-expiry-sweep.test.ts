@@ -3,6 +3,7 @@
 // user's events numbered without gaps, and each batch's notifications handed over as it commits.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { dedupeKey } from '../src/domain/notifications.ts';
 import { expireDueOffers, type ExpiredBatch } from '../src/domain/offer-expiry.ts';
 import { prisma } from '../src/platform/db.ts';
 import { scrape } from '../src/platform/metrics.ts';
@@ -53,11 +54,14 @@ describe('the expiry sweep', () => {
 
     const notifications = await prisma.notification.findMany({
       where: { offer: { campaignId: campaign } },
-      select: { id: true, offerId: true, kind: true, userId: true, title: true },
+      select: { id: true, offerId: true, kind: true, userId: true, title: true, dedupeKey: true },
     });
     expect(notifications).toHaveLength(OFFERS);
     expect(new Set(notifications.map((n) => n.offerId)).size).toBe(OFFERS);
     expect(new Set(notifications.map((n) => n.id))).toEqual(new Set(handedIds));
+    // The sweep builds each key in SQL; the code's dedupeKey must name the same notification, or a
+    // writer that computes it (a job run again) would add a second one.
+    for (const n of notifications) expect(n.dedupeKey).toBe(dedupeKey('OFFER_EXPIRED', n.offerId!));
     expect(notifications.find((n) => n.userId === `${campaign}-2`)!.title).toBe('Your credit offer has expired');
     expect(notifications.find((n) => n.userId === `${campaign}-1`)!.title).toBe('Sua oferta de crédito expirou');
 
