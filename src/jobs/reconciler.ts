@@ -4,7 +4,7 @@
 // run is claimed in Redis first); even two runs at once would be safe, since job ids are the
 // deployment (notification) ids.
 import type { Job, Queue } from 'bullmq';
-import { hotTransaction, prisma, Prisma, type NotificationKind, type NotificationStatus } from '../platform/db.ts';
+import { hotTransaction, Prisma, type NotificationKind, type NotificationStatus } from '../platform/db.ts';
 import { failDeployment } from '../domain/deployment-failures.ts';
 import { categoryOf } from '../domain/notification-categories.ts';
 import { abandonNotification } from '../domain/push-delivery.ts';
@@ -41,6 +41,22 @@ interface OpenItem {
 
 interface OpenDeployment extends OpenItem {
   startedAt: Date | null;
+}
+
+/**
+ * A reconciler's scan for open items, with bitmap scans off for it alone. Every item that is done
+ * leaves its entry in the index of open ones (a notification delivered, a deployment applied),
+ * dead until a VACUUM, and on a large table autovacuum comes seldom (at a fifth of its rows
+ * changed, by default). A plain index scan marks the dead entries it meets, and later scans skip
+ * them; a bitmap scan, which the planner chooses when it expects few rows, marks none and visits
+ * the table for every one, pass after pass: 706 pages for 4,000 notifications delivered since the
+ * last VACUUM (test/query-plans.test.ts), a year of them at a credit book's size.
+ */
+async function scanWithoutBitmap<Row>(label: string, sql: Prisma.Sql): Promise<Row[]> {
+  return hotTransaction(label, async (query) => {
+    await query(Prisma.sql`SET LOCAL enable_bitmapscan = off`);
+    return query<Row>(sql);
+  });
 }
 
 /**
@@ -91,12 +107,13 @@ async function reconcileJobs<Item extends OpenItem>(
 
 export function createDeploymentReconciler({ queue, afterCommit, logger, graceMs, retryHorizonMs }: ReconcilerDeps) {
   return async function reconcileDeployments(now = new Date()): Promise<{ enqueued: number; failed: number }> {
-    const open: OpenDeployment[] = await prisma.creditDeployment.findMany({
-      where: { status: { in: ['QUEUED', 'PROCESSING', 'RETRYING'] }, queuedAt: { lt: new Date(now.getTime() - graceMs) } },
-      select: { id: true, correlationId: true, startedAt: true },
-      orderBy: { queuedAt: 'asc' },
-      take: BATCH,
-    });
+    // Each applied deployment leaves its (QUEUED, queued_at) entry in the index scanned here: an
+    // index scan, as the notifications' below (scanWithoutBitmap).
+    const open = await scanWithoutBitmap<OpenDeployment>('deployment reconciler scan', Prisma.sql`
+      SELECT id::text AS id, correlation_id AS "correlationId", started_at AS "startedAt"
+        FROM credit_deployments
+       WHERE status IN ('QUEUED', 'PROCESSING', 'RETRYING') AND queued_at < ${new Date(now.getTime() - graceMs)}
+       ORDER BY queued_at LIMIT ${BATCH}`);
     return reconcileJobs(
       open,
       queue,
@@ -149,29 +166,20 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
     const before = new Date(now.getTime() - graceMs);
     // The statuses are literals: the partial indexes that hold only the open rows (a handful among
     // millions) are chosen by their predicates, which a status sent as a parameter cannot prove.
-    // Each delivery leaves its notification's entry in the index of PENDING ones, dead until a
-    // VACUUM (on a large table autovacuum comes seldom: at a fifth of its rows changed, by
-    // default). A plain index scan marks the dead entries it meets, and later scans skip them; a
-    // bitmap scan, which the planner chooses when it expects few rows, marks none and visits the
-    // table for every one, pass after pass: 706 pages for 4,000 notifications delivered since
-    // the last VACUUM (test/query-plans.test.ts), a year of them at a credit book's size. So the
-    // scan is two ordered index scans, one per partial index, bitmap scans off for it alone.
+    // Two ordered scans, one per partial index (an OR would be one bitmap scan, whatever the setting).
     type Open = { id: string; correlationId: string; kind: NotificationKind; createdAt: Date; status: NotificationStatus };
-    const open = await hotTransaction('notification reconciler scan', async (query) => {
-      await query(Prisma.sql`SET LOCAL enable_bitmapscan = off`);
-      return query<Open>(Prisma.sql`
-        SELECT * FROM (
-          (SELECT id::text AS id, correlation_id AS "correlationId", kind::text AS kind, created_at AS "createdAt", status::text AS status
-             FROM notifications
-            WHERE status = 'PENDING' AND created_at < ${before}
-            ORDER BY created_at LIMIT ${BATCH})
-          UNION ALL
-          (SELECT id::text, correlation_id, kind::text, created_at, status::text
-             FROM notifications
-            WHERE status = 'DELIVERED' AND push_settled_at IS NULL AND push_due_at < ${before}
-            ORDER BY push_due_at LIMIT ${BATCH})) open
-         ORDER BY "createdAt" LIMIT ${BATCH}`);
-    });
+    const open = await scanWithoutBitmap<Open>('notification reconciler scan', Prisma.sql`
+      SELECT * FROM (
+        (SELECT id::text AS id, correlation_id AS "correlationId", kind::text AS kind, created_at AS "createdAt", status::text AS status
+           FROM notifications
+          WHERE status = 'PENDING' AND created_at < ${before}
+          ORDER BY created_at LIMIT ${BATCH})
+        UNION ALL
+        (SELECT id::text, correlation_id, kind::text, created_at, status::text
+           FROM notifications
+          WHERE status = 'DELIVERED' AND push_settled_at IS NULL AND push_due_at < ${before}
+          ORDER BY push_due_at LIMIT ${BATCH})) open
+       ORDER BY "createdAt" LIMIT ${BATCH}`);
     // A campaign batch's notifications wait for their batch's first-steps job (behind users' own
     // work, maybe long after the grace): while it waits or runs, it takes their first step, and
     // a job each here would decide them a second time, one by one.
