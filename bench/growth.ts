@@ -1,50 +1,41 @@
-// `npm run bench -- --growth [--growth-scale=F] [--growth-journeys=N] [--keep-db]`: whether the
-// service keeps its speed as the credit book grows. One database, measured twice in the same run:
-// empty (only the measured users in it), then after a synthetic year is loaded into it set-based
-// (bench/growth-history.ts; 10 million rows at scale 1) and VACUUM ANALYZEd. Each time: accept and
-// accept -> DEPLOYED at one user, the pages and the badge of a user with 2,000 items of each kind,
-// one pass of each periodic job (the reconcilers, the expiry sweep over 10,000 due offers, the
-// outbox relay over 1,000 unsent events), the one-worker drain of 2,000, and the bytes on disk
-// each drained deployment added. Targets (the loaded figures against the empty ones) in the JSON.
+// `npm run bench -- --growth [--growth-scale=F] [--growth-journeys=N] [--growth-rounds=N] [--keep-db]`:
+// whether the service keeps its speed as the credit book grows. Two databases in the same run: one
+// empty (only the measured users in it), one into which a synthetic year is loaded set-based
+// (bench/growth-history.ts; 10 million rows at scale 1) and VACUUM ANALYZEd. Measured on both:
+// accept and accept -> DEPLOYED at one user and the pages and the badge of a user with 2,000
+// items of each kind (in rounds, the two databases by turns, the median of the rounds kept); one
+// pass of each periodic job (the reconcilers, the expiry sweep over 10,000 due offers, the outbox
+// relay over 1,000 unsent events; the loaded database's before and after its load); the
+// one-worker drain of 2,000, and the bytes on disk each drained deployment added. Targets (the
+// loaded figures against the empty ones) in the JSON.
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { expireDueOffers } from '../src/domain/offer-expiry.ts';
-import { readUnsentFloor } from '../src/domain/outbox.ts';
 import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
-import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
-import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
-import type { AfterCommit } from '../src/jobs/after-commit.ts';
-import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';
-import { createDeploymentReconciler, createNotificationReconciler } from '../src/jobs/reconciler.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { connectDatabase, prisma } from '../src/platform/db.ts';
-import { createLogger } from '../src/platform/logger.ts';
-import { closeRedis, createRedis } from '../src/platform/redis.ts';
-import { databaseSettings, redisSettings } from '../src/settings.ts';
+import { databaseSettings } from '../src/settings.ts';
 import { tokenSigner } from '../src/api/auth.ts';
 import { userWithId, type User } from './api-client.ts';
 import { buildProduction, killAllServices, startService, type ServiceProcess } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
-import { loadDueOffers, loadHeavyUser, loadHistory, loadLiveWork, loadUnsentEvents, scaledHistory, USER_PREFIX, type HistorySize } from './growth-history.ts';
+import { loadHeavyUser, loadHistory, scaledHistory, USER_PREFIX, type HistorySize } from './growth-history.ts';
+import { measurePassesIn, type Passes, type WorkUsers } from './growth-passes.ts';
 import { runJourneys } from './journeys.ts';
 import { describeMachine } from './machine.ts';
 import { removeRedisKeys } from './redis-keys.ts';
 import { growthPer, relationSizes, updateCounts } from './relation-sizes.ts';
-import { since, summarize, type LatencySummary } from './stats.ts';
+import { medianSummary, since, summarize, type LatencySummary } from './stats.ts';
 import { buildBacklog, drainBacklog } from './throughput.ts';
 
 const config = loadConfig();
-const logger = createLogger('silent');
 const RESULTS = new URL('./results/', import.meta.url);
 
 const HEAVY_USER = 'growth-heavy';
 const HEAVY_ITEMS = 2_000;
 const DRAIN = 2_000;
-const DUE_OFFERS = 10_000;
-const UNSENT_EVENTS = 1_000;
 /** Days back the outbox gets a partition for: the history's events fall within the last 365. */
 const HISTORY_DAYS = 400;
 const PAGE_SAMPLES = 100;
@@ -56,33 +47,24 @@ export interface GrowthOptions {
   keepDatabase: boolean;
   /** Only the bytes: load, then the drain of 2,000 and where its bytes went (no latencies, no empty phase). */
   bytesOnly: boolean;
+  /** Rounds of the services' latencies (journeys, pages), alternating between the two databases. */
+  rounds: number;
 }
 
 export function parseGrowthOptions(argv: string[]): GrowthOptions {
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const scale = Number(value('growth-scale') ?? 1);
   const journeys = Number(value('growth-journeys') ?? 200);
+  const rounds = Number(value('growth-rounds') ?? 5);
   if (!(scale > 0)) throw new Error(`--growth-scale must be a positive number, got ${value('growth-scale')}`);
   if (!Number.isInteger(journeys) || journeys < 20) throw new Error(`--growth-journeys must be a whole number >= 20, got ${journeys}`);
-  const unknown = argv.filter((a) => !/^--(growth|growth-scale=.*|growth-journeys=.*|growth-bytes-only|keep-db)$/.test(a));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--growth-rounds must be a whole number >= 1, got ${value('growth-rounds')}`);
+  const unknown = argv.filter((a) => !/^--(growth|growth-scale=.*|growth-journeys=.*|growth-rounds=.*|growth-bytes-only|keep-db)$/.test(a));
   if (unknown.length > 0) throw new Error(`unknown with --growth: ${unknown.join(' ')}`);
-  return { scale, journeys, keepDatabase: argv.includes('--keep-db'), bytesOnly: argv.includes('--growth-bytes-only') };
+  return { scale, journeys, rounds, keepDatabase: argv.includes('--keep-db'), bytesOnly: argv.includes('--growth-bytes-only') };
 }
 
-/** The users the periodic jobs' work belongs to. */
-interface WorkUsers {
-  prefix: string;
-  count: number;
-}
 
-interface Passes {
-  deploymentReconcilerMs: number;
-  notificationReconcilerMs: number;
-  outboxRelayMs: number;
-  published: number;
-  expirySweepMs: number;
-  expired: number;
-}
 
 interface PhaseFigures {
   /** Rows in all tables when the phase was measured. */
@@ -115,87 +97,6 @@ async function tableTotals(db: pg.Pool): Promise<{ rows: number; bytes: number }
       WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace`,
   );
   return { rows: Number(rows[0].rows), bytes: Number(rows[0].bytes) };
-}
-
-/** One pass of each periodic job, timed, with nothing else running against the database. */
-async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string): Promise<Passes> {
-  const client = await db.connect();
-  try {
-    await loadLiveWork(client as unknown as pg.Client, { dueOffers: DUE_OFFERS, unfinishedDeployments: 50, unsentEvents: UNSENT_EVENTS, openNotifications: 50 }, workUsers.count, workUsers.prefix);
-  } finally {
-    client.release();
-  }
-  await db.query('ANALYZE');
-  const queues = { redis: redisSettings(config, logger), prefix };
-  const deploymentQueue = createDeploymentQueue(queues, { backoffMs: 100, maxBackoffMs: 1_000, retryHorizonMs: 3_600_000 });
-  const notificationQueue = createNotificationQueue(queues, { attempts: 1, backoffMs: 100 });
-  const redis = createRedis('publisher', redisSettings(config, logger));
-  // The reconcilers' finds are left for the worker's own reconciler: only the pass is timed here.
-  const keep: AfterCommit = async () => {};
-  const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
-    const start = performance.now();
-    const result = await fn();
-    return [Math.round(since(start) * 100) / 100, result];
-  };
-  // A periodic job's pass: one untimed pass over the work already loaded, then three over fresh
-  // work loaded before each (`round` 1..3); the median's time and result.
-  const medianOfThreePasses = async <T>(load: (loader: pg.Client, round: number) => Promise<void>, pass: () => Promise<T>): Promise<[number, T]> => {
-    await pass();
-    const rounds: [number, T][] = [];
-    for (let round = 1; round <= 3; round += 1) {
-      const loader = await db.connect();
-      try {
-        await load(loader as unknown as pg.Client, round);
-      } finally {
-        loader.release();
-      }
-      rounds.push(await timed(pass));
-    }
-    return rounds.sort((a, b) => a[0] - b[0])[1]!;
-  };
-  try {
-    const reconcileDeployments = createDeploymentReconciler({ queue: deploymentQueue, afterCommit: keep, logger, graceMs: 60_000, retryHorizonMs: 3_600_000 });
-    const reconcileNotifications = createNotificationReconciler({ queue: notificationQueue, afterCommit: keep, logger, graceMs: 60_000 });
-    // A first pass of each reconciler, untimed, opens the connections (they change nothing here).
-    await reconcileDeployments();
-    await reconcileNotifications();
-    const [deploymentReconcilerMs] = await timed(() => reconcileDeployments());
-    const [notificationReconcilerMs] = await timed(() => reconcileNotifications());
-    const publisher = eventStreamPublisher(redis, { key: eventStreamKey(prefix), maxLength: 100_000 });
-    // As the worker's relay does: its passes read the days from the floor its housekeeping read
-    // (once a minute there; here after each load, untimed).
-    let { floor } = await readUnsentFloor();
-    const relayAll = async () => {
-      let total = 0;
-      for (let n = -1; n !== 0; total += n) n = await relayUnsentEvents(publisher, { users: 100, events: 1_000 }, floor);
-      return total;
-    };
-    // The first pass after the load is untimed, as the reconcilers' are: on a database just
-    // loaded and vacuumed it took twice as long as the next (a cold cache, the first plans; 336
-    // against 123 ms). Then the median of three passes, each over fresh events.
-    const [outboxRelayMs, published] = await medianOfThreePasses(
-      async (loader, round) => {
-        await loadUnsentEvents(loader, UNSENT_EVENTS, workUsers.count, workUsers.prefix, round);
-        ({ floor } = await readUnsentFloor());
-      },
-      relayAll,
-    );
-    // The sweep's own work, without the pauses between its batches that leave room for deployments,
-    // timed as the relay's (one timed pass, until 2026-12-07, gave 1.2 to 2.1 s in runs of the same
-    // code on the same book).
-    const [expirySweepMs, expired] = await medianOfThreePasses(
-      (loader) => loadDueOffers(loader, DUE_OFFERS, workUsers.count, workUsers.prefix),
-      () => expireDueOffers(async () => {}, { batchSize: config.OFFER_EXPIRY_BATCH_SIZE, pauseMs: 0 }),
-    );
-    // What the sweep wrote is settled here, so the service measured next does not work it off meanwhile.
-    await db.query(`UPDATE outbox_events SET sent_at = now() AT TIME ZONE 'UTC' WHERE sent_at IS NULL`);
-    await db.query(
-      `UPDATE notifications SET status = 'DELIVERED', push_settled_at = now() AT TIME ZONE 'UTC' WHERE status = 'PENDING' OR push_settled_at IS NULL`,
-    );
-    return { deploymentReconcilerMs, notificationReconcilerMs, outboxRelayMs, published, expirySweepMs, expired };
-  } finally {
-    await Promise.all([closeQueue(deploymentQueue), closeQueue(notificationQueue), closeRedis(redis)]);
-  }
 }
 
 /** The heavy user's lists, first page and after a deep cursor, and the badge: PAGE_SAMPLES requests each. */
@@ -277,37 +178,73 @@ async function measureDrainBytes(db: pg.Pool, url: string, env: Record<string, s
   };
 }
 
-async function measurePhase(db: pg.Pool, env: Record<string, string>, workUsers: WorkUsers, options: GrowthOptions, phase: string): Promise<PhaseFigures> {
-  const prefix = env.REDIS_PREFIX!;
-  log(`${phase}: one pass of each periodic job`);
-  const passes = await measurePasses(db, workUsers, prefix);
-  log(`${phase}: passes ${JSON.stringify(passes)}`);
-  const totals = await tableTotals(db);
-  const logFile = (role: string) => fileURLToPath(new URL(`growth-${Date.now()}-${phase}-${role}.log`, RESULTS));
+/** What the services answer on one database in one round: journeys at one user, the heavy user's pages and badge. */
+interface ServiceFigures {
+  acceptMs: LatencySummary;
+  acceptToDeployedMs: LatencySummary;
+  pages: Record<string, LatencySummary>;
+}
+
+const logFileFor = (phase: string) => (role: string) =>
+  fileURLToPath(new URL(`growth-${Date.now()}-${phase.replace(/[^a-z0-9]+/gi, '-')}-${role}.log`, RESULTS));
+
+/** One round on one database: an API and a worker of the build started for it, and stopped after. */
+async function measureServices(db: pg.Pool, env: Record<string, string>, options: GrowthOptions, phase: string): Promise<ServiceFigures> {
+  const logFile = logFileFor(phase);
   const api = await startService('api', env, logFile('api'));
-  let worker: ServiceProcess | null = await startService('worker', env, logFile('worker'));
+  let worker: ServiceProcess | null = null;
   try {
+    worker = await startService('worker', env, logFile('worker'));
     const url = api.url!;
     log(`${phase}: journeys at one user (${options.journeys}, after 20 of warm-up)`);
     await runJourneys(url, 1, 20);
     const journeys = await runJourneys(url, 1, options.journeys);
-    log(`${phase}: pages and badge of a user with ${HEAVY_ITEMS} items of each kind`);
     log(`${phase}: accept p50 ${journeys.acceptMs.p50} ms, accept -> DEPLOYED p50 ${journeys.acceptToDeployedMs.p50} ms`);
+    log(`${phase}: pages and badge of a user with ${HEAVY_ITEMS} items of each kind`);
     const pages = await measurePages(db, url);
     log(`${phase}: pages p50 ${JSON.stringify(Object.fromEntries(Object.entries(pages).map(([k, v]) => [k, v.p50])))}`);
-    await worker.stop();
-    worker = null;
-    const bytes = await measureDrainBytes(db, url, env, logFile, phase);
-    return {
-      ...totals,
-      acceptMs: journeys.acceptMs,
-      acceptToDeployedMs: journeys.acceptToDeployedMs,
-      pages,
-      passes,
-      ...bytes,
-    };
+    return { acceptMs: journeys.acceptMs, acceptToDeployedMs: journeys.acceptToDeployedMs, pages };
   } finally {
     await worker?.stop();
+    await api.stop();
+  }
+}
+
+/** A database's rounds as one figure each: the median of the rounds' p50s, of their p99s, and so on. */
+function combineRounds(rounds: ServiceFigures[]): ServiceFigures {
+  return {
+    acceptMs: medianSummary(rounds.map((r) => r.acceptMs)),
+    acceptToDeployedMs: medianSummary(rounds.map((r) => r.acceptToDeployedMs)),
+    pages: Object.fromEntries(Object.keys(rounds[0]!.pages).map((name) => [name, medianSummary(rounds.map((r) => r.pages[name]!))])),
+  };
+}
+
+/** A database's passes as one figure each: the mean of its rounds' (two, by turns with the other database's). */
+function meanOfPasses(rounds: Passes[]): Passes {
+  const mean = (pick: (p: Passes) => number) => Math.round((rounds.reduce((sum, p) => sum + pick(p), 0) / rounds.length) * 100) / 100;
+  return {
+    deploymentReconcilerMs: mean((p) => p.deploymentReconcilerMs),
+    notificationReconcilerMs: mean((p) => p.notificationReconcilerMs),
+    outboxRelayMs: mean((p) => p.outboxRelayMs),
+    published: mean((p) => p.published),
+    expirySweepMs: mean((p) => p.expirySweepMs),
+    expired: mean((p) => p.expired),
+  };
+}
+
+/** A database's drains as one: the first's bytes, with the rate the mean of all. */
+function meanOfDrains<D extends { drain: { deployments: number; seconds: number; deploymentsPerSecond: number } }>(drains: D[]): D {
+  const rate = drains.reduce((sum, d) => sum + d.drain.deploymentsPerSecond, 0) / drains.length;
+  return { ...drains[0]!, drain: { ...drains[0]!.drain, deploymentsPerSecond: Math.round(rate * 10) / 10 } };
+}
+
+/** The one-worker drain on one database, with an API of its own for the backlog. */
+async function measureDrain(db: pg.Pool, env: Record<string, string>, phase: string) {
+  const logFile = logFileFor(phase);
+  const api = await startService('api', env, logFile('api'));
+  try {
+    return await measureDrainBytes(db, api.url!, env, logFile, phase);
+  } finally {
     await api.stop();
   }
 }
@@ -373,9 +310,16 @@ async function loadAndVacuum(db: pg.Pool, history: HistorySize, scale: number) {
   const vacuumStart = performance.now();
   await db.query('VACUUM ANALYZE');
   const vacuumAnalyzeSeconds = Math.round(since(vacuumStart) / 100) / 10;
+  // The load leaves hundreds of megabytes of dirty pages, which the checkpointer writes out over
+  // the next minutes, under whatever is measured then: in a run at 2026-12-08 00:28 the first
+  // passes and round after the load were the slowest of the run (accept p50 8.08 ms against
+  // 5.14-6.43 in the loaded database's later rounds). Written out here, before any figure.
+  const checkpointStart = performance.now();
+  await db.query('CHECKPOINT');
+  const checkpointSeconds = Math.round(since(checkpointStart) / 100) / 10;
   const rowsTotal = Object.values(rows).reduce((a, b) => a + b, 0);
-  log(`loaded ${rowsTotal} rows in ${loadSeconds} s, VACUUM ANALYZE ${vacuumAnalyzeSeconds} s`);
-  return { scale, history, rows, rowsTotal, loadSeconds, vacuumAnalyzeSeconds };
+  log(`loaded ${rowsTotal} rows in ${loadSeconds} s, VACUUM ANALYZE ${vacuumAnalyzeSeconds} s, CHECKPOINT ${checkpointSeconds} s`);
+  return { scale, history, rows, rowsTotal, loadSeconds, vacuumAnalyzeSeconds, checkpointSeconds };
 }
 
 /**
@@ -391,29 +335,27 @@ async function measureBytesOnly(db: pg.Pool, env: Record<string, string>, histor
     const bytes = await measureDrainBytes(db, api.url!, env, logFile, 'loaded');
     // The row versions the drain's updates left dead stay in the files until a VACUUM marks their
     // space free; this machine's PostgreSQL runs without autovacuum, which a production server
-    // runs. VACUUMed, then a second drain: what a deployment costs where that space is reused.
-    const vacuumStarted = performance.now();
-    await db.query('VACUUM');
-    log(`VACUUM after the drain: ${Math.round(performance.now() - vacuumStarted)} ms`);
-    const afterVacuum = await measureDrainBytes(db, api.url!, env, logFile, 'loaded, after VACUUM');
-    // The two drains above are each for 2,000 users new to the book, with ids of 50 characters
-    // (`bench-backlog-<uuid>`), which every row and index that names the user repeats. The same
-    // after a VACUUM, for new users whose ids are UUIDs (36 characters, as many identity providers
-    // give), then for users already in the book (their profile updated, not created; ids of 9 to
-    // 14 characters): what a deployment costs apart from what a user's first one adds.
-    await db.query('VACUUM');
-    const uuidUsers = await measureDrainBytes(db, api.url!, env, logFile, 'new users with UUID ids, after VACUUM', {
-      count: DRAIN,
-      userFor: () => userWithId(randomUUID()),
-    });
-    await db.query('VACUUM');
+    // runs. So each drain after the first follows a VACUUM: what a deployment costs where that
+    // space is reused. The first two drains are each for 2,000 users new to the book, with ids of
+    // 50 characters (`bench-backlog-<uuid>`), which every row and index that names the user
+    // repeats; then new users whose ids are UUIDs (36 characters, as many identity providers
+    // give); then users already in the book (their profile updated, not created; ids of 9 to 14
+    // characters): what a deployment costs apart from what a user's first one adds.
+    const drainAfterVacuum = async (phase: string, users?: Parameters<typeof measureDrainBytes>[5]) => {
+      const vacuumStarted = performance.now();
+      await db.query('VACUUM');
+      log(`VACUUM before "${phase}": ${Math.round(performance.now() - vacuumStarted)} ms`);
+      return measureDrainBytes(db, api.url!, env, logFile, phase, users);
+    };
+    const afterVacuum = await drainAfterVacuum('loaded, after VACUUM');
+    const uuidUsers = await drainAfterVacuum('new users with UUID ids, after VACUUM', { count: DRAIN, userFor: () => userWithId(randomUUID()) });
+    // As many of the book's users as the other drains have: a VACUUM frees what a drain's updates
+    // left dead, and a smaller drain after it would fit in that space and look cheaper than it is.
     const { rows: book } = await db.query<{ id: string }>(
       `SELECT user_id AS id FROM credit_profiles WHERE user_id LIKE '${USER_PREFIX}%' AND currency = 'BRL' ORDER BY random() LIMIT ${DRAIN}`,
     );
-    // As many as the other drains: a VACUUM frees what a drain's updates left dead, and a smaller
-    // drain after it would fit in that space and look cheaper than it is.
     if (book.length < DRAIN) throw new Error(`the book has ${book.length} users with a profile in BRL, fewer than ${DRAIN}`);
-    const bookUsers = await measureDrainBytes(db, api.url!, env, logFile, "the book's users, after VACUUM", {
+    const bookUsers = await drainAfterVacuum("the book's users, after VACUUM", {
       count: DRAIN,
       userFor: (i) => userWithId(book[i]!.id),
       // Above every limit and usage of the history's (R$ 50,900.00 at most): an increase for each,
@@ -435,6 +377,9 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   const runId = `${Date.now()}`;
   const database = `credit_bench_growth_${runId}`;
   const prefix = `bench-growth-${runId}`;
+  const emptyName = `${database}_empty`;
+  const emptyPrefix = `${prefix}-empty`;
+  let emptyDb: pg.Pool | null = null;
   buildProduction(log);
   await mkdir(RESULTS, { recursive: true });
   log(`creating and migrating ${database}`);
@@ -442,6 +387,7 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   // Its connections are kept (no idle timeout): on a shared server, reconnecting mid-run may find max_connections taken.
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4, idleTimeoutMillis: 0 });
   for (const client of await Promise.all(Array.from({ length: 4 }, () => db.connect()))) client.release();
+  // For the outbox's day partitions, made as the worker makes them (the passes have a process of their own).
   connectDatabase(databaseSettings({ ...config, DATABASE_URL: databaseUrl }));
   const env = {
     DATABASE_URL: databaseUrl,
@@ -463,22 +409,62 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
   try {
     const machine = await describeMachine(databaseUrl, config.REDIS_URL);
     if (options.bytesOnly) return await measureBytesOnly(db, env, history, options, machine);
-    const heavy = await db.connect();
-    try {
-      await loadHeavyUser(heavy as unknown as pg.Client, HEAVY_USER, HEAVY_ITEMS);
-    } finally {
-      heavy.release();
+    // The empty database is a twin of its own (the heavy user only), so that the services can be
+    // measured on both by turns: a row measured on one database a few minutes after the other
+    // moved by more than 20 % with the machine alone (2026-12-07 23:41 and 23:49 runs).
+    log(`creating and migrating ${emptyName}`);
+    const emptyUrl = await createBenchDatabase(emptyName);
+    emptyDb = new pg.Pool({ connectionString: emptyUrl, max: 4, idleTimeoutMillis: 0 });
+    for (const target of [db, emptyDb]) {
+      const heavy = await target.connect();
+      try {
+        await loadHeavyUser(heavy as unknown as pg.Client, HEAVY_USER, HEAVY_ITEMS);
+      } finally {
+        heavy.release();
+      }
+      await target.query('VACUUM ANALYZE');
     }
-    await db.query('VACUUM ANALYZE');
-    // The periodic jobs' work belongs to users of its own on the empty database, to the history's
-    // users on the loaded one: as many in both, so that both phases do the same work and only the
-    // history differs. (Until 2026-12-07 the empty phase's work belonged to 100 users: its relay
-    // published the 1,000 events in one pass of 100 users, the loaded one's in ten, and its sweep
-    // wrote for 100 users where the loaded one wrote for 10,000.)
-    const empty = await measurePhase(db, env, { prefix: 'growth-live-', count: history.users }, options, 'empty');
-
     const load = await loadAndVacuum(db, history, options.scale);
-    const loaded = await measurePhase(db, env, { prefix: USER_PREFIX, count: history.users }, options, 'loaded');
+    const phases = {
+      empty: { db: emptyDb, env: { ...env, DATABASE_URL: emptyUrl, REDIS_PREFIX: emptyPrefix } },
+      loaded: { db, env },
+    };
+    // The periodic jobs' passes, each database's in a process of its own (growth-passes.ts), by
+    // turns: empty, loaded, loaded, empty, each figure the mean of its database's two (until
+    // 2026-12-08 the empty figures were taken before the load and the loaded ones after it, a
+    // minute apart: the sweep's pass came out 1.23-1.33x in three runs; by turns, 0.95x and 1.10x).
+    // The work belongs to users without history on the empty database, to the history's users on
+    // the loaded one: as many on both, so that both do the same work and only the history differs.
+    // (Until 2026-12-07 the empty phase's work belonged to 100 users: its relay published the
+    // 1,000 events in one pass of 100 users, the loaded one's in ten, and its sweep wrote for 100
+    // users where the loaded one wrote for 10,000.)
+    const work = { empty: { prefix: 'growth-live-', count: history.users }, loaded: { prefix: USER_PREFIX, count: history.users } };
+    const passRounds: Record<keyof typeof phases, Passes[]> = { empty: [], loaded: [] };
+    for (const phase of ['empty', 'loaded', 'loaded', 'empty'] as const) {
+      log(`${phase}: one pass of each periodic job`);
+      const passes = await measurePassesIn(phases[phase].env.DATABASE_URL, phases[phase].env.REDIS_PREFIX, work[phase]);
+      log(`${phase}: passes ${JSON.stringify(passes)}`);
+      passRounds[phase].push(passes);
+    }
+    const totals = { empty: await tableTotals(emptyDb), loaded: await tableTotals(db) };
+    // The services' rows by turns, the first database of each round alternating; each figure is
+    // the median of its rounds'.
+    const rounds: Record<keyof typeof phases, ServiceFigures[]> = { empty: [], loaded: [] };
+    for (let round = 0; round < options.rounds; round += 1) {
+      const order = round % 2 === 0 ? (['empty', 'loaded'] as const) : (['loaded', 'empty'] as const);
+      for (const phase of order) rounds[phase].push(await measureServices(phases[phase].db, phases[phase].env, options, `${phase} round ${round + 1}`));
+    }
+    // The drains by turns too (empty, loaded, loaded, empty): the rate is the mean of a database's
+    // two, the bytes are its first drain's. One drain each, until 2026-12-08, gave 0.83x to 1.13x
+    // in runs of the same code.
+    type Drain = Awaited<ReturnType<typeof measureDrain>>;
+    const drainRounds: Record<keyof typeof phases, Drain[]> = { empty: [], loaded: [] };
+    for (const phase of ['empty', 'loaded', 'loaded', 'empty'] as const) {
+      drainRounds[phase].push(await measureDrain(phases[phase].db, phases[phase].env, `${phase} drain ${drainRounds[phase].length + 1}`));
+    }
+    const drains = { empty: meanOfDrains(drainRounds.empty), loaded: meanOfDrains(drainRounds.loaded) };
+    const empty: PhaseFigures = { ...totals.empty, ...combineRounds(rounds.empty), passes: meanOfPasses(passRounds.empty), ...drains.empty };
+    const loaded: PhaseFigures = { ...totals.loaded, ...combineRounds(rounds.loaded), passes: meanOfPasses(passRounds.loaded), ...drains.loaded };
 
     const results = {
       startedAt: new Date(Number(runId)).toISOString(),
@@ -488,6 +474,9 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
       load,
       empty,
       loaded,
+      rounds,
+      passRounds,
+      drainRates: Object.fromEntries(Object.entries(drainRounds).map(([phase, d]) => [phase, d.map((x) => x.drain.deploymentsPerSecond)])),
       targets: judgeGrowth(empty, loaded),
     };
     printGrowth(results.targets, results.load);
@@ -498,9 +487,14 @@ export async function runGrowthBench(argv: string[]): Promise<void> {
     killAllServices();
     await prisma?.$disconnect();
     await db.end();
+    await emptyDb?.end();
     await removeRedisKeys(prefix);
-    if (options.keepDatabase) log(`kept database ${database}`);
-    else await dropBenchDatabase(database);
+    await removeRedisKeys(emptyPrefix);
+    if (options.keepDatabase) log(`kept ${emptyDb ? `databases ${database} and ${emptyName}` : `database ${database}`}`);
+    else {
+      await dropBenchDatabase(database);
+      await dropBenchDatabase(emptyName);
+    }
   }
 }
 
