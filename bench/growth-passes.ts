@@ -145,7 +145,6 @@ async function measurePasses(db: pg.Pool, workUsers: WorkUsers, prefix: string):
   }
 }
 
-
 /** The passes on the database at `databaseUrl`, measured by a child process; its log lines go to this one's stderr. */
 export async function measurePassesIn(databaseUrl: string, redisPrefix: string, work: WorkUsers): Promise<Passes> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {

@@ -5,9 +5,9 @@
 // accept and accept -> DEPLOYED at one user and the pages and the badge of a user with 2,000
 // items of each kind (in rounds, the two databases by turns, the median of the rounds kept); one
 // pass of each periodic job (the reconcilers, the expiry sweep over 10,000 due offers, the outbox
-// relay over 1,000 unsent events; the loaded database's before and after its load); the
-// one-worker drain of 2,000, and the bytes on disk each drained deployment added. Targets (the
-// loaded figures against the empty ones) in the JSON.
+// relay over 1,000 unsent events; in a process per database, bench/growth-passes.ts, by turns);
+// the one-worker drain of 2,000 (by turns), and the bytes on disk each drained deployment added.
+// Targets (the loaded figures against the empty ones) in the JSON.
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import { buildProduction, killAllServices, startService, type ServiceProcess } f
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
 import { loadHeavyUser, loadHistory, scaledHistory, USER_PREFIX, type HistorySize } from './growth-history.ts';
-import { measurePassesIn, type Passes, type WorkUsers } from './growth-passes.ts';
+import { measurePassesIn, type Passes } from './growth-passes.ts';
 import { runJourneys } from './journeys.ts';
 import { describeMachine } from './machine.ts';
 import { removeRedisKeys } from './redis-keys.ts';

@@ -49,7 +49,7 @@ interface OpenDeployment extends OpenItem {
  * dead until a VACUUM, and on a large table autovacuum comes seldom (at a fifth of its rows
  * changed, by default). A plain index scan marks the dead entries it meets, and later scans skip
  * them; a bitmap scan, which the planner chooses when it expects few rows, marks none and visits
- * the table for every one, pass after pass: 706 pages for 4,000 notifications delivered since the
+ * the table for every one, pass after pass: 738 pages for 4,000 notifications delivered since the
  * last VACUUM (test/query-plans.test.ts), a year of them at a credit book's size.
  */
 async function scanWithoutBitmap<Row>(label: string, sql: Prisma.Sql): Promise<Row[]> {
