@@ -194,6 +194,11 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
       }
       return pending;
     };
+    // Every PENDING item's batch asked for at once, as the items' own jobs are (reconcileJobs):
+    // one item after another, 25 such lookups were most of a pass. Handled here so that a lookup
+    // nobody awaits (its item had a job of its own) cannot fail unhandled; an item that awaits
+    // one still sees its failure.
+    for (const n of open) void covered(n).catch(() => undefined);
     return reconcileJobs(
       open,
       queue,
