@@ -83,8 +83,10 @@ describe('issueCreditOffers', () => {
     const firstIds = (await issue(first)).data!.issueCreditOffers.map((r) => r.offer!.id);
     const eventsBefore = await prisma.outboxEvent.count();
     // Again, with one new ref and one repeated ref inside the batch itself.
-    const repeatedRef = `ref-${randomUUID()}`;
-    const again = [...first, input({ userId: shared, externalRef: repeatedRef }), input({ userId: shared, externalRef: repeatedRef })];
+    // The repeated input is one object: two made apart may straddle a millisecond, and their
+    // expiry (an hour from when each was made) differ, which is a ref sent with other terms.
+    const repeated = input({ userId: shared, externalRef: `ref-${randomUUID()}` });
+    const again = [...first, repeated, repeated];
     const second = (await issue(again)).data!.issueCreditOffers;
     expect(second.map((r) => r.__typename)).toEqual(Array(4).fill('IssueCreditOfferSuccess'));
     expect(second.slice(0, 2).map((r) => r.offer!.id)).toEqual(firstIds);
