@@ -76,22 +76,24 @@ async function reconcileJobs<Item extends OpenItem>(
 ): Promise<{ enqueued: number; failed: number }> {
   let enqueued = 0;
   let failed = 0;
-  // Every item's job and its state, asked for at once: the commands go out together on the
-  // queue's connection, so a pass waits for Redis about once rather than once or twice per item
-  // (50 items one after another took 5 to 25 ms here, a pass of 500 ten times that).
+  // Every item's job and its state (or, without a job, whether another job covers it), asked
+  // for at once: the commands go out together on the queue's connection, so a pass waits for
+  // Redis about once rather than once or twice per item (50 items one after another took 5 to
+  // 25 ms here, a pass of 500 ten times that). A lookup that fails fails its own item only.
   const jobs = await Promise.allSettled(
     items.map(async (item) => {
       const job = await queue.getJob(item.id);
-      return { job, state: job ? await job.getState() : null };
+      if (job) return { job, state: await job.getState(), isCovered: false };
+      return { job, state: null, isCovered: await covered(item) };
     }),
   );
   for (const [i, item] of items.entries()) {
     try {
       const found = jobs[i]!;
       if (found.status === 'rejected') throw found.reason;
-      const { job, state } = found.value;
+      const { job, state, isCovered } = found.value;
       if (!job) {
-        if (await covered(item)) continue;
+        if (isCovered) continue;
         await enqueue(item);
         enqueued += 1;
       } else if (state === 'failed') {
@@ -194,11 +196,6 @@ export function createNotificationReconciler({ queue, afterCommit, logger, grace
       }
       return pending;
     };
-    // Every PENDING item's batch asked for at once, as the items' own jobs are (reconcileJobs):
-    // one item after another, 25 such lookups were most of a pass. Handled here so that a lookup
-    // nobody awaits (its item had a job of its own) cannot fail unhandled; an item that awaits
-    // one still sees its failure.
-    for (const n of open) void covered(n).catch(() => undefined);
     return reconcileJobs(
       open,
       queue,
