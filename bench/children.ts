@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './parallel.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+/** The project's directory: where the service's processes start. */
+export const root = fileURLToPath(new URL('..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 

@@ -17,12 +17,12 @@ import { connectDatabase, prisma } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { databaseSettings, redisSettings } from '../src/settings.ts';
+import { root } from './children.ts';
 import { loadDueOffers, loadLiveWork, loadUnsentEvents } from './growth-history.ts';
 import { median, since } from './stats.ts';
 
 const config = loadConfig();
 const logger = createLogger('silent');
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 const DUE_OFFERS = 10_000;
 const UNSENT_EVENTS = 1_000;

@@ -221,15 +221,8 @@ function combineRounds(rounds: ServiceFigures[]): ServiceFigures {
 
 /** A database's passes as one figure each: the mean of its rounds' (two, by turns with the other database's). */
 function meanOfPasses(rounds: Passes[]): Passes {
-  const mean = (pick: (p: Passes) => number) => Math.round((rounds.reduce((sum, p) => sum + pick(p), 0) / rounds.length) * 100) / 100;
-  return {
-    deploymentReconcilerMs: mean((p) => p.deploymentReconcilerMs),
-    notificationReconcilerMs: mean((p) => p.notificationReconcilerMs),
-    outboxRelayMs: mean((p) => p.outboxRelayMs),
-    published: mean((p) => p.published),
-    expirySweepMs: mean((p) => p.expirySweepMs),
-    expired: mean((p) => p.expired),
-  };
+  const mean = (key: keyof Passes) => Math.round((rounds.reduce((sum, p) => sum + p[key], 0) / rounds.length) * 100) / 100;
+  return Object.fromEntries(Object.keys(rounds[0]!).map((key) => [key, mean(key as keyof Passes)])) as unknown as Passes;
 }
 
 /** A database's drains as one: the first's bytes, with the rate the mean of all. */
@@ -329,7 +322,7 @@ async function loadAndVacuum(db: pg.Pool, history: HistorySize, scale: number) {
  */
 async function measureBytesOnly(db: pg.Pool, env: Record<string, string>, history: HistorySize, options: GrowthOptions, machine: unknown) {
   const load = await loadAndVacuum(db, history, options.scale);
-  const logFile = (role: string) => fileURLToPath(new URL(`growth-${Date.now()}-bytes-${role}.log`, RESULTS));
+  const logFile = logFileFor('bytes');
   const api = await startService('api', env, logFile('api'));
   try {
     const bytes = await measureDrainBytes(db, api.url!, env, logFile, 'loaded');
