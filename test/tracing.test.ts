@@ -57,6 +57,9 @@ describe('a trace from the accepting request to the delivery', () => {
     for (const job of jobs) expect(job.attributes.correlation_id).toBe(correlationId);
     expect(sqlOf(spans).some((text) => /UPDATE credit_profiles/.test(text))).toBe(true);
     expect(named(spans, /^redis publish deployment$/).every((span) => span.service === 'credit-worker')).toBe(true);
+    // The request's phases, each a span of the API (the bench's per-hop table lays an accept out from them).
+    const phases = ['graphql request parse', 'authenticate', 'graphql parse', 'graphql validate', 'rate limit', 'graphql execute', 'enqueue deployment', 'graphql serialize'];
+    for (const phase of phases) expect(spans.filter((span) => span.name === phase).map((span) => span.service), phase).toEqual(['credit-api']);
     // Every span of the trace hangs from another of it, but the request: it hangs from the client's.
     const ids = new Set(spans.map((span) => span.spanId));
     expect(spans.filter((span) => !ids.has(span.parentSpanId)).map((span) => span.name)).toEqual(['POST /graphql']);

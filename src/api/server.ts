@@ -14,10 +14,11 @@ import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
 import { counter, metricsRegistry } from '../platform/metrics.ts';
-import { annotateActiveSpan, contextFrom, SpanKind, startSpan, traceContext } from '../platform/tracing.ts';
+import { annotateActiveSpan, contextFrom, phaseSpan, SpanKind, startSpan, traceContext, tracingStarted } from '../platform/tracing.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
+import { phaseSpansPlugin } from './phase-spans.ts';
 import { APOLLO_CSRF_SAFE_HEADERS, HASH_PARAMS, persistedOperationsPlugin, type PersistedOperations } from './persisted-operations.ts';
 import { callerLimitsPlugin, rateLimitedError, type RateLimits } from './rate-limits.ts';
 import { cachedCheck } from './ready-check.ts';
@@ -146,7 +147,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
   const authFor = (request: Request) => {
     let auth = authByRequest.get(request);
     if (!auth) {
-      auth = authenticate(request.headers.get('authorization'));
+      auth = phaseSpan('authenticate', () => authenticate(request.headers.get('authorization')));
       authByRequest.set(request, auth);
     }
     return auth;
@@ -196,6 +197,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
       error: (...args) => logger.error({ err: args[0], yoga: args.slice(1) }, 'yoga error'),
     },
     plugins: [
+      ...(tracingStarted() ? [phaseSpansPlugin] : []),
       correlationHeader,
       securityHeadersPlugin,
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', ...APOLLO_CSRF_SAFE_HEADERS] }),

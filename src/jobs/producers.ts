@@ -3,7 +3,7 @@
 // (after-commit.ts, a rule of .dependency-cruiser.cjs), and acceptOffer, which enqueues its
 // deployment before it answers.
 import type { Logger } from '../platform/logger.ts';
-import { traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
+import { phaseSpan, traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
 import { FIRST_STEPS, firstStepsJobId, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
 
 /**
@@ -11,7 +11,7 @@ import { FIRST_STEPS, firstStepsJobId, type DeploymentJob, type DeploymentQueue,
  * exists is a no-op: enqueueing is idempotent.
  */
 export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJob): Promise<void> {
-  await queue.add('deploy', { ...job, trace: traceCarrier() }, { jobId: job.deploymentId });
+  await phaseSpan('enqueue deployment', () => queue.add('deploy', { ...job, trace: traceCarrier() }, { jobId: job.deploymentId }));
 }
 
 /**

@@ -8,6 +8,10 @@ export { SpanKind };
 
 const tracer = trace.getTracer('credit-deployment-service');
 
+/** Whether this process exports traces (startTracing registered the SDK). */
+let exporting = false;
+export const tracingStarted = (): boolean => exporting;
+
 export interface TracingSettings {
   OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined;
@@ -44,11 +48,13 @@ export async function startTracing(settings: TracingSettings, defaultServiceName
   });
   // The global tracer provider, AsyncLocalStorage context and W3C trace context propagation.
   provider.register();
+  exporting = true;
   // Prisma's own spans: each query's SQL (db_query), inside the operation and its transaction.
   const prismaSpans = new PrismaInstrumentation();
   prismaSpans.enable();
   return {
     async shutdown() {
+      exporting = false;
       prismaSpans.disable();
       await provider.shutdown();
     },
@@ -95,6 +101,37 @@ export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span)
       span.end();
     }
   });
+}
+
+/**
+ * Runs `wrapped` (sync or async) inside a span of its own, a child of the active context, without
+ * making it the active one: for the phases that a library's instrumentation wraps (GraphQL's parse,
+ * validate, execute...), where the spans inside belong to the request, not to the phase.
+ */
+export function phaseSpan<T>(name: string, wrapped: () => T): T {
+  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL }, context.active());
+  let result: T;
+  try {
+    result = wrapped();
+  } catch (error) {
+    span.end();
+    throw error;
+  }
+  const pending = result as { then?: unknown };
+  if (typeof pending?.then !== 'function') {
+    span.end();
+    return result;
+  }
+  return (result as PromiseLike<unknown>).then(
+    (value) => {
+      span.end();
+      return value;
+    },
+    (error: unknown) => {
+      span.end();
+      throw error;
+    },
+  ) as T;
 }
 
 /** Starts a span that the caller ends (one whose end is an event, e.g. a response finishing). */
