@@ -1,11 +1,13 @@
 // Live delivery across processes' worth of parts: API instances and the worker each with their
 // own Redis connections, as when they run as separate processes.
 import { describe, expect, it } from 'vitest';
+import { closeRedis, createRedis } from '../src/platform/redis.ts';
 import { LiveUpdates } from '../src/realtime/live-updates.ts';
 import { gql, wsSubscribe, sseSubscribe } from './support/client.ts';
 import { acceptOffer, DEPLOYMENT, issueOffer } from './support/fixtures.ts';
 import { serviceForTests, startServiceInTest } from './support/service.ts';
 import { testConfig, testRedis } from './support/settings.ts';
+import { waitUntil } from './support/wait.ts';
 
 const STREAM = /* GraphQL */ `
   subscription Watch($id: ID!) { creditDeployment(id: $id) { sequence type status deployment { status } } }
@@ -76,5 +78,13 @@ describe('a deployment not in the caller’s reach', () => {
     expect(messages).toHaveLength(1);
     expect(messages[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     expect((await gql(apiA.url, DEPLOYMENT, { id: accepted.deployment.id }, stranger)).data.creditDeployment).toBeNull();
+    // The API listened on the deployment's channel while it read who may see it: it let go of it.
+    const redis = createRedis('publisher', testRedis);
+    try {
+      const channel = `${testConfig.REDIS_PREFIX}:deployment:${accepted.deployment.id}`;
+      await waitUntil(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] === 0, `no subscriber left on ${channel}`, 5_000);
+    } finally {
+      await closeRedis(redis);
+    }
   });
 });

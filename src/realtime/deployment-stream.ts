@@ -16,6 +16,57 @@ export interface DeploymentStreamOptions {
   afterSequence?: number | null;
   /** Last resort: re-read the trail this often even without a Redis message (a publish can fail). */
   pollMs?: number;
+  /** The deployment's channel, subscribed already (listenEarly): the stream takes it over. */
+  early?: EarlyListener;
+}
+
+/** How long a channel subscribed early waits for its stream to take it over before it is dropped (a stream never started). */
+const CLAIM_MS = 30_000;
+
+export interface EarlyListener {
+  /** Hands the channel's messages (those buffered first) to `onMessage`; resolves with the subscription once Redis confirmed it. */
+  claim(onMessage: (message: DeploymentChanged) => void): Promise<number>;
+  /** No stream will take it over (the caller may not see the deployment). */
+  drop(): void;
+}
+
+/**
+ * Subscribes to a deployment's channel now, before its stream starts: the caller checks who may
+ * see the deployment meanwhile, so the SUBSCRIBE's round trip and the check's overlap instead of
+ * following each other (the stream's first read must wait for the subscription, not for the
+ * check). Messages that arrive before the stream takes the channel over are kept for it.
+ */
+export function listenEarly(liveUpdates: LiveUpdates, deploymentId: string): EarlyListener {
+  let handler: ((message: DeploymentChanged) => void) | null = null;
+  const buffered: DeploymentChanged[] = [];
+  let state: 'waiting' | 'claimed' | 'dropped' = 'waiting';
+  const subscribed = liveUpdates.subscribe('deployment', deploymentId, (message) => (handler ? handler(message) : buffered.push(message)));
+  // Its failure is the stream's to report (claim); until then it must not count as unhandled.
+  subscribed.catch(() => undefined);
+  const unsubscribe = () => void subscribed.then((id) => liveUpdates.unsubscribe(id), () => undefined);
+  const dropUnclaimed = setTimeout(() => {
+    if (state !== 'waiting') return;
+    state = 'dropped';
+    unsubscribe();
+  }, CLAIM_MS);
+  dropUnclaimed.unref();
+  return {
+    async claim(onMessage) {
+      clearTimeout(dropUnclaimed);
+      if (state === 'dropped') return liveUpdates.subscribe('deployment', deploymentId, onMessage);
+      state = 'claimed';
+      const id = await subscribed;
+      handler = onMessage;
+      for (const message of buffered.splice(0)) onMessage(message);
+      return id;
+    },
+    drop() {
+      clearTimeout(dropUnclaimed);
+      if (state !== 'waiting') return;
+      state = 'dropped';
+      unsubscribe();
+    },
+  };
 }
 
 /** What a wait that nobody woke resolves with. */
@@ -66,12 +117,13 @@ export function deploymentStream(liveUpdates: LiveUpdates, deploymentId: string,
     // Whether the trail must be read: at the start of a resume, after a gap, a reconnection of
     // the Redis subscriber, a safety poll, or a failed read.
     let mustRead = sent !== null;
-    const subscription = await liveUpdates.subscribe('deployment', deploymentId, (message) => {
+    const onMessage = (message: DeploymentChanged) => {
       if (sent !== null && message.sequence <= sent) return;
       inbox.push(message);
       wokenBy = message.trace;
       wakeup.wake();
-    });
+    };
+    const subscription = await (options.early ? options.early.claim(onMessage) : liveUpdates.subscribe('deployment', deploymentId, onMessage));
     const send = (event: DeploymentEvent) =>
       inSpan(
         'deployment stream message',

@@ -5,7 +5,7 @@ import { prisma, type DeploymentEvent } from '../platform/db.ts';
 import { isUuid } from '../domain/errors.ts';
 import { deploymentVisible } from '../domain/deployment-events.ts';
 import { failureText } from '../domain/failure-text.ts';
-import { deploymentStream } from '../realtime/deployment-stream.ts';
+import { deploymentStream, listenEarly } from '../realtime/deployment-stream.ts';
 import { builder } from './builder.ts';
 import { CreditDeploymentStatusEnum, DeploymentFailureCodeEnum } from './enums.ts';
 import { MoneyRef } from './money.ts';
@@ -103,9 +103,19 @@ builder.subscriptionField('creditDeployment', (t) =>
     args: { id: t.arg.id(), afterSequence: t.arg.int({ required: false }) },
     subscribe: async (_root, { id, afterSequence }, ctx) => {
       const viewer = requireViewer(ctx.auth);
-      const visible = isUuid(id) && (await deploymentVisible(id, visibleOwner(viewer)));
-      if (!visible) throw new GraphQLError('Deployment not found', { extensions: { code: 'NOT_FOUND' } });
-      return deploymentStream(ctx.services.liveUpdates, id, { afterSequence: afterSequence ?? null });
+      const notFound = () => new GraphQLError('Deployment not found', { extensions: { code: 'NOT_FOUND' } });
+      if (!isUuid(id)) throw notFound();
+      // Listening starts while the visibility is read (the stream's first read waits for it, not for the check).
+      const early = listenEarly(ctx.services.liveUpdates, id);
+      const visible = await deploymentVisible(id, visibleOwner(viewer)).catch((error: unknown) => {
+        early.drop();
+        throw error;
+      });
+      if (!visible) {
+        early.drop();
+        throw notFound();
+      }
+      return deploymentStream(ctx.services.liveUpdates, id, { afterSequence: afterSequence ?? null, early });
     },
     resolve: (event) => event,
   }),
