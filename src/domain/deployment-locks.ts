@@ -1,6 +1,7 @@
 // The row locks an apply holds: a deployment (with its offer's terms and its user's language) and
 // its user's credit profile (created empty on the user's first deployment). One column list per
 // statement family, used by every statement that reads those rows.
+import { z } from 'zod';
 import { hotQuery, Prisma, type CreditDeploymentStatus, type Tx } from '../platform/db.ts';
 import { FINAL_STATUSES } from './deployment-events.ts';
 
@@ -139,7 +140,7 @@ export type ReadPair = LockedDeployment & {
 };
 
 /** The deployments and their users' profiles, read in one statement, locking nothing (the hot path: through pg). */
-export async function readRows(ids: readonly string[]): Promise<ReadPair[]> {
+export async function readRows(ids: readonly string[], batch: readonly string[] = ids): Promise<ReadPair[]> {
   const rows = await hotQuery<Omit<ReadPair, 'profile'> & { profile: Record<string, unknown> | null }>('read batch', Prisma.sql`
     SELECT ${DEPLOYMENT_COLUMNS}, d.last_sequence AS "lastSequence",
            CASE WHEN cp.user_id IS NULL THEN NULL ELSE
@@ -147,11 +148,113 @@ export async function readRows(ids: readonly string[]): Promise<ReadPair[]> {
                                 'version', cp.version, 'appliedAcceptanceSequence', cp.applied_acceptance_sequence) END AS profile,
            EXISTS (SELECT 1 FROM credit_deployments e
                     WHERE e.user_id = d.user_id AND coalesce(e.acceptance_sequence, 0) < coalesce(d.acceptance_sequence, 0)
-                      AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[])) AS "earlierPending",
+                      AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${batch}::uuid[])) AS "earlierPending",
            (o.temporary_until IS NOT NULL OR cp.temporary_until IS NOT NULL OR cp.permanent_limit_cents IS NOT NULL
             OR EXISTS (SELECT 1 FROM limit_changes lc
                         WHERE lc.user_id = d.user_id AND lc.status = 'SCHEDULED' AND lc.decision_sequence < coalesce(d.acceptance_sequence, 0))) AS lifecycle
       FROM ${DEPLOYMENT_ROWS} LEFT JOIN credit_profiles cp ON cp.user_id = d.user_id
      WHERE d.id = ANY(${ids}::uuid[])`);
   return rows.map(({ profile, ...deployment }) => ({ ...deployment, profile: profile && profileFromJson(profile) }));
+}
+
+/**
+ * The statement's part that an accept adds to its own write (offers.ts) to read, for the new
+ * deployment, what readRows reads: the user's profile, whether an earlier acceptance of theirs is
+ * pending, and whether a lifecycle term touches it. `${user}` and `${sequence}` name the user and
+ * the acceptance sequence the accept took. `fresh` is false when another decision of the user
+ * took a sequence between this statement's snapshot and its lock on the user's row (the read
+ * could have missed that decision's deployment): such a read is not carried.
+ */
+export function readAtAcceptance(user: Prisma.Sql, sequence: Prisma.Sql, offerTemporary: boolean): Prisma.Sql {
+  return Prisma.sql`
+    (SELECT jsonb_build_object('userId', cp.user_id, 'limitCents', cp.limit_cents::text, 'usedCents', cp.used_cents::text, 'currency', cp.currency,
+                               'version', cp.version, 'appliedAcceptanceSequence', cp.applied_acceptance_sequence)
+       FROM credit_profiles cp WHERE cp.user_id = ${user}) AS "readProfile",
+    EXISTS (SELECT 1 FROM credit_deployments e
+             WHERE e.user_id = ${user} AND coalesce(e.acceptance_sequence, 0) < ${sequence}
+               AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)})) AS "readEarlierPending",
+    (${offerTemporary}
+     OR EXISTS (SELECT 1 FROM credit_profiles cp WHERE cp.user_id = ${user} AND (cp.temporary_until IS NOT NULL OR cp.permanent_limit_cents IS NOT NULL))
+     OR EXISTS (SELECT 1 FROM limit_changes lc WHERE lc.user_id = ${user} AND lc.status = 'SCHEDULED' AND lc.decision_sequence < ${sequence})) AS "readLifecycle",
+    (SELECT last_acceptance_sequence + 1 FROM users WHERE id = ${user}) = ${sequence} AS "readFresh"`;
+}
+
+/** What readAtAcceptance's columns hold, with the user's language after the accept (its own statement stores it). */
+export interface ReadAtAcceptance {
+  readProfile: Record<string, unknown> | null;
+  readEarlierPending: boolean;
+  readLifecycle: boolean;
+  readFresh: boolean;
+  readLocale: string | null;
+}
+
+/** The ReadPair of a deployment its accept just created (QUEUED, sequence 1, offer ACCEPTED); null when the read is not fresh. */
+export function readPairAtAcceptance(
+  deployment: Pick<LockedDeployment, 'id' | 'offerId' | 'userId' | 'correlationId' | 'currency' | 'newLimitCents' | 'queuedAt'> & { acceptanceSequence: number | null },
+  interestRateBps: number,
+  read: ReadAtAcceptance,
+): ReadPair | null {
+  if (!read.readFresh) return null;
+  const { id, offerId, userId, correlationId, currency, newLimitCents, queuedAt } = deployment;
+  return {
+    id, offerId, userId, correlationId, currency, newLimitCents, queuedAt, interestRateBps,
+    status: 'QUEUED',
+    offerStatus: 'ACCEPTED',
+    acceptanceSequence: deployment.acceptanceSequence ?? 0,
+    locale: read.readLocale,
+    lastSequence: 1,
+    profile: read.readProfile && profileFromJson(read.readProfile),
+    earlierPending: read.readEarlierPending,
+    lifecycle: read.readLifecycle,
+  };
+}
+
+const amount = z.string().regex(/^-?\d+$/).transform(BigInt);
+
+/** A ReadPair as job data carries it (JSON: amounts as text, times as ISO strings). */
+const readPairJson = z.object({
+  id: z.string(),
+  status: z.enum(['QUEUED', 'PROCESSING', 'RETRYING', 'DEPLOYED', 'FAILED']),
+  offerId: z.string(),
+  userId: z.string(),
+  correlationId: z.string(),
+  currency: z.string(),
+  newLimitCents: amount,
+  queuedAt: z.iso.datetime().transform((at) => new Date(at)),
+  offerStatus: z.string(),
+  interestRateBps: z.number().int(),
+  acceptanceSequence: z.number().int(),
+  locale: z.string().nullable(),
+  lastSequence: z.number().int(),
+  profile: z
+    .object({
+      userId: z.string(),
+      limitCents: amount,
+      usedCents: amount,
+      currency: z.string(),
+      version: z.number().int(),
+      appliedAcceptanceSequence: z.number().int(),
+    })
+    .nullable(),
+  earlierPending: z.boolean(),
+  lifecycle: z.boolean(),
+});
+
+export type ReadPairJson = z.input<typeof readPairJson>;
+
+/** A ReadPair as JSON, for a job's data. */
+export function readPairToJson(pair: ReadPair): ReadPairJson {
+  const { profile } = pair;
+  return {
+    ...pair,
+    newLimitCents: pair.newLimitCents.toString(),
+    queuedAt: pair.queuedAt.toISOString(),
+    profile: profile && { ...profile, limitCents: profile.limitCents.toString(), usedCents: profile.usedCents.toString() },
+  };
+}
+
+/** The ReadPair a job carries for `deploymentId`; null when it carries none, or one that does not hold together (then the worker reads). */
+export function readPairFromJson(json: unknown, deploymentId: string): ReadPair | null {
+  const parsed = readPairJson.safeParse(json);
+  return parsed.success && parsed.data.id === deploymentId ? parsed.data : null;
 }

@@ -53,13 +53,19 @@ const ALREADY_FINAL = { kind: 'already-final', events: [], notification: null } 
  * the effect happens exactly once. `started`: the attempts were started already (startAttempt);
  * otherwise the batch starts them.
  */
-export async function applyDeployments(ids: readonly string[], options: { now?: Date; started?: boolean } = {}): Promise<Map<string, DeploymentOutcome>> {
+export async function applyDeployments(
+  ids: readonly string[],
+  options: { now?: Date; started?: boolean; reads?: ReadonlyMap<string, ReadPair> } = {},
+): Promise<Map<string, DeploymentOutcome>> {
   const now = options.now ?? new Date();
   const started = options.started ?? false;
   const outcomes = new Map<string, DeploymentOutcome>();
   // The common case in one statement, with no transaction (apply-in-one-statement.ts); what it
   // leaves (not its turn, refused, a lifecycle term, rows changed or held) goes through the lock.
-  const read = await readRows(ids);
+  // What the accepts read already (`reads`) is not read again: the statement's checks hold it to the rows as they are.
+  const known = ids.flatMap((id) => options.reads?.get(id) ?? []);
+  const unknown = ids.filter((id) => !options.reads?.has(id));
+  const read = [...(unknown.length > 0 ? await readRows(unknown, ids) : []), ...known];
   const { turns, inOne } = inOneStatement(ids, read);
   for (const pair of read) if (isFinal(pair.status)) outcomes.set(pair.id, ALREADY_FINAL);
   if (inOne.length > 0) {

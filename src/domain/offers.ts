@@ -6,6 +6,7 @@ import { hasControlCharacters, isUuid, NotFoundError, OfferExpiredError, OfferNo
 import { isCurrencyCode } from './money.ts';
 import { sealEvidence, type ConsentKey } from './consent-evidence.ts';
 import { languageOf, type Language } from './notification-content.ts';
+import { readAtAcceptance, readPairAtAcceptance, type ReadAtAcceptance, type ReadPair } from './deployment-locks.ts';
 
 /** What the credit engine may offer at most (configured; a bug or a stolen key should not go further). */
 export interface OfferCaps {
@@ -124,7 +125,14 @@ export function consentTerms(offer: CreditOffer) {
   return { terms, termsHash };
 }
 
-export type AcceptResult = CreditDeployment | NotFoundError | OfferExpiredError | OfferNotPendingError;
+/**
+ * A deployment this accept created carries, for its first attempt, what the worker would read
+ * first (`readForApply`: the accept's own statement read it, so the job saves the worker that
+ * round trip); null when the read may have missed a decision taken at the same moment.
+ */
+export type AcceptedDeployment = CreditDeployment & { readForApply?: ReadPair | null };
+
+export type AcceptResult = AcceptedDeployment | NotFoundError | OfferExpiredError | OfferNotPendingError;
 
 /** Why an offer that is not open for an answer cannot take one: it expired, or it is past PENDING. */
 function notOpen(offer: CreditOffer, now: Date): OfferExpiredError | OfferNotPendingError {
@@ -219,7 +227,7 @@ async function recordAcceptance(
   origin: RequestOrigin,
   consentKey: ConsentKey,
   now: Date,
-): Promise<CreditDeployment | null> {
+): Promise<AcceptedDeployment | null> {
   const { terms, termsHash } = consentTerms(offer);
   const tokenId = origin.tokenId ?? null;
   const tokenIssuedAt = origin.tokenIssuedAt ?? null;
@@ -227,7 +235,7 @@ async function recordAcceptance(
     { terms, termsHash, acceptedAt: now, ipAddress: origin.ipAddress, userAgent: origin.userAgent, correlationId: origin.correlationId, tokenId, tokenIssuedAt },
     consentKey,
   );
-  const rows = await hotQuery<CreditDeployment>('record acceptance', Prisma.sql`
+  const rows = await hotQuery<CreditDeployment & ReadAtAcceptance>('record acceptance', Prisma.sql`
     WITH o AS (
       UPDATE credit_offers SET status = 'ACCEPTED', accepted_at = ${now}
        WHERE id = ${offer.id}::uuid AND status = 'PENDING' AND expires_at > ${now}
@@ -235,7 +243,7 @@ async function recordAcceptance(
     u AS (
       UPDATE users SET last_acceptance_sequence = last_acceptance_sequence + 1, locale = coalesce(${language}::text, locale)
        WHERE id = ${offer.userId} AND EXISTS (SELECT 1 FROM o)
-      RETURNING last_acceptance_sequence AS sequence),
+      RETURNING last_acceptance_sequence AS sequence, locale),
     s AS (
       UPDATE credit_offers SET status = 'SUPERSEDED'
        WHERE id IN (SELECT p.id FROM credit_offers p, u
@@ -257,8 +265,14 @@ async function recordAcceptance(
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       SELECT d.id, 1, 'QUEUED', 'QUEUED', ${origin.correlationId}, jsonb_build_object('offerId', d.offer_id::text)
         FROM d)
-    SELECT ${deploymentColumns('d')} FROM d`);
-  return rows[0] ?? null;
+    SELECT ${deploymentColumns('d')}, u.locale AS "readLocale",
+           ${readAtAcceptance(Prisma.sql`${offer.userId}`, Prisma.sql`u.sequence`, offer.temporaryUntil !== null)}
+      FROM d, u`);
+  const row = rows[0];
+  if (!row) return null;
+  const { readProfile, readEarlierPending, readLifecycle, readFresh, readLocale, ...deployment } = row;
+  const read = { readProfile, readEarlierPending, readLifecycle, readFresh, readLocale };
+  return { ...deployment, readForApply: readPairAtAcceptance(deployment, offer.interestRateBps, read) };
 }
 
 export async function declineOffer(

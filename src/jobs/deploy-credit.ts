@@ -8,6 +8,7 @@
 // attempt that reaches the database writes it first.
 import { UnrecoverableError, type Job } from 'bullmq';
 import { newestEvent } from '../domain/deployment-events.ts';
+import { readPairFromJson } from '../domain/deployment-locks.ts';
 import { recordFailedAttempts, type AttemptFailureOutcome, type FailedAttempt } from '../domain/deployment-failures.ts';
 import { applyCreditOffer, startAttempt, type ApplyOutcome } from '../domain/deployments.ts';
 import { undeliveredNotificationsOf } from '../domain/notifications.ts';
@@ -66,7 +67,9 @@ export function createDeployCreditProcessor({ afterCommit, logger, retryHorizonM
     const { deploymentId } = job.data;
     await recordEarlierFailures(job, log);
     // With its batch-mates (what follows their commit is the batcher's); alone when its rows were busy or the batch failed.
-    const batched = await batcher.apply(deploymentId);
+    // The first attempt applies from what the accept read (a retry, or a job the reconciler added, reads).
+    const read = job.attemptsMade === 0 && !job.data.unrecorded?.length ? readPairFromJson(job.data.read, deploymentId) : null;
+    const batched = await batcher.apply(deploymentId, read);
     const outcome = batched.kind === 'apply-alone' ? await attemptAlone(deploymentId, log) : batched;
     switch (outcome.kind) {
       case 'already-final':

@@ -5,6 +5,7 @@
 // it is not: src/domain/batch-order.ts.
 import { afterBatch, type Waiting } from '../domain/batch-order.ts';
 import { countBatch } from '../domain/deployment-metrics.ts';
+import type { ReadPair } from '../domain/deployment-locks.ts';
 import { applyDeployments, type ApplyOutcome, type DeploymentOutcome } from '../domain/deployments.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AfterCommit } from './after-commit.ts';
@@ -20,6 +21,8 @@ export interface BatcherDeps {
 export type BatcherAnswer = ApplyOutcome | { kind: 'apply-alone' };
 
 interface Queued extends Waiting {
+  /** What its accept read, when its job carried it. */
+  read: ReadPair | null;
   resolve(answer: BatcherAnswer): void;
 }
 
@@ -32,7 +35,9 @@ export function createDeploymentBatcher({ afterCommit, logger, settings }: Batch
     countBatch(batch.length);
     let outcomes: Map<string, DeploymentOutcome> | null = null;
     try {
-      outcomes = await applyDeployments(batch.map((w) => w.deploymentId));
+      // A read carried by the job holds for the batch it first joins; one that waited a turn is read again.
+      const reads = new Map(batch.flatMap((w) => (w.read && w.turnsWaited === 0 ? [[w.deploymentId, w.read] as const] : [])));
+      outcomes = await applyDeployments(batch.map((w) => w.deploymentId), { reads });
     } catch (error) {
       log.warn({ err: error, size: batch.length }, 'batch failed; its deployments are applied one by one');
     }
@@ -49,9 +54,9 @@ export function createDeploymentBatcher({ afterCommit, logger, settings }: Batch
   const batches = createBatches(settings, run);
 
   return {
-    /** Applies the deployment with whatever else is ready; resolves once committed and announced. */
-    apply(deploymentId: string): Promise<BatcherAnswer> {
-      return new Promise((resolve) => batches.add({ deploymentId, turnsWaited: 0, resolve }));
+    /** Applies the deployment with whatever else is ready; resolves once committed and announced. `read`: what its accept read, if carried. */
+    apply(deploymentId: string, read: ReadPair | null = null): Promise<BatcherAnswer> {
+      return new Promise((resolve) => batches.add({ deploymentId, read, turnsWaited: 0, resolve }));
     },
   };
 }

@@ -2,6 +2,8 @@
 // job again while it exists is a no-op. After a commit, only the after-commit step adds jobs
 // (after-commit.ts, a rule of .dependency-cruiser.cjs), and acceptOffer, which starts its
 // deployment's add as it answers (enqueueDeploymentAfterAnswer).
+import { readPairToJson } from '../domain/deployment-locks.ts';
+import type { AcceptedDeployment } from '../domain/offers.ts';
 import type { Logger } from '../platform/logger.ts';
 import { phaseSpan, traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
 import { FIRST_STEPS, firstStepsJobId, trackAdd, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
@@ -18,13 +20,10 @@ export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJ
  * Enqueues a committed deployment, best effort: when Redis is down, the reconciler enqueues it
  * once Redis answers again (it is in Postgres with no job).
  */
-async function enqueueDeploymentBestEffort(
-  queue: DeploymentQueue,
-  deployment: { id: string; correlationId: string },
-  log: Logger,
-): Promise<void> {
+async function enqueueDeploymentBestEffort(queue: DeploymentQueue, deployment: Pick<AcceptedDeployment, 'id' | 'correlationId' | 'readForApply'>, log: Logger): Promise<void> {
+  const read = deployment.readForApply ? { read: readPairToJson(deployment.readForApply) } : {};
   try {
-    await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId });
+    await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId, ...read });
   } catch (error) {
     log.warn({ err: error, deploymentId: deployment.id }, 'could not enqueue the deployment; the reconciler will');
   }
@@ -37,7 +36,7 @@ async function enqueueDeploymentBestEffort(
  * committed, a failed add is left to the reconciler as before, and closing the queue waits for
  * the adds still under way (a stop does not cut one off).
  */
-export function enqueueDeploymentAfterAnswer(queue: DeploymentQueue, deployment: { id: string; correlationId: string }, log: Logger): void {
+export function enqueueDeploymentAfterAnswer(queue: DeploymentQueue, deployment: Pick<AcceptedDeployment, 'id' | 'correlationId' | 'readForApply'>, log: Logger): void {
   trackAdd(queue, enqueueDeploymentBestEffort(queue, deployment, log));
 }
 

@@ -5,6 +5,7 @@ import { Queue, type DefaultJobOptions } from 'bullmq';
 import { closeRedis, createRedis, isCluster, type RedisClient, type RedisSettings } from '../platform/redis.ts';
 import type { TraceCarrier } from '../platform/tracing.ts';
 import type { FailedAttempt } from '../domain/deployment-failures.ts';
+import type { ReadPairJson } from '../domain/deployment-locks.ts';
 import { attemptsCovering, cappedBackoff } from './retry-backoff.ts';
 
 /** Where the queues live: the Redis (and its logger) and the prefix of every key. */
@@ -62,6 +63,12 @@ export interface DeploymentJob {
   unrecorded?: FailedAttempt[];
   /** The trace of whoever enqueued it (the accepting request), continued by the worker. */
   trace?: TraceCarrier;
+  /**
+   * What the worker reads first, as the accept read it in its own statement (readAtAcceptance):
+   * the first attempt applies from it, and the apply's checks send it through the lock if the
+   * rows changed since. Absent when the accept could not vouch for it, or for jobs added later.
+   */
+  read?: ReadPairJson;
 }
 
 /** How the deployment queue retries transient trouble. */
