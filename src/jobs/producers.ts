@@ -1,12 +1,12 @@
 // The producers: how jobs are added. Job ids are the deployment (notification) ids, so adding a
 // job again while it exists is a no-op. After a commit, only the after-commit step adds jobs
-// (after-commit.ts, a rule of .dependency-cruiser.cjs), and acceptOffer, which starts its
-// deployment's add as it answers (enqueueDeploymentAfterAnswer).
+// (after-commit.ts, a rule of .dependency-cruiser.cjs), and acceptOffer, which enqueues its
+// deployment before it answers.
 import { readPairToJson } from '../domain/deployment-locks.ts';
 import type { AcceptedDeployment } from '../domain/offers.ts';
 import type { Logger } from '../platform/logger.ts';
 import { phaseSpan, traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
-import { FIRST_STEPS, firstStepsJobId, trackAdd, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
+import { FIRST_STEPS, firstStepsJobId, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
 
 /**
  * Adds the deployment's job. The job id is the deployment id, so adding it again while the job
@@ -20,24 +20,17 @@ export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJ
  * Enqueues a committed deployment, best effort: when Redis is down, the reconciler enqueues it
  * once Redis answers again (it is in Postgres with no job).
  */
-async function enqueueDeploymentBestEffort(queue: DeploymentQueue, deployment: Pick<AcceptedDeployment, 'id' | 'correlationId' | 'readForApply'>, log: Logger): Promise<void> {
+export async function enqueueDeploymentBestEffort(
+  queue: DeploymentQueue,
+  deployment: Pick<AcceptedDeployment, 'id' | 'correlationId' | 'readForApply'>,
+  log: Logger,
+): Promise<void> {
   const read = deployment.readForApply ? { read: readPairToJson(deployment.readForApply) } : {};
   try {
     await enqueueDeployment(queue, { deploymentId: deployment.id, correlationId: deployment.correlationId, ...read });
   } catch (error) {
     log.warn({ err: error, deploymentId: deployment.id }, 'could not enqueue the deployment; the reconciler will');
   }
-}
-
-/**
- * Starts the best-effort enqueue of a just-accepted deployment and returns at once: the answer
- * goes out while BullMQ's add runs (its script was most of a millisecond of an accept's six, the
- * last thing the answer waited for). Nothing is lost by not waiting: what the answer reports is
- * committed, a failed add is left to the reconciler as before, and closing the queue waits for
- * the adds still under way (a stop does not cut one off).
- */
-export function enqueueDeploymentAfterAnswer(queue: DeploymentQueue, deployment: Pick<AcceptedDeployment, 'id' | 'correlationId' | 'readForApply'>, log: Logger): void {
-  trackAdd(queue, enqueueDeploymentBestEffort(queue, deployment, log));
 }
 
 /**

@@ -156,20 +156,8 @@ export async function scheduleOfferExpiry(queue: OfferExpiryQueue, everyMs: numb
   );
 }
 
-/** Adds to a queue that a request started and did not wait for, by queue: closing the queue waits for them. */
-const unsettledAdds = new WeakMap<Queue<any>, Set<Promise<unknown>>>();
-
-/** Keeps `adding` (which must not reject) until it settles, so that closing `queue` waits for it. */
-export function trackAdd(queue: Queue<any>, adding: Promise<unknown>): void {
-  let pending = unsettledAdds.get(queue);
-  if (!pending) unsettledAdds.set(queue, (pending = new Set()));
-  pending.add(adding);
-  void adding.finally(() => pending.delete(adding));
-}
-
-/** Closes a queue and its connection (BullMQ leaves a connection it was given open), after the adds still under way. */
+/** Closes a queue and its connection (BullMQ leaves a connection it was given open). */
 export async function closeQueue(queue: Queue<any>): Promise<void> {
-  await Promise.all(unsettledAdds.get(queue) ?? []);
   await queue.close();
   await closeRedis(queue.opts.connection as RedisClient);
 }

@@ -3,7 +3,7 @@ import { visibleById } from '../domain/viewer.ts';
 import { requireRole, requireViewer } from './guards.ts';
 import { prisma, type CreditDeployment, type CreditOffer } from '../platform/db.ts';
 import { isDomainError, isUuid } from '../domain/errors.ts';
-import { enqueueDeploymentAfterAnswer, enqueueFirstSteps, enqueueNotifications } from '../jobs/producers.ts';
+import { enqueueDeploymentBestEffort, enqueueFirstSteps, enqueueNotifications } from '../jobs/producers.ts';
 import { acceptOffer, awaitsJob, declineOffer } from '../domain/offers.ts';
 import { withdrawCampaignOffers, withdrawCreditOffer } from '../domain/offer-withdrawal.ts';
 import { issueCreditOffer, issueCreditOffers, MAX_OFFERS_PER_BATCH } from '../domain/offer-batches.ts';
@@ -144,8 +144,7 @@ builder.mutationField('acceptOffer', (t) =>
     resolve: async (_root, { offerId }, ctx) => {
       const result = await acceptOffer(requireViewer(ctx.auth), offerId, ctx.origin, ctx.services.consentKey);
       if (!isDomainError(result)) {
-        // The answer does not wait for the job's add: the deployment is committed, the reconciler backs the add.
-        if (awaitsJob(result)) enqueueDeploymentAfterAnswer(ctx.services.deploymentQueue, result, ctx.log);
+        if (awaitsJob(result)) await enqueueDeploymentBestEffort(ctx.services.deploymentQueue, result, ctx.log);
         ctx.log.info({ deploymentId: result.id, offerId }, 'offer accepted');
       }
       return payload(result, 'deployment');
