@@ -1,5 +1,6 @@
 // The common apply in one round trip, with no transaction around it: the batch's rows are read
-// without a lock (readRows), the apply is decided on what was read, and one statement writes
+// without a lock (readRows, or the accept's own statement read them and the job carried the read:
+// readAtAcceptance), the apply is decided on what was read, and one statement writes
 // every deployment's apply at once, each only if its rows are still as they were read. A single
 // statement is atomic on its own (autocommit): no BEGIN, no COMMIT, no row held across round
 // trips. Per deployment the statement locks its row and its user's profile (skipping rows another
