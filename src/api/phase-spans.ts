@@ -4,15 +4,18 @@
 // token's check, the rate limit and the job's add have spans of their own where they run. Only
 // where traces are exported: the bench's per-hop table lays an accept out from them.
 import type { Plugin } from 'graphql-yoga';
-import { phaseSpan } from '../platform/tracing.ts';
+import { inSpan } from '../platform/tracing.ts';
+
+// Not the active span: what runs inside (the context's annotation of the request, its statements) belongs to the request.
+const phase = { activate: false };
 
 export const phaseSpansPlugin: Plugin = {
   instrumentation: {
-    requestParse: (_payload, wrapped) => phaseSpan('graphql request parse', wrapped),
-    parse: (_payload, wrapped) => phaseSpan('graphql parse', wrapped),
-    validate: (_payload, wrapped) => phaseSpan('graphql validate', wrapped),
-    context: (_payload, wrapped) => phaseSpan('graphql context', wrapped),
-    execute: (_payload, wrapped) => phaseSpan('graphql execute', wrapped),
-    resultProcess: (_payload, wrapped) => phaseSpan('graphql serialize', wrapped),
+    requestParse: (_payload, wrapped) => inSpan('graphql request parse', phase, wrapped),
+    parse: (_payload, wrapped) => inSpan('graphql parse', phase, wrapped),
+    validate: (_payload, wrapped) => inSpan('graphql validate', phase, wrapped),
+    context: (_payload, wrapped) => inSpan('graphql context', phase, wrapped),
+    execute: (_payload, wrapped) => inSpan('graphql execute', phase, wrapped),
+    resultProcess: (_payload, wrapped) => inSpan('graphql serialize', phase, wrapped),
   },
 };

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { RedisClient } from '../platform/redis.ts';
-import { phaseSpan } from '../platform/tracing.ts';
+import { inSpan } from '../platform/tracing.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import { operationCost } from './document-cost.ts';
 import { oncePerDocument } from './per-document.ts';
@@ -247,7 +247,7 @@ export function callerLimitsPlugin(limits: RateLimits, viewerOf: (context: unkno
     const budget: LimitCharge = { limit: isService(viewer) ? 'service-budget' : 'user-budget', key: userKey(viewer.userId), points };
     const offers = offersInBatches(args.document, args.variableValues ?? undefined, args.operationName);
     const batch: LimitCharge[] = offers > 0 ? [{ limit: 'service-offers', key: userKey(viewer.userId, 'offers'), points: offers }] : [];
-    const refusal = await phaseSpan('rate limit', () => limits.consumeAll([budget, ...mutationCharges(args.document, args.operationName, viewer), ...batch]));
+    const refusal = await inSpan('rate limit', {}, () => limits.consumeAll([budget, ...mutationCharges(args.document, args.operationName, viewer), ...batch]));
     if (refusal) setResultAndStopExecution({ errors: [rateLimitedError(refusal)] });
   };
   return { onExecute: charge, onSubscribe: charge };

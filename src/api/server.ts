@@ -14,7 +14,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { SubscriptionQuota } from '../realtime/subscription-quota.ts';
 import type { Context, Services } from '../schema/context.ts';
 import { counter, metricsRegistry } from '../platform/metrics.ts';
-import { annotateActiveSpan, contextFrom, phaseSpan, SpanKind, startSpan, traceContext, tracingStarted } from '../platform/tracing.ts';
+import { annotateActiveSpan, contextFrom, inSpan, SpanKind, startSpan, traceContext, tracingStarted } from '../platform/tracing.ts';
 import { schema } from '../schema/index.ts';
 import type { Authenticate } from './auth.ts';
 import { documentLimitsPlugins, type DocumentLimits } from './document-limits.ts';
@@ -147,7 +147,7 @@ export function createApiServer({ services, logger, authenticate, edge, rateLimi
   const authFor = (request: Request) => {
     let auth = authByRequest.get(request);
     if (!auth) {
-      auth = phaseSpan('authenticate', () => authenticate(request.headers.get('authorization')));
+      auth = inSpan('authenticate', {}, () => authenticate(request.headers.get('authorization')));
       authByRequest.set(request, auth);
     }
     return auth;

@@ -5,7 +5,7 @@
 import { readPairToJson } from '../domain/deployment-locks.ts';
 import type { AcceptedDeployment } from '../domain/offers.ts';
 import type { Logger } from '../platform/logger.ts';
-import { phaseSpan, traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
+import { inSpan, traceCarrier, type TraceCarrier } from '../platform/tracing.ts';
 import { FIRST_STEPS, firstStepsJobId, type DeploymentJob, type DeploymentQueue, type NotificationJob, type NotificationQueue } from './queues.ts';
 
 /**
@@ -13,7 +13,7 @@ import { FIRST_STEPS, firstStepsJobId, type DeploymentJob, type DeploymentQueue,
  * exists is a no-op: enqueueing is idempotent.
  */
 export async function enqueueDeployment(queue: DeploymentQueue, job: DeploymentJob): Promise<void> {
-  await phaseSpan('enqueue deployment', () => queue.add('deploy', { ...job, trace: traceCarrier() }, { jobId: job.deploymentId }));
+  await inSpan('enqueue deployment', {}, () => queue.add('deploy', { ...job, trace: traceCarrier() }, { jobId: job.deploymentId }));
 }
 
 /**

@@ -87,51 +87,40 @@ export interface SpanOptions {
 const cleanAttributes = (attributes: SpanOptions['attributes'] = {}) =>
   Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined && v !== null)) as Record<string, string | number | boolean>;
 
-/** Runs `work` in a new active span, which records a thrown error and ends when `work` settles. */
-export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` in a new span, which records a thrown error and ends when `work` settles: at once
+ * when it returns a value, when its promise settles when it returns one (the phases a library's
+ * instrumentation wraps are synchronous or not). The span is the active one inside `work`, unless
+ * `options.activate` is false: for a phase whose spans inside belong to the request, not to the
+ * phase (GraphQL's context building annotates the request's span).
+ */
+export function inSpan<T>(name: string, options: SpanOptions & { activate?: boolean }, work: (span: Span) => T): T {
   const spanOptions = { kind: options.kind ?? SpanKind.INTERNAL, attributes: cleanAttributes(options.attributes), links: options.links ?? [] };
-  return tracer.startActiveSpan(name, spanOptions, options.parent ?? context.active(), async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
+  const parent = options.parent ?? context.active();
+  const run = (span: Span): T => {
+    const failed = (error: unknown) => {
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-      throw error;
-    } finally {
       span.end();
+      throw error;
+    };
+    let result: T;
+    try {
+      result = work(span);
+    } catch (error) {
+      return failed(error);
     }
-  });
-}
-
-/**
- * Runs `wrapped` (sync or async) inside a span of its own, a child of the active context, without
- * making it the active one: for the phases that a library's instrumentation wraps (GraphQL's parse,
- * validate, execute...), where the spans inside belong to the request, not to the phase.
- */
-export function phaseSpan<T>(name: string, wrapped: () => T): T {
-  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL }, context.active());
-  let result: T;
-  try {
-    result = wrapped();
-  } catch (error) {
-    span.end();
-    throw error;
-  }
-  const pending = result as { then?: unknown };
-  if (typeof pending?.then !== 'function') {
-    span.end();
-    return result;
-  }
-  return (result as PromiseLike<unknown>).then(
-    (value) => {
+    if (typeof (result as { then?: unknown } | null)?.then !== 'function') {
+      span.end();
+      return result;
+    }
+    return (result as PromiseLike<unknown>).then((value) => {
       span.end();
       return value;
-    },
-    (error: unknown) => {
-      span.end();
-      throw error;
-    },
-  ) as T;
+    }, failed) as T;
+  };
+  if (options.activate === false) return run(tracer.startSpan(name, spanOptions, parent));
+  return tracer.startActiveSpan(name, spanOptions, parent, run);
 }
 
 /** Starts a span that the caller ends (one whose end is an event, e.g. a response finishing). */
