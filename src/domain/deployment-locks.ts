@@ -2,7 +2,7 @@
 // its user's credit profile (created empty on the user's first deployment). One column list per
 // statement family, used by every statement that reads those rows.
 import { z } from 'zod';
-import { hotQuery, Prisma, type CreditDeploymentStatus, type Tx } from '../platform/db.ts';
+import { CreditDeploymentStatus, hotQuery, Prisma, type Tx } from '../platform/db.ts';
 import { FINAL_STATUSES } from './deployment-events.ts';
 
 export interface LockedDeployment {
@@ -139,43 +139,54 @@ export type ReadPair = LockedDeployment & {
   lifecycle: boolean;
 };
 
+/** The profile row `cp` (of credit_profiles, left-joined) as JSON, its amounts as text (exact at any size); null without one. */
+const PROFILE_JSON = Prisma.sql`
+    CASE WHEN cp.user_id IS NULL THEN NULL ELSE
+      jsonb_build_object('userId', cp.user_id, 'limitCents', cp.limit_cents::text, 'usedCents', cp.used_cents::text, 'currency', cp.currency,
+                         'version', cp.version, 'appliedAcceptanceSequence', cp.applied_acceptance_sequence) END`;
+
+/** Whether an acceptance of `user` earlier than `sequence` (other than `except`'s) is not final yet. */
+const earlierPending = (user: Prisma.Sql, sequence: Prisma.Sql, except: Prisma.Sql = Prisma.empty) => Prisma.sql`
+    EXISTS (SELECT 1 FROM credit_deployments e
+             WHERE e.user_id = ${user} AND coalesce(e.acceptance_sequence, 0) < ${sequence}
+               AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) ${except})`;
+
+/**
+ * Whether a term of the credit line's lifecycle touches the acceptance `sequence` of `user`: a
+ * temporary offer (`offerTemporary`), a temporary or decreased profile (`cp`), a change scheduled
+ * before it that the acceptance would cancel.
+ */
+const lifecycle = (offerTemporary: Prisma.Sql, user: Prisma.Sql, sequence: Prisma.Sql) => Prisma.sql`
+    (${offerTemporary} OR cp.temporary_until IS NOT NULL OR cp.permanent_limit_cents IS NOT NULL
+     OR EXISTS (SELECT 1 FROM limit_changes lc WHERE lc.user_id = ${user} AND lc.status = 'SCHEDULED' AND lc.decision_sequence < ${sequence}))`;
+
 /** The deployments and their users' profiles, read in one statement, locking nothing (the hot path: through pg). */
 export async function readRows(ids: readonly string[], batch: readonly string[] = ids): Promise<ReadPair[]> {
+  const sequence = Prisma.sql`coalesce(d.acceptance_sequence, 0)`;
   const rows = await hotQuery<Omit<ReadPair, 'profile'> & { profile: Record<string, unknown> | null }>('read batch', Prisma.sql`
-    SELECT ${DEPLOYMENT_COLUMNS}, d.last_sequence AS "lastSequence",
-           CASE WHEN cp.user_id IS NULL THEN NULL ELSE
-             jsonb_build_object('userId', cp.user_id, 'limitCents', cp.limit_cents::text, 'usedCents', cp.used_cents::text, 'currency', cp.currency,
-                                'version', cp.version, 'appliedAcceptanceSequence', cp.applied_acceptance_sequence) END AS profile,
-           EXISTS (SELECT 1 FROM credit_deployments e
-                    WHERE e.user_id = d.user_id AND coalesce(e.acceptance_sequence, 0) < coalesce(d.acceptance_sequence, 0)
-                      AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${batch}::uuid[])) AS "earlierPending",
-           (o.temporary_until IS NOT NULL OR cp.temporary_until IS NOT NULL OR cp.permanent_limit_cents IS NOT NULL
-            OR EXISTS (SELECT 1 FROM limit_changes lc
-                        WHERE lc.user_id = d.user_id AND lc.status = 'SCHEDULED' AND lc.decision_sequence < coalesce(d.acceptance_sequence, 0))) AS lifecycle
+    SELECT ${DEPLOYMENT_COLUMNS}, d.last_sequence AS "lastSequence", ${PROFILE_JSON} AS profile,
+           ${earlierPending(Prisma.sql`d.user_id`, sequence, Prisma.sql`AND e.id <> ALL(${batch}::uuid[])`)} AS "earlierPending",
+           ${lifecycle(Prisma.sql`o.temporary_until IS NOT NULL`, Prisma.sql`d.user_id`, sequence)} AS lifecycle
       FROM ${DEPLOYMENT_ROWS} LEFT JOIN credit_profiles cp ON cp.user_id = d.user_id
      WHERE d.id = ANY(${ids}::uuid[])`);
   return rows.map(({ profile, ...deployment }) => ({ ...deployment, profile: profile && profileFromJson(profile) }));
 }
 
 /**
- * The statement's part that an accept adds to its own write (offers.ts) to read, for the new
- * deployment, what readRows reads: the user's profile, whether an earlier acceptance of theirs is
- * pending, and whether a lifecycle term touches it. `${user}` and `${sequence}` name the user and
- * the acceptance sequence the accept took. `fresh` is false when another decision of the user
- * took a sequence between this statement's snapshot and its lock on the user's row (the read
- * could have missed that decision's deployment): such a read is not carried.
+ * The columns that an accept's statement (offers.ts) adds to its result to read, for the new
+ * deployment `d` and the acceptance sequence `u.sequence` it took, what readRows reads: the
+ * user's profile (`cp`, left-joined by the caller), whether an earlier acceptance of theirs is
+ * pending, and whether a lifecycle term touches it. `readFresh` is false when another decision of
+ * the user took a sequence between this statement's snapshot and its lock on the user's row (the
+ * read could have missed that decision's deployment): such a read is not carried.
  */
-export function readAtAcceptance(user: Prisma.Sql, sequence: Prisma.Sql, offerTemporary: boolean): Prisma.Sql {
+export function readAtAcceptance(offerTemporary: boolean): Prisma.Sql {
+  const user = Prisma.sql`d.user_id`;
+  const sequence = Prisma.sql`u.sequence`;
   return Prisma.sql`
-    (SELECT jsonb_build_object('userId', cp.user_id, 'limitCents', cp.limit_cents::text, 'usedCents', cp.used_cents::text, 'currency', cp.currency,
-                               'version', cp.version, 'appliedAcceptanceSequence', cp.applied_acceptance_sequence)
-       FROM credit_profiles cp WHERE cp.user_id = ${user}) AS "readProfile",
-    EXISTS (SELECT 1 FROM credit_deployments e
-             WHERE e.user_id = ${user} AND coalesce(e.acceptance_sequence, 0) < ${sequence}
-               AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)})) AS "readEarlierPending",
-    (${offerTemporary}
-     OR EXISTS (SELECT 1 FROM credit_profiles cp WHERE cp.user_id = ${user} AND (cp.temporary_until IS NOT NULL OR cp.permanent_limit_cents IS NOT NULL))
-     OR EXISTS (SELECT 1 FROM limit_changes lc WHERE lc.user_id = ${user} AND lc.status = 'SCHEDULED' AND lc.decision_sequence < ${sequence})) AS "readLifecycle",
+    ${PROFILE_JSON} AS "readProfile",
+    ${earlierPending(user, sequence)} AS "readEarlierPending",
+    ${lifecycle(Prisma.sql`${offerTemporary}`, user, sequence)} AS "readLifecycle",
     (SELECT last_acceptance_sequence + 1 FROM users WHERE id = ${user}) = ${sequence} AS "readFresh"`;
 }
 
@@ -214,7 +225,7 @@ const amount = z.string().regex(/^-?\d+$/).transform(BigInt);
 /** A ReadPair as job data carries it (JSON: amounts as text, times as ISO strings). */
 const readPairJson = z.object({
   id: z.string(),
-  status: z.enum(['QUEUED', 'PROCESSING', 'RETRYING', 'DEPLOYED', 'FAILED']),
+  status: z.enum(CreditDeploymentStatus),
   offerId: z.string(),
   userId: z.string(),
   correlationId: z.string(),

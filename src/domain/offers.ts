@@ -265,9 +265,8 @@ async function recordAcceptance(
       INSERT INTO deployment_events (deployment_id, sequence, type, status, correlation_id, detail)
       SELECT d.id, 1, 'QUEUED', 'QUEUED', ${origin.correlationId}, jsonb_build_object('offerId', d.offer_id::text)
         FROM d)
-    SELECT ${deploymentColumns('d')}, u.locale AS "readLocale",
-           ${readAtAcceptance(Prisma.sql`${offer.userId}`, Prisma.sql`u.sequence`, offer.temporaryUntil !== null)}
-      FROM d, u`);
+    SELECT ${deploymentColumns('d')}, u.locale AS "readLocale", ${readAtAcceptance(offer.temporaryUntil !== null)}
+      FROM d CROSS JOIN u LEFT JOIN credit_profiles cp ON cp.user_id = d.user_id`);
   const row = rows[0];
   if (!row) return null;
   const { readProfile, readEarlierPending, readLifecycle, readFresh, readLocale, ...deployment } = row;
