@@ -9,19 +9,18 @@
 //   NODE_ENV=development node --import tsx bench/by-turns.ts ../other-checkout . [--blocks=16] [--journeys=60] [--backlog=400]
 //
 // Each directory must hold a built checkout (dist/) with its own node_modules (a link will do)
-// and generated code. The logs go to bench/results/by-turns-<ms>-<n>-<role>.log.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+// and generated code. The logs go to bench/results/by-turns-<ms>-<n>-<role>.log. Started and
+// stopped as the other benches start the build (children.ts), from the other checkout.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startService } from './children.ts';
 import { createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { EDGE_SETTINGS_FOR_BENCH } from './edge-limits.ts';
-import { sleep } from './parallel.ts';
 import { removeRedisKeys } from './redis-keys.ts';
 import { median } from './stats.ts';
 import { serviceSide, type Side } from './versus-sides.ts';
-import { oneCallerJourneys } from './versus.ts';
+import { acceptAll, oneCallerJourneys, untilAllApplied } from './versus.ts';
 
 const option = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const dirs = process.argv.slice(2).filter((a) => !a.startsWith('--')).map((d) => resolve(d));
@@ -32,29 +31,7 @@ const backlog = option('backlog', 0);
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const runId = Date.now();
 
-const children: ChildProcess[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
-
-/** Starts `node dist/src/main.js <role>` in `dir`; resolves with its 'service started' log entry. */
-async function startIn(dir: string, role: 'api' | 'worker', env: Record<string, string>, log: string): Promise<Record<string, unknown>> {
-  const fd = openSync(log, 'w');
-  const child = spawn(process.execPath, ['dist/src/main.js', role], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
-  children.push(child);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && child.exitCode === null) {
-    const entries = readFileSync(log, 'utf8').split('\n').filter(Boolean).flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-    const started = entries.find((entry) => entry.msg === 'service started');
-    if (started) return started;
-    await sleep(100);
-  }
-  throw new Error(`${role} in ${dir} did not start; see ${log}`);
-}
 
 async function startSide(dir: string, n: number): Promise<Side> {
   const database = `credit_bench_turns_${runId}_${n}`;
@@ -63,27 +40,20 @@ async function startSide(dir: string, n: number): Promise<Side> {
   const url = await createBenchDatabase(database);
   const db = new pg.Pool({ connectionString: url, max: 4, application_name: 'bench' });
   cleanups.push(() => db.end());
-  const env = { ...EDGE_SETTINGS_FOR_BENCH, DATABASE_URL: url, REDIS_PREFIX: prefix, LOG_LEVEL: 'info', NODE_ENV: 'development', API_ADMIN_PORT: '0', WORKER_ADMIN_PORT: '0', PORT: '0', HOST: '127.0.0.1' };
-  const api = await startIn(dir, 'api', env, `${RESULTS}by-turns-${runId}-${n}-api.log`);
-  await startIn(dir, 'worker', env, `${RESULTS}by-turns-${runId}-${n}-worker.log`);
-  return serviceSide({ url: String(api.url), servicePid: 0, db, database });
+  const env = { ...EDGE_SETTINGS_FOR_BENCH, DATABASE_URL: url, REDIS_PREFIX: prefix, LOG_LEVEL: 'info' };
+  const api = await startService('api', env, `${RESULTS}by-turns-${runId}-${n}-api.log`, [], dir);
+  cleanups.push(() => api.stop());
+  const worker = await startService('worker', env, `${RESULTS}by-turns-${runId}-${n}-worker.log`, [], dir);
+  cleanups.push(() => worker.stop());
+  return serviceSide({ url: api.url!, servicePid: api.pid, db, database });
 }
 
 /** First accept sent to last applied, per second, for `size` offers accepted at 32 callers. */
 async function backlogRate(side: Side, size: number): Promise<number> {
   const offers = await side.offers(size, 't');
   const started = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (next < offers.length) await side.accept(offers[next++]!);
-    }),
-  );
-  for (;;) {
-    const { count, last } = await side.applied(offers);
-    if (count === offers.length) return size / ((last!.getTime() - started) / 1000);
-    await sleep(20);
-  }
+  await acceptAll(side, offers, 32);
+  return size / (((await untilAllApplied(side, offers)).getTime() - started) / 1000);
 }
 
 const r2 = (x: number) => x.toFixed(2);
@@ -113,8 +83,6 @@ try {
     for (const [i, values] of figures.entries()) console.log(`  ${name} ${i === 0 ? 'A' : 'B'}: ${values.map((x) => x.toFixed(1)).join(' ')}`);
   }
 } finally {
-  for (const child of children) child.kill('SIGTERM');
-  await sleep(2_000);
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  // Services first (registered last), then their pools, databases and keys.
   for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`clean-up: ${String(error)}`));
 }

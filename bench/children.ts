@@ -41,13 +41,15 @@ export async function startService(
   env: Record<string, string>,
   logFile: string,
   nodeArgs: string[] = [],
+  /** The checkout whose build runs (another one's, to compare two builds: by-turns.ts). */
+  cwd: string = root,
 ): Promise<ServiceProcess> {
   // 'one-process': API and worker in one process from source, as `npm start` ran before the supervisor.
   const entry = role === 'one-process' ? ['--import', 'tsx', 'bench/one-process.ts'] : ['dist/src/main.js', role];
   const fd = openSync(logFile, 'a');
   const logStart = fstatSync(fd).size;
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
-    cwd: root,
+    cwd,
     // Several services on one host: each admin server on a free port too.
     env: { ...process.env, API_ADMIN_PORT: '0', WORKER_ADMIN_PORT: '0', ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', fd, fd],

@@ -69,7 +69,7 @@ export interface VersusResult {
 
 const APPLY_TIMEOUT_MS = 180_000;
 
-async function untilAllApplied(side: Side, offers: Offer[]): Promise<Date> {
+export async function untilAllApplied(side: Side, offers: Offer[]): Promise<Date> {
   const deadline = Date.now() + APPLY_TIMEOUT_MS;
   for (;;) {
     const { count, last } = await side.applied(offers);
@@ -80,7 +80,7 @@ async function untilAllApplied(side: Side, offers: Offer[]): Promise<Date> {
 }
 
 /** `callers` closed-loop callers accepting `offers` (each accepted once), timing each accept. */
-async function acceptAll(side: Side, offers: Offer[], callers: number): Promise<number[]> {
+export async function acceptAll(side: Side, offers: Offer[], callers: number): Promise<number[]> {
   const samples: number[] = [];
   let next = 0;
   await Promise.all(
