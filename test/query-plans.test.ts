@@ -18,6 +18,7 @@ import type { AfterCommit, Committed } from '../src/jobs/after-commit.ts';
 import { closeQueue, createDeploymentQueue, createNotificationQueue } from '../src/jobs/queues.ts';
 import { createDeploymentReconciler, createNotificationReconciler } from '../src/jobs/reconciler.ts';
 import { createRetentionJob, type RetentionRun } from '../src/jobs/retention.ts';
+import { deleteUnacceptedOffersBefore } from '../src/domain/retention.ts';
 import { prisma } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { closeRedis, createRedis } from '../src/platform/redis.ts';
@@ -330,7 +331,7 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     }
   });
   // Last: it deletes part of the history the tests above read.
-  it('the retention job: partitions made ahead (taking rows out of the default one), sent days dropped, notifications and trails past their periods deleted', async () => {
+  it('the retention job: partitions made ahead (taking rows out of the default one), sent days dropped, notifications, offers never accepted and trails past their periods deleted', async () => {
     // As the job runs every interval: each cutoff falls a day past the oldest row it trims.
     const { rows } = await db.query<{ notifications: Date; trails: Date; events: Date }>(
       `SELECT (SELECT min(created_at) FROM notifications) AS notifications,
@@ -367,6 +368,16 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     const kept = run!.partitionsCreated[0]!;
     const planned = statements.map((s) => ({ ...s, text: s.text.replaceAll(sentDay!, kept) }));
     await expectIndexedPlans(planned);
+
+    // The history's offers expired 335 days ago at the earliest, after the cutoff above: the same
+    // statement 200 days back deletes thousands of the declined and superseded ones (the expired
+    // ones keep their notifications), found by expiry among the accepted ones.
+    let offersDeleted = 0;
+    const offerStatements = await statementsOf(async () => {
+      offersDeleted = await deleteUnacceptedOffersBefore(new Date(Date.now() - 200 * day));
+    });
+    expect(offersDeleted).toBeGreaterThan(1_000);
+    await expectIndexedPlans(offerStatements);
   });
 });
 

@@ -12,7 +12,7 @@ import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
 import { createRetentionJob, type RetentionSettings } from '../src/jobs/retention.ts';
 import { startOutboxRelay } from '../src/events/outbox-relay.ts';
 import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
-import { prisma, Prisma } from '../src/platform/db.ts';
+import { prisma, Prisma, type CreditOfferStatus } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { createRedis } from '../src/platform/redis.ts';
 import { newUserId } from './support/client.ts';
@@ -139,6 +139,40 @@ describe('the retention job', () => {
     expect(await prisma.notificationDelivery.count({ where: { notificationId: { in: [old, auditTrail.notificationId] } } })).toBe(0);
     expect(await trailRows(auditTrail)).toEqual({ offers: 1, deployments: 1, events: 2, consents: 1 });
     expect(run.deploymentTrailsDeleted).toBe(0);
+  });
+
+  it('deletes offers never accepted NOTIFICATION_RETENTION_DAYS after their expiry, unless a kept record names one', async () => {
+    const { userId } = await userWithProfile('seeded');
+    const offer = async (status: CreditOfferStatus, expiredDaysAgo: number) => {
+      const expiresAt = new Date(Date.now() - expiredDaysAgo * DAY);
+      const created = await prisma.creditOffer.create({
+        data: { userId, limitCents: 300_000n, interestRateBps: 250, currency: 'BRL', status, expiresAt, createdAt: new Date(expiresAt.getTime() - 30 * DAY) },
+      });
+      return created.id;
+    };
+    const gone = await Promise.all((['EXPIRED', 'DECLINED', 'SUPERSEDED', 'WITHDRAWN'] as const).map((status) => offer(status, 181)));
+    const recent = await offer('EXPIRED', 179);
+    // Still PENDING on paper past its expiry (the sweep has not come yet): the sweep's, not retention's.
+    const pending = await offer('PENDING', 200);
+    // Named by a notification that stays (younger than its period): the offer waits for it.
+    const named = await offer('EXPIRED', 200);
+    await prisma.notification.create({
+      data: { userId, kind: 'OFFER_EXPIRED', title: 't', body: 'b', deepLink: 'l', dedupeKey: randomUUID(), correlationId: 'c', offerId: named },
+    });
+    const accepted = await trail(userId, 400);
+
+    const run = await createRetentionJob({ logger, settings })();
+
+    expect(run.offersDeleted).toBeGreaterThanOrEqual(gone.length);
+    const left = await prisma.creditOffer.findMany({ where: { userId }, select: { id: true } });
+    expect(new Set(left.map((o) => o.id))).toEqual(new Set([recent, pending, named, accepted.offerId]));
+    expect(await trailRows(accepted)).toEqual({ offers: 1, deployments: 1, events: 2, consents: 1 });
+
+    // Once its notification is past its own period, the offer goes at the next run.
+    await prisma.notification.updateMany({ where: { offerId: named }, data: { createdAt: new Date(Date.now() - 181 * DAY) } });
+    const next = await createRetentionJob({ logger, settings })();
+    expect(next.notificationsDeleted).toBeGreaterThanOrEqual(1);
+    expect(await prisma.creditOffer.count({ where: { id: named } })).toBe(0);
   });
 
   it('deletes an audit trail once it is past the regulatory period, and keeps one still under it', async () => {

@@ -1,10 +1,11 @@
 // Retention of the records that only grow (docs/data-retention.md): notifications that are not
-// regulatory notices after NOTIFICATION_RETENTION_DAYS; the regulatory records (deployment audit
+// regulatory notices after NOTIFICATION_RETENTION_DAYS, and offers never accepted that long after
+// their expiry; the regulatory records (deployment audit
 // trails with their consent evidence and accepted offer, the notices the law requires with their
 // delivery proof) after the regulatory period compliance sets. Sent downstream events are trimmed
 // by dropping the outbox's day partitions (outbox-partitions.ts). Each batch is one transaction:
 // a crash between batches leaves whole records, never half of one.
-import { prisma, type NotificationKind, type Tx } from '../platform/db.ts';
+import { prisma, Prisma, type CreditOfferStatus, type NotificationKind, type Tx } from '../platform/db.ts';
 import { CATEGORY_OF } from './notification-categories.ts';
 
 /** Kinds of the notices the law requires (the ACCOUNT_NOTICES category): kept for the regulatory period. */
@@ -71,5 +72,48 @@ export async function deleteDeploymentTrailsBefore(before: Date, batch = 500): P
     });
     deleted += n;
     if (n < batch) return deleted;
+  }
+}
+
+/**
+ * An offer that ended without being accepted: the statuses of credit_offers_ended_expires_at_id_idx.
+ * No deployment, consent evidence or limit change names one (the accept takes only a PENDING
+ * offer, in the statement that writes them, and their foreign keys refuse the delete otherwise);
+ * a notification may.
+ */
+export const ENDED_UNACCEPTED: readonly CreditOfferStatus[] = ['EXPIRED', 'DECLINED', 'SUPERSEDED', 'WITHDRAWN'];
+
+/**
+ * Deletes the offers never accepted whose expiry is before `before` (an offer declined, superseded
+ * or withdrawn ended earlier still), in batches taken in expiry order, unless a kept record names
+ * one: a notification about it waits for its own retention, and the offer goes at a later run.
+ * The batches walk the ended offers' index by (expiry, id), so the ones kept are stepped over, and
+ * each batch reads its own rows and their references by index whatever the backlog (a first run
+ * on a book of years). Returns how many.
+ */
+export async function deleteUnacceptedOffersBefore(before: Date, batch = 500): Promise<number> {
+  // Written out, not a parameter: the planner matches the partial index's predicate to literals only.
+  const ended = Prisma.raw(ENDED_UNACCEPTED.map((s) => `'${s}'::credit_offer_status`).join(', '));
+  let deleted = 0;
+  let after: { at: Date; id: string } | null = null;
+  for (;;) {
+    const from: Prisma.Sql = after ? Prisma.sql`AND (o.expires_at, o.id) > (${after.at}, ${after.id}::uuid)` : Prisma.empty;
+    // The candidates in index order (numbered as read: no sort), those no notification names, and
+    // their deletion by row address: each step is by index or address, never a scan of the table.
+    const [step] = await prisma.$queryRaw<{ seen: number; deleted: number; lastAt: Date | null; lastId: string | null }[]>`
+      WITH candidates AS MATERIALIZED (
+        SELECT o.ctid AS tid, o.id, o.expires_at, row_number() OVER (ORDER BY o.expires_at, o.id) AS n FROM credit_offers o
+         WHERE o.status IN (${ended}) AND o.expires_at < ${before} ${from}
+         ORDER BY o.expires_at, o.id
+         LIMIT ${batch}),
+      gone AS (
+        DELETE FROM credit_offers WHERE ctid = ANY (ARRAY(
+          SELECT o.tid FROM candidates o WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.offer_id = o.id)))
+        RETURNING id)
+      SELECT (SELECT count(*) FROM candidates)::int AS seen, (SELECT count(*) FROM gone)::int AS deleted,
+             (SELECT expires_at FROM candidates WHERE n = ${batch}) AS "lastAt", (SELECT id::text FROM candidates WHERE n = ${batch}) AS "lastId"`;
+    deleted += step!.deleted;
+    if (step!.seen < batch) return deleted;
+    after = { at: step!.lastAt!, id: step!.lastId! };
   }
 }

@@ -1,10 +1,10 @@
 // The retention job of the worker processes (docs/data-retention.md), run once per interval across
 // them (startPeriodic with a claim): creates the outbox's day partitions ahead, drops those whose
 // events were all sent before EVENTS_RETENTION_DAYS, deletes ordinary notifications past
-// NOTIFICATION_RETENTION_DAYS, and, only once compliance has set the regulatory period, the
+// NOTIFICATION_RETENTION_DAYS and the offers never accepted that long after their expiry, and, only once compliance has set the regulatory period, the
 // regulatory records past it.
 import { createOutboxPartitions, dropSentOutboxPartitions } from '../domain/outbox-partitions.ts';
-import { deleteDeploymentTrailsBefore, deleteNotificationsBefore } from '../domain/retention.ts';
+import { deleteDeploymentTrailsBefore, deleteNotificationsBefore, deleteUnacceptedOffersBefore } from '../domain/retention.ts';
 import type { Logger } from '../platform/logger.ts';
 
 const DAY_MS = 86_400_000;
@@ -24,6 +24,8 @@ export interface RetentionRun {
   partitionsDropped: string[];
   eventsDeleted: number;
   notificationsDeleted: number;
+  /** Offers never accepted, NOTIFICATION_RETENTION_DAYS after their expiry. */
+  offersDeleted: number;
   regulatoryNoticesDeleted: number;
   deploymentTrailsDeleted: number;
 }
@@ -35,6 +37,8 @@ export function createRetentionJob({ logger, settings }: { logger: Logger; setti
     const partitionsCreated = await createOutboxPartitions(now, settings.partitionDaysAhead);
     const trim = await dropSentOutboxPartitions(ago(settings.eventsRetentionDays));
     const notificationsDeleted = await deleteNotificationsBefore(ago(settings.notificationRetentionDays), { regulatory: false });
+    // After the notifications: one about an offer keeps it until the notification goes.
+    const offersDeleted = await deleteUnacceptedOffersBefore(ago(settings.notificationRetentionDays));
     let regulatoryNoticesDeleted = 0;
     let deploymentTrailsDeleted = 0;
     if (settings.regulatoryRetentionDays === null) {
@@ -49,6 +53,7 @@ export function createRetentionJob({ logger, settings }: { logger: Logger; setti
       partitionsDropped: trim.dropped,
       eventsDeleted: trim.deleted,
       notificationsDeleted,
+      offersDeleted,
       regulatoryNoticesDeleted,
       deploymentTrailsDeleted,
     };
