@@ -211,7 +211,7 @@ describe('the plans of the hot and periodic statements, on a database holding a 
 
   it('the deployment reconciler does not read again, pass after pass, the deployments applied since the last VACUUM', async () => {
     // As the notifications above: 4,000 deployments went QUEUED -> DEPLOYED, each leaving its
-    // (QUEUED, queued_at) entry in the index the reconciler scans, dead until a VACUUM.
+    // entry in the index of unfinished deployments the reconciler scans, dead until a VACUUM.
     const user = `${HEAVY}-applied`;
     await db.query(`INSERT INTO users (id) VALUES ($1)`, [user]);
     await db.query(

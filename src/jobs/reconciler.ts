@@ -109,7 +109,7 @@ async function reconcileJobs<Item extends OpenItem>(
 
 export function createDeploymentReconciler({ queue, afterCommit, logger, graceMs, retryHorizonMs }: ReconcilerDeps) {
   return async function reconcileDeployments(now = new Date()): Promise<{ enqueued: number; failed: number }> {
-    // Each applied deployment leaves its (QUEUED, queued_at) entry in the index scanned here: an
+    // Each applied deployment leaves its entry in the index of unfinished ones scanned here: an
     // index scan, as the notifications' below (scanWithoutBitmap).
     const open = await scanWithoutBitmap<OpenDeployment>('deployment reconciler scan', Prisma.sql`
       SELECT id::text AS id, correlation_id AS "correlationId", started_at AS "startedAt"
