@@ -60,7 +60,8 @@ export async function loadHistory(client: pg.Client, size: HistorySize): Promise
        FROM (SELECT i, ${OFFER_STATUS} AS status,
                     ${NOW} - CASE WHEN i % 100 < 3 THEN random() * interval '20 days'
                                   ELSE interval '31 days' + random() * interval '334 days' END AS created
-               FROM generate_series(1, $1) i) g`,
+               FROM generate_series(1, $1) i) g
+      ORDER BY created`,
     [size.offers, size.users],
   );
   Object.assign(rows, await loadTrails(client, `LIKE '${USER_PREFIX}%'`));
@@ -97,7 +98,17 @@ async function loadTrails(client: pg.Client, users: string): Promise<Record<stri
             row_number() OVER (PARTITION BY o.user_id ORDER BY o.accepted_at), gen_random_uuid()::text,
             CASE WHEN o.status = 'FAILED' THEN 3 ELSE 4 END,
             o.accepted_at, o.accepted_at + interval '5 ms', o.accepted_at + interval '20 ms', 20
-       FROM credit_offers o WHERE o.user_id ${users} AND o.status IN ('DEPLOYED', 'FAILED')`,
+       FROM credit_offers o WHERE o.user_id ${users} AND o.status IN ('DEPLOYED', 'FAILED')
+      ORDER BY o.accepted_at`,
+  );
+  // The history of each credit line (User.creditHistory), a row per deployment applied, in the
+  // order a service writes them (a BRIN index on the time finds the old ones for retention).
+  rows.credit_line_changes = await run(
+    client,
+    `INSERT INTO credit_line_changes (id, user_id, at, reason, change_type, currency, previous_limit_cents, new_limit_cents, available_cents, deployment_id)
+     SELECT d.id, d.user_id, d.completed_at, 'OFFER_ACCEPTED', 'INCREASE', d.currency, NULL, d.new_limit_cents, d.new_limit_cents, d.id
+       FROM credit_deployments d WHERE d.user_id ${users} AND d.status = 'DEPLOYED'
+      ORDER BY d.completed_at`,
   );
   rows.deployment_events = await run(
     client,
@@ -141,7 +152,9 @@ async function loadTrails(client: pg.Client, users: string): Promise<Record<stri
        SELECT user_id, count(*) AS n FROM credit_deployments WHERE user_id ${users} GROUP BY user_id) d WHERE d.user_id = u.id`,
   );
   // One notification per deployment's end and per expired offer; 60 % acknowledged, the rest
-  // delivered in-app and pushed (the push channel settled either way).
+  // delivered in-app and pushed (the push channel settled either way). Every table of the history
+  // is written in time order, as the service writes it: a BRIN index on the time is what it is
+  // in production, not a scan of every range.
   rows.notifications = await run(
     client,
     `INSERT INTO notifications (id, user_id, kind, status, title, body, deep_link, dedupe_key, deployment_id, offer_id, correlation_id,
@@ -160,7 +173,8 @@ async function loadTrails(client: pg.Client, users: string): Promise<Record<stri
                     'Sua oferta de crédito expirou',
                     'A oferta de limite de R$ ' || (o.limit_cents / 100) || ',00 expirou. Fique de olho: novas ofertas podem aparecer.',
                     'creditapp://offers/' || o.id
-               FROM credit_offers o WHERE o.user_id ${users} AND o.status = 'EXPIRED') n`,
+               FROM credit_offers o WHERE o.user_id ${users} AND o.status = 'EXPIRED') n
+      ORDER BY at`,
   );
   // In-app for every one; a push for half of them.
   rows.notification_deliveries = await run(

@@ -331,7 +331,7 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     }
   });
   // Last: it deletes part of the history the tests above read.
-  it('the retention job: partitions made ahead (taking rows out of the default one), sent days dropped, notifications, offers never accepted and trails past their periods deleted', async () => {
+  it('the retention job: partitions made ahead (taking rows out of the default one), sent days dropped, notifications, offers never accepted, trails and credit-line history past their periods deleted', async () => {
     // As the job runs every interval: each cutoff falls a day past the oldest row it trims.
     const { rows } = await db.query<{ notifications: Date; trails: Date; events: Date }>(
       `SELECT (SELECT min(created_at) FROM notifications) AS notifications,
@@ -364,6 +364,7 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     expect(run!.eventsDeleted).toBeGreaterThan(0);
     expect(run!.notificationsDeleted).toBeGreaterThan(0);
     expect(run!.deploymentTrailsDeleted).toBeGreaterThan(0);
+    expect(run!.creditLineChangesDeleted).toBeGreaterThan(0);
     // The dropped day's own check is planned on a day still there: the same statement.
     const kept = run!.partitionsCreated[0]!;
     const planned = statements.map((s) => ({ ...s, text: s.text.replaceAll(sentDay!, kept) }));

@@ -175,6 +175,50 @@ describe('the retention job', () => {
     expect(await prisma.creditOffer.count({ where: { id: named } })).toBe(0);
   });
 
+  it('deletes limit-change trails and the history of credit lines past the regulatory period, and keeps the rest', async () => {
+    const { userId } = await userWithProfile('seeded');
+    const period = 3 * 365;
+    const ago = (days: number) => new Date(Date.now() - days * DAY);
+    const change = async (status: 'APPLIED' | 'CANCELLED' | 'SCHEDULED', ageDays: number) => {
+      const at = ago(ageDays);
+      const created = await prisma.limitChange.create({
+        data: {
+          id: randomUUID(), userId, type: 'DECREASE', status, currency: 'BRL', newLimitCents: 100_000n, decisionSequence: 1,
+          effectiveAt: at, requestedBy: 'engine', correlationId: 'c', createdAt: at,
+          ...(status === 'APPLIED' ? { appliedAt: at } : status === 'CANCELLED' ? { cancelledAt: at } : {}),
+          events: { create: [{ type: 'SCHEDULED', at, actor: 'engine', correlationId: 'c' }] },
+        },
+      });
+      return created.id;
+    };
+    const line = async (ageDays: number) => {
+      const created = await prisma.creditLineChange.create({
+        data: { id: randomUUID(), userId, at: ago(ageDays), reason: 'LIMIT_DECREASE', changeType: 'DECREASE', currency: 'BRL', newLimitCents: 100_000n, availableCents: 50_000n },
+      });
+      return created.id;
+    };
+    const [applied, cancelled] = [await change('APPLIED', period + 10), await change('CANCELLED', period + 10)];
+    const [recent, scheduled] = [await change('APPLIED', period - 10), await change('SCHEDULED', period + 10)];
+    const [oldLine, recentLine] = [await line(period + 10), await line(period - 10)];
+
+    const unset = await createRetentionJob({ logger, settings })();
+    expect(unset.limitChangeTrailsDeleted).toBe(0);
+    expect(unset.creditLineChangesDeleted).toBe(0);
+    expect(await prisma.limitChange.count({ where: { userId } })).toBe(4);
+
+    const run = await createRetentionJob({ logger, settings: { ...settings, regulatoryRetentionDays: period } })();
+
+    expect(run.limitChangeTrailsDeleted).toBeGreaterThanOrEqual(2);
+    const changes = await prisma.limitChange.findMany({ where: { userId }, select: { id: true } });
+    expect(new Set(changes.map((c) => c.id))).toEqual(new Set([recent, scheduled]));
+    expect(await prisma.limitChangeEvent.count({ where: { changeId: { in: [applied, cancelled] } } })).toBe(0);
+    expect(await prisma.limitChangeEvent.count({ where: { changeId: { in: [recent, scheduled] } } })).toBe(2);
+    expect(run.creditLineChangesDeleted).toBeGreaterThanOrEqual(1);
+    const lines = await prisma.creditLineChange.findMany({ where: { userId }, select: { id: true } });
+    expect(lines.map((l) => l.id)).toContain(recentLine);
+    expect(lines.map((l) => l.id)).not.toContain(oldLine);
+  });
+
   it('deletes an audit trail once it is past the regulatory period, and keeps one still under it', async () => {
     const { userId } = await userWithProfile('seeded');
     const past = await trail(userId, 3 * 365 + 10);

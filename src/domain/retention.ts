@@ -1,10 +1,10 @@
 // Retention of the records that only grow (docs/data-retention.md): notifications that are not
 // regulatory notices after NOTIFICATION_RETENTION_DAYS, and offers never accepted that long after
-// their expiry; the regulatory records (deployment audit
-// trails with their consent evidence and accepted offer, the notices the law requires with their
-// delivery proof) after the regulatory period compliance sets. Sent downstream events are trimmed
-// by dropping the outbox's day partitions (outbox-partitions.ts). Each batch is one transaction:
-// a crash between batches leaves whole records, never half of one.
+// their expiry; the regulatory records (deployment audit trails with their consent evidence and
+// accepted offer, limit-change trails, the history of credit lines, the notices the law requires
+// with their delivery proof) after the regulatory period compliance sets. Sent downstream events
+// are trimmed by dropping the outbox's day partitions (outbox-partitions.ts). Each batch is one
+// transaction: a crash between batches leaves whole records, never half of one.
 import { prisma, Prisma, type CreditOfferStatus, type NotificationKind, type Tx } from '../platform/db.ts';
 import { CATEGORY_OF } from './notification-categories.ts';
 
@@ -115,5 +115,39 @@ export async function deleteUnacceptedOffersBefore(before: Date, batch = 500): P
     deleted += step!.deleted;
     if (step!.seen < batch) return deleted;
     after = { at: step!.lastAt!, id: step!.lastId! };
+  }
+}
+
+/**
+ * Deletes, batch by batch, the limit changes that ended (applied or cancelled) before `before`,
+ * with their audit events. Their notices are regulatory notifications, deleted by their own age
+ * (deleteNotificationsBefore). Returns how many changes.
+ */
+export async function deleteLimitChangeTrailsBefore(before: Date, batch = 500): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const n = await prisma.$transaction(async (tx) => {
+      const ended = await tx.$queryRaw<{ id: string }[]>`
+        SELECT id::text FROM limit_changes
+         WHERE created_at < ${before} AND status IN ('APPLIED', 'CANCELLED') AND coalesce(applied_at, cancelled_at) < ${before}
+         LIMIT ${batch} FOR UPDATE SKIP LOCKED`;
+      if (ended.length === 0) return 0;
+      const ids = ended.map((c) => c.id);
+      await tx.$executeRaw`DELETE FROM limit_change_events WHERE change_id = ANY(${ids}::uuid[])`;
+      return tx.$executeRaw`DELETE FROM limit_changes WHERE id = ANY(${ids}::uuid[])`;
+    });
+    deleted += n;
+    if (n < batch) return deleted;
+  }
+}
+
+/** Deletes, batch by batch, the history of credit lines (User.creditHistory) before `before`. Returns how many rows. */
+export async function deleteCreditLineChangesBefore(before: Date, batch = 2_000): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const n = await prisma.$executeRaw`
+      DELETE FROM credit_line_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM credit_line_changes WHERE at < ${before} LIMIT ${batch}))`;
+    deleted += n;
+    if (n < batch) return deleted;
   }
 }

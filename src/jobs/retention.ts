@@ -1,10 +1,17 @@
 // The retention job of the worker processes (docs/data-retention.md), run once per interval across
 // them (startPeriodic with a claim): creates the outbox's day partitions ahead, drops those whose
 // events were all sent before EVENTS_RETENTION_DAYS, deletes ordinary notifications past
-// NOTIFICATION_RETENTION_DAYS and the offers never accepted that long after their expiry, and, only once compliance has set the regulatory period, the
-// regulatory records past it.
+// NOTIFICATION_RETENTION_DAYS and the offers never accepted that long after their expiry, and,
+// only once compliance has set the regulatory period, the regulatory records past it (deployment
+// and limit-change trails, the history of credit lines, the notices).
 import { createOutboxPartitions, dropSentOutboxPartitions } from '../domain/outbox-partitions.ts';
-import { deleteDeploymentTrailsBefore, deleteNotificationsBefore, deleteUnacceptedOffersBefore } from '../domain/retention.ts';
+import {
+  deleteCreditLineChangesBefore,
+  deleteDeploymentTrailsBefore,
+  deleteLimitChangeTrailsBefore,
+  deleteNotificationsBefore,
+  deleteUnacceptedOffersBefore,
+} from '../domain/retention.ts';
 import type { Logger } from '../platform/logger.ts';
 
 const DAY_MS = 86_400_000;
@@ -28,6 +35,8 @@ export interface RetentionRun {
   offersDeleted: number;
   regulatoryNoticesDeleted: number;
   deploymentTrailsDeleted: number;
+  limitChangeTrailsDeleted: number;
+  creditLineChangesDeleted: number;
 }
 
 export function createRetentionJob({ logger, settings }: { logger: Logger; settings: RetentionSettings }) {
@@ -41,12 +50,16 @@ export function createRetentionJob({ logger, settings }: { logger: Logger; setti
     const offersDeleted = await deleteUnacceptedOffersBefore(ago(settings.notificationRetentionDays));
     let regulatoryNoticesDeleted = 0;
     let deploymentTrailsDeleted = 0;
+    let limitChangeTrailsDeleted = 0;
+    let creditLineChangesDeleted = 0;
     if (settings.regulatoryRetentionDays === null) {
       if (!saidUnset) logger.warn('REGULATORY_RETENTION_DAYS is not set: regulatory records are kept (compliance sets the period)');
       saidUnset = true;
     } else {
       regulatoryNoticesDeleted = await deleteNotificationsBefore(ago(settings.regulatoryRetentionDays), { regulatory: true });
       deploymentTrailsDeleted = await deleteDeploymentTrailsBefore(ago(settings.regulatoryRetentionDays));
+      limitChangeTrailsDeleted = await deleteLimitChangeTrailsBefore(ago(settings.regulatoryRetentionDays));
+      creditLineChangesDeleted = await deleteCreditLineChangesBefore(ago(settings.regulatoryRetentionDays));
     }
     const run = {
       partitionsCreated,
@@ -56,6 +69,8 @@ export function createRetentionJob({ logger, settings }: { logger: Logger; setti
       offersDeleted,
       regulatoryNoticesDeleted,
       deploymentTrailsDeleted,
+      limitChangeTrailsDeleted,
+      creditLineChangesDeleted,
     };
     const changed = Object.values(run).some((v) => (Array.isArray(v) ? v.length > 0 : v > 0));
     if (changed) logger.info(run, 'retention applied');
