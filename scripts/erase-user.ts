@@ -30,4 +30,5 @@ await withService(async () => {
     `kept for the regulatory period: ${kept.consents} consents, ${kept.deployments} deployments with their audit trails, ` +
       `${kept.regulatoryNotices} regulatory notices` + (kept.unsentEvents > 0 ? `; ${kept.unsentEvents} events still to publish` : ''),
   );
+  console.log(`the events' consumers are told to erase their copies: user.erased, the user's event ${result.erasureEventSequence}`);
 });

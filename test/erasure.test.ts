@@ -57,6 +57,7 @@ async function userWithHistory() {
       id: randomUUID(), userId, sequence, type: 'credit.limit.changed', occurredAt: at, payload: {}, sentAt: sequence === 1 ? at : null,
     })),
   });
+  await prisma.user.update({ where: { id: userId }, data: { lastEventSequence: 2 } }); // as the statements that wrote them would
   await prisma.notificationPreferences.create({ data: { userId } });
   await prisma.notificationChannelSetting.create({ data: { userId, category: 'OFFERS', channel: 'PUSH', enabled: false } });
   return { userId, accepted, expired, pending, deployment };
@@ -94,10 +95,14 @@ describe('erasing a data subject (npm run erase-user)', () => {
       auditEvents: 1,
       consents: [{ ipAddress: '203.0.113.7', userAgent: 'app' }],
       profile: 1,
-      events: [2], // not yet published: it goes once sent, with its day's partition
+      // 2 not yet published: it goes once sent, with its day's partition; 3 the erasure's user.erased.
+      events: [2, 3],
       preferences: 0,
     });
     expect(await left(other.userId)).toEqual(otherBefore);
+    expect(run.output).toContain("the events' consumers are told to erase their copies: user.erased, the user's event 3");
+    const told = await prisma.outboxEvent.findMany({ where: { userId, sequence: 3 } });
+    expect(told.map((e) => ({ type: e.type, sent: e.sentAt !== null }))).toEqual([{ type: 'user.erased', sent: false }]);
 
     const again = await eraseUser(userId);
     expect(again.code, again.output).toBe(0);

@@ -11,6 +11,9 @@ import { relayLagMs, type OutboxRow } from '../src/domain/outbox.ts';
 import { dropSentOutboxPartitions } from '../src/domain/outbox-partitions.ts';
 import { relayUnsentEvents } from '../src/events/outbox-publishing.ts';
 import { syncCreditUsage } from '../src/domain/profiles.ts';
+import { eraseUserData } from '../src/domain/erasure.ts';
+import { NotFoundError } from '../src/domain/errors.ts';
+import { eventSchemaErrors } from '../src/domain/event-schema.ts';
 import { startInsightsConsumer } from '../src/events/insights-consumer.ts';
 import { startOutboxRelay } from '../src/events/outbox-relay.ts';
 import { eventStreamKey, eventStreamPublisher } from '../src/events/stream-publisher.ts';
@@ -253,3 +256,43 @@ function runReplay(args: string[], redisUrl: string): Promise<{ code: number | n
     child.on('close', (code) => resolve({ code, output }));
   });
 }
+
+describe('a data subject erased (npm run erase-user)', () => {
+  it("tells the consumers: the insights consumer erases the user's history and summary, then applies the user's later events", async () => {
+    const streamKey = `${key}:erased-${Date.now()}`;
+    const redis = createRedis('publisher', testRedis);
+    const erased = (await userWithProfile('seeded', { userId: `erased-${Date.now()}` })).userId;
+    const other = (await userWithProfile('seeded', { userId: `kept-${Date.now()}` })).userId;
+    const relay = relayTo(redis, streamKey);
+    const consumer = startInsightsConsumer(
+      redis,
+      { key: streamKey, group: 'insights', consumer: 'only', batch: 20, blockMs: 50, claimIdleMs: 60_000 },
+      testRedis.logger,
+    );
+    try {
+      await changes([erased, other], 3);
+      await waitUntil(async () => Object.values(await historyOf([erased, other])).every((s) => s.length === 3), 'the first changes');
+
+      const erasure = await eraseUserData(erased);
+      if (erasure instanceof NotFoundError) throw new Error(erasure.message);
+      expect(erasure.erasureEventSequence).toBe(4);
+      await syncCreditUsage(erased, 5_000); // a change after the erasure: the user's credit line still exists
+      await outboxDrained(erased);
+
+      await waitUntil(async () => (await historyOf([erased]))[erased]!.join() === '5', 'the history after the erasure');
+      expect(await historyOf([erased, other])).toEqual({ [erased]: [5], [other]: [1, 2, 3] });
+      const summary = await prisma.creditInsight.findUniqueOrThrow({ where: { userId: erased } });
+      expect(summary.lastSequence).toBe(5);
+      expect(summary.availableCents).not.toBeNull(); // from the change after the erasure
+      const published = (await readStream(redis, streamKey)).filter((e) => e.event.userId === erased).map((e) => e.event);
+      const told = published.find((e) => e.type === 'user.erased');
+      expect(told).toMatchObject({ sequence: 4, version: 1, data: {} });
+      expect(eventSchemaErrors(told)).toBeNull();
+    } finally {
+      await consumer.stop();
+      await relay.stop();
+      await redis.del(streamKey);
+      await redis.quit();
+    }
+  });
+});

@@ -1,8 +1,9 @@
 // The insights consumer's state (an example of a downstream service, docs/events.md): a user's
 // credit history built from their credit.limit.changed events, and a summary (limit,
-// utilisation, last increase). Events are applied in the user's sequence order, each once.
+// utilisation, last increase); a user.erased erases both (the sequence stays). Events are applied
+// in the user's sequence order, each once.
 import { prisma, type CreditHistoryEntry } from '../platform/db.ts';
-import { CREDIT_LIMIT_CHANGED, type CreditEvent } from './downstream-events.ts';
+import { CREDIT_LIMIT_CHANGED, USER_ERASED, type CreditEvent } from './downstream-events.ts';
 
 export interface AppliedEvents {
   /** Ids of the events now reflected (applied now or before): their stream entries can be acknowledged. */
@@ -37,6 +38,8 @@ export async function applyUserEvents(userId: string, events: CreditEvent[]): Pr
     const done: string[] = [];
     const history: CreditHistoryEntry[] = [];
     let missingSequence: number | null = null;
+    /** A user.erased applied: the history before it goes, and the summary is blanked. */
+    let erasedAt: number | null = null;
     for (const event of sorted) {
       if (event.sequence <= summary.lastSequence) {
         done.push(event.id);
@@ -47,11 +50,17 @@ export async function applyUserEvents(userId: string, events: CreditEvent[]): Pr
         break;
       }
       if (event.type === CREDIT_LIMIT_CHANGED) history.push(record(event, summary));
+      if (event.type === USER_ERASED) {
+        history.length = 0;
+        Object.assign(summary, { limitCents: null, availableCents: null, utilisationBps: null, lastIncreaseAt: null });
+        erasedAt = event.sequence;
+      }
       // Other types (offer expired, types added later) only move the sequence on.
       summary.lastSequence = event.sequence;
       done.push(event.id);
     }
     if (summary.lastSequence === start) return { done, missingSequence };
+    if (erasedAt !== null) await tx.$executeRaw`DELETE FROM insights_credit_history WHERE user_id = ${userId} AND sequence < ${erasedAt}`;
     await tx.creditHistoryEntry.createMany({ data: history, skipDuplicates: true });
     await tx.creditInsight.update({ where: { userId }, data: { ...summary, updatedAt: new Date() } });
     return { done, missingSequence };

@@ -16,7 +16,14 @@ export const CREDIT_LIMIT_CHANGED = 'credit.limit.changed';
 export const CREDIT_OFFER_EXPIRED = 'credit.offer.expired';
 export const LIMIT_CHANGE_SCHEDULED = 'credit.limit.change.scheduled';
 export const LIMIT_CHANGE_CANCELLED = 'credit.limit.change.cancelled';
-export type CreditEventType = typeof CREDIT_LIMIT_CHANGED | typeof CREDIT_OFFER_EXPIRED | typeof LIMIT_CHANGE_SCHEDULED | typeof LIMIT_CHANGE_CANCELLED;
+/** A data subject's erasure (LGPD): each consumer erases the user's personal data it holds. */
+export const USER_ERASED = 'user.erased';
+export type CreditEventType =
+  | typeof CREDIT_LIMIT_CHANGED
+  | typeof CREDIT_OFFER_EXPIRED
+  | typeof LIMIT_CHANGE_SCHEDULED
+  | typeof LIMIT_CHANGE_CANCELLED
+  | typeof USER_ERASED;
 
 export type CreditLimitChangeReason = 'OFFER_ACCEPTED' | 'USAGE_SYNC' | 'LIMIT_DECREASE' | 'TEMPORARY_LIMIT_ENDED';
 export type LimitChangeKind = 'INCREASE' | 'DECREASE' | 'TEMPORARY_START' | 'TEMPORARY_END';
@@ -90,7 +97,8 @@ export type CreditEvent =
   | EventEnvelope<typeof CREDIT_LIMIT_CHANGED, CreditLimitChangedData | CreditLimitChangedDataV2>
   | EventEnvelope<typeof CREDIT_OFFER_EXPIRED, CreditOfferExpiredData>
   | EventEnvelope<typeof LIMIT_CHANGE_SCHEDULED, LimitChangeScheduledData>
-  | EventEnvelope<typeof LIMIT_CHANGE_CANCELLED, LimitChangeCancelledData>;
+  | EventEnvelope<typeof LIMIT_CHANGE_CANCELLED, LimitChangeCancelledData>
+  | EventEnvelope<typeof USER_ERASED, Record<string, never>>;
 
 export interface OutboxWrite {
   type: CreditEventType;

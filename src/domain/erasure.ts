@@ -4,7 +4,9 @@
 // offers, the notices the law requires with their delivery proof, and the credit profile. One
 // transaction under the user's row lock: it applies whole or not at all, and running it again
 // changes nothing more.
-import { prisma } from '../platform/db.ts';
+import { randomUUID } from 'node:crypto';
+import { prisma, Prisma } from '../platform/db.ts';
+import { outboxWrite, USER_ERASED } from './downstream-events.ts';
 import { NotFoundError } from './errors.ts';
 import { deleteNotificationsById, REGULATORY_NOTICE_KINDS } from './retention.ts';
 
@@ -24,11 +26,13 @@ export interface Erasure {
     /** Events not yet published: they go with their day's partition once sent and past EVENTS_RETENTION_DAYS. */
     unsentEvents: number;
   };
+  /** The user.erased event's sequence: each consumer of the events erases what it holds of the user. */
+  erasureEventSequence: number;
 }
 
 const count = (rows: { n: number }[]) => rows[0]?.n ?? 0;
 
-export async function eraseUserData(userId: string): Promise<Erasure | NotFoundError> {
+export async function eraseUserData(userId: string, correlationId: string = randomUUID()): Promise<Erasure | NotFoundError> {
   return prisma.$transaction(async (tx) => {
     const users = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE id = ${userId} FOR UPDATE`;
     if (users.length === 0) return new NotFoundError(`no user ${userId}`);
@@ -49,12 +53,17 @@ export async function eraseUserData(userId: string): Promise<Erasure | NotFoundE
       (await tx.$executeRaw`DELETE FROM notification_preferences WHERE user_id = ${userId}`) +
       (await tx.$executeRaw`DELETE FROM notification_channel_settings WHERE user_id = ${userId}`);
     await tx.$executeRaw`UPDATE users SET locale = NULL WHERE id = ${userId}`;
+    // The consumers of the events hold copies of what they received (the insights consumer, a
+    // user's credit history): told in the same transaction, through the outbox, in the user's sequence.
+    const [told] = await tx.$queryRaw<{ sequence: number }[]>`
+      WITH ${outboxWrite({ type: USER_ERASED, userId, correlationId, occurredAt: new Date(), data: Prisma.sql`'{}'::jsonb` })}
+      SELECT sequence FROM event_outbox`;
     const kept = {
       consents: count(await tx.$queryRaw`SELECT count(*)::int AS n FROM acceptance_consents WHERE user_id = ${userId}`),
       deployments: count(await tx.$queryRaw`SELECT count(*)::int AS n FROM credit_deployments WHERE user_id = ${userId}`),
       regulatoryNotices: count(await tx.$queryRaw`SELECT count(*)::int AS n FROM notifications WHERE user_id = ${userId}`),
       unsentEvents: count(await tx.$queryRaw`SELECT count(*)::int AS n FROM outbox_events WHERE user_id = ${userId}`),
     };
-    return { erased: { devices, notifications, offers, sentEvents, preferences }, kept };
+    return { erased: { devices, notifications, offers, sentEvents, preferences }, kept, erasureEventSequence: told!.sequence };
   });
 }

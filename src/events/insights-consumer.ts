@@ -6,7 +6,7 @@
 // (by another consumer finishing, or by `npm run events:replay`).
 import type { RedisClient } from '../platform/redis.ts';
 import { applyUserEvents } from '../domain/credit-history.ts';
-import { CREDIT_LIMIT_CHANGED, CREDIT_OFFER_EXPIRED, type CreditEvent } from '../domain/downstream-events.ts';
+import { CREDIT_LIMIT_CHANGED, CREDIT_OFFER_EXPIRED, USER_ERASED, type CreditEvent } from '../domain/downstream-events.ts';
 import { eventSchemaErrors } from '../domain/event-schema.ts';
 import type { Logger } from '../platform/logger.ts';
 
@@ -32,7 +32,7 @@ interface Received {
   event: CreditEvent;
 }
 
-const KNOWN_TYPES: readonly string[] = [CREDIT_LIMIT_CHANGED, CREDIT_OFFER_EXPIRED];
+const KNOWN_TYPES: readonly string[] = [CREDIT_LIMIT_CHANGED, CREDIT_OFFER_EXPIRED, USER_ERASED];
 
 /** An envelope (id, user, sequence) of a type this consumer does not know. */
 function isOfUnknownType(event: unknown): boolean {
