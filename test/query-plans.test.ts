@@ -91,6 +91,7 @@ const LISTS = {
   offers: `query($first: Int, $after: ID, $status: CreditOfferStatus) { me { offers(first: $first, after: $after, status: $status) { id status } } }`,
   deployments: `query($first: Int, $after: ID) { me { deployments(first: $first, after: $after) { id status } } }`,
   notifications: `query($first: Int, $after: ID, $only: Boolean) { me { notifications(first: $first, after: $after, unacknowledgedOnly: $only) { id } } }`,
+  creditHistory: `query($first: Int, $after: ID) { me { creditHistory(first: $first, after: $after) { id } } }`,
 } as const;
 
 async function page(list: keyof typeof LISTS, variables: Record<string, unknown>) {
@@ -143,10 +144,11 @@ describe('the plans of the hot and periodic statements, on a database holding a 
     await expectIndexedPlans(statements);
   });
 
-  it('User.offers, deployments and notifications: the first page and a page after a deep cursor', async () => {
+  it('User.offers, deployments, notifications and creditHistory: the first page and a page after a deep cursor', async () => {
     const deepOffer = await idAt(`SELECT id FROM credit_offers WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, HEAVY_ITEMS - 100);
     const deepDeployment = await idAt(`SELECT id FROM credit_deployments WHERE user_id = $1 ORDER BY queued_at DESC, id DESC`, HEAVY_ITEMS - 100);
     const deepNotification = await idAt(`SELECT id FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, HEAVY_ITEMS - 100);
+    const deepChange = await idAt(`SELECT id FROM credit_line_changes WHERE user_id = $1 ORDER BY at DESC, id DESC`, HEAVY_ITEMS - 100);
     const statements = await statementsOf(async () => {
       await page('offers', {});
       await page('offers', { after: deepOffer });
@@ -156,6 +158,8 @@ describe('the plans of the hot and periodic statements, on a database holding a 
       await page('notifications', {});
       await page('notifications', { after: deepNotification });
       await page('notifications', { after: deepNotification, only: true });
+      await page('creditHistory', {});
+      await page('creditHistory', { after: deepChange });
     });
     await expectIndexedPlans(statements);
   });

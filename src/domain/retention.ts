@@ -13,6 +13,16 @@ export const REGULATORY_NOTICE_KINDS: readonly NotificationKind[] = (Object.keys
   (kind) => CATEGORY_OF[kind] === 'ACCOUNT_NOTICES',
 );
 
+/** Runs `step` (one batch, returning how many rows it deleted) until a batch deletes fewer than `batch`: the total. */
+async function inBatches(batch: number, step: () => Promise<number>): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const n = await step();
+    deleted += n;
+    if (n < batch) return deleted;
+  }
+}
+
 /** Deletes notifications with their deliveries and push attempts, in the caller's transaction. */
 export async function deleteNotificationsById(tx: Tx, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0;
@@ -28,18 +38,15 @@ export async function deleteNotificationsById(tx: Tx, ids: readonly string[]): P
 export async function deleteNotificationsBefore(before: Date, { regulatory, batch = 2_000 }: { regulatory: boolean; batch?: number }): Promise<number> {
   const kinds = [...REGULATORY_NOTICE_KINDS];
   if (regulatory && kinds.length === 0) return 0;
-  let deleted = 0;
-  for (;;) {
-    const n = await prisma.$transaction(async (tx) => {
+  return inBatches(batch, () =>
+    prisma.$transaction(async (tx) => {
       const rows = await tx.$queryRaw<{ id: string }[]>`
         SELECT id::text FROM notifications
          WHERE created_at < ${before} AND (kind = ANY(${kinds}::notification_kind[])) = ${regulatory}
          LIMIT ${batch} FOR UPDATE SKIP LOCKED`;
       return deleteNotificationsById(tx, rows.map((r) => r.id));
-    });
-    deleted += n;
-    if (n < batch) return deleted;
-  }
+    }),
+  );
 }
 
 /**
@@ -48,9 +55,8 @@ export async function deleteNotificationsBefore(before: Date, { regulatory, batc
  * either (with their deliveries). Returns how many deployments.
  */
 export async function deleteDeploymentTrailsBefore(before: Date, batch = 500): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const n = await prisma.$transaction(async (tx) => {
+  return inBatches(batch, () =>
+    prisma.$transaction(async (tx) => {
       const trails = await tx.$queryRaw<{ id: string; offerId: string }[]>`
         SELECT id::text, offer_id::text AS "offerId" FROM credit_deployments
          WHERE status IN ('DEPLOYED', 'FAILED') AND queued_at < ${before} AND completed_at < ${before}
@@ -69,10 +75,8 @@ export async function deleteDeploymentTrailsBefore(before: Date, batch = 500): P
       await tx.$executeRaw`DELETE FROM credit_deployments WHERE id = ANY(${ids}::uuid[])`;
       await tx.$executeRaw`DELETE FROM credit_offers WHERE id = ANY(${offerIds}::uuid[])`;
       return trails.length;
-    });
-    deleted += n;
-    if (n < batch) return deleted;
-  }
+    }),
+  );
 }
 
 /**
@@ -124,9 +128,8 @@ export async function deleteUnacceptedOffersBefore(before: Date, batch = 500): P
  * (deleteNotificationsBefore). Returns how many changes.
  */
 export async function deleteLimitChangeTrailsBefore(before: Date, batch = 500): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const n = await prisma.$transaction(async (tx) => {
+  return inBatches(batch, () =>
+    prisma.$transaction(async (tx) => {
       const ended = await tx.$queryRaw<{ id: string }[]>`
         SELECT id::text FROM limit_changes
          WHERE created_at < ${before} AND status IN ('APPLIED', 'CANCELLED') AND coalesce(applied_at, cancelled_at) < ${before}
@@ -135,19 +138,15 @@ export async function deleteLimitChangeTrailsBefore(before: Date, batch = 500): 
       const ids = ended.map((c) => c.id);
       await tx.$executeRaw`DELETE FROM limit_change_events WHERE change_id = ANY(${ids}::uuid[])`;
       return tx.$executeRaw`DELETE FROM limit_changes WHERE id = ANY(${ids}::uuid[])`;
-    });
-    deleted += n;
-    if (n < batch) return deleted;
-  }
+    }),
+  );
 }
 
 /** Deletes, batch by batch, the history of credit lines (User.creditHistory) before `before`. Returns how many rows. */
 export async function deleteCreditLineChangesBefore(before: Date, batch = 2_000): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const n = await prisma.$executeRaw`
-      DELETE FROM credit_line_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM credit_line_changes WHERE at < ${before} LIMIT ${batch}))`;
-    deleted += n;
-    if (n < batch) return deleted;
-  }
+  return inBatches(
+    batch,
+    () => prisma.$executeRaw`
+      DELETE FROM credit_line_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM credit_line_changes WHERE at < ${before} LIMIT ${batch}))`,
+  );
 }
