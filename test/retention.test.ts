@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { outboxWrite } from '../src/domain/downstream-events.ts';
 import { claimUnsentEvents, claimUserEvents } from '../src/domain/outbox.ts';
 import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
+import { deleteUnacceptedOffersBefore } from '../src/domain/retention.ts';
 import { createRetentionJob, type RetentionSettings } from '../src/jobs/retention.ts';
 import { startOutboxRelay } from '../src/events/outbox-relay.ts';
 import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
@@ -173,6 +174,32 @@ describe('the retention job', () => {
     const next = await createRetentionJob({ logger, settings })();
     expect(next.notificationsDeleted).toBeGreaterThanOrEqual(1);
     expect(await prisma.creditOffer.count({ where: { id: named } })).toBe(0);
+  });
+
+  it('steps over the offers a notification keeps, batch after batch, to the ones after them', async () => {
+    const { userId } = await userWithProfile('seeded');
+    // Seven expiries a microsecond apart, in one millisecond: each batch must start after the last, to the microsecond.
+    await prisma.$executeRaw`
+      INSERT INTO credit_offers (id, user_id, limit_cents, interest_rate_bps, currency, status, expires_at, created_at)
+      SELECT gen_random_uuid(), ${userId}, 100000, 250, 'BRL', 'EXPIRED',
+             date_trunc('milliseconds', now() AT TIME ZONE 'UTC') - interval '200 days' + i * interval '1 microsecond',
+             (now() AT TIME ZONE 'UTC') - interval '230 days'
+        FROM generate_series(1, 7) i`;
+    const offers = await prisma.$queryRaw<{ id: string }[]>`
+      SELECT id::text FROM credit_offers WHERE user_id = ${userId} ORDER BY expires_at, id`;
+    const kept = offers.slice(0, 5).map((o) => o.id);
+    for (const offerId of kept) {
+      await prisma.notification.create({
+        data: { userId, kind: 'OFFER_EXPIRED', title: 't', body: 'b', deepLink: 'l', dedupeKey: randomUUID(), correlationId: 'c', offerId },
+      });
+    }
+
+    // Batches of two: the first two hold only kept offers; the walk goes on past them.
+    const deleted = await deleteUnacceptedOffersBefore(new Date(Date.now() - 180 * DAY), 2);
+
+    expect(deleted).toBeGreaterThanOrEqual(2);
+    const left = await prisma.creditOffer.findMany({ where: { userId }, select: { id: true } });
+    expect(new Set(left.map((o) => o.id))).toEqual(new Set(kept));
   });
 
   it('deletes limit-change trails and the history of credit lines past the regulatory period, and keeps the rest', async () => {

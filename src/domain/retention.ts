@@ -99,12 +99,13 @@ export async function deleteUnacceptedOffersBefore(before: Date, batch = 500): P
   // Written out, not a parameter: the planner matches the partial index's predicate to literals only.
   const ended = Prisma.raw(ENDED_UNACCEPTED.map((s) => `'${s}'::credit_offer_status`).join(', '));
   let deleted = 0;
-  let after: { at: Date; id: string } | null = null;
+  // The cursor's time travels as text: to the microsecond, as stored (a Date would keep milliseconds).
+  let after: { at: string; id: string } | null = null;
   for (;;) {
-    const from: Prisma.Sql = after ? Prisma.sql`AND (o.expires_at, o.id) > (${after.at}, ${after.id}::uuid)` : Prisma.empty;
+    const from: Prisma.Sql = after ? Prisma.sql`AND (o.expires_at, o.id) > (${after.at}::timestamp, ${after.id}::uuid)` : Prisma.empty;
     // The candidates in index order (numbered as read: no sort), those no notification names, and
     // their deletion by row address: each step is by index or address, never a scan of the table.
-    const [step] = await prisma.$queryRaw<{ seen: number; deleted: number; lastAt: Date | null; lastId: string | null }[]>`
+    const [step] = await prisma.$queryRaw<{ seen: number; deleted: number; lastAt: string | null; lastId: string | null }[]>`
       WITH candidates AS MATERIALIZED (
         SELECT o.ctid AS tid, o.id, o.expires_at, row_number() OVER (ORDER BY o.expires_at, o.id) AS n FROM credit_offers o
          WHERE o.status IN (${ended}) AND o.expires_at < ${before} ${from}
@@ -115,7 +116,7 @@ export async function deleteUnacceptedOffersBefore(before: Date, batch = 500): P
           SELECT o.tid FROM candidates o WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.offer_id = o.id)))
         RETURNING id)
       SELECT (SELECT count(*) FROM candidates)::int AS seen, (SELECT count(*) FROM gone)::int AS deleted,
-             (SELECT expires_at FROM candidates WHERE n = ${batch}) AS "lastAt", (SELECT id::text FROM candidates WHERE n = ${batch}) AS "lastId"`;
+             (SELECT expires_at::text FROM candidates WHERE n = ${batch}) AS "lastAt", (SELECT id::text FROM candidates WHERE n = ${batch}) AS "lastId"`;
     deleted += step!.deleted;
     if (step!.seen < batch) return deleted;
     after = { at: step!.lastAt!, id: step!.lastId! };
