@@ -1,9 +1,10 @@
 // A data subject's erasure request (LGPD art. 18, VI; docs/data-retention.md): deletes or blanks
 // the user's personal data that no regulatory record needs, and keeps, under the user id, what the
 // law makes us keep (art. 16, I): consent evidence, deployment audit trails with their accepted
-// offers, the notices the law requires with their delivery proof, and the credit profile. One
-// transaction under the user's row lock: it applies whole or not at all, and running it again
-// changes nothing more.
+// offers, the notices the law requires with their delivery proof, and the credit profile; and
+// tells the events' consumers to erase their copies (a user.erased event). One transaction under
+// the user's row lock: it applies whole or not at all, and running it again erases nothing more
+// (the consumers are told again).
 import { randomUUID } from 'node:crypto';
 import { prisma, Prisma } from '../platform/db.ts';
 import { outboxWrite, USER_ERASED } from './downstream-events.ts';
