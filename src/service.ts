@@ -19,7 +19,7 @@ import { startNotificationWorker } from './jobs/notification-worker.ts';
 import { startOutboxRelay } from './events/outbox-relay.ts';
 import { startPeriodic } from './jobs/periodic.ts';
 import { createRetentionJob } from './jobs/retention.ts';
-import { eventStreamPublisher } from './events/stream-publisher.ts';
+import { eventStreamPublisher, eventStreamTrimmer } from './events/stream-publisher.ts';
 import { createAfterCommit } from './jobs/after-commit.ts';
 import { watchQueues } from './jobs/queue-metrics.ts';
 import {
@@ -279,7 +279,12 @@ async function startWorkers(settings: ServiceSettings, logger: Logger, messaging
   const relayConnection = createRedis('publisher', settings.redis);
   const relay = startOutboxRelay(eventStreamPublisher(relayConnection, settings.events.stream), settings.events.relay, logger);
   const retentionLog = logger.child({ component: 'retention' });
-  const retention = startPeriodic('retention', createRetentionJob({ logger: retentionLog, settings: settings.retention }), settings.retention.intervalMs, retentionLog, {
+  const retentionJob = createRetentionJob({
+    logger: retentionLog,
+    settings: settings.retention,
+    trimEventStream: eventStreamTrimmer(relayConnection, settings.events.stream.key),
+  });
+  const retention = startPeriodic('retention', retentionJob, settings.retention.intervalMs, retentionLog, {
     queue: notificationQueue,
     name: 'retention',
   });

@@ -12,7 +12,7 @@ import { createOutboxPartitions } from '../src/domain/outbox-partitions.ts';
 import { deleteUnacceptedOffersBefore } from '../src/domain/retention.ts';
 import { createRetentionJob, type RetentionSettings } from '../src/jobs/retention.ts';
 import { startOutboxRelay } from '../src/events/outbox-relay.ts';
-import { eventStreamPublisher } from '../src/events/stream-publisher.ts';
+import { eventStreamPublisher, eventStreamTrimmer } from '../src/events/stream-publisher.ts';
 import { prisma, Prisma, type CreditOfferStatus } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { createRedis } from '../src/platform/redis.ts';
@@ -109,6 +109,26 @@ describe('the retention job', () => {
     const left = await prisma.outboxEvent.findMany({ where: { userId }, orderBy: { sequence: 'asc' } });
     expect(left.map((e) => e.sequence)).toEqual([3, 4]);
     for (let i = 0; i <= settings.partitionDaysAhead; i++) expect(await exists(partitionOf(new Date(now.getTime() + i * DAY)))).toBe(true);
+  });
+
+  it('trims the events stream to EVENTS_RETENTION_DAYS: what the outbox no longer keeps leaves Redis too', async () => {
+    const redis = createRedis('publisher', testRedis);
+    const key = `${testConfig.REDIS_PREFIX}:events-retention-${Date.now()}`;
+    try {
+      const now = Date.now();
+      // Entry ids are the milliseconds of their XADD: these were added 9, 8 and 6 days ago, and now.
+      const ages = [9, 8, 6, 0];
+      for (const [i, days] of ages.entries()) await redis.xadd(key, `${now - days * DAY}-${i}`, 'event', `{"age":${days}}`);
+
+      const run = await createRetentionJob({ logger, settings, trimEventStream: eventStreamTrimmer(redis, key) })(new Date(now));
+
+      expect(run.streamEntriesTrimmed).toBe(2);
+      const left = await redis.xrange(key, '-', '+');
+      expect(left.map(([, fields]) => fields[1])).toEqual(['{"age":6}', '{"age":0}']);
+    } finally {
+      await redis.del(key);
+      await redis.quit();
+    }
   });
 
   it('moves events that landed in the default partition into their day when it is created, losing none', async () => {

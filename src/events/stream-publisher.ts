@@ -28,3 +28,11 @@ export function eventStreamPublisher(redis: RedisClient, { key, maxLength }: Eve
     },
   };
 }
+
+/**
+ * Trims the stream's entries added before `before` (their ids are the Redis server's milliseconds
+ * at XADD): exactly, not `~`, so what the period leaves is what the period says. Returns how many.
+ */
+export function eventStreamTrimmer(redis: RedisClient, key: string) {
+  return (before: Date): Promise<number> => redis.xtrim(key, 'MINID', String(before.getTime()));
+}

@@ -1,6 +1,7 @@
 // The retention job of the worker processes (docs/data-retention.md), run once per interval across
 // them (startPeriodic with a claim): creates the outbox's day partitions ahead, drops those whose
-// events were all sent before EVENTS_RETENTION_DAYS, deletes ordinary notifications past
+// events were all sent before EVENTS_RETENTION_DAYS (and trims the events stream to that period),
+// deletes ordinary notifications past
 // NOTIFICATION_RETENTION_DAYS and the offers never accepted that long after their expiry, and,
 // only once compliance has set the regulatory period, the regulatory records past it (deployment
 // and limit-change trails, the history of credit lines, the notices).
@@ -30,6 +31,8 @@ export interface RetentionRun {
   partitionsCreated: string[];
   partitionsDropped: string[];
   eventsDeleted: number;
+  /** Entries of the events stream older than EVENTS_RETENTION_DAYS, trimmed. */
+  streamEntriesTrimmed: number;
   notificationsDeleted: number;
   /** Offers never accepted, NOTIFICATION_RETENTION_DAYS after their expiry. */
   offersDeleted: number;
@@ -39,12 +42,25 @@ export interface RetentionRun {
   creditLineChangesDeleted: number;
 }
 
-export function createRetentionJob({ logger, settings }: { logger: Logger; settings: RetentionSettings }) {
+export interface RetentionDeps {
+  logger: Logger;
+  settings: RetentionSettings;
+  /**
+   * Trims the events stream's entries added before the time (the worker's: `XTRIM MINID`); how
+   * many went. Without it (a test of the tables alone) the stream is left to its length cap.
+   */
+  trimEventStream?: (before: Date) => Promise<number>;
+}
+
+export function createRetentionJob({ logger, settings, trimEventStream }: RetentionDeps) {
   let saidUnset = false;
   return async function applyRetention(now = new Date()): Promise<RetentionRun> {
     const ago = (days: number) => new Date(now.getTime() - days * DAY_MS);
     const partitionsCreated = await createOutboxPartitions(now, settings.partitionDaysAhead);
     const trim = await dropSentOutboxPartitions(ago(settings.eventsRetentionDays));
+    // The stream holds the same events: kept no longer than the outbox keeps them (a consumer
+    // behind by more than that could not replay them either).
+    const streamEntriesTrimmed = trimEventStream ? await trimEventStream(ago(settings.eventsRetentionDays)) : 0;
     const notificationsDeleted = await deleteNotificationsBefore(ago(settings.notificationRetentionDays), { regulatory: false });
     // After the notifications: one about an offer keeps it until the notification goes.
     const offersDeleted = await deleteUnacceptedOffersBefore(ago(settings.notificationRetentionDays));
@@ -65,6 +81,7 @@ export function createRetentionJob({ logger, settings }: { logger: Logger; setti
       partitionsCreated,
       partitionsDropped: trim.dropped,
       eventsDeleted: trim.deleted,
+      streamEntriesTrimmed,
       notificationsDeleted,
       offersDeleted,
       regulatoryNoticesDeleted,
