@@ -76,69 +76,6 @@ export async function lockProfile(tx: Tx, userId: string, currency: string, inte
  */
 export type LockedPair = LockedDeployment & { profile: LockedProfile | null; earlierPending: boolean };
 
-/**
- * As lockDeployment and lockProfile, for several deployments at once, in one statement: rows
- * another transaction holds are skipped, not waited for (a deployment held elsewhere is not
- * returned; a profile held elsewhere comes back null). A profile being created by another
- * transaction is waited for and then comes back null too (this statement's snapshot predates it).
- */
-export async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<LockedPair[]> {
-  const rows = await tx.$queryRaw<(LockedDeployment & { profile: Record<string, unknown> | null; earlierPending: boolean })[]>`
-    WITH locked AS (
-      SELECT ${DEPLOYMENT_COLUMNS} FROM ${DEPLOYMENT_ROWS} WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED),
-    wanted AS (
-      -- The profile a user's deployment may apply to: for the user's earliest acceptance here, in
-      -- its currency, and only when no earlier one is pending elsewhere (a deployment that waits
-      -- creates no empty profile, which a usage sync could then write to).
-      SELECT DISTINCT ON ("userId") "userId" AS user_id, currency, "interestRateBps" AS rate
-        FROM locked l WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)})
-         AND NOT EXISTS (SELECT 1 FROM credit_deployments e
-                          WHERE e.user_id = l."userId" AND coalesce(e.acceptance_sequence, 0) < l."acceptanceSequence"
-                            AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[]))
-       ORDER BY "userId", "acceptanceSequence"),
-    created AS (
-      INSERT INTO credit_profiles ${NEW_PROFILE_COLUMNS}
-      SELECT ${newProfileValues(Prisma.sql`user_id`, Prisma.sql`currency`, Prisma.sql`rate`)} FROM wanted ORDER BY user_id
-      ON CONFLICT (user_id) DO NOTHING
-      RETURNING ${PROFILE_COLUMNS}),
-    existing AS (
-      SELECT ${PROFILE_COLUMNS} FROM credit_profiles WHERE user_id IN (SELECT user_id FROM wanted) FOR UPDATE SKIP LOCKED),
-    profiles AS (SELECT * FROM created UNION ALL SELECT * FROM existing)
-    SELECT locked.*, CASE WHEN p."userId" IS NULL THEN NULL ELSE
-             jsonb_build_object('userId', p."userId", 'limitCents', p."limitCents"::text, 'usedCents', p."usedCents"::text, 'currency', p.currency,
-                                'version', p.version, 'appliedAcceptanceSequence', p."appliedAcceptanceSequence") END AS profile,
-           EXISTS (SELECT 1 FROM credit_deployments e
-                    WHERE e.user_id = locked."userId" AND coalesce(e.acceptance_sequence, 0) < locked."acceptanceSequence"
-                      AND e.status::text NOT IN (${Prisma.join(FINAL_STATUSES)}) AND e.id <> ALL(${ids}::uuid[])) AS "earlierPending"
-      FROM locked LEFT JOIN profiles p ON p."userId" = locked."userId"`;
-  return rows.map(({ profile, ...deployment }) => ({ ...deployment, profile: profile && profileFromJson(profile) }));
-}
-
-/** A profile row read as JSON (its amounts as text: exact at any size). */
-function profileFromJson(profile: Record<string, unknown>): LockedProfile {
-  return {
-    userId: String(profile.userId),
-    limitCents: BigInt(profile.limitCents as string),
-    usedCents: BigInt(profile.usedCents as string),
-    currency: String(profile.currency),
-    version: Number(profile.version),
-    appliedAcceptanceSequence: Number(profile.appliedAcceptanceSequence),
-  };
-}
-
-/**
- * A deployment of a batch as read without a lock (readRows), for the apply in one statement
- * (apply-in-one-statement.ts): its profile as it was (null when none exists yet), and whether
- * anything of the credit line's lifecycle touches it (a temporary offer or profile, a scheduled
- * change the acceptance would cancel), which only the locked apply writes.
- */
-export type ReadPair = LockedDeployment & {
-  lastSequence: number;
-  profile: LockedProfile | null;
-  earlierPending: boolean;
-  lifecycle: boolean;
-};
-
 /** The profile row `cp` (of credit_profiles, left-joined) as JSON, its amounts as text (exact at any size); null without one. */
 const PROFILE_JSON = Prisma.sql`
     CASE WHEN cp.user_id IS NULL THEN NULL ELSE
@@ -159,6 +96,69 @@ const earlierPending = (user: Prisma.Sql, sequence: Prisma.Sql, except: Prisma.S
 const lifecycle = (offerTemporary: Prisma.Sql, user: Prisma.Sql, sequence: Prisma.Sql) => Prisma.sql`
     (${offerTemporary} OR cp.temporary_until IS NOT NULL OR cp.permanent_limit_cents IS NOT NULL
      OR EXISTS (SELECT 1 FROM limit_changes lc WHERE lc.user_id = ${user} AND lc.status = 'SCHEDULED' AND lc.decision_sequence < ${sequence}))`;
+
+/**
+ * As lockDeployment and lockProfile, for several deployments at once, in one statement: rows
+ * another transaction holds are skipped, not waited for (a deployment held elsewhere is not
+ * returned; a profile held elsewhere comes back null). A profile being created by another
+ * transaction is waited for and then comes back null too (this statement's snapshot predates it).
+ */
+export async function lockFreeRows(tx: Tx, ids: readonly string[]): Promise<LockedPair[]> {
+  const rows = await tx.$queryRaw<(LockedDeployment & { profile: Record<string, unknown> | null; earlierPending: boolean })[]>`
+    WITH locked AS (
+      SELECT ${DEPLOYMENT_COLUMNS} FROM ${DEPLOYMENT_ROWS} WHERE d.id = ANY(${ids}::uuid[]) FOR UPDATE OF d SKIP LOCKED),
+    wanted AS (
+      -- The profile a user's deployment may apply to: for the user's earliest acceptance here, in
+      -- its currency, and only when no earlier one is pending elsewhere (a deployment that waits
+      -- creates no empty profile, which a usage sync could then write to).
+      SELECT DISTINCT ON ("userId") "userId" AS user_id, currency, "interestRateBps" AS rate
+        FROM locked l WHERE status NOT IN (${Prisma.join(FINAL_STATUSES)})
+         AND NOT ${earlierPending(Prisma.sql`l."userId"`, Prisma.sql`l."acceptanceSequence"`, Prisma.sql`AND e.id <> ALL(${ids}::uuid[])`)}
+       ORDER BY "userId", "acceptanceSequence"),
+    created AS (
+      INSERT INTO credit_profiles ${NEW_PROFILE_COLUMNS}
+      SELECT ${newProfileValues(Prisma.sql`user_id`, Prisma.sql`currency`, Prisma.sql`rate`)} FROM wanted ORDER BY user_id
+      ON CONFLICT (user_id) DO NOTHING
+      RETURNING ${PROFILE_COLUMNS}),
+    existing AS (
+      SELECT ${PROFILE_COLUMNS} FROM credit_profiles WHERE user_id IN (SELECT user_id FROM wanted) FOR UPDATE SKIP LOCKED),
+    profiles AS (SELECT * FROM created UNION ALL SELECT * FROM existing)
+    SELECT locked.*, CASE WHEN p."userId" IS NULL THEN NULL ELSE
+             jsonb_build_object('userId', p."userId", 'limitCents', p."limitCents"::text, 'usedCents', p."usedCents"::text, 'currency', p.currency,
+                                'version', p.version, 'appliedAcceptanceSequence', p."appliedAcceptanceSequence") END AS profile,
+           ${earlierPending(Prisma.sql`locked."userId"`, Prisma.sql`locked."acceptanceSequence"`, Prisma.sql`AND e.id <> ALL(${ids}::uuid[])`)} AS "earlierPending"
+      FROM locked LEFT JOIN profiles p ON p."userId" = locked."userId"`;
+  return rows.map(({ profile, ...deployment }) => ({ ...deployment, profile: profile && profileFromJson(profile) }));
+}
+
+const amount = z.string().regex(/^-?\d+$/).transform(BigInt);
+
+/** A profile row as JSON (its amounts as text: exact at any size), as statements read it and job data carries it. */
+const profileJson = z.object({
+  userId: z.string(),
+  limitCents: amount,
+  usedCents: amount,
+  currency: z.string(),
+  version: z.number().int(),
+  appliedAcceptanceSequence: z.number().int(),
+});
+
+function profileFromJson(profile: Record<string, unknown>): LockedProfile {
+  return profileJson.parse(profile);
+}
+
+/**
+ * A deployment of a batch as read without a lock (readRows), for the apply in one statement
+ * (apply-in-one-statement.ts): its profile as it was (null when none exists yet), and whether
+ * anything of the credit line's lifecycle touches it (a temporary offer or profile, a scheduled
+ * change the acceptance would cancel), which only the locked apply writes.
+ */
+export type ReadPair = LockedDeployment & {
+  lastSequence: number;
+  profile: LockedProfile | null;
+  earlierPending: boolean;
+  lifecycle: boolean;
+};
 
 /** The deployments and their users' profiles, read in one statement, locking nothing (the hot path: through pg). */
 export async function readRows(ids: readonly string[], batch: readonly string[] = ids): Promise<ReadPair[]> {
@@ -220,8 +220,6 @@ export function readPairAtAcceptance(
   };
 }
 
-const amount = z.string().regex(/^-?\d+$/).transform(BigInt);
-
 /** A ReadPair as job data carries it (JSON: amounts as text, times as ISO strings). */
 const readPairJson = z.object({
   id: z.string(),
@@ -237,16 +235,7 @@ const readPairJson = z.object({
   acceptanceSequence: z.number().int(),
   locale: z.string().nullable(),
   lastSequence: z.number().int(),
-  profile: z
-    .object({
-      userId: z.string(),
-      limitCents: amount,
-      usedCents: amount,
-      currency: z.string(),
-      version: z.number().int(),
-      appliedAcceptanceSequence: z.number().int(),
-    })
-    .nullable(),
+  profile: profileJson.nullable(),
   earlierPending: z.boolean(),
   lifecycle: z.boolean(),
 });
