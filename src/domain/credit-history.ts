@@ -39,7 +39,7 @@ export async function applyUserEvents(userId: string, events: CreditEvent[]): Pr
     const history: CreditHistoryEntry[] = [];
     let missingSequence: number | null = null;
     /** A user.erased applied: the history before it goes, and the summary is blanked. */
-    let erasedAt: number | null = null;
+    let erasedSequence: number | null = null;
     for (const event of sorted) {
       if (event.sequence <= summary.lastSequence) {
         done.push(event.id);
@@ -53,14 +53,14 @@ export async function applyUserEvents(userId: string, events: CreditEvent[]): Pr
       if (event.type === USER_ERASED) {
         history.length = 0;
         Object.assign(summary, { limitCents: null, availableCents: null, utilisationBps: null, lastIncreaseAt: null });
-        erasedAt = event.sequence;
+        erasedSequence = event.sequence;
       }
       // Other types (offer expired, types added later) only move the sequence on.
       summary.lastSequence = event.sequence;
       done.push(event.id);
     }
     if (summary.lastSequence === start) return { done, missingSequence };
-    if (erasedAt !== null) await tx.$executeRaw`DELETE FROM insights_credit_history WHERE user_id = ${userId} AND sequence < ${erasedAt}`;
+    if (erasedSequence !== null) await tx.$executeRaw`DELETE FROM insights_credit_history WHERE user_id = ${userId} AND sequence < ${erasedSequence}`;
     await tx.creditHistoryEntry.createMany({ data: history, skipDuplicates: true });
     await tx.creditInsight.update({ where: { userId }, data: { ...summary, updatedAt: new Date() } });
     return { done, missingSequence };

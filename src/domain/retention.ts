@@ -114,9 +114,10 @@ export async function deleteUnacceptedOffersBefore(before: Date, batch = 500): P
       gone AS (
         DELETE FROM credit_offers WHERE ctid = ANY (ARRAY(
           SELECT o.tid FROM candidates o WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.offer_id = o.id)))
-        RETURNING id)
-      SELECT (SELECT count(*) FROM candidates)::int AS seen, (SELECT count(*) FROM gone)::int AS deleted,
-             (SELECT expires_at::text FROM candidates WHERE n = ${batch}) AS "lastAt", (SELECT id::text FROM candidates WHERE n = ${batch}) AS "lastId"`;
+        RETURNING id),
+      last AS (SELECT expires_at::text AS at, id::text AS id FROM candidates WHERE n = ${batch})
+      SELECT (SELECT count(*) FROM candidates)::int AS seen, (SELECT count(*) FROM gone)::int AS deleted, last.at AS "lastAt", last.id AS "lastId"
+        FROM (SELECT 1) one LEFT JOIN last ON true`;
     deleted += step!.deleted;
     if (step!.seen < batch) return deleted;
     after = { at: step!.lastAt!, id: step!.lastId! };

@@ -1,10 +1,10 @@
 // The retention job of the worker processes (docs/data-retention.md), run once per interval across
 // them (startPeriodic with a claim): creates the outbox's day partitions ahead, drops those whose
 // events were all sent before EVENTS_RETENTION_DAYS (and trims the events stream to that period),
-// deletes ordinary notifications past
-// NOTIFICATION_RETENTION_DAYS and the offers never accepted that long after their expiry, and,
-// only once compliance has set the regulatory period, the regulatory records past it (deployment
-// and limit-change trails, the history of credit lines, the notices).
+// deletes ordinary notifications past NOTIFICATION_RETENTION_DAYS and the offers never accepted
+// that long after their expiry, and, only once compliance has set the regulatory period, the
+// regulatory records past it (deployment and limit-change trails, the history of credit lines,
+// the notices).
 import { createOutboxPartitions, dropSentOutboxPartitions } from '../domain/outbox-partitions.ts';
 import {
   deleteCreditLineChangesBefore,
@@ -56,14 +56,16 @@ export function createRetentionJob({ logger, settings, trimEventStream }: Retent
   let saidUnset = false;
   return async function applyRetention(now = new Date()): Promise<RetentionRun> {
     const ago = (days: number) => new Date(now.getTime() - days * DAY_MS);
+    const eventsBefore = ago(settings.eventsRetentionDays);
+    const notificationsBefore = ago(settings.notificationRetentionDays);
     const partitionsCreated = await createOutboxPartitions(now, settings.partitionDaysAhead);
-    const trim = await dropSentOutboxPartitions(ago(settings.eventsRetentionDays));
+    const trim = await dropSentOutboxPartitions(eventsBefore);
     // The stream holds the same events: kept no longer than the outbox keeps them (a consumer
     // behind by more than that could not replay them either).
-    const streamEntriesTrimmed = trimEventStream ? await trimEventStream(ago(settings.eventsRetentionDays)) : 0;
-    const notificationsDeleted = await deleteNotificationsBefore(ago(settings.notificationRetentionDays), { regulatory: false });
+    const streamEntriesTrimmed = trimEventStream ? await trimEventStream(eventsBefore) : 0;
+    const notificationsDeleted = await deleteNotificationsBefore(notificationsBefore, { regulatory: false });
     // After the notifications: one about an offer keeps it until the notification goes.
-    const offersDeleted = await deleteUnacceptedOffersBefore(ago(settings.notificationRetentionDays));
+    const offersDeleted = await deleteUnacceptedOffersBefore(notificationsBefore);
     let regulatoryNoticesDeleted = 0;
     let deploymentTrailsDeleted = 0;
     let limitChangeTrailsDeleted = 0;
@@ -72,10 +74,11 @@ export function createRetentionJob({ logger, settings, trimEventStream }: Retent
       if (!saidUnset) logger.warn('REGULATORY_RETENTION_DAYS is not set: regulatory records are kept (compliance sets the period)');
       saidUnset = true;
     } else {
-      regulatoryNoticesDeleted = await deleteNotificationsBefore(ago(settings.regulatoryRetentionDays), { regulatory: true });
-      deploymentTrailsDeleted = await deleteDeploymentTrailsBefore(ago(settings.regulatoryRetentionDays));
-      limitChangeTrailsDeleted = await deleteLimitChangeTrailsBefore(ago(settings.regulatoryRetentionDays));
-      creditLineChangesDeleted = await deleteCreditLineChangesBefore(ago(settings.regulatoryRetentionDays));
+      const regulatoryBefore = ago(settings.regulatoryRetentionDays);
+      regulatoryNoticesDeleted = await deleteNotificationsBefore(regulatoryBefore, { regulatory: true });
+      deploymentTrailsDeleted = await deleteDeploymentTrailsBefore(regulatoryBefore);
+      limitChangeTrailsDeleted = await deleteLimitChangeTrailsBefore(regulatoryBefore);
+      creditLineChangesDeleted = await deleteCreditLineChangesBefore(regulatoryBefore);
     }
     const run = {
       partitionsCreated,
